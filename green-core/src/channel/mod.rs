@@ -1,0 +1,1 @@
+//! Channels (placeholder while being written).

@@ -1,0 +1,310 @@
+//! The unsafe fence: the only module that touches the `generator` crate.
+//!
+//! A [`Coroutine`] is a stackful coroutine whose body runs on its own mmap'd
+//! stack with a guard page below it. The hub *resumes* a coroutine; the
+//! coroutine *suspends* back to whoever resumed it. There is no symmetric
+//! switch: greenlet A hands control to greenlet B by suspending to the hub,
+//! which then resumes B.
+//!
+//! ```text
+//!            resume()                         body returns
+//!   Fresh ─────────────▶ Running ───────────────────────────▶ Done ──┐
+//!     ▲                   │   ▲                                      │
+//!     │          suspend()│   │resume()                              │ back to the
+//!     │                   ▼   │                                      │ stack pool,
+//!     │                Suspended                                     │ re-initialised
+//!     └──────────────────────────────────────────────────────────────┘ by `spawn`
+//! ```
+//!
+//! # The traps of `generator` handled here
+//!
+//! - Stack sizes are *words* in `generator`; everything outside this module
+//!   speaks bytes ([`stack`] converts, and keeps the word count even, because
+//!   an odd count silently turns on full stack-usage tracking).
+//! - `generator::Stack::new` panics when `mmap` fails; [`Coroutine::new`]
+//!   catches that panic silently and returns an [`io::Error`] that names the
+//!   cause (memory, or `vm.max_map_count`).
+//! - A panic escaping a generator body is re-raised in the resumer. Greenlet
+//!   bodies catch their own panics (see `builder.rs`), so the only thing that
+//!   can come out of [`Coroutine::resume`] is the stack-overflow error that
+//!   generator's SIGSEGV handler delivers after it switched off the dead stack;
+//!   `resume` reports that as [`Resumed::Overflowed`] and the hub aborts the
+//!   process with a message that names the greenlet.
+//! - Dropping a suspended generator while the thread is panicking skips its
+//!   unwind. The hub never drops a suspended coroutine: greenlets are killed
+//!   (unwound) before their coroutine is released.
+//! - Finished generators can be re-initialised: [`pool`] keeps them, so a
+//!   spawn normally costs no `mmap`.
+//!
+//! Nothing outside this module ever holds a pointer into a coroutine stack.
+
+pub(crate) mod pool;
+pub(crate) mod stack;
+
+use std::any::Any;
+use std::cell::Cell;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+
+use generator::{Gn, LocalGenerator, Scope};
+
+/// The generator type every greenlet runs in: no input, no yielded value.
+type Gen = LocalGenerator<'static, (), ()>;
+
+/// The scope type handed to a generator body, with its lifetimes erased.
+type RawScope = Scope<'static, 'static, (), ()>;
+
+thread_local! {
+    /// The [`Scope`] of the coroutine running on this thread, or null on a
+    /// thread's own stack.
+    ///
+    /// # Invariant
+    /// When non-null it points at the `Scope` owned by the outermost frame of
+    /// the coroutine that is executing right now; that frame outlives every
+    /// call made from the coroutine, so the pointer is valid for the whole
+    /// time this thread runs on that coroutine's stack.
+    static CURRENT_SCOPE: Cell<*mut RawScope> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// How a call to [`Coroutine::resume`] came back.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Resumed {
+    /// The body called [`suspend`].
+    Suspended,
+    /// The body returned; the coroutine may go back to the pool.
+    Done,
+    /// The body ran into the guard page. Its frames are gone without having
+    /// been unwound: the process must not continue running its code.
+    Overflowed,
+}
+
+/// A stackful coroutine. Not `Send`: it lives and dies on its hub's thread.
+pub(crate) struct Coroutine {
+    gen: Gen,
+    /// Usable stack size in bytes, as asked for (rounded to whole words).
+    stack_bytes: usize,
+    /// The body's scope while the body is suspended (see [`CURRENT_SCOPE`]).
+    scope: *mut RawScope,
+}
+
+impl std::fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("stack_bytes", &self.stack_bytes)
+            .field("done", &self.gen.is_done())
+            .finish()
+    }
+}
+
+impl Coroutine {
+    /// Allocates a new coroutine stack of `stack_bytes` usable bytes, with a
+    /// guard page below it, and installs `body`.
+    ///
+    /// Takes a stack from the pool when one of that size is free.
+    pub(crate) fn new<F: FnOnce() + 'static>(stack_bytes: usize, body: F) -> io::Result<Self> {
+        let stack_bytes = stack::round(stack_bytes);
+        let mut co = match pool::take(stack_bytes) {
+            Some(co) => co,
+            None => Self::allocate(stack_bytes)?,
+        };
+        co.install(body);
+        Ok(co)
+    }
+
+    /// Like [`new`](Self::new), for a body that borrows from its caller.
+    ///
+    /// # Safety
+    ///
+    /// The caller must resume the coroutine until it is done before anything
+    /// `body` borrows goes out of scope (as `run` does for the main
+    /// greenlet), and must not drop it while it is suspended, except while
+    /// the thread is panicking (generator then frees the stack without
+    /// running the body's frames any further).
+    pub(crate) unsafe fn new_unchecked<'a, F: FnOnce() + 'a>(
+        stack_bytes: usize,
+        body: F,
+    ) -> io::Result<Self> {
+        let body: Box<dyn FnOnce() + 'a> = Box::new(body);
+        // SAFETY: only the lifetime changes. The caller guarantees the body
+        // finishes (or is never run again) before the borrowed data is gone.
+        let body: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(body) };
+        Self::new(stack_bytes, body)
+    }
+
+    /// Maps a fresh stack. Its body is a no-op until [`install`] replaces it.
+    fn allocate(stack_bytes: usize) -> io::Result<Self> {
+        let words = stack::bytes_to_words(stack_bytes);
+        // generator's `Stack::new` panics when mmap/mprotect fail; the panic
+        // hook stays silent for it (see `quiet`), and the error is rebuilt
+        // from the payload so that it names its cause.
+        let made = quiet(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                Gn::<()>::new_scoped_opt_local(words, |_: Scope<'_, '_, (), ()>| {})
+            }))
+        });
+        match made {
+            Ok(gen) => Ok(Coroutine {
+                gen,
+                stack_bytes,
+                scope: ptr::null_mut(),
+            }),
+            Err(payload) => Err(stack::allocation_error(stack_bytes, &*payload)),
+        }
+    }
+
+    /// Installs `body` on a coroutine that is fresh or done.
+    fn install<F: FnOnce() + 'static>(&mut self, body: F) {
+        debug_assert!(self.scope.is_null() || self.gen.is_done());
+        self.scope = ptr::null_mut();
+        // generator stores the closure on the coroutine's own stack; a large
+        // closure would eat the stack (or not fit at all), so box it.
+        if std::mem::size_of::<F>() > stack::MAX_INLINE_CLOSURE {
+            let body: Box<dyn FnOnce()> = Box::new(body);
+            self.gen.scoped_init(move |scope| enter(scope, body));
+        } else {
+            self.gen.scoped_init(move |scope| enter(scope, body));
+        }
+    }
+
+    /// Runs the coroutine until it suspends or finishes.
+    ///
+    /// Must not be called from inside this same coroutine (the hub resumes
+    /// greenlets only from its own stack).
+    pub(crate) fn resume(&mut self) -> Resumed {
+        let outer = CURRENT_SCOPE.replace(self.scope);
+        // Only generator's overflow handler can make `resume` unwind: bodies
+        // catch everything else themselves (see `enter`).
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.resume()));
+        self.scope = CURRENT_SCOPE.replace(outer);
+        match result {
+            Ok(_) if self.gen.is_done() => {
+                self.scope = ptr::null_mut();
+                Resumed::Done
+            }
+            Ok(_) => Resumed::Suspended,
+            Err(payload) if is_overflow(&*payload) => Resumed::Overflowed,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// Whether the body has returned (or was never started and got dropped).
+    pub(crate) fn is_done(&self) -> bool {
+        self.gen.is_done()
+    }
+
+    /// Drops the body of a coroutine that never started, without running it.
+    ///
+    /// The body's captures are dropped on the caller's stack.
+    pub(crate) fn discard_unstarted(&mut self) {
+        debug_assert!(self.scope.is_null());
+        self.gen.cancel();
+    }
+
+    /// Last resort for a greenlet that survived being killed: unwinds it with
+    /// generator's cancel panic, then releases its stack without reusing it.
+    ///
+    /// If its destructors suspend again while unwinding, the rest of its
+    /// frames are abandoned (their heap allocations leak); nothing outside
+    /// this module points into the stack, so releasing it is still sound.
+    pub(crate) fn force_unwind(mut self) {
+        let outer = CURRENT_SCOPE.replace(self.scope);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.cancel()));
+        CURRENT_SCOPE.set(outer);
+        self.scope = ptr::null_mut();
+        if let Err(payload) = result {
+            if is_overflow(&*payload) {
+                eprintln!("green: a greenlet overflowed its stack while being unwound; aborting");
+                std::process::abort();
+            }
+        }
+    }
+
+    /// Usable stack size in bytes.
+    pub(crate) fn stack_bytes(&self) -> usize {
+        self.stack_bytes
+    }
+
+    /// Returns a finished coroutine's stack to this thread's pool.
+    pub(crate) fn recycle(self) {
+        if self.gen.is_done() {
+            pool::put(self);
+        }
+    }
+}
+
+impl Drop for Coroutine {
+    fn drop(&mut self) {
+        // A coroutine still suspended here would be unwound by generator's
+        // `Drop` (or, while this thread panics, leaked without unwinding).
+        // The hub kills every greenlet before it lets go of its coroutine.
+        debug_assert!(
+            self.gen.is_done() || std::thread::panicking(),
+            "a suspended greenlet was dropped without being killed"
+        );
+    }
+}
+
+/// The outermost frame of every coroutine: publishes the scope, runs `body`.
+fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
+    let raw: *mut Scope<'_, '_, (), ()> = &mut scope;
+    CURRENT_SCOPE.set(raw.cast::<RawScope>());
+    body();
+    // `scope` is dropped only here, after the body has returned for good.
+}
+
+/// Suspends the running coroutine and returns to whoever resumed it.
+///
+/// # Panics
+///
+/// Panics when called on a thread's own stack (not inside a coroutine).
+pub(crate) fn suspend() {
+    let scope = CURRENT_SCOPE.get();
+    assert!(
+        !scope.is_null(),
+        "green: suspend() called outside a greenlet (this is a bug in green)"
+    );
+    // SAFETY: by CURRENT_SCOPE's invariant the pointer is the live `Scope` of
+    // the coroutine executing right now; no other reference to it exists
+    // while the body runs (the body only keeps this raw pointer), so creating
+    // a unique reference for the duration of the switch is sound.
+    unsafe { (*scope).yield_with(()) };
+}
+
+/// Whether this thread is executing on a coroutine stack right now.
+pub(crate) fn in_coroutine() -> bool {
+    !CURRENT_SCOPE.get().is_null()
+}
+
+/// Whether a panic payload is generator's own cancel/done control flow.
+pub(crate) fn is_control_payload(payload: &(dyn Any + Send)) -> bool {
+    matches!(
+        payload.downcast_ref::<generator::Error>(),
+        Some(generator::Error::Cancel | generator::Error::Done)
+    )
+}
+
+fn is_overflow(payload: &(dyn Any + Send)) -> bool {
+    matches!(
+        payload.downcast_ref::<generator::Error>(),
+        Some(generator::Error::StackErr)
+    )
+}
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the panic hook silenced for this thread (see [`is_quiet`]).
+fn quiet<R>(f: impl FnOnce() -> R) -> R {
+    let before = QUIET.replace(true);
+    let r = f();
+    QUIET.set(before);
+    r
+}
+
+/// Whether the panic hook must stay silent: a panic raised by generator
+/// while allocating a stack is turned into an `io::Error`, not reported.
+pub(crate) fn is_quiet() -> bool {
+    QUIET.get()
+}

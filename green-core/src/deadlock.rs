@@ -1,0 +1,47 @@
+//! Can another thread still wake this hub's greenlets?
+//!
+//! A greenlet parked in [`park`](crate::park) or on a channel can be woken by
+//! any thread holding its [`Greenlet`](crate::Greenlet) handle or the other
+//! end of the channel, and the hub cannot see where handles went. So the
+//! hub declares such waits deadlocked only when this thread is the only one
+//! in the process besides green's own idle blocking-pool workers. Waits that
+//! only this hub can end (join, kill, sleep, fds) need no such check.
+
+/// Whether no thread other than this one (and idle pool workers) exists.
+pub(crate) fn alone_in_process() -> bool {
+    match thread_count() {
+        Some(n) => n <= 1 + crate::unblock::pool_threads(),
+        None => false,
+    }
+}
+
+/// Threads in this process, where the OS says.
+fn thread_count() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The command name may contain spaces or parentheses: fields are
+        // counted from after the last ')'. num_threads is field 20 overall,
+        // the 18th after the command.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(17)?.parse().ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn counts_threads() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        // this test's thread and the one just spawned, at least
+        assert!(super::thread_count().unwrap() >= 2);
+        drop(tx);
+        let _ = t.join();
+    }
+}

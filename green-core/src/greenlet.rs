@@ -1,0 +1,292 @@
+//! Greenlet identity: [`GreenletId`], the [`Greenlet`] handle returned by
+//! [`current`], and the hub's private record of each greenlet ([`Core`]).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::coroutine::Coroutine;
+use crate::hub::{self, Remote};
+
+/// A greenlet's identifier: small and sequential within its hub, like
+/// gevent's `minimal_ident`.
+///
+/// The main greenlet that [`run`](crate::run) starts is number 0; spawned
+/// greenlets are numbered 1, 2, 3, … in spawn order. Identifiers of different
+/// hubs never compare equal, even when their numbers match.
+///
+/// # Examples
+///
+/// ```
+/// green::run(|| {
+///     assert_eq!(green::current().id().as_u64(), 0);
+///     let h = green::spawn(|| green::current().id());
+///     let id = h.id();
+///     assert_eq!(h.join().unwrap(), id);
+///     assert_eq!(id.as_u64(), 1);
+/// });
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GreenletId {
+    hub: u64,
+    seq: u64,
+}
+
+impl GreenletId {
+    pub(crate) fn new(hub: u64, seq: u64) -> Self {
+        GreenletId { hub, seq }
+    }
+
+    /// The greenlet's number within its hub (0 for the main greenlet).
+    pub fn as_u64(&self) -> u64 {
+        self.seq
+    }
+
+    pub(crate) fn hub(&self) -> u64 {
+        self.hub
+    }
+}
+
+impl fmt::Debug for GreenletId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GreenletId({})", self.seq)
+    }
+}
+
+impl fmt::Display for GreenletId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.seq, f)
+    }
+}
+
+/// A handle to a greenlet, like [`std::thread::Thread`] is to a thread.
+///
+/// Obtained with [`current`] or [`JoinHandle::greenlet`](crate::JoinHandle::greenlet).
+/// It is `Send` and `Sync`: [`unpark`](Greenlet::unpark) works from any
+/// thread, which is how other OS threads wake a greenlet.
+///
+/// Its `Debug` output reads like gevent's repr: `<Greenlet 3 "name">`.
+#[derive(Clone)]
+pub struct Greenlet {
+    inner: Arc<Identity>,
+}
+
+struct Identity {
+    id: GreenletId,
+    name: Option<Box<str>>,
+    /// Where the hub keeps this greenlet's [`Core`] while it is alive.
+    slot: u32,
+    remote: Arc<Remote>,
+}
+
+impl Greenlet {
+    pub(crate) fn new(id: GreenletId, name: Option<String>, slot: u32, remote: Arc<Remote>) -> Self {
+        Greenlet {
+            inner: Arc::new(Identity {
+                id,
+                name: name.map(String::into_boxed_str),
+                slot,
+                remote,
+            }),
+        }
+    }
+
+    /// The greenlet's identifier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let me = green::current();
+    ///     assert_eq!(me.id(), green::current().id());
+    /// });
+    /// ```
+    pub fn id(&self) -> GreenletId {
+        self.inner.id
+    }
+
+    /// The greenlet's name, if it was given one with
+    /// [`Builder::name`](crate::Builder::name). The main greenlet is named
+    /// `"main"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     assert_eq!(green::current().name(), Some("main"));
+    ///     let h = green::Builder::new()
+    ///         .name("worker".into())
+    ///         .spawn(|| green::current().name().map(String::from))
+    ///         .unwrap();
+    ///     assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+    /// });
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// Wakes the greenlet if it is blocked in [`park`](crate::park), or makes
+    /// its next `park` return at once, exactly like
+    /// [`Thread::unpark`](std::thread::Thread::unpark).
+    ///
+    /// May be called from any thread. From another OS thread the wake-up goes
+    /// through the hub's poller notification. Unparking a greenlet that has
+    /// finished does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let main = green::current();
+    ///     let t = std::thread::spawn(move || main.unpark());
+    ///     green::park(); // returns once the thread has unparked us
+    ///     t.join().unwrap();
+    /// });
+    /// ```
+    pub fn unpark(&self) {
+        let i = &*self.inner;
+        if !hub::unpark_local(i.id, i.slot) {
+            i.remote.push(i.slot, i.id);
+        }
+    }
+
+    pub(crate) fn slot(&self) -> u32 {
+        self.inner.slot
+    }
+}
+
+impl PartialEq for Greenlet {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.id == other.inner.id
+    }
+}
+
+impl Eq for Greenlet {}
+
+impl fmt::Debug for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "<Greenlet {} {:?}>", self.inner.id.seq, name),
+            None => write!(f, "<Greenlet {}>", self.inner.id.seq),
+        }
+    }
+}
+
+/// Returns a handle to the greenlet that calls it.
+///
+/// # Panics
+///
+/// Panics outside [`run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// green::run(|| {
+///     let h = green::Builder::new()
+///         .name("func(2)".into())
+///         .spawn(|| format!("{:?}", green::current()))
+///         .unwrap();
+///     assert_eq!(h.join().unwrap(), r#"<Greenlet 1 "func(2)">"#);
+/// });
+/// ```
+#[doc(alias = "getcurrent")]
+pub fn current() -> Greenlet {
+    hub::with(|hub| hub.current_core().handle.clone())
+}
+
+/// Where a greenlet is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// In the run queue.
+    Ready,
+    /// Executing on its stack right now.
+    Running,
+    /// Suspended until something wakes it (or not started yet and waiting
+    /// for its `spawn_later` timer).
+    Parked,
+    /// Done: its body returned, panicked, was killed or was discarded.
+    Finished,
+}
+
+/// Why a parked greenlet was made ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Nothing yet (or the wake was consumed).
+    None,
+    /// Woken by what it waited for (or spuriously: callers re-check).
+    Unparked,
+    /// Its deadline passed.
+    TimedOut,
+    /// [`JoinHandle::kill`](crate::JoinHandle::kill): unwind now.
+    Killed,
+    /// Nothing can ever wake any greenlet: the main greenlet panics.
+    Deadlock,
+}
+
+/// What a parked greenlet waits for, for wake-up rules and deadlock reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitKind {
+    /// Woken only by this hub (join, timers, fds).
+    Local,
+    /// Woken by [`Greenlet::unpark`], possibly from another thread.
+    Token,
+}
+
+/// The hub's record of one greenlet. Lives in an `Rc` owned by the hub's
+/// slab while the greenlet is alive, and by the `JoinHandle`.
+pub(crate) struct Core {
+    pub(crate) handle: Greenlet,
+    /// Taken out only to be recycled; borrowed mutably while it runs.
+    pub(crate) co: RefCell<Option<Coroutine>>,
+    pub(crate) state: Cell<State>,
+    pub(crate) started: Cell<bool>,
+    /// Bumped at every park, so that stale timers and waiters can be told
+    /// from live ones.
+    pub(crate) park_seq: Cell<u64>,
+    pub(crate) wait_kind: Cell<WaitKind>,
+    /// What it is parked on, for the deadlock report.
+    pub(crate) reason: Cell<&'static str>,
+    pub(crate) wake: Cell<Wake>,
+    /// The unpark token of [`Greenlet::unpark`].
+    pub(crate) token: Cell<bool>,
+    /// A kill is pending: raise `GreenletExit` at the next switch point.
+    pub(crate) kill: Cell<bool>,
+    /// A timer entry for the current park is in the heap.
+    pub(crate) timer_armed: Cell<bool>,
+    /// Greenlets waiting in `join`/`kill` for this one to finish.
+    pub(crate) joiners: RefCell<Vec<(Rc<Core>, u64)>>,
+}
+
+impl Core {
+    pub(crate) fn new(handle: Greenlet, co: Coroutine) -> Self {
+        Core {
+            handle,
+            co: RefCell::new(Some(co)),
+            state: Cell::new(State::Ready),
+            started: Cell::new(false),
+            park_seq: Cell::new(0),
+            wait_kind: Cell::new(WaitKind::Local),
+            reason: Cell::new(""),
+            wake: Cell::new(Wake::None),
+            token: Cell::new(false),
+            kill: Cell::new(false),
+            timer_armed: Cell::new(false),
+            joiners: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn id(&self) -> GreenletId {
+        self.handle.id()
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.state.get() == State::Finished
+    }
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.handle, f)
+    }
+}

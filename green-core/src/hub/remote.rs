@@ -1,0 +1,83 @@
+//! The hub's inbox for wake-ups sent from other threads.
+//!
+//! [`Greenlet::unpark`](crate::Greenlet::unpark) called from a thread other
+//! than the greenlet's hub pushes `(slot, id)` here and notifies the poller,
+//! at most once per hub loop iteration. The hub drains the inbox at the top
+//! of every iteration. [`Remote`] is `Send + Sync` and outlives its hub:
+//! pushes after the hub is gone are dropped.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use polling::Poller;
+
+use crate::greenlet::GreenletId;
+
+pub(crate) struct Remote {
+    poller: Arc<Poller>,
+    inbox: Mutex<Vec<(u32, GreenletId)>>,
+    /// Something was pushed since the hub last drained (and the poller has
+    /// been notified).
+    pending: AtomicBool,
+    closed: AtomicBool,
+    /// Blocking jobs (see `unblock`) started by this hub's greenlets and not
+    /// finished yet: while any is out, the hub is not deadlocked.
+    jobs: AtomicUsize,
+}
+
+impl Remote {
+    pub(crate) fn new(poller: Arc<Poller>) -> Self {
+        Remote {
+            poller,
+            inbox: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            jobs: AtomicUsize::new(0),
+        }
+    }
+
+    /// Queues a wake-up for the greenlet in `slot` with identifier `id`.
+    pub(crate) fn push(&self, slot: u32, id: GreenletId) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        self.inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((slot, id));
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            // A failed notify leaves the wake-up queued: the hub still drains
+            // it at its next iteration.
+            let _ = self.poller.notify();
+        }
+    }
+
+    /// Whether wake-ups may be waiting.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Moves every queued wake-up into `out`.
+    pub(crate) fn drain(&self, out: &mut Vec<(u32, GreenletId)>) {
+        if self.pending.swap(false, Ordering::AcqRel) {
+            out.append(&mut self.inbox.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub(crate) fn job_started(&self) {
+        self.jobs.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn job_finished(&self) {
+        self.jobs.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn jobs(&self) -> usize {
+        self.jobs.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,137 @@
+//! Waiting for file descriptors: the one place green-net and green-std get
+//! IO readiness from.
+//!
+//! Inside [`run`](crate::run), [`wait_readable`] and [`wait_writable`] park
+//! the calling greenlet until the hub's poller reports the fd ready; outside
+//! it they block the thread in `poll(2)`, so callers need no second code path.
+//!
+//! # Contract
+//!
+//! - Use them in a retry loop: try the non-blocking operation; on
+//!   `WouldBlock`, wait; then try again. A wait may return spuriously.
+//! - Call [`deregister`] before closing an fd that was waited on, so that a
+//!   new fd that reuses the number starts clean.
+//! - One greenlet may wait to read an fd while another waits to write it.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Instant;
+
+use crate::hub::{self, Direction};
+
+/// Waits until `fd` is readable (or has hung up, or failed), or until
+/// `deadline`.
+///
+/// # Errors
+///
+/// [`io::ErrorKind::TimedOut`] when the deadline passes first (green-net
+/// turns that into the `WouldBlock` std's sockets report on Unix), and any
+/// error from registering the fd with the poller.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// green::run(|| {
+///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     let writer = green::spawn(move || a.write_all(b"ping").unwrap());
+///     let mut buf = [0; 4];
+///     loop {
+///         match b.read(&mut buf) {
+///             Ok(n) => { assert_eq!(&buf[..n], b"ping"); break; }
+///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+///                 green::io::wait_readable(&b, None).unwrap();
+///             }
+///             Err(e) => panic!("{e}"),
+///         }
+///     }
+///     green::io::deregister(&b);
+///     writer.join().unwrap();
+/// });
+/// ```
+pub fn wait_readable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()> {
+    wait(fd.as_fd().as_raw_fd(), Direction::Read, deadline)
+}
+
+/// Waits until `fd` is writable (or has hung up, or failed), or until
+/// `deadline`. See [`wait_readable`].
+///
+/// # Errors
+///
+/// As [`wait_readable`].
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// green::run(|| {
+///     let (a, _b) = UnixStream::pair().unwrap();
+///     green::io::wait_writable(&a, None).unwrap(); // an empty socket is writable
+///     green::io::deregister(&a);
+/// });
+/// ```
+pub fn wait_writable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()> {
+    wait(fd.as_fd().as_raw_fd(), Direction::Write, deadline)
+}
+
+/// Forgets `fd`: call it before closing an fd that was waited on. Greenlets
+/// still waiting on it are woken (their retry then sees the fd's state).
+/// Does nothing outside `run` or for an fd never waited on.
+pub fn deregister(fd: impl AsFd) {
+    let fd = fd.as_fd().as_raw_fd();
+    hub::try_with(|hub| hub.deregister_fd(fd));
+}
+
+fn wait(fd: std::os::fd::RawFd, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    let in_greenlet = hub::try_with(|hub| hub.current_core_opt().is_some()).unwrap_or(false);
+    if in_greenlet {
+        hub::with(|hub| hub.wait_fd(fd, dir, deadline))
+    } else {
+        poll_blocking(fd, dir, deadline)
+    }
+}
+
+/// Outside `run`: block the thread in `poll(2)`.
+fn poll_blocking(fd: std::os::fd::RawFd, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    let events = match dir {
+        Direction::Read => libc::POLLIN,
+        Direction::Write => libc::POLLOUT,
+    };
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "timed out waiting for the file descriptor",
+                    ));
+                }
+                // round up, so that we never wake before the deadline
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is a valid, exclusively borrowed pollfd array of
+        // length 1 for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        match n {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            0 => {} // timed out: the loop re-checks the deadline
+            _ => return Ok(()),
+        }
+    }
+}

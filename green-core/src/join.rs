@@ -1,0 +1,250 @@
+//! [`JoinHandle`], [`JoinError`] and [`joinall`]: waiting for greenlets.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::greenlet::{Core, Greenlet, GreenletId};
+use crate::hub;
+use crate::kill::is_exit;
+
+/// What the body left behind: `None` if it never ran.
+type Packet<T> = Rc<RefCell<Option<std::thread::Result<T>>>>;
+
+/// An owned permission to join on a greenlet (wait for it to finish) or to
+/// kill it, like [`std::thread::JoinHandle`].
+///
+/// Dropping the handle detaches the greenlet: it keeps running.
+///
+/// A `JoinHandle` is bound to its hub's thread; it is neither `Send` nor
+/// `Sync`:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// green::run(|| assert_send(green::spawn(|| ())));
+/// ```
+pub struct JoinHandle<T> {
+    core: Rc<Core>,
+    packet: Packet<T>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(core: Rc<Core>, packet: Packet<T>) -> Self {
+        JoinHandle { core, packet }
+    }
+
+    /// Waits for the greenlet to finish and returns its result.
+    ///
+    /// The calling greenlet is parked meanwhile; other greenlets run.
+    ///
+    /// # Errors
+    ///
+    /// A [`JoinError`] if the greenlet panicked (with its payload) or was
+    /// killed.
+    ///
+    /// # Panics
+    ///
+    /// Panics if a greenlet joins itself, and outside [`run`](crate::run) if
+    /// the greenlet has not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let ok = green::spawn(|| 1 + 1);
+    ///     let bad = green::spawn(|| -> u8 { panic!("boom") });
+    ///     assert_eq!(ok.join().unwrap(), 2);
+    ///     let err = bad.join().unwrap_err();
+    ///     assert!(err.is_panic());
+    ///     assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+    /// });
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        if !self.core.is_finished() {
+            hub::with(|hub| hub.wait_finished(&self.core, "join"));
+        }
+        let id = self.core.id();
+        match self.packet.borrow_mut().take() {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(payload)) if is_exit(&*payload) => Err(JoinError::killed(id)),
+            Some(Err(payload)) => Err(JoinError {
+                id,
+                repr: Repr::Panicked(payload),
+            }),
+            None => Err(JoinError::killed(id)),
+        }
+    }
+
+    /// Whether the greenlet has finished (returned, panicked or been
+    /// killed). Does not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let h = green::spawn(|| ());
+    ///     assert!(!h.is_finished());
+    ///     green::yield_now();
+    ///     assert!(h.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.core.is_finished()
+    }
+
+    /// Kills the greenlet and waits until it has died, like gevent's
+    /// `Greenlet.kill(block=True)`.
+    ///
+    /// The greenlet unwinds from the point where it is suspended (a sleep, a
+    /// channel, a socket, a join…), so its destructors run and what it holds
+    /// (sockets, locks, guards) is released; [`join`](Self::join) then
+    /// returns an error for which [`JoinError::is_killed`] is true.
+    ///
+    /// - A greenlet that has not started yet never runs: its closure is
+    ///   dropped.
+    /// - Killing a finished greenlet does nothing (its result stays).
+    /// - A greenlet that was already woken with a value (say, a channel
+    ///   message) keeps it: it unwinds at its next switch point instead.
+    /// - A greenlet killing itself unwinds at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let sleeper = green::spawn(|| green::sleep(Duration::from_secs(3600)));
+    ///     green::yield_now(); // let it start sleeping
+    ///     sleeper.kill();
+    ///     assert!(sleeper.join().unwrap_err().is_killed());
+    /// });
+    /// ```
+    pub fn kill(&self) {
+        if !self.core.is_finished() {
+            hub::with(|hub| hub.kill(&self.core));
+        }
+    }
+
+    /// The greenlet's identifier.
+    pub fn id(&self) -> GreenletId {
+        self.core.id()
+    }
+
+    /// The greenlet's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.core.handle.name()
+    }
+
+    /// A handle to the greenlet (to [`unpark`](Greenlet::unpark) it, say).
+    pub fn greenlet(&self) -> &Greenlet {
+        &self.core.handle
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinHandle").field(&self.core.handle).finish()
+    }
+}
+
+/// Waits for every greenlet in `handles` and returns their results in the
+/// same order (gevent's `joinall`).
+///
+/// # Examples
+///
+/// ```
+/// green::run(|| {
+///     let handles: Vec<_> = (0..3).map(|i| green::spawn(move || i * 10)).collect();
+///     let results: Vec<u32> = green::joinall(handles).into_iter().map(Result::unwrap).collect();
+///     assert_eq!(results, [0, 10, 20]);
+/// });
+/// ```
+pub fn joinall<T, I>(handles: I) -> Vec<Result<T, JoinError>>
+where
+    I: IntoIterator<Item = JoinHandle<T>>,
+{
+    handles.into_iter().map(JoinHandle::join).collect()
+}
+
+/// Why a greenlet did not return a value: it panicked or it was killed.
+pub struct JoinError {
+    id: GreenletId,
+    repr: Repr,
+}
+
+enum Repr {
+    Panicked(Box<dyn Any + Send + 'static>),
+    Killed,
+}
+
+impl JoinError {
+    fn killed(id: GreenletId) -> Self {
+        JoinError {
+            id,
+            repr: Repr::Killed,
+        }
+    }
+
+    /// Whether the greenlet panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panicked(_))
+    }
+
+    /// Whether the greenlet was killed (by [`JoinHandle::kill`], or because
+    /// [`run`](crate::run) ended while it was still alive).
+    pub fn is_killed(&self) -> bool {
+        matches!(self.repr, Repr::Killed)
+    }
+
+    /// The greenlet's identifier.
+    pub fn id(&self) -> GreenletId {
+        self.id
+    }
+
+    /// The panic payload, to re-raise with [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the greenlet was killed rather than panicking.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .unwrap_or_else(|e| panic!("`JoinError::into_panic` called on a killed greenlet ({e})"))
+    }
+
+    /// The panic payload, or the error itself if the greenlet was killed.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panicked(p) => Ok(p),
+            Repr::Killed => Err(self),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Killed => write!(f, "greenlet {} was killed", self.id),
+            Repr::Panicked(p) => {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| p.downcast_ref::<String>().map(String::as_str));
+                match msg {
+                    Some(msg) => write!(f, "greenlet {} panicked: {msg}", self.id),
+                    None => write!(f, "greenlet {} panicked", self.id),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Killed => write!(f, "JoinError::Killed({})", self.id),
+            Repr::Panicked(_) => write!(f, "JoinError::Panicked({}, ..)", self.id),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

@@ -1,0 +1,179 @@
+//! Greenlets for Rust: gevent's model on stackful coroutines.
+//!
+//! Many greenlets run on **one** OS thread, one at a time. When a greenlet
+//! would block (it sleeps, waits on a channel, joins another greenlet, or
+//! waits for a socket), the thread's *hub* switches to another one that is
+//! ready. Switching is invisible to the kernel (no syscall, no preemption),
+//! so the order in which greenlets run is deterministic and greenlets of one
+//! hub need no locks between them.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! green::run(|| {
+//!     let a = green::spawn(|| {
+//!         green::sleep(Duration::from_millis(20));
+//!         "slow"
+//!     });
+//!     let b = green::spawn(|| "fast");
+//!     // both run while main waits in join
+//!     assert_eq!(b.join().unwrap(), "fast");
+//!     assert_eq!(a.join().unwrap(), "slow");
+//! });
+//! ```
+//!
+//! # The seed example
+//!
+//! gevent's classic demonstration, ported (`cargo run --example seed`):
+//!
+//! ```
+//! fn func(n: u32) {
+//!     for i in 0..n {
+//!         println!("{:?} {i}", green::current());
+//!     }
+//! }
+//!
+//! fn io_func(n: u32) {
+//!     for i in 0..n {
+//!         println!("{:?} {i}", green::current());
+//!         green::sleep(std::time::Duration::ZERO); // yield, like gevent.sleep(0)
+//!     }
+//! }
+//!
+//! green::run(|| {
+//!     for n in 2..4 {
+//!         let name = format!("func({n})");
+//!         green::Builder::new().name(name).spawn(move || func(n)).unwrap().join().unwrap();
+//!     }
+//!     println!("{}", "*".repeat(20));
+//!     let handles = (2..4).map(|n| {
+//!         let name = format!("IO_func({n})");
+//!         green::Builder::new().name(name).spawn(move || io_func(n)).unwrap()
+//!     });
+//!     green::joinall(handles.collect::<Vec<_>>());
+//! });
+//! ```
+//!
+//! prints, exactly as gevent does (with our ids for its addresses):
+//!
+//! ```text
+//! <Greenlet 1 "func(2)"> 0
+//! <Greenlet 1 "func(2)"> 1
+//! <Greenlet 2 "func(3)"> 0
+//! <Greenlet 2 "func(3)"> 1
+//! <Greenlet 2 "func(3)"> 2
+//! ********************
+//! <Greenlet 3 "IO_func(2)"> 0
+//! <Greenlet 4 "IO_func(3)"> 0
+//! <Greenlet 3 "IO_func(2)"> 1
+//! <Greenlet 4 "IO_func(3)"> 1
+//! <Greenlet 4 "IO_func(3)"> 2
+//! ```
+//!
+//! # What runs when
+//!
+//! - [`run`] makes a hub for the calling thread and runs its closure as the
+//!   *main greenlet* (id 0). When it returns, the greenlets still alive are
+//!   killed, and `run` returns its value.
+//! - [`spawn`] queues a new greenlet at the back of the FIFO run queue; it
+//!   runs when the current greenlet next switches. [`yield_now`] goes to the
+//!   back of the queue. One hub iteration runs the greenlets that were ready
+//!   when it began, fires due timers, then polls for IO.
+//! - [`sleep`] and timeouts never return early; equal deadlines fire in the
+//!   order they were set.
+//!
+//! # Failure is loud and contained
+//!
+//! - A panicking greenlet is reported once, by name (`greenlet <Greenlet 3
+//!   "worker"> panicked at …`), and its payload goes to [`JoinHandle::join`];
+//!   the hub and the other greenlets carry on. A panic of the main greenlet
+//!   comes out of [`run`].
+//! - [`JoinHandle::kill`] unwinds a greenlet where it is suspended, running
+//!   its destructors.
+//! - When every greenlet is blocked and nothing could ever wake one, the main
+//!   greenlet panics with `all greenlets are blocked`, listing what each one
+//!   waits on (gevent's `LoopExit`).
+//! - A greenlet that overflows its stack hits a guard page; the process
+//!   aborts with a message naming the greenlet. Stacks are 256 KiB by
+//!   default ([`Builder::stack_size`], [`set_default_stack_size`],
+//!   `GREEN_STACK_SIZE`); only touched pages use memory.
+//!
+//! # Threads
+//!
+//! Greenlets never leave their hub's thread, so [`spawn`] needs no `Send`.
+//! Other threads reach a greenlet through [`Greenlet::unpark`], through the
+//! [`channel`]s (which are `Send` when their values are), and [`unblock`]
+//! runs blocking work on a thread pool.
+//!
+//! # Known traps
+//!
+//! - Blocking the thread (a `std::sync::Mutex` held across a switch, a
+//!   blocking call from a crate that uses std directly) blocks every greenlet
+//!   of the hub. Use `green-std`, or [`unblock`].
+//! - A greenlet that blocks *while unwinding* (a destructor that sleeps or
+//!   does green IO during a panic or a kill) lets other greenlets run while
+//!   `std::thread::panicking()` is true for the thread; a `std::sync::Mutex`
+//!   guard dropped by one of them then poisons its mutex.
+
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![doc(test(attr(deny(warnings))))]
+
+mod builder;
+pub mod channel;
+mod coroutine;
+mod deadlock;
+mod greenlet;
+mod hub;
+pub mod io;
+mod join;
+mod kill;
+mod park;
+mod run;
+mod sleep;
+mod unblock;
+
+pub use builder::{spawn, spawn_later, Builder};
+pub use greenlet::{current, Greenlet, GreenletId};
+pub use join::{joinall, JoinError, JoinHandle};
+pub use park::{park, park_timeout};
+pub use run::run;
+pub use sleep::{sleep, sleep_until, yield_now};
+pub use unblock::unblock;
+
+/// Sets the process-wide default stack size of new greenlets, in bytes.
+///
+/// Rounded up to whole pages and to at least 16 KiB. Without a call, the
+/// default is 256 KiB, or the `GREEN_STACK_SIZE` environment variable when
+/// set. [`Builder::stack_size`] overrides it per greenlet.
+///
+/// # Examples
+///
+/// ```
+/// green::set_default_stack_size(128 * 1024);
+/// assert_eq!(green::default_stack_size(), 128 * 1024);
+/// # green::set_default_stack_size(256 * 1024);
+/// ```
+pub fn set_default_stack_size(bytes: usize) {
+    coroutine::stack::set_default_size(bytes);
+}
+
+/// The process-wide default stack size of new greenlets, in bytes.
+pub fn default_stack_size() -> usize {
+    coroutine::stack::default_size()
+}
+
+/// Whether the calling thread is inside [`run`].
+///
+/// Libraries that work both ways (green-std's types block the thread outside
+/// `run`, like std, and park the greenlet inside it) use this to choose.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!green::is_running());
+/// green::run(|| assert!(green::is_running()));
+/// ```
+pub fn is_running() -> bool {
+    hub::is_running()
+}

@@ -1,0 +1,92 @@
+//! [`yield_now`], [`sleep`] and [`sleep_until`].
+
+use std::time::{Duration, Instant};
+
+use crate::greenlet::WaitKind;
+use crate::hub;
+
+/// Moves the calling greenlet to the back of the run queue and runs the
+/// others that are ready (gevent's `sleep(0)`).
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// green::run(|| {
+///     let order = Rc::new(RefCell::new(Vec::new()));
+///     let o = order.clone();
+///     let h = green::spawn(move || o.borrow_mut().push("spawned"));
+///     order.borrow_mut().push("main before");
+///     green::yield_now();
+///     order.borrow_mut().push("main after");
+///     h.join().unwrap();
+///     assert_eq!(*order.borrow(), ["main before", "spawned", "main after"]);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Panics outside [`run`](crate::run).
+#[doc(alias = "sleep(0)")]
+pub fn yield_now() {
+    hub::with(|hub| hub.yield_now());
+}
+
+/// Puts the calling greenlet to sleep for at least `dur`; other greenlets
+/// run meanwhile. It never returns early.
+///
+/// A zero duration yields, like gevent's `sleep(0)` (see [`yield_now`]).
+///
+/// # Panics
+///
+/// Panics outside [`run`](crate::run) (use `std::thread::sleep` there, or
+/// `green_std::thread::sleep`, which works in both places).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// green::run(|| {
+///     let start = Instant::now();
+///     green::sleep(Duration::from_millis(10));
+///     assert!(start.elapsed() >= Duration::from_millis(10));
+/// });
+/// ```
+pub fn sleep(dur: Duration) {
+    if dur.is_zero() {
+        return yield_now();
+    }
+    let now = Instant::now();
+    // A duration too long for `Instant` sleeps for a century: forever, for
+    // practical purposes, while still being a timer the hub knows about.
+    let deadline = now
+        .checked_add(dur)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
+    sleep_until(deadline);
+}
+
+/// Puts the calling greenlet to sleep until `deadline`; returns at once if
+/// it has passed. It never returns early.
+///
+/// # Panics
+///
+/// Panics outside [`run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// green::run(|| {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     green::sleep_until(deadline);
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) {
+    hub::with(|hub| {
+        while Instant::now() < deadline {
+            hub.park(WaitKind::Local, "sleep", Some(deadline));
+        }
+    });
+}

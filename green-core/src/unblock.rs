@@ -1,0 +1,162 @@
+//! [`unblock`]: run blocking work on a small thread pool, and the pool.
+//!
+//! The pool is process-wide and starts empty. A job goes to an idle worker,
+//! or to a new one while there are fewer than the maximum (64, or
+//! `GREEN_BLOCKING_THREADS`), or else waits in a FIFO queue. Workers that
+//! stay idle for 10 seconds exit.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::time::Duration;
+
+use crate::greenlet::WaitKind;
+use crate::hub;
+
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_THREADS: usize = 64;
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+struct Pool {
+    state: Mutex<State>,
+    work: Condvar,
+    max: usize,
+    /// Worker threads alive (idle or busy).
+    threads: AtomicUsize,
+}
+
+struct State {
+    queue: VecDeque<Job>,
+    idle: usize,
+}
+
+static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
+    state: Mutex::new(State {
+        queue: VecDeque::new(),
+        idle: 0,
+    }),
+    work: Condvar::new(),
+    max: std::env::var("GREEN_BLOCKING_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(DEFAULT_MAX_THREADS),
+    threads: AtomicUsize::new(0),
+});
+
+/// Worker threads of the blocking pool alive right now.
+pub(crate) fn pool_threads() -> usize {
+    // Do not create the pool just to count its threads.
+    if LazyLock::get(&POOL).is_none() {
+        return 0;
+    }
+    POOL.threads.load(Ordering::Acquire)
+}
+
+impl Pool {
+    fn submit(&'static self, job: Job) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.queue.push_back(job);
+        if state.idle > 0 {
+            drop(state);
+            self.work.notify_one();
+            return;
+        }
+        if self.threads.load(Ordering::Acquire) >= self.max {
+            return; // a busy worker takes it when done
+        }
+        drop(state);
+        self.threads.fetch_add(1, Ordering::AcqRel);
+        let spawned = std::thread::Builder::new()
+            .name("green-blocking".into())
+            .spawn(move || self.work_loop());
+        if let Err(e) = spawned {
+            self.threads.fetch_sub(1, Ordering::AcqRel);
+            if self.threads.load(Ordering::Acquire) == 0 {
+                panic!("green::unblock: cannot start a blocking-pool thread: {e}");
+            }
+        }
+    }
+
+    fn work_loop(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                job();
+                state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            state.idle += 1;
+            let (next, timeout) = self
+                .work
+                .wait_timeout(state, IDLE_TIMEOUT)
+                .unwrap_or_else(|e| e.into_inner());
+            state = next;
+            state.idle -= 1;
+            if timeout.timed_out() && state.queue.is_empty() {
+                self.threads.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+        }
+    }
+}
+
+/// Runs blocking `f` on green's thread pool and parks the calling greenlet
+/// until it is done; other greenlets run meanwhile. Returns `f`'s value,
+/// or continues its panic in the caller.
+///
+/// Use it for work that can only block: a file system call, a DNS lookup,
+/// a C library call, a long computation. Outside [`run`](crate::run) (or on a
+/// plain thread) `f` simply runs on the calling thread.
+///
+/// Killing the waiting greenlet does not stop `f`: it runs to completion on
+/// the pool and its result is dropped.
+///
+/// # Examples
+///
+/// ```
+/// green::run(|| {
+///     let ticker = green::spawn(|| {
+///         for _ in 0..3 {
+///             green::yield_now();
+///         }
+///     });
+///     // blocks a pool thread for 20 ms, not the hub
+///     let n = green::unblock(|| {
+///         std::thread::sleep(std::time::Duration::from_millis(20));
+///         std::thread::current().name().map(String::from)
+///     });
+///     assert_eq!(n.as_deref(), Some("green-blocking"));
+///     assert!(ticker.is_finished());
+/// });
+/// ```
+pub fn unblock<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let Some(me) = hub::try_with(|hub| hub.current_core_opt()).flatten() else {
+        return f();
+    };
+    let remote = hub::with(|hub| hub.remote().clone());
+    let slot = Arc::new(Mutex::new(None));
+    let theirs = slot.clone();
+    let waiter = me.handle.clone();
+    drop(me);
+    remote.job_started();
+    POOL.submit(Box::new(move || {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+        *theirs.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        waiter.unpark();
+        remote.job_finished();
+    }));
+    loop {
+        if let Some(outcome) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return outcome.unwrap_or_else(|payload| panic::resume_unwind(payload));
+        }
+        hub::with(|hub| hub.park(WaitKind::Token, "unblock", None));
+    }
+}
