@@ -81,7 +81,12 @@ struct Identity {
 }
 
 impl Greenlet {
-    pub(crate) fn new(id: GreenletId, name: Option<String>, slot: u32, remote: Arc<Remote>) -> Self {
+    pub(crate) fn new(
+        id: GreenletId,
+        name: Option<String>,
+        slot: u32,
+        remote: Arc<Remote>,
+    ) -> Self {
         Greenlet {
             inner: Arc::new(Identity {
                 id,
@@ -247,6 +252,8 @@ pub(crate) struct Core {
     pub(crate) wait_kind: Cell<WaitKind>,
     /// What it is parked on, for the deadlock report.
     pub(crate) reason: Cell<&'static str>,
+    /// The greenlet it waits for, when parked in `join` or `kill`.
+    pub(crate) waits_for: Cell<Option<GreenletId>>,
     pub(crate) wake: Cell<Wake>,
     /// The unpark token of [`Greenlet::unpark`].
     pub(crate) token: Cell<bool>,
@@ -268,6 +275,7 @@ impl Core {
             park_seq: Cell::new(0),
             wait_kind: Cell::new(WaitKind::Local),
             reason: Cell::new(""),
+            waits_for: Cell::new(None),
             wake: Cell::new(Wake::None),
             token: Cell::new(false),
             kill: Cell::new(false),

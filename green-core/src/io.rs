@@ -95,7 +95,11 @@ fn wait(fd: std::os::fd::RawFd, dir: Direction, deadline: Option<Instant>) -> io
 }
 
 /// Outside `run`: block the thread in `poll(2)`.
-fn poll_blocking(fd: std::os::fd::RawFd, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+fn poll_blocking(
+    fd: std::os::fd::RawFd,
+    dir: Direction,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
     let events = match dir {
         Direction::Read => libc::POLLIN,
         Direction::Write => libc::POLLOUT,

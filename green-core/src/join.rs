@@ -143,7 +143,9 @@ impl<T> JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("JoinHandle").field(&self.core.handle).finish()
+        f.debug_tuple("JoinHandle")
+            .field(&self.core.handle)
+            .finish()
     }
 }
 

@@ -45,11 +45,8 @@ fn hook(info: &PanicHookInfo<'_>, previous: &Hook) {
         return;
     }
     let greenlet = if crate::coroutine::in_coroutine() {
-        crate::hub::try_with(|hub| {
-            hub.current_core_opt()
-                .map(|g| format!("{:?}", g.handle))
-        })
-        .flatten()
+        crate::hub::try_with(|hub| hub.current_core_opt().map(|g| format!("{:?}", g.handle)))
+            .flatten()
     } else {
         None
     };

@@ -115,8 +115,6 @@
 //!   `std::thread::panicking()` is true for the thread; a `std::sync::Mutex`
 //!   guard dropped by one of them then poisons its mutex.
 
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;

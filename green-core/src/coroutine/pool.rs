@@ -36,8 +36,3 @@ pub(super) fn put(co: Coroutine) {
         }
     });
 }
-
-/// Drops every pooled stack of this thread.
-pub(crate) fn clear() {
-    let _ = POOL.try_with(|p| std::mem::take(&mut *p.borrow_mut()));
-}

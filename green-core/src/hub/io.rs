@@ -126,7 +126,10 @@ impl Io {
         // memory unsafety.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         // SAFETY: see above: deletion before close is the caller's contract.
-        match unsafe { self.poller.add_with_mode(&fd, Event::all(key(fd_raw(&fd))), PollMode::Edge) } {
+        match unsafe {
+            self.poller
+                .add_with_mode(&fd, Event::all(key(fd_raw(&fd))), PollMode::Edge)
+        } {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
                 // Registered by a previous owner of this fd number that was

@@ -206,7 +206,12 @@ impl Hub {
                 u32::try_from(slab.len() - 1).expect("more than 4 billion greenlets")
             }
         };
-        let handle = Greenlet::new(GreenletId::new(self.id, seq), name, slot, self.remote.clone());
+        let handle = Greenlet::new(
+            GreenletId::new(self.id, seq),
+            name,
+            slot,
+            self.remote.clone(),
+        );
         let core = Rc::new(Core::new(handle, co));
         self.slab.borrow_mut()[slot as usize] = Some(core.clone());
         match start_at {
@@ -299,7 +304,12 @@ impl Hub {
     /// A `Token` park consumes the unpark token and returns at once if it was
     /// set. A pending kill is raised here, before parking, and when the wake
     /// was a kill. Returns `Wake::Unparked` or `Wake::TimedOut`.
-    pub(crate) fn park(&self, kind: WaitKind, reason: &'static str, deadline: Option<Instant>) -> Wake {
+    pub(crate) fn park(
+        &self,
+        kind: WaitKind,
+        reason: &'static str,
+        deadline: Option<Instant>,
+    ) -> Wake {
         let g = self.current_core();
         let parked = self.park_with(&g, kind, reason, deadline, |_, _| {
             Ok::<_, std::convert::Infallible>(true)
@@ -435,12 +445,14 @@ impl Hub {
             !Rc::ptr_eq(&me, target),
             "green: a greenlet cannot wait for itself to finish ({target:?} joined itself)"
         );
+        me.waits_for.set(Some(target.id()));
         while !target.is_finished() {
             let _ = self.park_with(&me, WaitKind::Local, reason, None, |me, seq| {
                 target.joiners.borrow_mut().push((me.clone(), seq));
                 Ok::<_, std::convert::Infallible>(true)
             });
         }
+        me.waits_for.set(None);
     }
 
     /// Finishes a greenlet that never started: its body is dropped unrun.
@@ -505,7 +517,9 @@ impl Hub {
         *self.current.borrow_mut() = Some(g.clone());
         let resumed = {
             let mut co = g.co.borrow_mut();
-            co.as_mut().expect("a ready greenlet has a coroutine").resume()
+            co.as_mut()
+                .expect("a ready greenlet has a coroutine")
+                .resume()
         };
         *self.current.borrow_mut() = None;
         match resumed {
@@ -556,7 +570,7 @@ impl Hub {
         let iterations = self.iterations.get().wrapping_add(1);
         self.iterations.set(iterations);
         let timeout = if !self.ready.borrow().is_empty() {
-            if iterations % POLL_EVERY != 0 || !self.io.borrow().has_fds() {
+            if !iterations.is_multiple_of(POLL_EVERY) || !self.io.borrow().has_fds() {
                 return;
             }
             Some(Duration::ZERO)
@@ -593,13 +607,12 @@ impl Hub {
         let mut all: Vec<Rc<Core>> = self.slab.borrow().iter().flatten().cloned().collect();
         all.sort_by_key(|g| g.id());
         for g in all {
-            let what = match g.state.get() {
-                State::Parked => g.reason.get(),
-                State::Running => "running (it is the one panicking)",
-                State::Ready => "ready",
-                State::Finished => "finished",
-            };
-            let _ = write!(msg, "\n  {g:?} waiting in {what}");
+            // The main greenlet is running (it is the one panicking), but its
+            // reason still says what it was parked on.
+            let _ = write!(msg, "\n  {g:?} waiting in {}", g.reason.get());
+            if let Some(id) = g.waits_for.get() {
+                let _ = write!(msg, " of greenlet {id}");
+            }
         }
         msg
     }

@@ -80,12 +80,14 @@ impl<T> Timers<T> {
     pub(crate) fn cancelled(&mut self, is_live: impl Fn(&T, u64) -> bool) {
         self.stale += 1;
         if self.stale >= COMPACT_MIN && self.stale * 2 >= self.heap.len() {
-            self.heap.retain(|Reverse(e)| is_live(&e.target, e.park_seq));
+            self.heap
+                .retain(|Reverse(e)| is_live(&e.target, e.park_seq));
             self.stale = 0;
         }
     }
 
     /// Number of entries that are not known to be stale.
+    #[cfg(test)]
     pub(crate) fn live(&self) -> usize {
         self.heap.len().saturating_sub(self.stale)
     }
@@ -141,12 +143,18 @@ mod tests {
         t.insert(base + Duration::from_millis(10), "b", 0);
         let live = |_: &&str, _| true;
         assert_eq!(t.pop_expired(base, live), None);
-        assert_eq!(t.next_deadline(live), Some(base + Duration::from_millis(10)));
+        assert_eq!(
+            t.next_deadline(live),
+            Some(base + Duration::from_millis(10))
+        );
         let at = base + Duration::from_millis(10);
         assert_eq!(t.pop_expired(at, live), Some(("a", 0)));
         assert_eq!(t.pop_expired(at, live), Some(("b", 0)));
         assert_eq!(t.pop_expired(at, live), None);
-        assert_eq!(t.pop_expired(base + Duration::from_secs(1), live), Some(("c", 0)));
+        assert_eq!(
+            t.pop_expired(base + Duration::from_secs(1), live),
+            Some(("c", 0))
+        );
         assert_eq!(t.len(), 0);
     }
 
@@ -155,7 +163,7 @@ mod tests {
         let mut t = Timers::default();
         let base = Instant::now();
         // target = its own number; live only when even
-        let live = |n: &u32, _: u64| n % 2 == 0;
+        let live = |n: &u32, _: u64| n.is_multiple_of(2);
         for n in 0..10_000u32 {
             t.insert(base + Duration::from_micros(u64::from(n)), n, 0);
         }
@@ -166,7 +174,7 @@ mod tests {
         assert_eq!(t.live(), 5_000);
         let mut fired = 0;
         while let Some((n, _)) = t.pop_expired(base + Duration::from_secs(1), live) {
-            assert_eq!(n % 2, 0);
+            assert!(n.is_multiple_of(2));
             fired += 1;
         }
         assert_eq!(fired, 5_000);
