@@ -14,7 +14,7 @@
 //! 3. Fire every timer whose deadline is `<= Instant::now()`, in deadline
 //!    order: the greenlets go to the back of the run queue.
 //! 4. Poll for IO: without blocking when greenlets are ready (and only every
-//!    [`POLL_EVERY`] iterations, so yield-heavy code does not pay a syscall
+//!    [`turn::POLL_EVERY`] iterations, so yield-heavy code does not pay a syscall
 //!    per switch), otherwise blocking until the next timer deadline, an IO
 //!    event or a notification from another thread.
 //! 5. If nothing is ready and nothing can ever make anything ready (no live
@@ -28,18 +28,19 @@
 //! a switch into a greenlet: a greenlet may call back into the hub freely.
 
 pub(crate) mod io;
+mod park;
 pub(crate) mod ready;
 pub(crate) mod remote;
 pub(crate) mod timers;
+mod turn;
 
 use std::cell::{Cell, RefCell};
-use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::coroutine::{Coroutine, Resumed};
+use crate::coroutine::Coroutine;
 use crate::greenlet::{Core, Greenlet, GreenletId, State, WaitKind, Wake};
 use crate::kill::raise_exit;
 
@@ -48,13 +49,6 @@ use self::io::Io;
 use self::ready::ReadyQueue;
 pub(crate) use self::remote::Remote;
 use self::timers::Timers;
-
-/// With greenlets ready, poll for IO only every this many loop iterations.
-const POLL_EVERY: u32 = 61;
-
-/// When everything waits on wake-ups other threads might send, re-check for
-/// a deadlock this often.
-const RECHECK_BLOCKED: Duration = Duration::from_millis(500);
 
 thread_local! {
     /// The hub of this thread, or null outside `run`.
@@ -264,7 +258,7 @@ impl Hub {
     // ----- waking -----------------------------------------------------------
 
     /// Makes a parked greenlet ready with `wake` as the reason.
-    fn make_ready(&self, g: &Rc<Core>, wake: Wake) {
+    pub(super) fn make_ready(&self, g: &Rc<Core>, wake: Wake) {
         debug_assert_eq!(g.state.get(), State::Parked);
         if g.timer_armed.replace(false) && wake != Wake::TimedOut {
             self.timers.borrow_mut().cancelled(is_live);
@@ -285,7 +279,7 @@ impl Hub {
     }
 
     /// [`Greenlet::unpark`] for a greenlet of this hub.
-    fn unpark_slot(&self, slot: u32, id: GreenletId) {
+    pub(super) fn unpark_slot(&self, slot: u32, id: GreenletId) {
         let g = match self.slab.borrow().get(slot as usize) {
             Some(Some(g)) if g.id() == id => g.clone(),
             _ => return, // finished: nothing to do
@@ -294,129 +288,6 @@ impl Hub {
             self.make_ready(&g, Wake::Unparked);
         } else {
             g.token.set(true);
-        }
-    }
-
-    // ----- the running greenlet's side ----------------------------------------
-
-    /// Parks the running greenlet until it is woken (or `deadline` passes).
-    ///
-    /// A `Token` park consumes the unpark token and returns at once if it was
-    /// set. A pending kill is raised here, before parking, and when the wake
-    /// was a kill. Returns `Wake::Unparked` or `Wake::TimedOut`.
-    pub(crate) fn park(
-        &self,
-        kind: WaitKind,
-        reason: &'static str,
-        deadline: Option<Instant>,
-    ) -> Wake {
-        let g = self.current_core();
-        let parked = self.park_with(&g, kind, reason, deadline, |_, _| {
-            Ok::<_, std::convert::Infallible>(true)
-        });
-        match parked {
-            Ok(wake) => wake,
-            Err(never) => match never {},
-        }
-    }
-
-    /// [`park`](Self::park) with a hook that registers the park elsewhere
-    /// (an fd waiter list) once its sequence number is known. The hook may
-    /// decline to park (`Ok(false)`) or fail.
-    pub(crate) fn park_with<E>(
-        &self,
-        g: &Rc<Core>,
-        kind: WaitKind,
-        reason: &'static str,
-        deadline: Option<Instant>,
-        register: impl FnOnce(&Rc<Core>, u64) -> Result<bool, E>,
-    ) -> Result<Wake, E> {
-        if g.kill.get() && !std::thread::panicking() {
-            g.kill.set(false);
-            raise_exit();
-        }
-        if kind == WaitKind::Token && g.token.replace(false) {
-            return Ok(Wake::Unparked);
-        }
-        let seq = g.park_seq.get() + 1;
-        g.park_seq.set(seq);
-        if !register(g, seq)? {
-            return Ok(Wake::Unparked);
-        }
-        if let Some(at) = deadline {
-            if at <= Instant::now() {
-                return Ok(Wake::TimedOut);
-            }
-            g.timer_armed.set(true);
-            self.timers.borrow_mut().insert(at, g.clone(), seq);
-        }
-        if kind == WaitKind::Token {
-            self.token_waits.set(self.token_waits.get() + 1);
-        }
-        g.wait_kind.set(kind);
-        g.reason.set(reason);
-        g.state.set(State::Parked);
-        crate::coroutine::suspend();
-        match g.wake.replace(Wake::None) {
-            Wake::Killed => {
-                g.kill.set(false);
-                raise_exit()
-            }
-            Wake::Deadlock => panic!("{}", self.deadlock_report()),
-            Wake::None => Ok(Wake::Unparked),
-            w => Ok(w),
-        }
-    }
-
-    /// Moves the running greenlet to the back of the run queue.
-    pub(crate) fn yield_now(&self) {
-        let g = self.current_core();
-        g.state.set(State::Ready);
-        self.ready.borrow_mut().push(g.clone());
-        crate::coroutine::suspend();
-        g.wake.set(Wake::None);
-        if g.kill.get() && !std::thread::panicking() {
-            g.kill.set(false);
-            raise_exit();
-        }
-    }
-
-    /// Waits until `fd` is ready in direction `dir` (see [`io`]).
-    pub(crate) fn wait_fd(
-        &self,
-        fd: std::os::fd::RawFd,
-        dir: Direction,
-        deadline: Option<Instant>,
-    ) -> std::io::Result<()> {
-        let g = self.current_core();
-        let reason = match dir {
-            Direction::Read => "fd readable",
-            Direction::Write => "fd writable",
-        };
-        struct Unregister<'a>(&'a Hub, std::os::fd::RawFd, Direction, &'a Rc<Core>);
-        impl Drop for Unregister<'_> {
-            fn drop(&mut self) {
-                self.0.io.borrow_mut().remove_waiter(self.1, self.2, self.3);
-            }
-        }
-        let _unregister = Unregister(self, fd, dir, &g);
-        let wake = self.park_with(&g, WaitKind::Local, reason, deadline, |g, seq| {
-            self.io.borrow_mut().add_waiter(fd, dir, g, seq)
-        })?;
-        match wake {
-            Wake::TimedOut => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "timed out waiting for the file descriptor",
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Forgets `fd`; greenlets waiting on it wake up and retry.
-    pub(crate) fn deregister_fd(&self, fd: std::os::fd::RawFd) {
-        let woken = self.io.borrow_mut().deregister(fd);
-        for (g, seq) in woken {
-            self.wake(&g, seq, Wake::Unparked);
         }
     }
 
@@ -456,7 +327,7 @@ impl Hub {
     }
 
     /// Finishes a greenlet that never started: its body is dropped unrun.
-    fn discard(&self, target: &Rc<Core>) {
+    pub(super) fn discard(&self, target: &Rc<Core>) {
         if target.state.get() == State::Parked {
             // waiting for its spawn_later timer
             if target.timer_armed.replace(false) {
@@ -472,7 +343,7 @@ impl Hub {
     }
 
     /// Marks `g` finished, wakes its joiners and releases its slot and stack.
-    fn finish(&self, g: &Rc<Core>, co: Option<Coroutine>) {
+    pub(super) fn finish(&self, g: &Rc<Core>, co: Option<Coroutine>) {
         g.state.set(State::Finished);
         let slot = g.handle.slot();
         self.slab.borrow_mut()[slot as usize] = None;
@@ -484,137 +355,6 @@ impl Hub {
         for (j, seq) in joiners {
             self.wake(&j, seq, Wake::Unparked);
         }
-    }
-
-    // ----- the loop ---------------------------------------------------------------
-
-    /// Runs greenlets until the main greenlet has finished.
-    pub(crate) fn run_until_main_finished(&self) {
-        let main = self.main.borrow().clone().expect("main greenlet set");
-        while !main.is_finished() {
-            self.drain_remote();
-            let batch = self.ready.borrow().len();
-            for _ in 0..batch {
-                let Some(g) = self.ready.borrow_mut().pop() else {
-                    break;
-                };
-                if g.state.get() == State::Ready {
-                    self.switch_to(g);
-                }
-            }
-            if main.is_finished() {
-                break;
-            }
-            self.fire_timers();
-            self.poll_or_block(&main);
-        }
-    }
-
-    /// Resumes `g` until it suspends or finishes.
-    fn switch_to(&self, g: Rc<Core>) {
-        g.state.set(State::Running);
-        g.started.set(true);
-        *self.current.borrow_mut() = Some(g.clone());
-        let resumed = {
-            let mut co = g.co.borrow_mut();
-            co.as_mut()
-                .expect("a ready greenlet has a coroutine")
-                .resume()
-        };
-        *self.current.borrow_mut() = None;
-        match resumed {
-            Resumed::Suspended => {}
-            Resumed::Done => {
-                let co = g.co.borrow_mut().take();
-                self.finish(&g, co);
-            }
-            Resumed::Overflowed => {
-                let bytes = g.co.borrow().as_ref().map_or(0, Coroutine::stack_bytes);
-                eprintln!(
-                    "green: greenlet {g:?} overflowed its stack of {bytes} bytes and hit the \
-                     guard page; aborting. Give it a larger stack with \
-                     green::Builder::stack_size, or raise the default with \
-                     green::set_default_stack_size or the GREEN_STACK_SIZE environment variable."
-                );
-                std::process::abort();
-            }
-        }
-    }
-
-    fn drain_remote(&self) {
-        if !self.remote.has_pending() {
-            return;
-        }
-        let mut inbox = std::mem::take(&mut *self.inbox.borrow_mut());
-        self.remote.drain(&mut inbox);
-        for (slot, id) in inbox.drain(..) {
-            self.unpark_slot(slot, id);
-        }
-        *self.inbox.borrow_mut() = inbox;
-    }
-
-    fn fire_timers(&self) {
-        if self.timers.borrow().len() == 0 {
-            return;
-        }
-        let now = Instant::now();
-        loop {
-            let next = self.timers.borrow_mut().pop_expired(now, is_live);
-            let Some((g, seq)) = next else { break };
-            g.timer_armed.set(false);
-            self.wake(&g, seq, Wake::TimedOut);
-        }
-    }
-
-    fn poll_or_block(&self, main: &Rc<Core>) {
-        let iterations = self.iterations.get().wrapping_add(1);
-        self.iterations.set(iterations);
-        let timeout = if !self.ready.borrow().is_empty() {
-            if !iterations.is_multiple_of(POLL_EVERY) || !self.io.borrow().has_fds() {
-                return;
-            }
-            Some(Duration::ZERO)
-        } else if self.remote.has_pending() {
-            Some(Duration::ZERO)
-        } else if let Some(at) = self.timers.borrow_mut().next_deadline(is_live) {
-            Some(at.saturating_duration_since(Instant::now()))
-        } else if self.io.borrow().waiters() > 0 || self.remote.jobs() > 0 {
-            None
-        } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
-            // Another thread might unpark one of them: wait for it, but look
-            // again now and then, in case those threads go away.
-            Some(RECHECK_BLOCKED)
-        } else {
-            if main.state.get() == State::Parked {
-                self.make_ready(main, Wake::Deadlock);
-            }
-            return;
-        };
-        let result = self.io.borrow_mut().poll(timeout, |g, seq| {
-            self.wake(&g, seq, Wake::Unparked);
-        });
-        if let Err(e) = result {
-            panic!("green: the hub's poller failed: {e}");
-        }
-    }
-
-    /// The message of the deadlock panic: every greenlet and what it waits on.
-    fn deadlock_report(&self) -> String {
-        let mut msg = String::from(
-            "green: all greenlets are blocked and nothing can wake them \
-             (gevent's LoopExit: this operation would block forever):",
-        );
-        let mut all: Vec<Rc<Core>> = self.slab.borrow().iter().flatten().cloned().collect();
-        all.sort_by_key(|g| g.id());
-        for g in all {
-            // The main greenlet is running (it is the one panicking), but its
-            // reason still says what it was parked on.
-            let _ = write!(msg, "\n  {g:?} waiting in {}", g.reason.get());
-            if let Some(id) = g.waits_for.get() {
-                let _ = write!(msg, " of greenlet {id}");
-            }
-        }
-        msg
     }
 
     /// Called by `run` once the main greenlet is done: any greenlet still
@@ -644,6 +384,6 @@ impl Hub {
 }
 
 /// Whether a timer entry for `g` with park sequence `seq` can still fire.
-fn is_live(g: &Rc<Core>, seq: u64) -> bool {
+pub(super) fn is_live(g: &Rc<Core>, seq: u64) -> bool {
     g.state.get() == State::Parked && g.park_seq.get() == seq && g.timer_armed.get()
 }

@@ -1,0 +1,148 @@
+//! One turn of the hub loop after another (the order is in the [`hub`](super)
+//! module docs): run the ready greenlets, fire timers, poll, detect deadlock.
+
+use std::fmt::Write as _;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::{is_live, Hub};
+use crate::coroutine::{Coroutine, Resumed};
+use crate::greenlet::{Core, State, Wake};
+
+/// With greenlets ready, poll for IO only every this many loop iterations.
+pub(super) const POLL_EVERY: u32 = 61;
+
+/// When everything waits on wake-ups other threads might send, re-check for
+/// a deadlock this often.
+const RECHECK_BLOCKED: Duration = Duration::from_millis(500);
+
+impl Hub {
+    /// Runs greenlets until the main greenlet has finished.
+    pub(crate) fn run_until_main_finished(&self) {
+        let main = self.main.borrow().clone().expect("main greenlet set");
+        while !main.is_finished() {
+            self.drain_remote();
+            let batch = self.ready.borrow().len();
+            for _ in 0..batch {
+                let Some(g) = self.ready.borrow_mut().pop() else {
+                    break;
+                };
+                if g.state.get() == State::Ready {
+                    self.switch_to(g);
+                }
+            }
+            if main.is_finished() {
+                break;
+            }
+            self.fire_timers();
+            self.poll_or_block(&main);
+        }
+    }
+
+    /// Resumes `g` until it suspends or finishes.
+    fn switch_to(&self, g: Rc<Core>) {
+        g.state.set(State::Running);
+        g.started.set(true);
+        *self.current.borrow_mut() = Some(g.clone());
+        let resumed = {
+            let mut co = g.co.borrow_mut();
+            co.as_mut()
+                .expect("a ready greenlet has a coroutine")
+                .resume()
+        };
+        *self.current.borrow_mut() = None;
+        match resumed {
+            Resumed::Suspended => {}
+            Resumed::Done => {
+                let co = g.co.borrow_mut().take();
+                self.finish(&g, co);
+            }
+            Resumed::Overflowed => {
+                let bytes = g.co.borrow().as_ref().map_or(0, Coroutine::stack_bytes);
+                eprintln!(
+                    "green: greenlet {g:?} overflowed its stack of {bytes} bytes and hit the \
+                     guard page; aborting. Give it a larger stack with \
+                     green::Builder::stack_size, or raise the default with \
+                     green::set_default_stack_size or the GREEN_STACK_SIZE environment variable."
+                );
+                std::process::abort();
+            }
+        }
+    }
+
+    fn drain_remote(&self) {
+        if !self.remote.has_pending() {
+            return;
+        }
+        let mut inbox = std::mem::take(&mut *self.inbox.borrow_mut());
+        self.remote.drain(&mut inbox);
+        for (slot, id) in inbox.drain(..) {
+            self.unpark_slot(slot, id);
+        }
+        *self.inbox.borrow_mut() = inbox;
+    }
+
+    fn fire_timers(&self) {
+        if self.timers.borrow().len() == 0 {
+            return;
+        }
+        let now = Instant::now();
+        loop {
+            let next = self.timers.borrow_mut().pop_expired(now, is_live);
+            let Some((g, seq)) = next else { break };
+            g.timer_armed.set(false);
+            self.wake(&g, seq, Wake::TimedOut);
+        }
+    }
+
+    fn poll_or_block(&self, main: &Rc<Core>) {
+        let iterations = self.iterations.get().wrapping_add(1);
+        self.iterations.set(iterations);
+        let timeout = if !self.ready.borrow().is_empty() {
+            if !iterations.is_multiple_of(POLL_EVERY) || !self.io.borrow().has_fds() {
+                return;
+            }
+            Some(Duration::ZERO)
+        } else if self.remote.has_pending() {
+            Some(Duration::ZERO)
+        } else if let Some(at) = self.timers.borrow_mut().next_deadline(is_live) {
+            Some(at.saturating_duration_since(Instant::now()))
+        } else if self.io.borrow().waiters() > 0 || self.remote.jobs() > 0 {
+            None
+        } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
+            // Another thread might unpark one of them: wait for it, but look
+            // again now and then, in case those threads go away.
+            Some(RECHECK_BLOCKED)
+        } else {
+            if main.state.get() == State::Parked {
+                self.make_ready(main, Wake::Deadlock);
+            }
+            return;
+        };
+        let result = self.io.borrow_mut().poll(timeout, |g, seq| {
+            self.wake(&g, seq, Wake::Unparked);
+        });
+        if let Err(e) = result {
+            panic!("green: the hub's poller failed: {e}");
+        }
+    }
+
+    /// The message of the deadlock panic: every greenlet and what it waits on.
+    pub(super) fn deadlock_report(&self) -> String {
+        let mut msg = String::from(
+            "green: all greenlets are blocked and nothing can wake them \
+             (gevent's LoopExit: this operation would block forever):",
+        );
+        let mut all: Vec<Rc<Core>> = self.slab.borrow().iter().flatten().cloned().collect();
+        all.sort_by_key(|g| g.id());
+        for g in all {
+            // The main greenlet is running (it is the one panicking), but its
+            // reason still says what it was parked on.
+            let _ = write!(msg, "\n  {g:?} waiting in {}", g.reason.get());
+            if let Some(id) = g.waits_for.get() {
+                let _ = write!(msg, " of greenlet {id}");
+            }
+        }
+        msg
+    }
+}
