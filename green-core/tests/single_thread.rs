@@ -1,0 +1,118 @@
+//! Deadlock detection for waits that another thread could end (`park`, a
+//! channel): the hub reports them only when its thread is alone in the
+//! process, so each scenario runs in a child process of this test, which has
+//! no test harness and so no other thread.
+//!
+//! Run as `cargo test --test single_thread`; the child is this same binary
+//! with the scenario's name in `GREEN_SCENARIO`.
+
+use std::process::Command;
+use std::time::Duration;
+
+/// A scenario's name, body, and what its stderr must contain.
+type Scenario = (&'static str, fn(), &'static [&'static str]);
+
+/// Each scenario must end in `run` panicking with the deadlock report.
+const SCENARIOS: &[Scenario] = &[
+    ("park", park_forever, &["all greenlets are blocked", "park"]),
+    (
+        "channel_recv",
+        recv_forever,
+        &["all greenlets are blocked", "channel recv"],
+    ),
+    (
+        "channel_send_among_greenlets",
+        send_forever_among_greenlets,
+        &[
+            "all greenlets are blocked",
+            "channel send",
+            "<Greenlet 1 \"stuck\">",
+        ],
+    ),
+    (
+        "select",
+        select_forever,
+        &["all greenlets are blocked", "channel select"],
+    ),
+];
+
+fn park_forever() {
+    green::run(green::park);
+}
+
+fn recv_forever() {
+    green::run(|| {
+        let (tx, rx) = green::channel::channel::<()>();
+        let _keep = tx; // the only sender is held by the waiter itself
+        let _ = rx.recv();
+    });
+}
+
+fn send_forever_among_greenlets() {
+    green::run(|| {
+        let (tx, rx) = green::channel::channel::<u8>();
+        let stuck = green::Builder::new()
+            .name("stuck".to_string())
+            .spawn(move || tx.send(1))
+            .unwrap();
+        let _ = stuck.join();
+        drop(rx);
+    });
+}
+
+fn select_forever() {
+    green::run(|| {
+        let (_tx1, rx1) = green::channel::unbounded::<()>();
+        let (_tx2, rx2) = green::channel::bounded::<()>(1);
+        green::channel::Select::new()
+            .recv(&rx1, |_| ())
+            .recv(&rx2, |_| ())
+            .wait();
+    });
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("GREEN_SCENARIO") {
+        let (_, scenario, _) = SCENARIOS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .expect("known scenario");
+        scenario();
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut failed = 0;
+    for (name, _, expected) in SCENARIOS {
+        let mut child = Command::new(&exe)
+            .env("GREEN_SCENARIO", name)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn child");
+        // Bounded: a child that hangs instead of reporting fails the test.
+        let mut waited = Duration::ZERO;
+        while child.try_wait().expect("wait").is_none() && waited < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+            waited += Duration::from_millis(10);
+        }
+        let hung = child.try_wait().expect("wait").is_none();
+        if hung {
+            child.kill().expect("kill");
+        }
+        let out = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let ok = !hung && !out.status.success() && expected.iter().all(|e| stderr.contains(e));
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        if !ok {
+            failed += 1;
+            println!(
+                "  hung: {hung}, status: {}\n  stderr:\n{stderr}",
+                out.status
+            );
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} scenario(s) failed");
+        std::process::exit(1);
+    }
+}
