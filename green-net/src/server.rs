@@ -1,0 +1,496 @@
+//! [`StreamServer`]: gevent's `StreamServer`. One greenlet accepts; each
+//! connection gets a greenlet of its own running the user's handler.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use green::{Greenlet, GreenletId, JoinHandle};
+
+use crate::addr::ToSocketAddrs;
+use crate::tcp::{TcpListener, TcpStream};
+
+/// The first pause after an accept error that is not the peer's doing
+/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`…); it doubles up to
+/// [`MAX_BACKOFF`] while the errors go on.
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A TCP server that runs a handler in a greenlet of its own for each
+/// connection, like gevent's `StreamServer`.
+///
+/// The handler is any `FnMut(TcpStream, SocketAddr) + Clone`: each
+/// connection's greenlet gets its own clone (a closure that captures only
+/// `Rc`s and `Copy` values is `Clone`), so state shared by all connections
+/// goes in an `Rc`. Its greenlet may block freely (read, write, sleep):
+/// only that connection waits.
+///
+/// [`start`](Self::start) spawns the accepting greenlet and returns a
+/// [`ServerHandle`] that counts connections and stops the server.
+///
+/// Accept errors never stop the server: errors about one connection
+/// (`ECONNABORTED`, `EPROTO`…) are skipped, and running out of file
+/// descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) is
+/// reported on stderr once and retried after a pause that grows from 5 ms to
+/// 1 s, so the server recovers when descriptors are freed instead of spinning.
+///
+/// # Panics
+///
+/// [`start`](Self::start) and [`serve_forever`](Self::serve_forever) panic
+/// outside [`green::run`].
+///
+/// # Examples
+///
+/// ```
+/// use green_net::{StreamServer, TcpStream};
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+///
+/// green::run(|| {
+///     let server = StreamServer::bind("127.0.0.1:0").unwrap().max_connections(100);
+///     let handle = server.start(|mut conn: TcpStream, _peer| {
+///         let mut buf = [0; 1024];
+///         while let Ok(n @ 1..) = conn.read(&mut buf) {
+///             if conn.write_all(&buf[..n]).is_err() {
+///                 break;
+///             }
+///         }
+///     });
+///
+///     let mut client = TcpStream::connect(handle.local_addr()).unwrap();
+///     client.write_all(b"ping").unwrap();
+///     let mut reply = [0; 4];
+///     client.read_exact(&mut reply).unwrap();
+///     assert_eq!(&reply, b"ping");
+///
+///     drop(client); // the handler sees EOF and returns
+///     handle.stop(Duration::from_secs(1));
+///     assert_eq!(handle.connections(), 0);
+/// });
+/// ```
+#[derive(Debug)]
+pub struct StreamServer {
+    listener: TcpListener,
+    max_connections: Option<usize>,
+}
+
+impl StreamServer {
+    /// Binds a listener to `addr`, as [`TcpListener::bind`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::bind`]'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = green_net::StreamServer::bind("127.0.0.1:0").unwrap();
+    /// assert_ne!(server.local_addr().unwrap().port(), 0);
+    /// ```
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<StreamServer> {
+        TcpListener::bind(addr).map(StreamServer::from)
+    }
+
+    /// At most `max` handlers run at once; while they do, the server stops
+    /// accepting (connections wait in the kernel's backlog), like gevent's
+    /// server with a pool.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `max` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = green_net::StreamServer::bind("127.0.0.1:0").unwrap().max_connections(1000);
+    /// # drop(server);
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> StreamServer {
+        assert!(
+            max > 0,
+            "StreamServer::max_connections: the cap must be at least 1"
+        );
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::local_addr`]'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = green_net::StreamServer::bind("127.0.0.1:0").unwrap();
+    /// assert!(server.local_addr().unwrap().ip().is_loopback());
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Spawns the greenlet that accepts connections and returns at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside [`green::run`], or if the listener has no local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::{StreamServer, TcpStream};
+    /// use std::io::Write;
+    /// use std::time::Duration;
+    ///
+    /// green::run(|| {
+    ///     let handle = StreamServer::bind("127.0.0.1:0")
+    ///         .unwrap()
+    ///         .start(|mut conn: TcpStream, _| conn.write_all(b"hi\n").unwrap());
+    ///     let _client = TcpStream::connect(handle.local_addr()).unwrap();
+    ///     handle.stop(Duration::from_secs(1));
+    /// });
+    /// ```
+    pub fn start<F>(self, handler: F) -> ServerHandle
+    where
+        F: FnMut(TcpStream, SocketAddr) + Clone + 'static,
+    {
+        let addr = self
+            .listener
+            .local_addr()
+            .expect("StreamServer::start: the listener has no local address");
+        let shared = Rc::new(Shared {
+            addr,
+            max: self.max_connections,
+            handlers: RefCell::new(BTreeMap::new()),
+            acceptor: RefCell::new(None),
+            slot_waiter: RefCell::new(None),
+            idle_waiters: RefCell::new(Vec::new()),
+            stopped: Cell::new(false),
+        });
+        let s = shared.clone();
+        let listener = self.listener;
+        let acceptor = green::Builder::new()
+            .name(format!("StreamServer({addr})"))
+            .spawn(move || accept_loop(&s, &listener, handler))
+            .unwrap_or_else(|e| panic!("StreamServer::start: cannot spawn its greenlet: {e}"));
+        *shared.acceptor.borrow_mut() = Some(acceptor);
+        ServerHandle { shared }
+    }
+
+    /// [`start`](Self::start)s the server and waits until it is stopped
+    /// (through a [`ServerHandle`] clone given to a handler, say) and its
+    /// handlers are done, like gevent's `serve_forever`.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside [`green::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use green_net::{StreamServer, TcpStream};
+    /// use std::io::Write;
+    ///
+    /// green::run(|| {
+    ///     StreamServer::bind("127.0.0.1:8080")
+    ///         .unwrap()
+    ///         .serve_forever(|mut conn: TcpStream, _| {
+    ///             let _ = conn.write_all(b"hello\n");
+    ///         });
+    /// });
+    /// ```
+    pub fn serve_forever<F>(self, handler: F)
+    where
+        F: FnMut(TcpStream, SocketAddr) + Clone + 'static,
+    {
+        self.start(handler).wait();
+    }
+}
+
+impl From<TcpListener> for StreamServer {
+    fn from(listener: TcpListener) -> StreamServer {
+        StreamServer {
+            listener,
+            max_connections: None,
+        }
+    }
+}
+
+/// What the accepting greenlet, the handlers and the handles share.
+struct Shared {
+    addr: SocketAddr,
+    max: Option<usize>,
+    /// Live handlers, in the order they were spawned.
+    handlers: RefCell<BTreeMap<GreenletId, JoinHandle<()>>>,
+    acceptor: RefCell<Option<JoinHandle<()>>>,
+    /// The acceptor, parked until a handler finishes (at the cap).
+    slot_waiter: RefCell<Option<Greenlet>>,
+    /// Greenlets parked until no handler is left.
+    idle_waiters: RefCell<Vec<Greenlet>>,
+    stopped: Cell<bool>,
+}
+
+impl Shared {
+    /// Live handlers other than the calling greenlet.
+    fn others(&self) -> usize {
+        let me = green::current().id();
+        self.handlers
+            .borrow()
+            .keys()
+            .filter(|&&id| id != me)
+            .count()
+    }
+
+    fn handler_done(&self, id: GreenletId) {
+        self.handlers.borrow_mut().remove(&id);
+        if let Some(acceptor) = self.slot_waiter.borrow_mut().take() {
+            acceptor.unpark();
+        }
+        self.wake_idle_waiters();
+    }
+
+    /// Lets greenlets in `stop` and `wait` re-check their condition.
+    fn wake_idle_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.idle_waiters.borrow_mut());
+        for waiter in waiters {
+            waiter.unpark();
+        }
+    }
+}
+
+fn accept_loop<F>(shared: &Rc<Shared>, listener: &TcpListener, handler: F)
+where
+    F: FnMut(TcpStream, SocketAddr) + Clone + 'static,
+{
+    let mut backoff = MIN_BACKOFF;
+    let mut reported = false;
+    loop {
+        while shared
+            .max
+            .is_some_and(|max| shared.handlers.borrow().len() >= max)
+        {
+            *shared.slot_waiter.borrow_mut() = Some(green::current());
+            green::park();
+        }
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                backoff = MIN_BACKOFF;
+                reported = false;
+                spawn_handler(shared, handler.clone(), stream, peer);
+            }
+            Err(e) if is_about_one_connection(&e) => {}
+            Err(e) => {
+                if !reported {
+                    eprintln!(
+                        "green_net::StreamServer({}): accept failed: {e}; retrying with backoff",
+                        shared.addr
+                    );
+                    reported = true;
+                }
+                green::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Errors that concern one connection only: accept the next one at once.
+fn is_about_one_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || matches!(
+        e.raw_os_error(),
+        Some(libc::EPROTO | libc::EPERM | libc::ENETDOWN | libc::EHOSTUNREACH)
+    )
+}
+
+fn spawn_handler<F>(shared: &Rc<Shared>, mut handler: F, stream: TcpStream, peer: SocketAddr)
+where
+    F: FnMut(TcpStream, SocketAddr) + 'static,
+{
+    /// Unregisters the handler however it ends: returns, panics, is killed.
+    struct Done(Rc<Shared>, GreenletId);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            self.0.handler_done(self.1);
+        }
+    }
+    let s = shared.clone();
+    let handle = green::spawn(move || {
+        let _done = Done(s, green::current().id());
+        handler(stream, peer);
+    });
+    shared.handlers.borrow_mut().insert(handle.id(), handle);
+}
+
+/// Controls a started [`StreamServer`]. Clones control the same server.
+///
+/// # Examples
+///
+/// ```
+/// use green_net::{StreamServer, TcpStream};
+/// use std::io::Read;
+/// use std::time::Duration;
+///
+/// green::run(|| {
+///     // Handlers that never end on their own.
+///     let handle = StreamServer::bind("127.0.0.1:0").unwrap().start(|mut conn: TcpStream, _| {
+///         let _ = conn.read(&mut [0; 1]);
+///     });
+///     let client = TcpStream::connect(handle.local_addr()).unwrap();
+///     green::sleep(Duration::from_millis(10));
+///     assert_eq!(handle.connections(), 1);
+///     handle.stop(Duration::from_millis(10)); // waits 10 ms, then kills it
+///     assert_eq!(handle.connections(), 0);
+///     drop(client);
+/// });
+/// ```
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Rc<Shared>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let handle = green_net::StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {});
+    ///     assert!(handle.local_addr().ip().is_loopback());
+    ///     handle.stop(Duration::ZERO);
+    /// });
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// The number of connections whose handler is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let handle = green_net::StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {});
+    ///     assert_eq!(handle.connections(), 0);
+    ///     handle.stop(Duration::ZERO);
+    /// });
+    /// ```
+    pub fn connections(&self) -> usize {
+        self.shared.handlers.borrow().len()
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let handle = green_net::StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {});
+    ///     handle.stop(Duration::ZERO);
+    ///     assert!(handle.is_stopped());
+    /// });
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stopped.get()
+    }
+
+    /// Stops the server gracefully: closes the listening socket at once (new
+    /// connections are refused), gives the running handlers up to `grace`
+    /// to finish, then kills those still running (they unwind, closing their
+    /// connections) and returns once they are gone. Called from a handler,
+    /// it does not wait for that handler itself. Calling it again only waits
+    /// and kills again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::{StreamServer, TcpStream};
+    /// use std::time::Duration;
+    ///
+    /// green::run(|| {
+    ///     let handle = StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {});
+    ///     let addr = handle.local_addr();
+    ///     handle.stop(Duration::from_secs(1));
+    ///     let refused = TcpStream::connect(addr).unwrap_err();
+    ///     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// });
+    /// ```
+    pub fn stop(&self, grace: Duration) {
+        let shared = &self.shared;
+        shared.stopped.set(true);
+        let acceptor = shared.acceptor.borrow_mut().take();
+        if let Some(acceptor) = acceptor {
+            acceptor.kill(); // drops the listener
+        }
+        shared.wake_idle_waiters();
+        let deadline = Instant::now().checked_add(grace);
+        while shared.others() > 0 {
+            let now = Instant::now();
+            if deadline.is_some_and(|at| now >= at) {
+                break;
+            }
+            shared.idle_waiters.borrow_mut().push(green::current());
+            match deadline {
+                Some(at) => green::park_timeout(at - now),
+                None => green::park(),
+            }
+        }
+        let me = green::current().id();
+        let rest: Vec<JoinHandle<()>> = {
+            let mut handlers = shared.handlers.borrow_mut();
+            let ids: Vec<GreenletId> = handlers.keys().copied().filter(|&id| id != me).collect();
+            ids.iter().filter_map(|id| handlers.remove(id)).collect()
+        };
+        for handler in rest {
+            handler.kill();
+        }
+        shared.wake_idle_waiters();
+    }
+
+    /// Waits until the server is stopped and its handlers (other than the
+    /// calling one) are done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let handle = green_net::StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {});
+    ///     let h = handle.clone();
+    ///     green::spawn(move || h.stop(Duration::ZERO));
+    ///     handle.wait(); // returns once the other greenlet stopped it
+    ///     assert!(handle.is_stopped());
+    /// });
+    /// ```
+    pub fn wait(&self) {
+        let shared = &self.shared;
+        while !shared.stopped.get() || shared.others() > 0 {
+            shared.idle_waiters.borrow_mut().push(green::current());
+            green::park();
+        }
+    }
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.shared.addr)
+            .field("connections", &self.connections())
+            .field("stopped", &self.is_stopped())
+            .finish()
+    }
+}

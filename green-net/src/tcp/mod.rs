@@ -1,0 +1,7 @@
+//! TCP: [`TcpStream`] and [`TcpListener`].
+
+mod listener;
+mod stream;
+
+pub use listener::{Incoming, IntoIncoming, TcpListener};
+pub use stream::TcpStream;

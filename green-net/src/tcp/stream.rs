@@ -1,0 +1,478 @@
+//! [`TcpStream`]: `std::net::TcpStream`, yielding to the hub.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use crate::addr::{each_addr, ToSocketAddrs};
+use crate::source::{Interest, Source};
+
+/// A TCP stream between a local and a remote socket, exactly like
+/// [`std::net::TcpStream`], except that inside [`green::run`] a read, write
+/// or connect that would block parks the calling greenlet and lets the others
+/// run, instead of blocking the thread.
+///
+/// Outside `green::run` it blocks the thread, as std's does. Read and write
+/// timeouts, `set_nonblocking` and every error kind behave as std documents
+/// them for Unix.
+///
+/// The connection is closed when the value is dropped. Reading and writing
+/// are done through the [`Read`] and [`Write`] traits, which are implemented
+/// for `TcpStream` and for `&TcpStream`, so one greenlet can read while
+/// another writes the same stream.
+///
+/// # Examples
+///
+/// ```
+/// use green_net::{TcpListener, TcpStream};
+/// use std::io::prelude::*;
+///
+/// green::run(|| -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let server = green::spawn(move || -> std::io::Result<()> {
+///         let (mut conn, _) = listener.accept()?;
+///         let mut buf = [0; 5];
+///         conn.read_exact(&mut buf)?;
+///         conn.write_all(&buf)
+///     });
+///
+///     let mut stream = TcpStream::connect(addr)?;
+///     stream.write_all(b"hello")?;
+///     let mut echo = [0; 5];
+///     stream.read_exact(&mut echo)?;
+///     assert_eq!(&echo, b"hello");
+///     server.join().unwrap()
+/// }).unwrap();
+/// ```
+pub struct TcpStream {
+    source: Source<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Opens a TCP connection to a remote host.
+    ///
+    /// `addr` is an address of the remote host. Anything which implements
+    /// the [`ToSocketAddrs`] trait can be supplied for the address; see this
+    /// trait documentation for concrete examples. Host names are resolved on
+    /// green's blocking pool, so a slow DNS server does not stop the hub.
+    ///
+    /// If `addr` yields multiple addresses, `connect` will be attempted with
+    /// each of the addresses until a connection is successful. If none of
+    /// the addresses result in a successful connection, the error returned
+    /// from the last connection attempt (the last address) is returned.
+    ///
+    /// # Errors
+    ///
+    /// As std's: the OS error of the last attempt (for instance
+    /// [`io::ErrorKind::ConnectionRefused`]), or `InvalidInput` when `addr`
+    /// resolves to no address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::{TcpListener, TcpStream};
+    ///
+    /// green::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpStream::connect(("localhost", port));
+    ///     assert!(stream.is_ok());
+    /// });
+    /// ```
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&addr, |a| connect_addr(a, None))
+    }
+
+    /// Opens a TCP connection to a remote host with a timeout.
+    ///
+    /// Unlike `connect`, `connect_timeout` takes a single [`SocketAddr`]
+    /// since a timeout must be applied to individual addresses.
+    ///
+    /// # Errors
+    ///
+    /// It is an error to pass a zero `Duration` to this function
+    /// ([`io::ErrorKind::InvalidInput`]). When the timeout passes first, the
+    /// error kind is [`io::ErrorKind::TimedOut`], as std's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::TcpStream;
+    /// use std::time::Duration;
+    ///
+    /// green::run(|| {
+    ///     let addr = "127.0.0.1:9".parse().unwrap(); // nothing listens here
+    ///     let err = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// });
+    /// ```
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        connect_addr(addr, Some(timeout))
+    }
+
+    /// Returns the socket address of the remote peer of this TCP connection.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+
+    /// Returns the socket address of the local half of this TCP connection.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// Shuts down the read, write, or both halves of this connection.
+    ///
+    /// This function will cause all pending and future I/O on the specified
+    /// portions to return immediately with an appropriate value (see the
+    /// documentation of [`Shutdown`]). Shutting down the write half makes
+    /// the peer's reads return end of file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::{TcpListener, TcpStream};
+    /// use std::io::Read;
+    /// use std::net::Shutdown;
+    ///
+    /// green::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     let (mut server, _) = listener.accept().unwrap();
+    ///     client.shutdown(Shutdown::Write).unwrap();
+    ///     let mut rest = Vec::new();
+    ///     assert_eq!(server.read_to_end(&mut rest).unwrap(), 0); // EOF
+    /// });
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.source.get_ref().shutdown(how)
+    }
+
+    /// Creates a new independently owned handle to the underlying socket.
+    ///
+    /// The returned `TcpStream` is a reference to the same stream that this
+    /// object references. Both handles will read and write the same stream
+    /// of data, and options set on one stream (timeouts, non-blocking mode)
+    /// will be propagated to the other stream, as with std.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        let dup = self.source.get_ref().try_clone()?;
+        Ok(TcpStream {
+            source: self.source.sibling(dup),
+        })
+    }
+
+    /// Sets the read timeout to the timeout specified.
+    ///
+    /// If the value specified is [`None`], then [`read`] calls will block
+    /// indefinitely. An [`Err`] is returned if the zero [`Duration`] is
+    /// passed to this method.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// As std's on Unix: a read that times out returns an error of kind
+    /// [`io::ErrorKind::WouldBlock`] (`EAGAIN`). A blocked greenlet is
+    /// resumed when the timeout passes, never before.
+    ///
+    /// [`read`]: Read::read
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::{TcpListener, TcpStream};
+    /// use std::io::{self, Read};
+    /// use std::time::Duration;
+    ///
+    /// green::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     let err = stream.set_read_timeout(Some(Duration::new(0, 0))).unwrap_err();
+    ///     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    ///
+    ///     stream.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    ///     let err = stream.read(&mut [0; 8]).unwrap_err(); // nobody writes
+    ///     assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    /// });
+    /// ```
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.source.set_read_timeout(dur)
+    }
+
+    /// Sets the write timeout to the timeout specified.
+    ///
+    /// If the value specified is [`None`], then [`write`] calls will block
+    /// indefinitely. An [`Err`] is returned if the zero [`Duration`] is
+    /// passed to this method.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// As std's on Unix: a write that times out returns an error of kind
+    /// [`io::ErrorKind::WouldBlock`].
+    ///
+    /// [`write`]: Write::write
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.source.set_write_timeout(dur)
+    }
+
+    /// Returns the read timeout of this socket; [`None`] means reads block
+    /// indefinitely.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.source.read_timeout())
+    }
+
+    /// Returns the write timeout of this socket; [`None`] means writes block
+    /// indefinitely.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.source.write_timeout())
+    }
+
+    /// Receives data on the socket from the remote address to which it is
+    /// connected, without removing that data from the queue. On success,
+    /// returns the number of bytes peeked.
+    ///
+    /// Successive calls return the same data. Like [`read`](Read::read), it
+    /// waits (parking the greenlet) until data is available.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.read_with(|s| s.peek(buf))
+    }
+
+    /// Sets the value of the `TCP_NODELAY` option on this socket.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.source.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Gets the value of the `TCP_NODELAY` option on this socket.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.source.get_ref().nodelay()
+    }
+
+    /// Sets the value for the `IP_TTL` option on this socket.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get_ref().set_ttl(ttl)
+    }
+
+    /// Gets the value of the `IP_TTL` option for this socket.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.source.get_ref().ttl()
+    }
+
+    /// Gets the value of the `SO_ERROR` option on this socket, clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.get_ref().take_error()
+    }
+
+    /// Moves this TCP stream into or out of nonblocking mode.
+    ///
+    /// In nonblocking mode, an operation that would block returns an error
+    /// of kind [`io::ErrorKind::WouldBlock`] instead of parking the
+    /// greenlet, exactly as std's nonblocking sockets do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::{TcpListener, TcpStream};
+    /// use std::io::{self, Read};
+    ///
+    /// green::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     stream.set_nonblocking(true).unwrap();
+    ///     let err = stream.read(&mut [0; 8]).unwrap_err();
+    ///     assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    /// });
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.source.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    /// Wraps a stream this crate has just accepted (std's default mode).
+    pub(crate) fn from_std_fresh(stream: std::net::TcpStream) -> TcpStream {
+        TcpStream {
+            source: Source::fresh(stream)
+                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}")),
+        }
+    }
+}
+
+/// A non-blocking connect, then a wait for writability until `timeout`.
+fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    let source = Source::fresh(std::net::TcpStream::from(socket))?;
+    match SockRef::from(source.get_ref()).connect(&(*addr).into()) {
+        Ok(()) => return Ok(TcpStream { source }),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        match source.wait(Interest::Write, deadline) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(err) = source.get_ref().take_error()? {
+            return Err(err);
+        }
+        match source.get_ref().peer_addr() {
+            Ok(_) => return Ok(TcpStream { source }),
+            // woken early: the handshake is still in flight
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.read_with(|mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.source.read_with(|mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.source.write_with(|mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.source.write_with(|mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TcpStream");
+        if let Ok(addr) = self.local_addr() {
+            d.field("addr", &addr);
+        }
+        if let Ok(peer) = self.peer_addr() {
+            d.field("peer", &peer);
+        }
+        d.field("fd", &self.as_raw_fd()).finish()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.source.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.as_raw_fd()
+    }
+}
+
+impl FromRawFd for TcpStream {
+    /// # Safety
+    ///
+    /// As for [`std::net::TcpStream::from_raw_fd`]: `fd` must be an open
+    /// TCP socket that the caller owns and gives up.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the socket cannot be switched to non-blocking mode (which
+    /// only happens when `fd` is not a valid socket).
+    unsafe fn from_raw_fd(fd: RawFd) -> TcpStream {
+        // SAFETY: forwarded from the caller's contract.
+        let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+        TcpStream::from(std)
+    }
+}
+
+impl IntoRawFd for TcpStream {
+    fn into_raw_fd(self) -> RawFd {
+        std::net::TcpStream::from(self).into_raw_fd()
+    }
+}
+
+impl From<OwnedFd> for TcpStream {
+    fn from(fd: OwnedFd) -> TcpStream {
+        TcpStream::from(std::net::TcpStream::from(fd))
+    }
+}
+
+impl From<TcpStream> for OwnedFd {
+    fn from(stream: TcpStream) -> OwnedFd {
+        std::net::TcpStream::from(stream).into()
+    }
+}
+
+impl From<std::net::TcpStream> for TcpStream {
+    /// Wraps a std stream. Its blocking mode and timeouts carry over.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the socket cannot be switched to non-blocking mode (only
+    /// possible for an fd that is not a socket).
+    fn from(stream: std::net::TcpStream) -> TcpStream {
+        let source = Source::new(stream)
+            .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
+        TcpStream { source }
+    }
+}
+
+impl From<TcpStream> for std::net::TcpStream {
+    /// Unwraps into a std stream, in the blocking mode last asked for.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the socket's blocking mode cannot be restored.
+    fn from(stream: TcpStream) -> std::net::TcpStream {
+        stream
+            .source
+            .into_inner()
+            .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
+    }
+}
