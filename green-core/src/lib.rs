@@ -129,6 +129,7 @@ mod kill;
 mod park;
 mod run;
 mod sleep;
+pub mod sync;
 mod unblock;
 
 pub use builder::{spawn, spawn_later, Builder};

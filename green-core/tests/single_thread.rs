@@ -34,7 +34,20 @@ const SCENARIOS: &[Scenario] = &[
         select_forever,
         &["all greenlets are blocked", "channel select"],
     ),
+    (
+        "mutex_locked_twice",
+        lock_twice,
+        &["all greenlets are blocked", "Mutex::lock"],
+    ),
 ];
+
+fn lock_twice() {
+    green::run(|| {
+        let m = green::sync::Mutex::new(0);
+        let _first = m.lock().unwrap();
+        let _second = m.lock(); // the holder waits for itself
+    });
+}
 
 fn park_forever() {
     green::run(green::park);

@@ -1,0 +1,319 @@
+//! [`RwLock`]: `std::sync::RwLock` whose waits park the greenlet.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+use super::sem::{Permit, RawSemaphore};
+
+/// Readers hold one permit each, a writer holds them all.
+const ALL: usize = usize::MAX >> 1;
+
+/// A reader-writer lock with the API of [`std::sync::RwLock`], poisoning
+/// included: any number of readers or one writer at a time.
+///
+/// A greenlet that must wait parks and the hub runs the others; outside
+/// [`run`](crate::run), the thread blocks. The lock is fair: requests are
+/// served in order, so a waiting writer holds back readers that come after
+/// it and is never starved.
+///
+/// # Examples
+///
+/// ```
+/// use green::sync::RwLock;
+///
+/// let lock = RwLock::new(5);
+/// {
+///     let r1 = lock.read().unwrap();
+///     let r2 = lock.read().unwrap(); // many readers at once
+///     assert_eq!(*r1 + *r2, 10);
+/// }
+/// {
+///     let mut w = lock.write().unwrap(); // one writer
+///     *w += 1;
+/// }
+/// assert_eq!(*lock.read().unwrap(), 6);
+/// ```
+pub struct RwLock<T: ?Sized> {
+    gate: RawSemaphore,
+    data: std::sync::RwLock<T>,
+}
+
+/// RAII shared access to an [`RwLock`]'s data.
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    // Fields drop in order: the data, then the permit.
+    data: std::sync::RwLockReadGuard<'a, T>,
+    _permit: Permit<'a>,
+}
+
+/// RAII exclusive access to an [`RwLock`]'s data.
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    data: std::sync::RwLockWriteGuard<'a, T>,
+    _permit: Permit<'a>,
+}
+
+impl<T> RwLock<T> {
+    /// Creates a new instance of an `RwLock<T>` which is unlocked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static CONFIG: green::sync::RwLock<u8> = green::sync::RwLock::new(0);
+    /// assert_eq!(*CONFIG.read().unwrap(), 0);
+    /// ```
+    pub const fn new(t: T) -> RwLock<T> {
+        RwLock {
+            gate: RawSemaphore::new(ALL),
+            data: std::sync::RwLock::new(t),
+        }
+    }
+
+    /// Consumes this lock, returning the underlying data.
+    ///
+    /// # Errors
+    ///
+    /// If the lock is poisoned, the data comes back inside the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(green::sync::RwLock::new(3).into_inner().unwrap(), 3);
+    /// ```
+    pub fn into_inner(self) -> LockResult<T> {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Locks with shared read access, waiting while a writer holds the lock
+    /// or waits for it.
+    ///
+    /// # Errors
+    ///
+    /// If a writer panicked (or was killed) holding the lock, the guard
+    /// comes inside a [`PoisonError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = green::sync::RwLock::new(1);
+    /// assert_eq!(*lock.read().unwrap(), 1);
+    /// ```
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        self.gate.acquire(1, "RwLock::read", None);
+        self.read_guard()
+    }
+
+    /// Attempts to acquire shared read access without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if a writer holds or waits for the lock,
+    /// [`TryLockError::Poisoned`] as for [`read`](Self::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = green::sync::RwLock::new(1);
+    /// let w = lock.write().unwrap();
+    /// assert!(lock.try_read().is_err());
+    /// drop(w);
+    /// assert!(lock.try_read().is_ok());
+    /// ```
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        if !self.gate.try_acquire(1) {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.read_guard().map_err(TryLockError::from)
+    }
+
+    /// Locks with exclusive write access, waiting until no reader or writer
+    /// holds the lock.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = green::sync::RwLock::new(1);
+    /// *lock.write().unwrap() = 2;
+    /// assert_eq!(*lock.read().unwrap(), 2);
+    /// ```
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        self.gate.acquire(ALL, "RwLock::write", None);
+        self.write_guard()
+    }
+
+    /// Attempts to lock with exclusive write access without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if the lock is held (or others wait for
+    /// it), [`TryLockError::Poisoned`] as for [`read`](Self::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = green::sync::RwLock::new(1);
+    /// let r = lock.read().unwrap();
+    /// assert!(lock.try_write().is_err());
+    /// drop(r);
+    /// assert!(lock.try_write().is_ok());
+    /// ```
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        if !self.gate.try_acquire(ALL) {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.write_guard().map_err(TryLockError::from)
+    }
+
+    fn read_guard(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        let permit = Permit(&self.gate, 1);
+        match self.data.try_read() {
+            Ok(data) => Ok(RwLockReadGuard {
+                data,
+                _permit: permit,
+            }),
+            Err(TryLockError::Poisoned(p)) => Err(PoisonError::new(RwLockReadGuard {
+                data: p.into_inner(),
+                _permit: permit,
+            })),
+            Err(TryLockError::WouldBlock) => {
+                unreachable!("green::sync::RwLock: data locked without the gate")
+            }
+        }
+    }
+
+    fn write_guard(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        let permit = Permit(&self.gate, ALL);
+        match self.data.try_write() {
+            Ok(data) => Ok(RwLockWriteGuard {
+                data,
+                _permit: permit,
+            }),
+            Err(TryLockError::Poisoned(p)) => Err(PoisonError::new(RwLockWriteGuard {
+                data: p.into_inner(),
+                _permit: permit,
+            })),
+            Err(TryLockError::WouldBlock) => {
+                unreachable!("green::sync::RwLock: data locked without the gate")
+            }
+        }
+    }
+
+    /// Whether the lock is poisoned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!green::sync::RwLock::new(()).is_poisoned());
+    /// ```
+    pub fn is_poisoned(&self) -> bool {
+        self.data.is_poisoned()
+    }
+
+    /// Clears the poisoned state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = green::sync::RwLock::new(());
+    /// lock.clear_poison();
+    /// assert!(!lock.is_poisoned());
+    /// ```
+    pub fn clear_poison(&self) {
+        self.data.clear_poison();
+    }
+
+    /// Returns a mutable reference to the underlying data.
+    ///
+    /// # Errors
+    ///
+    /// As [`into_inner`](RwLock::into_inner).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lock = green::sync::RwLock::new(0);
+    /// *lock.get_mut().unwrap() = 10;
+    /// assert_eq!(*lock.read().unwrap(), 10);
+    /// ```
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.data.get_mut()
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(TryLockError::Poisoned(err)) => d.field("data", &&**err.get_ref()),
+            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &self.is_poisoned())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(t: T) -> RwLock<T> {
+        RwLock::new(t)
+    }
+}

@@ -1,0 +1,331 @@
+//! green::sync: Mutex, RwLock, Condvar, Barrier: ordering, poisoning, kills,
+//! timeouts, threads.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use green::sync::{Barrier, Condvar, Mutex, RwLock};
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+fn push(log: &Log, s: impl Into<String>) {
+    log.borrow_mut().push(s.into());
+}
+
+#[test]
+fn mutex_waiters_get_the_lock_in_arrival_order() {
+    let log: Log = Rc::default();
+    green::run(|| {
+        let m = Rc::new(Mutex::new(()));
+        let held = m.lock().unwrap();
+        let waiters: Vec<_> = (0..4)
+            .map(|i| {
+                let (m, log) = (m.clone(), log.clone());
+                green::spawn(move || {
+                    let _g = m.lock().unwrap();
+                    push(&log, format!("got {i}"));
+                    green::yield_now(); // hold it across a switch
+                    push(&log, format!("release {i}"));
+                })
+            })
+            .collect();
+        green::yield_now(); // all four wait
+        push(&log, "main releases");
+        drop(held);
+        green::joinall(waiters);
+    });
+    let expected: Vec<String> = std::iter::once("main releases".to_string())
+        .chain((0..4).flat_map(|i| [format!("got {i}"), format!("release {i}")]))
+        .collect();
+    assert_eq!(*log.borrow(), expected);
+}
+
+#[test]
+fn try_lock_does_not_barge_past_waiters() {
+    green::run(|| {
+        let m = Rc::new(Mutex::new(0));
+        let held = m.lock().unwrap();
+        let m2 = m.clone();
+        let waiter = green::spawn(move || *m2.lock().unwrap() += 1);
+        green::yield_now();
+        drop(held); // handed to the waiter, which has not run yet
+        assert!(m.try_lock().is_err(), "the lock belongs to the waiter now");
+        waiter.join().unwrap();
+        assert_eq!(*m.try_lock().unwrap(), 1);
+    });
+}
+
+#[test]
+fn a_panic_while_holding_the_lock_poisons_it() {
+    green::run(|| {
+        let m = Rc::new(Mutex::new(vec![1]));
+        let m2 = m.clone();
+        let h = green::spawn(move || {
+            let mut g = m2.lock().unwrap();
+            g.push(2);
+            panic!("boom");
+        });
+        assert!(h.join().unwrap_err().is_panic());
+        assert!(m.is_poisoned());
+        let err = m.lock().unwrap_err();
+        assert_eq!(*err.into_inner(), [1, 2], "the data survives");
+        m.clear_poison();
+        assert!(m.lock().is_ok());
+    });
+}
+
+#[test]
+fn a_kill_while_holding_the_lock_poisons_and_releases_it() {
+    green::run(|| {
+        let m = Rc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let h = green::spawn(move || {
+            let _g = m2.lock().unwrap();
+            green::sleep(Duration::from_secs(3600));
+        });
+        green::yield_now();
+        assert!(m.try_lock().is_err());
+        h.kill();
+        assert!(m.is_poisoned(), "interrupted in its critical section");
+        assert!(m
+            .try_lock()
+            .is_err_and(|e| matches!(e, std::sync::TryLockError::Poisoned(_))));
+    });
+}
+
+#[test]
+fn a_killed_waiter_does_not_take_the_lock_with_it() {
+    green::run(|| {
+        let m = Rc::new(Mutex::new(0));
+        let held = m.lock().unwrap();
+        let (m1, m2) = (m.clone(), m.clone());
+        let victim = green::spawn(move || *m1.lock().unwrap() += 100);
+        let next = green::spawn(move || *m2.lock().unwrap() += 1);
+        green::yield_now(); // both wait, victim first
+        victim.kill();
+        assert!(victim.join().unwrap_err().is_killed());
+        drop(held);
+        next.join().unwrap();
+        assert_eq!(*m.lock().unwrap(), 1);
+        assert!(!m.is_poisoned());
+    });
+}
+
+#[test]
+fn greenlets_and_threads_share_a_mutex() {
+    static COUNTER: Mutex<u64> = Mutex::new(0);
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..2_000 {
+                    *COUNTER.lock().unwrap() += 1;
+                }
+            })
+        })
+        .collect();
+    green::run(|| {
+        let workers: Vec<_> = (0..50)
+            .map(|_| {
+                green::spawn(|| {
+                    for _ in 0..40 {
+                        let mut n = COUNTER.lock().unwrap();
+                        let before = *n;
+                        green::yield_now(); // others run; none gets in
+                        *n = before + 1;
+                    }
+                })
+            })
+            .collect();
+        green::joinall(workers);
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(*COUNTER.lock().unwrap(), 3 * 2_000 + 50 * 40);
+}
+
+#[test]
+fn rwlock_readers_share_and_a_waiting_writer_holds_back_later_readers() {
+    let log: Log = Rc::default();
+    green::run(|| {
+        let lock = Rc::new(RwLock::new(0));
+        let reader = |id: &'static str, lock: Rc<RwLock<i32>>, log: Log| {
+            green::spawn(move || {
+                let g = lock.read().unwrap();
+                push(&log, format!("{id} reads {}", *g));
+                green::yield_now();
+                push(&log, format!("{id} done"));
+            })
+        };
+        let r1 = reader("r1", lock.clone(), log.clone());
+        let r2 = reader("r2", lock.clone(), log.clone());
+        let (l, lg) = (lock.clone(), log.clone());
+        let w = green::spawn(move || {
+            let mut g = l.write().unwrap();
+            *g += 1;
+            push(&lg, "w writes");
+        });
+        let r3 = reader("r3", lock.clone(), log.clone());
+        green::joinall(vec![r1, r2, w, r3]);
+    });
+    assert_eq!(
+        *log.borrow(),
+        [
+            "r1 reads 0",
+            "r2 reads 0", // both readers at once
+            "r1 done",
+            "r2 done",
+            "w writes",   // the writer waited for them
+            "r3 reads 1", // r3 came after the writer: it waited for it
+            "r3 done",
+        ]
+    );
+}
+
+#[test]
+fn rwlock_poisoning_and_try() {
+    green::run(|| {
+        let lock = Rc::new(RwLock::new(1));
+        let r = lock.read().unwrap();
+        assert!(lock.try_write().is_err());
+        assert!(lock.try_read().is_ok());
+        drop(r);
+        let l = lock.clone();
+        let h = green::spawn(move || {
+            let _w = l.write().unwrap();
+            panic!("writer fails");
+        });
+        assert!(h.join().is_err());
+        assert!(lock.is_poisoned());
+        assert_eq!(*lock.read().unwrap_err().into_inner(), 1);
+    });
+}
+
+#[test]
+fn condvar_notify_one_wakes_waiters_in_order() {
+    let log: Log = Rc::default();
+    green::run(|| {
+        let pair = Rc::new((Mutex::new(0u32), Condvar::new()));
+        let waiters: Vec<_> = (0..3)
+            .map(|i| {
+                let (pair, log) = (pair.clone(), log.clone());
+                green::spawn(move || {
+                    let (m, c) = &*pair;
+                    let mut tickets = m.lock().unwrap();
+                    while *tickets == 0 {
+                        tickets = c.wait(tickets).unwrap();
+                    }
+                    *tickets -= 1;
+                    push(&log, format!("w{i}"));
+                })
+            })
+            .collect();
+        green::yield_now(); // all three wait
+        for _ in 0..3 {
+            *pair.0.lock().unwrap() += 1;
+            pair.1.notify_one();
+            green::yield_now();
+        }
+        green::joinall(waiters);
+    });
+    assert_eq!(*log.borrow(), ["w0", "w1", "w2"]);
+}
+
+#[test]
+fn condvar_wait_timeout_is_never_early() {
+    green::run(|| {
+        let (m, c) = (Mutex::new(()), Condvar::new());
+        let start = Instant::now();
+        let (_g, r) = c
+            .wait_timeout(m.lock().unwrap(), Duration::from_millis(15))
+            .unwrap();
+        assert!(r.timed_out());
+        assert!(start.elapsed() >= Duration::from_millis(15));
+    });
+}
+
+#[test]
+fn a_notification_to_a_killed_waiter_is_passed_on() {
+    green::run(|| {
+        let pair = Rc::new((Mutex::new(false), Condvar::new()));
+        let spawn_waiter = |pair: Rc<(Mutex<bool>, Condvar)>| {
+            green::spawn(move || {
+                let (m, c) = &*pair;
+                let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
+            })
+        };
+        let victim = spawn_waiter(pair.clone());
+        let other = spawn_waiter(pair.clone());
+        green::yield_now(); // both wait, victim first
+        *pair.0.lock().unwrap() = true;
+        // The notification goes to the victim, which is killed before it
+        // can act on it: it must reach `other`.
+        let p = pair.clone();
+        let notifier = green::spawn(move || p.1.notify_one());
+        victim.kill();
+        notifier.join().unwrap();
+        other.join().unwrap();
+    });
+}
+
+#[test]
+fn a_thread_notifies_a_greenlet() {
+    green::run(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p = pair.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            *p.0.lock().unwrap() = true;
+            p.1.notify_all();
+        });
+        let ticker = green::spawn(|| {
+            for _ in 0..3 {
+                green::sleep(Duration::from_millis(1)); // the hub is not blocked
+            }
+        });
+        let (m, c) = &*pair;
+        let ready = c.wait_while(m.lock().unwrap(), |r| !*r).unwrap();
+        assert!(*ready);
+        drop(ready);
+        t.join().unwrap();
+        ticker.join().unwrap();
+    });
+}
+
+#[test]
+fn barrier_of_fifty_greenlets_has_one_leader_per_generation() {
+    let log: Log = Rc::default();
+    green::run(|| {
+        let barrier = Rc::new(Barrier::new(50));
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (b, log) = (barrier.clone(), log.clone());
+                green::spawn(move || {
+                    let mut leaders = 0;
+                    for round in 0..3 {
+                        push(&log, format!("{round} arrive {i}"));
+                        if b.wait().is_leader() {
+                            leaders += 1;
+                        }
+                    }
+                    leaders
+                })
+            })
+            .collect();
+        let leaders: usize = green::joinall(handles)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .sum();
+        assert_eq!(leaders, 3);
+    });
+    // Nobody arrives for round n+1 before all arrived for round n.
+    let rounds: Vec<u32> = log
+        .borrow()
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(rounds.windows(2).all(|w| w[0] <= w[1]), "{rounds:?}");
+    assert_eq!(rounds.len(), 150);
+}
