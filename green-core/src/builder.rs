@@ -1,6 +1,6 @@
 //! [`Builder`], [`spawn`] and [`spawn_later`]: creating greenlets.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crate::coroutine::{stack, Coroutine};
 use crate::hub;
 use crate::join::JoinHandle;
+use crate::kill::is_exit;
+use crate::scope::{Scope, ScopedJoinHandle};
 
 /// Greenlet factory, which can be used to configure the properties of a new
 /// greenlet, like [`std::thread::Builder`].
@@ -121,10 +123,78 @@ impl Builder {
         self.build(f, Some(Instant::now() + delay))
     }
 
+    /// Spawns a greenlet in `scope`, like [`std::thread::Builder::spawn_scoped`]:
+    /// it may borrow from outside the scope, and the scope waits for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let data = vec![1, 2, 3];
+    ///     let total = green::scope(|s| {
+    ///         let h = green::Builder::new()
+    ///             .name("summer".to_string())
+    ///             .spawn_scoped(s, || data.iter().sum::<i32>())
+    ///             .unwrap();
+    ///         h.join().unwrap()
+    ///     });
+    ///     assert_eq!(total, 6);
+    /// });
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + 'scope,
+        T: 'scope,
+    {
+        let panicked = Rc::new(Cell::new(false));
+        let flag = panicked.clone();
+        let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => value,
+            Err(payload) => {
+                if !is_exit(&*payload) {
+                    flag.set(true);
+                }
+                panic::resume_unwind(payload)
+            }
+        };
+        // SAFETY: `scope` (see scope.rs) waits until every greenlet spawned
+        // in it has finished before it returns or unwinds past the borrows
+        // ('scope), killing them first if it unwinds, and a greenlet's
+        // coroutine is only dropped unfinished while unwinding is impossible
+        // (then its frames never run again).
+        let handle = unsafe { self.build_unchecked(body, None)? };
+        Ok(scope.adopt(handle, panicked))
+    }
+
     fn build<F, T>(self, f: F, start_at: Option<Instant>) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'static,
         T: 'static,
+    {
+        // SAFETY: `f` and `T` are 'static: nothing borrowed can dangle.
+        unsafe { self.build_unchecked(f, start_at) }
+    }
+
+    /// # Safety
+    ///
+    /// The greenlet must finish before anything `f` or `T` borrows goes out
+    /// of scope.
+    unsafe fn build_unchecked<'a, F, T>(
+        self,
+        f: F,
+        start_at: Option<Instant>,
+    ) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + 'a,
+        T: 'a,
     {
         hub::with(|hub| {
             let packet = Rc::new(RefCell::new(None));
@@ -134,7 +204,8 @@ impl Builder {
                 *theirs.borrow_mut() = Some(outcome);
             };
             let size = self.stack_size.unwrap_or_else(stack::default_size);
-            let co = Coroutine::new(size, body)?;
+            // SAFETY: forwarded to our caller.
+            let co = unsafe { Coroutine::new_unchecked(size, body)? };
             let core = hub.spawn_core(self.name, co, start_at);
             Ok(JoinHandle::new(core, packet))
         })

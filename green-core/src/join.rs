@@ -34,6 +34,10 @@ impl<T> JoinHandle<T> {
         JoinHandle { core, packet }
     }
 
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
+
     /// Waits for the greenlet to finish and returns its result.
     ///
     /// The calling greenlet is parked meanwhile; other greenlets run.

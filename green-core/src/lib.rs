@@ -128,6 +128,7 @@ mod join;
 mod kill;
 mod park;
 mod run;
+mod scope;
 mod sleep;
 pub mod sync;
 mod unblock;
@@ -137,6 +138,7 @@ pub use greenlet::{current, Greenlet, GreenletId};
 pub use join::{joinall, JoinError, JoinHandle};
 pub use park::{park, park_timeout};
 pub use run::run;
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use sleep::{sleep, sleep_until, yield_now};
 pub use unblock::unblock;
 
