@@ -1,0 +1,247 @@
+//! [`spawn`], [`Builder`] and [`JoinHandle`]: a greenlet inside
+//! [`green::run`], an OS thread outside.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+
+use super::current::Thread;
+
+/// Spawns a new thread, returning a [`JoinHandle`] for it, like
+/// [`std::thread::spawn`]: inside [`green::run`] the "thread" is a greenlet
+/// on the calling hub; outside, an OS thread.
+///
+/// # Panics
+///
+/// As std's: if the thread (greenlet) cannot be created; use
+/// [`Builder::spawn`] to handle that as an error.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::thread;
+///
+/// green::run(|| {
+///     let handle = thread::spawn(|| "hello from a greenlet");
+///     assert_eq!(handle.join().unwrap(), "hello from a greenlet");
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("failed to spawn thread: {e}"))
+}
+
+/// Thread factory, like [`std::thread::Builder`]: configures the name and
+/// stack size of a thread (a greenlet inside [`green::run`]).
+///
+/// # Examples
+///
+/// ```
+/// use green_std::thread;
+///
+/// let handler = thread::Builder::new()
+///     .name("named thread".into())
+///     .spawn(|| thread::current().name().map(String::from))
+///     .unwrap();
+/// assert_eq!(handler.join().unwrap().as_deref(), Some("named thread"));
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "must eventually spawn the thread"]
+pub struct Builder {
+    pub(crate) name: Option<String>,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// Generates the base configuration for spawning a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = green_std::thread::Builder::new().name("foo".into()).stack_size(32 * 1024);
+    /// builder.spawn(|| {}).unwrap().join().unwrap();
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread-to-be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = green_std::thread::Builder::new().name("x".into()).spawn(|| ()).unwrap();
+    /// assert_eq!(h.thread().name(), Some("x"));
+    /// ```
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the size of the stack (in bytes) for the new thread or greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = green_std::thread::Builder::new().stack_size(64 * 1024).spawn(|| 1).unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// ```
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns a new thread (a greenlet inside [`green::run`]) by taking
+    /// ownership of the `Builder`.
+    ///
+    /// # Errors
+    ///
+    /// As std's: the OS error when the thread, or the greenlet's stack,
+    /// cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let h = green_std::thread::Builder::new().spawn(|| 6 * 7).unwrap();
+    ///     assert_eq!(h.join().unwrap(), 42);
+    /// });
+    /// ```
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if green::is_running() {
+            let mut b = green::Builder::new();
+            if let Some(name) = self.name {
+                b = b.name(name);
+            }
+            if let Some(size) = self.stack_size {
+                b = b.stack_size(size);
+            }
+            let handle = b.spawn(f)?;
+            let thread = Thread::green(handle.greenlet().clone());
+            Ok(JoinHandle {
+                inner: Inner::Green(handle),
+                thread,
+            })
+        } else {
+            let mut b = std::thread::Builder::new();
+            if let Some(name) = self.name {
+                b = b.name(name);
+            }
+            if let Some(size) = self.stack_size {
+                b = b.stack_size(size);
+            }
+            let handle = b.spawn(f)?;
+            let thread = Thread::os(handle.thread().clone());
+            Ok(JoinHandle {
+                inner: Inner::Os(handle),
+                thread,
+            })
+        }
+    }
+}
+
+/// An owned permission to join on a thread (a greenlet inside
+/// [`green::run`]), like [`std::thread::JoinHandle`].
+///
+/// Unlike std's, a handle to a greenlet is bound to its hub's thread: it is
+/// not `Send`.
+///
+/// # Examples
+///
+/// ```
+/// green::run(|| {
+///     let h = green_std::thread::spawn(|| 1);
+///     assert_eq!(h.join().unwrap(), 1);
+/// });
+/// ```
+pub struct JoinHandle<T> {
+    inner: Inner<T>,
+    thread: Thread,
+}
+
+enum Inner<T> {
+    Green(green::JoinHandle<T>),
+    Os(std::thread::JoinHandle<T>),
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish, like std's: `Err` carries the panic
+    /// payload. A greenlet that was killed ([`green::JoinHandle::kill`])
+    /// gives an `Err` whose payload is the [`green::JoinError`].
+    ///
+    /// # Errors
+    ///
+    /// The panic payload, as said.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let h = green_std::thread::spawn(|| panic!("oops"));
+    ///     let payload = h.join().unwrap_err();
+    ///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"oops"));
+    /// });
+    /// ```
+    pub fn join(self) -> std::thread::Result<T> {
+        match self.inner {
+            Inner::Green(h) => h.join().map_err(|e| -> Box<dyn Any + Send> {
+                match e.try_into_panic() {
+                    Ok(payload) => payload,
+                    Err(killed) => Box::new(killed),
+                }
+            }),
+            Inner::Os(h) => h.join(),
+        }
+    }
+
+    /// Extracts a handle to the underlying thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = green_std::thread::spawn(|| ());
+    /// let id = h.thread().id();
+    /// h.join().unwrap();
+    /// # let _ = id;
+    /// ```
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Checks if the associated thread has finished running its main
+    /// function.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let h = green_std::thread::spawn(|| ());
+    ///     green_std::thread::yield_now();
+    ///     assert!(h.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Green(h) => h.is_finished(),
+            Inner::Os(h) => h.is_finished(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
+}
