@@ -1,0 +1,3 @@
+//! `std::io`, green where it would block (being built).
+
+pub use std::io::*;

@@ -1,0 +1,3 @@
+//! `std::process`, green where it would block (being built).
+
+pub use std::process::*;
