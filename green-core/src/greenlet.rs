@@ -227,6 +227,9 @@ pub(crate) enum Wake {
     Killed,
     /// Nothing can ever wake any greenlet: the main greenlet panics.
     Deadlock,
+    /// A [`Timeout`](crate::Timeout) of its fired: unwind with
+    /// [`Elapsed`](crate::Elapsed) (see `Core::interrupt`).
+    Interrupted,
 }
 
 /// What a parked greenlet waits for, for wake-up rules and deadlock reports.
@@ -263,6 +266,10 @@ pub(crate) struct Core {
     pub(crate) timer_armed: Cell<bool>,
     /// Greenlets waiting in `join`/`kill` for this one to finish.
     pub(crate) joiners: RefCell<Vec<(Rc<Core>, u64)>>,
+    /// Ids of its live [`Timeout`](crate::Timeout)s, innermost last.
+    pub(crate) timeouts: RefCell<Vec<u64>>,
+    /// A fired timeout to raise at the next switch point.
+    pub(crate) interrupt: Cell<Option<u64>>,
 }
 
 impl Core {
@@ -281,6 +288,8 @@ impl Core {
             kill: Cell::new(false),
             timer_armed: Cell::new(false),
             joiners: RefCell::new(Vec::new()),
+            timeouts: RefCell::new(Vec::new()),
+            interrupt: Cell::new(None),
         }
     }
 

@@ -131,6 +131,7 @@ mod run;
 mod scope;
 mod sleep;
 pub mod sync;
+mod timeout;
 mod unblock;
 
 pub use builder::{spawn, spawn_later, Builder};
@@ -140,6 +141,7 @@ pub use park::{park, park_timeout};
 pub use run::run;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use sleep::{sleep, sleep_until, yield_now};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 pub use unblock::unblock;
 
 /// Sets the process-wide default stack size of new greenlets, in bytes.

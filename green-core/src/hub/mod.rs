@@ -67,6 +67,10 @@ pub(crate) struct Hub {
     id: u64,
     ready: RefCell<ReadyQueue>,
     timers: RefCell<Timers<Rc<Core>>>,
+    /// Deadlines of [`Timeout`](crate::Timeout)s: the entry's `u64` is the
+    /// timeout's id, not a park sequence.
+    deadlines: RefCell<Timers<Rc<Core>>>,
+    next_timeout: Cell<u64>,
     io: RefCell<Io>,
     remote: Arc<Remote>,
     /// Live greenlets by slot. Slots are reused; identities are not.
@@ -163,6 +167,8 @@ impl Hub {
             id: NEXT_HUB_ID.fetch_add(1, Ordering::Relaxed),
             ready: RefCell::default(),
             timers: RefCell::default(),
+            deadlines: RefCell::default(),
+            next_timeout: Cell::new(0),
             io: RefCell::new(io),
             remote,
             slab: RefCell::default(),
@@ -291,6 +297,55 @@ impl Hub {
         }
     }
 
+    // ----- timeouts --------------------------------------------------------------
+
+    /// Arms a timeout for the running greenlet; returns its id.
+    pub(crate) fn start_timeout(&self, at: Instant) -> (Rc<Core>, u64) {
+        let g = self.current_core();
+        let id = self.next_timeout.get();
+        self.next_timeout.set(id + 1);
+        g.timeouts.borrow_mut().push(id);
+        self.deadlines.borrow_mut().insert(at, g.clone(), id);
+        (g, id)
+    }
+
+    /// Disarms timeout `id` of `g`, and forgets it if it fired unraised.
+    pub(crate) fn cancel_timeout(&self, g: &Rc<Core>, id: u64) {
+        let removed = {
+            let mut live = g.timeouts.borrow_mut();
+            let before = live.len();
+            live.retain(|&t| t != id);
+            live.len() != before
+        };
+        if g.interrupt.get() == Some(id) {
+            g.interrupt.set(None);
+        }
+        if removed {
+            self.deadlines.borrow_mut().cancelled(is_live_timeout);
+        }
+    }
+
+    /// A timeout fired: interrupt its greenlet at its wait, or at its next
+    /// one. An earlier interrupt still pending wins.
+    pub(super) fn fire_timeout(&self, g: &Rc<Core>, id: u64) {
+        if g.interrupt.get().is_none() {
+            g.interrupt.set(Some(id));
+        }
+        if g.state.get() == State::Parked && g.started.get() {
+            self.make_ready(g, Wake::Interrupted);
+        }
+    }
+
+    /// The earliest live deadline of a timer or a timeout.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let timer = self.timers.borrow_mut().next_deadline(is_live);
+        let timeout = self.deadlines.borrow_mut().next_deadline(is_live_timeout);
+        match (timer, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     // ----- kill and finish ------------------------------------------------------
 
     /// Kills `target` (see `JoinHandle::kill`) and, when called from a
@@ -379,11 +434,17 @@ impl Hub {
         self.io.borrow_mut().clear();
         *self.main.borrow_mut() = None;
         *self.timers.borrow_mut() = Timers::default();
+        *self.deadlines.borrow_mut() = Timers::default();
         *self.ready.borrow_mut() = ReadyQueue::default();
     }
 }
 
 /// Whether a timer entry for `g` with park sequence `seq` can still fire.
+/// Whether a deadline entry's timeout is still alive.
+pub(super) fn is_live_timeout(g: &Rc<Core>, id: u64) -> bool {
+    g.state.get() != State::Finished && g.timeouts.borrow().contains(&id)
+}
+
 pub(super) fn is_live(g: &Rc<Core>, seq: u64) -> bool {
     g.state.get() == State::Parked && g.park_seq.get() == seq && g.timer_armed.get()
 }

@@ -52,6 +52,7 @@ impl Hub {
             g.kill.set(false);
             raise_exit();
         }
+        raise_interrupt(g);
         if kind == WaitKind::Token && g.token.replace(false) {
             return Ok(Wake::Unparked);
         }
@@ -80,6 +81,10 @@ impl Hub {
                 raise_exit()
             }
             Wake::Deadlock => panic!("{}", self.deadlock_report()),
+            Wake::Interrupted => {
+                raise_interrupt(g);
+                Ok(Wake::Unparked) // its timeout was dropped meanwhile
+            }
             Wake::None => Ok(Wake::Unparked),
             w => Ok(w),
         }
@@ -96,6 +101,7 @@ impl Hub {
             g.kill.set(false);
             raise_exit();
         }
+        raise_interrupt(&g);
     }
 
     /// Waits until `fd` is ready in direction `dir` (see [`io`]).
@@ -134,6 +140,20 @@ impl Hub {
         let woken = self.io.borrow_mut().deregister(fd);
         for (g, seq) in woken {
             self.wake(&g, seq, Wake::Unparked);
+        }
+    }
+}
+
+/// Unwinds with [`Elapsed`](crate::Elapsed) if one of the greenlet's live
+/// timeouts fired (not while it is already unwinding: like a kill, the
+/// interrupt then waits for its next switch point).
+fn raise_interrupt(g: &Core) {
+    if std::thread::panicking() {
+        return;
+    }
+    if let Some(id) = g.interrupt.take() {
+        if g.timeouts.borrow().contains(&id) {
+            crate::timeout::raise_elapsed(id);
         }
     }
 }

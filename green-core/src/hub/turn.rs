@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::{is_live, Hub};
+use super::{is_live, is_live_timeout, Hub};
 use crate::coroutine::{Coroutine, Resumed};
 use crate::greenlet::{Core, State, Wake};
 
@@ -83,7 +83,7 @@ impl Hub {
     }
 
     fn fire_timers(&self) {
-        if self.timers.borrow().len() == 0 {
+        if self.timers.borrow().len() == 0 && self.deadlines.borrow().len() == 0 {
             return;
         }
         let now = Instant::now();
@@ -92,6 +92,14 @@ impl Hub {
             let Some((g, seq)) = next else { break };
             g.timer_armed.set(false);
             self.wake(&g, seq, Wake::TimedOut);
+        }
+        loop {
+            let next = self
+                .deadlines
+                .borrow_mut()
+                .pop_expired(now, is_live_timeout);
+            let Some((g, id)) = next else { break };
+            self.fire_timeout(&g, id);
         }
     }
 
@@ -105,7 +113,7 @@ impl Hub {
             Some(Duration::ZERO)
         } else if self.remote.has_pending() {
             Some(Duration::ZERO)
-        } else if let Some(at) = self.timers.borrow_mut().next_deadline(is_live) {
+        } else if let Some(at) = self.next_deadline() {
             Some(at.saturating_duration_since(Instant::now()))
         } else if self.io.borrow().waiters() > 0 || self.remote.jobs() > 0 {
             None

@@ -1,0 +1,239 @@
+//! Timeouts that interrupt any green wait: [`timeout`], [`timeout_at`] and
+//! the [`Timeout`] guard, gevent's `gevent.Timeout`.
+//!
+//! While a timeout is alive, the greenlet that started it runs normally;
+//! when its deadline passes, the green wait the greenlet is in (or the next
+//! one it enters: a sleep, a channel, a lock, a socket, a join…) unwinds
+//! with an [`Elapsed`] payload, running destructors on the way as a
+//! [`kill`](crate::JoinHandle::kill) does. [`timeout`] catches its own
+//! `Elapsed` and returns it as an error.
+//!
+//! Code that never waits cannot be interrupted (there is no preemption):
+//! a timeout fires at the next switch point.
+//!
+//! Nested timeouts behave as gevent documents: when the inner one fires,
+//! the inner [`timeout`] returns `Err`; when the outer one fires inside the
+//! inner, the unwinding passes through the inner (which does not catch what
+//! is not its own) to the outer.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::greenlet::Core;
+use crate::hub;
+
+/// The error of [`timeout`]: the deadline passed first. It is also the
+/// panic payload a [`Timeout`] unwinds with.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// green::run(|| {
+///     let err = green::timeout(Duration::from_millis(1), || green::sleep(Duration::from_secs(60)))
+///         .unwrap_err();
+///     assert_eq!(err.to_string(), "deadline has elapsed");
+/// });
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed {
+    id: u64,
+}
+
+impl fmt::Debug for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Elapsed(..)")
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> std::io::Error {
+        std::io::ErrorKind::TimedOut.into()
+    }
+}
+
+/// Unwinds the running greenlet for timeout `id`.
+pub(crate) fn raise_elapsed(id: u64) -> ! {
+    panic::resume_unwind(Box::new(Elapsed { id }))
+}
+
+/// A live timeout of the running greenlet; it stops when dropped.
+///
+/// When its deadline passes, the greenlet's current (or next) green wait
+/// unwinds with [`Elapsed`]. Catch it with [`timeout`] (which uses this
+/// guard), or with `catch_unwind`; uncaught, it ends the greenlet, whose
+/// [`join`](crate::JoinHandle::join) then reports a panic with the
+/// `Elapsed` payload.
+///
+/// # Panics
+///
+/// [`start`](Self::start) panics outside [`run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// use std::panic::{catch_unwind, AssertUnwindSafe};
+/// use std::time::Duration;
+///
+/// green::run(|| {
+///     let caught = catch_unwind(AssertUnwindSafe(|| {
+///         let _deadline = green::Timeout::start(Duration::from_millis(5));
+///         green::sleep(Duration::from_secs(60)); // interrupted
+///     }));
+///     assert!(caught.unwrap_err().is::<green::Elapsed>());
+/// });
+/// ```
+pub struct Timeout {
+    core: Rc<Core>,
+    id: u64,
+}
+
+impl Timeout {
+    /// Starts a timeout of `dur` for the running greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let t = green::Timeout::start(Duration::from_secs(60));
+    ///     green::sleep(Duration::from_millis(1)); // well within it
+    ///     drop(t);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn start(dur: Duration) -> Timeout {
+        // A deadline past the end of time never fires.
+        let at = Instant::now()
+            .checked_add(dur)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
+        Timeout::start_at(at)
+    }
+
+    /// Starts a timeout that fires at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// green::run(|| {
+    ///     let _t = green::Timeout::start_at(Instant::now() + Duration::from_secs(60));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn start_at(deadline: Instant) -> Timeout {
+        let (core, id) = hub::with(|hub| hub.start_timeout(deadline));
+        Timeout { core, id }
+    }
+
+    /// Stops the timeout (as dropping it does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let t = green::Timeout::start(Duration::from_millis(1));
+    ///     t.cancel();
+    ///     green::sleep(Duration::from_millis(5)); // not interrupted
+    /// });
+    /// ```
+    pub fn cancel(self) {}
+}
+
+impl Drop for Timeout {
+    fn drop(&mut self) {
+        // A guard can only be created, hence dropped, inside its hub.
+        let _ = hub::try_with(|hub| hub.cancel_timeout(&self.core, self.id));
+    }
+}
+
+impl fmt::Debug for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("greenlet", &self.core.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `f`, interrupting it with `Err(Elapsed)` if it is still waiting
+/// when `dur` has passed (gevent's `with Timeout(dur): …`).
+///
+/// # Errors
+///
+/// [`Elapsed`] when the timeout fired inside `f`.
+///
+/// # Panics
+///
+/// Panics outside [`run`](crate::run); panics of `f` and outer timeouts go
+/// through.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// green::run(|| {
+///     let (tx, rx) = green::channel::channel::<u32>();
+///     // Nobody sends: the receive is interrupted.
+///     let got = green::timeout(Duration::from_millis(5), || rx.recv());
+///     assert!(got.is_err());
+///     drop(tx);
+///
+///     // Nested: the inner one fires first and is caught by the inner call.
+///     let outer = green::timeout(Duration::from_secs(60), || {
+///         green::timeout(Duration::from_millis(1), || green::sleep(Duration::from_secs(60)))
+///     });
+///     assert!(matches!(outer, Ok(Err(_))));
+/// });
+/// ```
+#[track_caller]
+pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let guard = Timeout::start(dur);
+    catching(guard, f)
+}
+
+/// [`timeout`] with a deadline.
+///
+/// # Errors
+///
+/// As [`timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// green::run(|| {
+///     let at = Instant::now() + Duration::from_millis(2);
+///     assert!(green::timeout_at(at, || green::sleep(Duration::from_secs(60))).is_err());
+/// });
+/// ```
+#[track_caller]
+pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let guard = Timeout::start_at(deadline);
+    catching(guard, f)
+}
+
+fn catching<T>(guard: Timeout, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let mine = guard.id;
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    drop(guard);
+    match result {
+        Ok(value) => Ok(value),
+        Err(payload) => match payload.downcast::<Elapsed>() {
+            Ok(elapsed) if elapsed.id == mine => Err(*elapsed),
+            Ok(other) => panic::resume_unwind(other),
+            Err(payload) => panic::resume_unwind(payload),
+        },
+    }
+}

@@ -1,0 +1,174 @@
+//! Timeouts: every kind of green wait is interrupted, never early; nesting
+//! as gevent documents; nothing is lost.
+
+use std::cell::{Cell, RefCell};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use green::channel;
+use green::sync::Mutex;
+
+const SHORT: Duration = Duration::from_millis(10);
+const LONG: Duration = Duration::from_secs(60);
+
+/// Runs `wait` under a SHORT timeout; it must be interrupted, not early.
+fn interrupted<T>(wait: impl FnOnce() -> T) {
+    let start = Instant::now();
+    let result = green::timeout(SHORT, wait);
+    assert!(result.is_err(), "the wait was not interrupted");
+    assert!(start.elapsed() >= SHORT, "interrupted early");
+}
+
+#[test]
+fn every_kind_of_wait_is_interrupted() {
+    green::run(|| {
+        interrupted(|| green::sleep(LONG));
+        interrupted(green::park);
+
+        let (tx, rx) = channel::channel::<u8>();
+        interrupted(|| rx.recv());
+        interrupted(|| tx.send(1));
+        interrupted(|| channel::Select::new().recv(&rx, |_| ()).wait());
+
+        let m = Rc::new(Mutex::new(()));
+        let m2 = m.clone();
+        let holder = green::spawn(move || {
+            let _g = m2.lock().unwrap();
+            green::sleep(LONG);
+        });
+        green::yield_now();
+        interrupted(|| drop(m.lock()));
+        holder.kill();
+        let sleeper = green::spawn(|| green::sleep(LONG));
+        interrupted(move || sleeper.join());
+
+        let (a, _b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        interrupted(|| green::io::wait_readable(&a, None));
+
+        interrupted(|| green::unblock(|| std::thread::sleep(Duration::from_millis(50))));
+    });
+}
+
+#[test]
+fn destructors_run_and_the_greenlet_carries_on() {
+    green::run(|| {
+        let dropped = Rc::new(Cell::new(false));
+        struct Flag(Rc<Cell<bool>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let d = dropped.clone();
+        let r = green::timeout(SHORT, move || {
+            let _f = Flag(d);
+            green::sleep(LONG);
+        });
+        assert!(r.is_err());
+        assert!(dropped.get());
+        green::sleep(Duration::from_millis(1)); // waits still work after
+    });
+}
+
+#[test]
+fn a_timeout_that_does_not_fire_changes_nothing() {
+    green::run(|| {
+        let r = green::timeout(LONG, || {
+            green::sleep(Duration::from_millis(1));
+            5
+        });
+        assert_eq!(r, Ok(5));
+        // Dropped: it never fires later.
+        green::sleep(Duration::from_millis(2));
+        let t = green::Timeout::start(Duration::from_millis(1));
+        t.cancel();
+        green::sleep(Duration::from_millis(5));
+    });
+}
+
+#[test]
+fn nested_inner_fires_first() {
+    let log = RefCell::new(Vec::new());
+    green::run(|| {
+        let outer = green::timeout(LONG, || {
+            let inner = green::timeout(SHORT, || green::sleep(LONG));
+            log.borrow_mut().push(format!("inner {}", inner.is_err()));
+            green::sleep(Duration::from_millis(1));
+            "outer body done"
+        });
+        log.borrow_mut().push(format!("outer {outer:?}"));
+    });
+    assert_eq!(
+        *log.borrow(),
+        ["inner true", "outer Ok(\"outer body done\")"]
+    );
+}
+
+#[test]
+fn nested_outer_fires_through_the_inner() {
+    let log = RefCell::new(Vec::new());
+    green::run(|| {
+        let outer = green::timeout(SHORT, || {
+            let inner = green::timeout(LONG, || green::sleep(LONG));
+            log.borrow_mut().push(format!("after inner {inner:?}")); // never reached
+        });
+        log.borrow_mut()
+            .push(format!("outer fired {}", outer.is_err()));
+    });
+    assert_eq!(*log.borrow(), ["outer fired true"]);
+}
+
+#[test]
+fn a_busy_greenlet_is_interrupted_at_its_next_wait() {
+    green::run(|| {
+        let steps = Cell::new(0);
+        let r = green::timeout(Duration::from_millis(1), || {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(5) {
+                std::hint::spin_loop(); // no switch point: cannot be interrupted
+            }
+            steps.set(1);
+            green::yield_now(); // the next switch point: interrupted here
+            steps.set(2);
+        });
+        assert!(r.is_err());
+        assert_eq!(steps.get(), 1);
+    });
+}
+
+#[test]
+fn an_uncaught_timeout_ends_the_greenlet_with_elapsed() {
+    green::run(|| {
+        let h = green::spawn(|| {
+            let _t = green::Timeout::start(SHORT);
+            green::sleep(LONG);
+        });
+        let err = h.join().unwrap_err();
+        assert!(err.is_panic());
+        assert!(err.into_panic().is::<green::Elapsed>());
+    });
+}
+
+#[test]
+fn a_value_received_as_the_timeout_fires_is_not_lost() {
+    green::run(|| {
+        // The value is delivered and the timeout fires in the same hub
+        // turn; whichever wins, the value is either returned or still in
+        // the channel.
+        for delay_us in [0u64, 500, 1_000, 2_000] {
+            let (tx, rx) = channel::unbounded::<u32>();
+            let sender = green::spawn(move || {
+                green::sleep(Duration::from_micros(delay_us) + Duration::from_millis(1));
+                tx.send(7).unwrap();
+            });
+            let got = green::timeout(Duration::from_millis(1), || rx.recv());
+            sender.join().unwrap();
+            match got {
+                Ok(v) => assert_eq!(v, Ok(7)),
+                Err(_) => assert_eq!(rx.try_recv(), Ok(7), "the value was lost"),
+            }
+        }
+    });
+}
