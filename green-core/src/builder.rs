@@ -202,6 +202,8 @@ impl Builder {
             let body = move || {
                 let outcome = panic::catch_unwind(AssertUnwindSafe(f));
                 *theirs.borrow_mut() = Some(outcome);
+                // Its greenlet-local values die with it, on its own stack.
+                crate::local::clear_current();
             };
             let size = self.stack_size.unwrap_or_else(stack::default_size);
             // SAFETY: forwarded to our caller.

@@ -270,6 +270,8 @@ pub(crate) struct Core {
     pub(crate) timeouts: RefCell<Vec<u64>>,
     /// A fired timeout to raise at the next switch point.
     pub(crate) interrupt: Cell<Option<u64>>,
+    /// Its [`local!`](crate::local) values, by key address.
+    pub(crate) locals: RefCell<Vec<(usize, Rc<dyn std::any::Any>)>>,
 }
 
 impl Core {
@@ -290,6 +292,7 @@ impl Core {
             joiners: RefCell::new(Vec::new()),
             timeouts: RefCell::new(Vec::new()),
             interrupt: Cell::new(None),
+            locals: RefCell::new(Vec::new()),
         }
     }
 

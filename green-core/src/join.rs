@@ -38,6 +38,14 @@ impl<T> JoinHandle<T> {
         &self.core
     }
 
+    /// A handle that can wait for and kill the greenlet, without its result.
+    pub(crate) fn watcher(&self) -> JoinHandle<()> {
+        JoinHandle {
+            core: self.core.clone(),
+            packet: Rc::new(RefCell::new(None)),
+        }
+    }
+
     /// Waits for the greenlet to finish and returns its result.
     ///
     /// The calling greenlet is parked meanwhile; other greenlets run.
@@ -127,6 +135,50 @@ impl<T> JoinHandle<T> {
         if !self.core.is_finished() {
             hub::with(|hub| hub.kill(&self.core));
         }
+    }
+
+    /// Marks the greenlet to be killed without waiting for it to die
+    /// (gevent's `kill(block=False)`). Not for the calling greenlet.
+    pub(crate) fn kill_nowait(&self) {
+        if self.core.is_finished() {
+            return;
+        }
+        hub::with(|hub| {
+            if !Rc::ptr_eq(&hub.current_core(), &self.core) {
+                hub.mark_killed(&self.core);
+            }
+        });
+    }
+
+    /// Runs `callback` in a new greenlet once this one has finished, however
+    /// it ends (gevent's `link`). Returns the handle of that greenlet.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside [`run`](crate::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// green::run(|| {
+    ///     let told = Rc::new(Cell::new(false));
+    ///     let t = told.clone();
+    ///     let worker = green::spawn(|| green::yield_now());
+    ///     let link = worker.link(move || t.set(true));
+    ///     link.join().unwrap();
+    ///     assert!(told.get());
+    /// });
+    /// ```
+    pub fn link(&self, callback: impl FnOnce() + 'static) -> JoinHandle<()> {
+        let target = self.core.clone();
+        crate::spawn(move || {
+            if !target.is_finished() {
+                hub::with(|hub| hub.wait_finished(&target, "link"));
+            }
+            callback();
+        })
     }
 
     /// The greenlet's identifier.

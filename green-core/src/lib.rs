@@ -121,28 +121,36 @@ mod builder;
 pub mod channel;
 mod coroutine;
 mod deadlock;
+pub mod event;
 mod greenlet;
 mod hub;
 pub mod io;
 mod join;
 mod kill;
+mod local;
+pub mod lock;
 mod park;
+pub mod pool;
+pub mod queue;
 mod run;
 mod scope;
 mod sleep;
 pub mod sync;
 mod timeout;
 mod unblock;
+mod wait;
 
 pub use builder::{spawn, spawn_later, Builder};
 pub use greenlet::{current, Greenlet, GreenletId};
 pub use join::{joinall, JoinError, JoinHandle};
+pub use local::LocalKey;
 pub use park::{park, park_timeout};
 pub use run::run;
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use sleep::{sleep, sleep_until, yield_now};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 pub use unblock::unblock;
+pub use wait::{iwait, killall, wait_any, IWait};
 
 /// Sets the process-wide default stack size of new greenlets, in bytes.
 ///

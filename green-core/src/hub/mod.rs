@@ -351,9 +351,19 @@ impl Hub {
     /// Kills `target` (see `JoinHandle::kill`) and, when called from a
     /// greenlet, waits until it has finished.
     pub(crate) fn kill(&self, target: &Rc<Core>) {
+        if target.state.get() == State::Running {
+            raise_exit();
+        }
+        self.mark_killed(target);
+        if !target.is_finished() {
+            self.wait_finished(target, "kill");
+        }
+    }
+
+    /// Starts killing `target` (not the running greenlet) without waiting.
+    pub(crate) fn mark_killed(&self, target: &Rc<Core>) {
         match target.state.get() {
-            State::Finished => return,
-            State::Running => raise_exit(),
+            State::Finished | State::Running => {}
             _ if !target.started.get() => self.discard(target),
             State::Parked => {
                 target.kill.set(true);
@@ -361,7 +371,6 @@ impl Hub {
             }
             State::Ready => target.kill.set(true),
         }
-        self.wait_finished(target, "kill");
     }
 
     /// Parks the running greenlet until `target` has finished.
@@ -379,6 +388,27 @@ impl Hub {
             });
         }
         me.waits_for.set(None);
+    }
+
+    /// Parks the running greenlet until one of `targets` has finished;
+    /// returns the index of the first finished one.
+    pub(crate) fn wait_any(&self, targets: &[Rc<Core>]) -> usize {
+        let me = self.current_core();
+        loop {
+            if let Some(i) = targets.iter().position(|t| t.is_finished()) {
+                return i;
+            }
+            assert!(
+                !targets.iter().any(|t| Rc::ptr_eq(t, &me)),
+                "green: a greenlet cannot wait for itself to finish"
+            );
+            let _ = self.park_with(&me, WaitKind::Local, "wait_any", None, |me, seq| {
+                for t in targets {
+                    t.joiners.borrow_mut().push((me.clone(), seq));
+                }
+                Ok::<_, std::convert::Infallible>(true)
+            });
+        }
     }
 
     /// Finishes a greenlet that never started: its body is dropped unrun.

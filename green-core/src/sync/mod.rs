@@ -39,7 +39,7 @@ mod barrier;
 mod condvar;
 mod mutex;
 mod rwlock;
-mod sem;
+pub(crate) mod sem;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};

@@ -1,0 +1,462 @@
+//! gevent's `gevent.pool`: a [`Group`] tracks a set of greenlets, a
+//! [`Pool`] is a group with a cap on how many run at once, and maps work
+//! over it ([`Pool::map`], [`Pool::imap`], [`Pool::imap_unordered`]).
+//!
+//! Both belong to their hub's thread (they hold greenlets).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::channel;
+use crate::join::JoinHandle;
+use crate::lock::Semaphore;
+
+/// A set of greenlets to wait for or kill together.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use green::pool::Group;
+///
+/// green::run(|| {
+///     let group = Group::new();
+///     for ms in [3u64, 1, 2] {
+///         group.spawn(move || green::sleep(Duration::from_millis(ms)));
+///     }
+///     assert_eq!(group.len(), 3);
+///     group.join();
+///     assert_eq!(group.len(), 0);
+/// });
+/// ```
+#[derive(Default)]
+pub struct Group {
+    members: RefCell<Vec<JoinHandle<()>>>,
+}
+
+impl Group {
+    /// An empty group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(green::pool::Group::new().is_empty());
+    /// ```
+    pub fn new() -> Group {
+        Group::default()
+    }
+
+    /// Spawns a greenlet in the group; its result goes to the returned
+    /// handle (the group keeps a handle that only waits).
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](crate::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     let h = group.spawn(|| 7);
+    ///     assert_eq!(h.join().unwrap(), 7);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        let handle = crate::spawn(f);
+        self.add(&handle);
+        handle
+    }
+
+    /// Adds a greenlet spawned elsewhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     let h = green::spawn(|| ());
+    ///     group.add(&h);
+    ///     assert_eq!(group.len(), 1);
+    /// });
+    /// ```
+    pub fn add<T>(&self, handle: &JoinHandle<T>) {
+        self.prune();
+        self.members.borrow_mut().push(handle.watcher());
+    }
+
+    fn prune(&self) {
+        self.members.borrow_mut().retain(|h| !h.is_finished());
+    }
+
+    /// The number of greenlets of the group still running.
+    ///
+    /// # Examples
+    ///
+    /// See the type's example.
+    pub fn len(&self) -> usize {
+        self.prune();
+        self.members.borrow().len()
+    }
+
+    /// Whether no greenlet of the group is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(green::pool::Group::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits until every greenlet of the group (including those added
+    /// meanwhile) has finished.
+    ///
+    /// # Examples
+    ///
+    /// See the type's example.
+    pub fn join(&self) {
+        loop {
+            let next = self.members.borrow_mut().pop();
+            match next {
+                Some(h) => drop(h.join()),
+                None => return,
+            }
+        }
+    }
+
+    /// Like [`join`](Self::join), but gives up after `timeout`; returns
+    /// whether all finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     group.spawn(|| green::sleep(Duration::from_secs(60)));
+    ///     assert!(!group.join_timeout(Duration::from_millis(1)));
+    ///     group.kill();
+    /// });
+    /// ```
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        crate::timeout(timeout, || self.join()).is_ok()
+    }
+
+    /// Kills every greenlet of the group and waits until they are gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     group.spawn(|| green::sleep(Duration::from_secs(60)));
+    ///     group.kill();
+    ///     assert!(group.is_empty());
+    /// });
+    /// ```
+    pub fn kill(&self) {
+        let members = std::mem::take(&mut *self.members.borrow_mut());
+        crate::killall(&members);
+    }
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group").field("len", &self.len()).finish()
+    }
+}
+
+/// A [`Group`] that runs at most `size` greenlets at once:
+/// [`spawn`](Self::spawn) waits for a free slot.
+///
+/// # Examples
+///
+/// ```
+/// use green::pool::Pool;
+///
+/// green::run(|| {
+///     let pool = Pool::new(3);
+///     let squares = pool.map(|n: u64| n * n, 1..=5);
+///     assert_eq!(squares, [1, 4, 9, 16, 25]);
+/// });
+/// ```
+pub struct Pool {
+    group: Group,
+    slots: Rc<Semaphore>,
+    size: usize,
+}
+
+/// A slot of a pool, held by its greenlet until it ends (or by its closure
+/// until it is dropped unrun).
+struct Slot(Rc<Semaphore>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.add_permits(1);
+    }
+}
+
+impl Pool {
+    /// A pool of `size` slots.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(green::pool::Pool::new(4).free_count(), 4);
+    /// ```
+    pub fn new(size: usize) -> Pool {
+        assert!(
+            size > 0,
+            "green::pool::Pool::new: a pool needs at least one slot"
+        );
+        Pool {
+            group: Group::new(),
+            slots: Rc::new(Semaphore::new(size)),
+            size,
+        }
+    }
+
+    /// Spawns a greenlet once a slot is free, waiting for one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let pool = green::pool::Pool::new(1);
+    ///     let a = pool.spawn(|| green::yield_now());
+    ///     let b = pool.spawn(|| ()); // waits until `a` has finished
+    ///     assert!(a.is_finished());
+    ///     b.join().unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        self.slots.acquire().forget();
+        let slot = Slot(self.slots.clone());
+        self.group.spawn(move || {
+            let _slot = slot;
+            f()
+        })
+    }
+
+    /// The number of free slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let pool = green::pool::Pool::new(2);
+    ///     let _h = pool.spawn(|| ());
+    ///     assert_eq!(pool.free_count(), 1);
+    /// });
+    /// ```
+    pub fn free_count(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    /// The number of greenlets running in the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(green::pool::Pool::new(2).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.group.len()
+    }
+
+    /// Whether no greenlet runs in the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(green::pool::Pool::new(2).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.group.is_empty()
+    }
+
+    /// Waits for every greenlet of the pool; see [`Group::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let pool = green::pool::Pool::new(2);
+    ///     pool.spawn(|| green::yield_now());
+    ///     pool.join();
+    ///     assert!(pool.is_empty());
+    /// });
+    /// ```
+    pub fn join(&self) {
+        self.group.join();
+    }
+
+    /// Kills every greenlet of the pool; see [`Group::kill`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let pool = green::pool::Pool::new(2);
+    ///     pool.spawn(|| green::sleep(Duration::from_secs(60)));
+    ///     pool.kill();
+    ///     assert_eq!(pool.free_count(), 2);
+    /// });
+    /// ```
+    pub fn kill(&self) {
+        self.group.kill();
+    }
+
+    /// Applies `f` to every item, at most `size` at once, and returns the
+    /// results in order.
+    ///
+    /// # Panics
+    ///
+    /// If a call panics, the panic continues here (after the calls already
+    /// started have finished).
+    ///
+    /// # Examples
+    ///
+    /// See the type's example.
+    pub fn map<X, R, F, I>(&self, f: F, items: I) -> Vec<R>
+    where
+        X: 'static,
+        R: 'static,
+        F: Fn(X) -> R + 'static,
+        I: IntoIterator<Item = X>,
+    {
+        self.imap(f, items).collect()
+    }
+
+    /// Like [`map`](Self::map), lazily: results come in order, as the
+    /// iterator is driven, with at most `size` calls in flight.
+    ///
+    /// # Panics
+    ///
+    /// As [`map`](Self::map), when the panicking call's result is reached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let pool = green::pool::Pool::new(2);
+    ///     let slow_first = pool.imap(
+    ///         |ms: u64| {
+    ///             green::sleep(Duration::from_millis(ms));
+    ///             ms
+    ///         },
+    ///         [5, 1, 3],
+    ///     );
+    ///     assert_eq!(slow_first.collect::<Vec<_>>(), [5, 1, 3]); // input order
+    /// });
+    /// ```
+    pub fn imap<'a, X, R, F, I>(&'a self, f: F, items: I) -> impl Iterator<Item = R> + 'a
+    where
+        X: 'static,
+        R: 'static,
+        F: Fn(X) -> R + 'static,
+        I: IntoIterator<Item = X>,
+        I::IntoIter: 'a,
+    {
+        let f = Rc::new(f);
+        let mut items = items.into_iter();
+        let mut in_flight: VecDeque<JoinHandle<R>> = VecDeque::new();
+        std::iter::from_fn(move || {
+            while in_flight.len() < self.size {
+                let Some(x) = items.next() else { break };
+                let f = f.clone();
+                in_flight.push_back(self.spawn(move || f(x)));
+            }
+            let next = in_flight.pop_front()?;
+            Some(take(next.join()))
+        })
+    }
+
+    /// Like [`imap`](Self::imap), but yields results as the calls finish.
+    ///
+    /// # Panics
+    ///
+    /// As [`map`](Self::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let pool = green::pool::Pool::new(3);
+    ///     let fastest_first = pool.imap_unordered(
+    ///         |ms: u64| {
+    ///             green::sleep(Duration::from_millis(ms));
+    ///             ms
+    ///         },
+    ///         [30, 10, 20],
+    ///     );
+    ///     assert_eq!(fastest_first.collect::<Vec<_>>(), [10, 20, 30]);
+    /// });
+    /// ```
+    pub fn imap_unordered<'a, X, R, F, I>(&'a self, f: F, items: I) -> impl Iterator<Item = R> + 'a
+    where
+        X: 'static,
+        R: 'static,
+        F: Fn(X) -> R + 'static,
+        I: IntoIterator<Item = X>,
+        I::IntoIter: 'a,
+    {
+        let f = Rc::new(f);
+        let mut items = items.into_iter();
+        let (tx, rx) = channel::unbounded::<std::thread::Result<R>>();
+        let mut in_flight = 0usize;
+        std::iter::from_fn(move || {
+            while in_flight < self.size {
+                let Some(x) = items.next() else { break };
+                let (f, tx) = (f.clone(), tx.clone());
+                self.spawn(move || {
+                    let r = panic::catch_unwind(AssertUnwindSafe(|| f(x)));
+                    let _ = tx.send(r);
+                });
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                return None;
+            }
+            in_flight -= 1;
+            let r = rx.recv().expect("the pool keeps a sender");
+            Some(r.unwrap_or_else(|payload| panic::resume_unwind(payload)))
+        })
+    }
+}
+
+/// A call's value, or its panic continued.
+fn take<R>(result: Result<R, crate::JoinError>) -> R {
+    match result {
+        Ok(value) => value,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => panic::resume_unwind(payload),
+            Err(killed) => panic!("green::pool: a call was killed ({killed:?})"),
+        },
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.size)
+            .field("free", &self.free_count())
+            .finish()
+    }
+}

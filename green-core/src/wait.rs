@@ -1,0 +1,113 @@
+//! Waiting on and killing collections of greenlets: [`killall`],
+//! [`wait_any`], [`iwait`] (gevent's `killall`, `wait(count=1)`, `iwait`).
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::greenlet::Core;
+use crate::hub;
+use crate::join::JoinHandle;
+
+/// Kills every greenlet of `handles` and waits until they have all died
+/// (gevent's `killall`). Finished ones keep their results.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// green::run(|| {
+///     let sleepers: Vec<_> = (0..3).map(|_| green::spawn(|| green::sleep(Duration::from_secs(60)))).collect();
+///     green::yield_now();
+///     green::killall(&sleepers);
+///     assert!(sleepers.iter().all(|h| h.is_finished()));
+/// });
+/// ```
+pub fn killall<T>(handles: &[JoinHandle<T>]) {
+    // Mark them all first, so that they unwind in one turn, then wait.
+    for h in handles {
+        h.kill_nowait();
+    }
+    for h in handles {
+        h.kill();
+    }
+}
+
+/// Waits until one of `handles` has finished and returns its index (the
+/// lowest, if several have).
+///
+/// # Panics
+///
+/// Panics if `handles` is empty (that wait could never end), or contains
+/// the calling greenlet.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// green::run(|| {
+///     let slow = green::spawn(|| green::sleep(Duration::from_millis(50)));
+///     let fast = green::spawn(|| green::sleep(Duration::from_millis(1)));
+///     assert_eq!(green::wait_any(&[slow, fast]), 1);
+/// });
+/// ```
+pub fn wait_any<T>(handles: &[JoinHandle<T>]) -> usize {
+    assert!(
+        !handles.is_empty(),
+        "green::wait_any: no greenlet to wait for"
+    );
+    let cores: Vec<Rc<Core>> = handles.iter().map(|h| h.core().clone()).collect();
+    hub::with(|hub| hub.wait_any(&cores))
+}
+
+/// An iterator over `handles` that yields each one as it finishes (gevent's
+/// `iwait`); ties come out in the order given.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// green::run(|| {
+///     let handles: Vec<_> = [30u64, 10, 20]
+///         .into_iter()
+///         .map(|ms| green::spawn(move || { green::sleep(Duration::from_millis(ms)); ms }))
+///         .collect();
+///     let order: Vec<u64> = green::iwait(handles).map(|h| h.join().unwrap()).collect();
+///     assert_eq!(order, [10, 20, 30]);
+/// });
+/// ```
+pub fn iwait<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> IWait<T> {
+    IWait {
+        pending: handles.into_iter().collect(),
+    }
+}
+
+/// The iterator of [`iwait`].
+pub struct IWait<T> {
+    pending: Vec<JoinHandle<T>>,
+}
+
+impl<T> Iterator for IWait<T> {
+    type Item = JoinHandle<T>;
+
+    fn next(&mut self) -> Option<JoinHandle<T>> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let i = wait_any(&self.pending);
+        Some(self.pending.remove(i))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.pending.len(), Some(self.pending.len()))
+    }
+}
+
+impl<T> ExactSizeIterator for IWait<T> {}
+
+impl<T> fmt::Debug for IWait<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IWait")
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}

@@ -1,0 +1,314 @@
+//! gevent's toolkit: events, queues, semaphores, pools, collections,
+//! greenlet-locals; the unhappy paths included.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use green::event::{AsyncResult, Event};
+use green::lock::{BoundedSemaphore, Semaphore, TooManyReleases};
+use green::pool::{Group, Pool};
+use green::queue::{Empty, Full, JoinableQueue, LifoQueue, PriorityQueue, Queue};
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn event_wakes_all_waiters_and_stays_set_until_cleared() {
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let woken = Rc::new(Cell::new(0));
+        let waiters: Vec<_> = (0..5)
+            .map(|_| {
+                let (e, woken) = (e.clone(), woken.clone());
+                green::spawn(move || {
+                    e.wait();
+                    woken.set(woken.get() + 1);
+                })
+            })
+            .collect();
+        green::yield_now();
+        assert_eq!(woken.get(), 0);
+        e.set();
+        green::joinall(waiters);
+        assert_eq!(woken.get(), 5);
+        assert!(e.wait_timeout(Duration::ZERO), "still set");
+        e.clear();
+        let start = Instant::now();
+        assert!(!e.wait_timeout(Duration::from_millis(5)));
+        assert!(start.elapsed() >= Duration::from_millis(5));
+    });
+}
+
+#[test]
+fn async_result_delivers_a_value_or_an_error_to_every_getter() {
+    green::run(|| {
+        let r: Rc<AsyncResult<String, String>> = Rc::new(AsyncResult::new());
+        let getters: Vec<_> = (0..3)
+            .map(|_| {
+                let r = r.clone();
+                green::spawn(move || r.get())
+            })
+            .collect();
+        green::yield_now();
+        assert_eq!(r.get_timeout(Duration::from_millis(1)), None);
+        r.set(Err("boom".into()));
+        for g in getters {
+            assert_eq!(g.join().unwrap(), Err("boom".to_string()));
+        }
+        let second =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.set(Ok("x".into()))));
+        assert!(second.is_err(), "setting twice is a bug");
+    });
+}
+
+#[test]
+fn queue_flavours_order_their_items() {
+    let fifo = Queue::unbounded();
+    let lifo = LifoQueue::unbounded();
+    let prio = PriorityQueue::unbounded();
+    for n in [2, 3, 1] {
+        fifo.put(n);
+        lifo.put(n);
+        prio.put(n);
+    }
+    let drain = |get: &dyn Fn() -> Result<i32, Empty>| {
+        std::iter::from_fn(|| get().ok()).collect::<Vec<_>>()
+    };
+    assert_eq!(drain(&|| fifo.try_get()), [2, 3, 1]);
+    assert_eq!(drain(&|| lifo.try_get()), [1, 3, 2]);
+    assert_eq!(drain(&|| prio.try_get()), [3, 2, 1]);
+}
+
+#[test]
+fn bounded_queue_put_waits_and_times_out() {
+    green::run(|| {
+        let q = Rc::new(Queue::bounded(2));
+        q.put(1);
+        q.put(2);
+        let start = Instant::now();
+        assert_eq!(q.put_timeout(3, Duration::from_millis(5)), Err(Full(3)));
+        assert!(start.elapsed() >= Duration::from_millis(5));
+        let q2 = q.clone();
+        let putter = green::spawn(move || q2.put(3)); // waits for room
+        green::yield_now();
+        assert!(!putter.is_finished());
+        assert_eq!(q.get(), 1);
+        putter.join().unwrap();
+        assert_eq!((q.get(), q.get()), (2, 3));
+        assert_eq!(q.get_timeout(Duration::from_millis(1)), Err(Empty));
+    });
+}
+
+#[test]
+fn a_killed_getter_does_not_lose_an_item() {
+    green::run(|| {
+        let q = Rc::new(Queue::unbounded());
+        let (q1, q2) = (q.clone(), q.clone());
+        let victim = green::spawn(move || q1.get());
+        let other = green::spawn(move || q2.get());
+        green::yield_now(); // both wait, victim first
+        let q3 = q.clone();
+        let putter = green::spawn(move || q3.put("item")); // notifies the victim
+        victim.kill();
+        putter.join().unwrap();
+        assert_eq!(other.join().unwrap(), "item");
+    });
+}
+
+#[test]
+fn joinable_queue_join_waits_for_task_done() {
+    green::run(|| {
+        let q = Rc::new(JoinableQueue::unbounded());
+        let done = Rc::new(Cell::new(0));
+        for n in 0..10 {
+            q.put(n);
+        }
+        for _ in 0..3 {
+            let (q, done) = (q.clone(), done.clone());
+            green::spawn(move || loop {
+                let _ = q.get();
+                green::sleep(Duration::from_millis(1));
+                done.set(done.get() + 1);
+                q.task_done();
+            });
+        }
+        q.join();
+        assert_eq!(done.get(), 10);
+        let extra = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.task_done()));
+        assert!(extra.is_err(), "one task_done too many is a bug");
+    });
+}
+
+#[test]
+fn semaphore_caps_and_a_killed_waiter_loses_no_permit() {
+    green::run(|| {
+        let sem = Rc::new(Semaphore::new(1));
+        let held = sem.acquire();
+        let (s1, s2) = (sem.clone(), sem.clone());
+        let victim = green::spawn(move || drop(s1.acquire()));
+        let other = green::spawn(move || drop(s2.acquire()));
+        green::yield_now();
+        drop(held); // the permit goes to the victim...
+        victim.kill(); // ...which dies before using it: it must come back
+        other.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
+        assert!(sem.try_acquire().is_some());
+        assert!(sem.acquire_timeout(Duration::from_millis(1)).is_some());
+    });
+}
+
+#[test]
+fn bounded_semaphore_refuses_extra_releases() {
+    let sem = BoundedSemaphore::new(2);
+    sem.acquire().forget();
+    assert_eq!(sem.available_permits(), 1);
+    assert_eq!(sem.release(), Ok(()));
+    assert_eq!(sem.release(), Err(TooManyReleases));
+    assert_eq!(sem.available_permits(), 2);
+}
+
+#[test]
+fn pool_never_runs_more_than_its_size() {
+    green::run(|| {
+        let pool = Pool::new(3);
+        let running = Rc::new(Cell::new(0));
+        let most = Rc::new(Cell::new(0));
+        for i in 0..20u64 {
+            let (running, most) = (running.clone(), most.clone());
+            pool.spawn(move || {
+                running.set(running.get() + 1);
+                most.set(most.get().max(running.get()));
+                green::sleep(Duration::from_micros(100 * (i % 4)));
+                running.set(running.get() - 1);
+            });
+        }
+        pool.join();
+        assert_eq!(most.get(), 3);
+        assert_eq!(pool.free_count(), 3);
+    });
+}
+
+#[test]
+fn pool_maps_in_order_lazily_and_as_completed() {
+    green::run(|| {
+        let pool = Pool::new(4);
+        let delays = [80u64, 10, 60, 40, 5];
+        let work = |ms: u64| {
+            green::sleep(Duration::from_millis(ms));
+            ms
+        };
+        assert_eq!(pool.map(work, delays), delays);
+        assert_eq!(
+            pool.imap(work, delays).take(2).collect::<Vec<_>>(),
+            [80, 10]
+        );
+        pool.join(); // the calls started by imap finish
+                     // 4 in flight at once: 5 starts when the first (10) ends, at about
+                     // 10 ms, and ends long before 40.
+        assert_eq!(
+            pool.imap_unordered(work, delays).collect::<Vec<_>>(),
+            [10, 5, 40, 60, 80]
+        );
+    });
+}
+
+#[test]
+fn pool_map_propagates_a_panic() {
+    green::run(|| {
+        let pool = Pool::new(2);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.map(|n: u32| if n == 2 { panic!("bad item") } else { n }, 0..4)
+        }));
+        assert_eq!(*r.unwrap_err().downcast::<&str>().unwrap(), "bad item");
+    });
+}
+
+#[test]
+fn group_join_kill_and_collections() {
+    green::run(|| {
+        let group = Group::new();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        for ms in [3u64, 1, 2] {
+            let log = log.clone();
+            group.spawn(move || {
+                green::sleep(Duration::from_millis(ms));
+                log.borrow_mut().push(ms);
+            });
+        }
+        assert!(!group.join_timeout(Duration::ZERO));
+        group.join();
+        assert_eq!(*log.borrow(), [1, 2, 3]);
+
+        let sleepers: Vec<_> = (0..3).map(|_| group.spawn(|| green::sleep(LONG))).collect();
+        green::yield_now();
+        group.kill();
+        assert!(sleepers.iter().all(|h| h.is_finished()));
+
+        let hs: Vec<_> = [20u64, 5]
+            .into_iter()
+            .map(|ms| green::spawn(move || green::sleep(Duration::from_millis(ms))))
+            .collect();
+        assert_eq!(green::wait_any(&hs), 1);
+        green::killall(&hs);
+        assert!(hs.iter().all(|h| h.is_finished()));
+
+        let linked = Rc::new(Cell::new(false));
+        let l = linked.clone();
+        let victim = green::spawn(|| green::sleep(LONG));
+        let link = victim.link(move || l.set(true));
+        victim.kill();
+        link.join().unwrap();
+        assert!(linked.get(), "a link runs however the greenlet ends");
+    });
+}
+
+green::local! {
+    static COUNTER: Cell<u32> = Cell::new(0);
+    static DROPS: RefCell<Option<Rc<Cell<u32>>>> = RefCell::new(None);
+}
+
+#[test]
+fn greenlet_locals_are_per_greenlet_and_dropped_with_it() {
+    green::run(|| {
+        let dropped = Rc::new(Cell::new(0));
+        struct CountDrop(Rc<Cell<u32>>);
+        impl Drop for CountDrop {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        green::local!(static GUARD: RefCell<Option<CountDrop>> = RefCell::new(None));
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let dropped = dropped.clone();
+                green::spawn(move || {
+                    GUARD.with(|g| *g.borrow_mut() = Some(CountDrop(dropped)));
+                    COUNTER.with(|c| c.set(c.get() + i));
+                    green::yield_now();
+                    COUNTER.with(|c| c.get())
+                })
+            })
+            .collect();
+        let victim = {
+            let dropped = dropped.clone();
+            green::spawn(move || {
+                GUARD.with(|g| *g.borrow_mut() = Some(CountDrop(dropped)));
+                green::sleep(LONG);
+            })
+        };
+        let got: Vec<u32> = green::joinall(handles)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(dropped.get(), 3);
+        victim.kill();
+        assert_eq!(
+            dropped.get(),
+            4,
+            "a killed greenlet's locals are dropped too"
+        );
+        COUNTER.with(|c| assert_eq!(c.get(), 0));
+        DROPS.with(|d| assert!(d.borrow().is_none()));
+    });
+}
