@@ -1,0 +1,230 @@
+//! [`Runtime`]: one hub per core. Starts N hubs, each on its own OS thread,
+//! runs a main greenlet on each, and joins them.
+//!
+//! Greenlets never migrate: each stays on the hub that spawned it, so its
+//! thread-locals, `Rc`s and `RefCell`s stay sound. Hubs talk through the
+//! `Send` types ([`channel`](crate::channel)s, [`sync`](crate::sync) locks,
+//! [`Greenlet::unpark`](crate::Greenlet::unpark)), and a server spreads its
+//! connections by binding the same address on every hub with
+//! `SO_REUSEPORT` (green-net's `ListenOptions::reuse_port`): the kernel
+//! balances incoming connections among the listeners.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::panic;
+
+/// Builds and runs a set of hubs, one per OS thread.
+///
+/// # Examples
+///
+/// Every hub runs the same main; results come back in hub order:
+///
+/// ```
+/// use green::Runtime;
+///
+/// let sums = Runtime::new().hubs(2).run(|hub| {
+///     let handles: Vec<_> = (0..100).map(|i| green::spawn(move || i)).collect();
+///     let total: u64 = green::joinall(handles).into_iter().map(Result::unwrap).sum();
+///     (hub, total)
+/// });
+/// assert_eq!(sums, [(0, 4950), (1, 4950)]);
+/// ```
+///
+/// Hubs exchange work through channels:
+///
+/// ```
+/// let (tx, rx) = green::channel::bounded::<u32>(16);
+/// let got = green::Runtime::new().hubs(2).run(move |hub| {
+///     if hub == 0 {
+///         for i in 0..1000 {
+///             tx.send(i).unwrap();
+///         }
+///         0
+///     } else {
+///         rx.iter().take(1000).sum::<u32>()
+///     }
+/// });
+/// assert_eq!(got[1], 499_500);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    hubs: Option<usize>,
+    name: String,
+    stack_size: Option<usize>,
+}
+
+impl Runtime {
+    /// A runtime with one hub per available core
+    /// ([`std::thread::available_parallelism`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = green::Runtime::new();
+    /// assert!(rt.hub_count() >= 1);
+    /// ```
+    pub fn new() -> Runtime {
+        Runtime {
+            hubs: None,
+            name: "green-hub".to_string(),
+            stack_size: None,
+        }
+    }
+
+    /// Sets the number of hubs.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(green::Runtime::new().hubs(3).hub_count(), 3);
+    /// ```
+    pub fn hubs(mut self, n: usize) -> Runtime {
+        assert!(n > 0, "green::Runtime::hubs: at least one hub");
+        self.hubs = Some(n);
+        self
+    }
+
+    /// Names the hub threads `{prefix}-0`, `{prefix}-1`… (default
+    /// `green-hub`); hub 0 runs on the calling thread and keeps its name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let names = green::Runtime::new().hubs(2).thread_name("worker").run(|_| {
+    ///     std::thread::current().name().map(String::from)
+    /// });
+    /// assert_eq!(names[1].as_deref(), Some("worker-1"));
+    /// ```
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Runtime {
+        self.name = prefix.into();
+        self
+    }
+
+    /// Sets the OS stack size of the hub threads (not of greenlets: see
+    /// [`set_default_stack_size`](crate::set_default_stack_size)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::Runtime::new().hubs(2).thread_stack_size(1 << 20).run(|_| ());
+    /// ```
+    pub fn thread_stack_size(mut self, bytes: usize) -> Runtime {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The number of hubs it will start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(green::Runtime::new().hubs(2).hub_count(), 2);
+    /// ```
+    pub fn hub_count(&self) -> usize {
+        self.hubs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(NonZeroUsize::get)
+                .unwrap_or(1)
+        })
+    }
+
+    /// Runs `main(hub_index)` as the main greenlet of every hub (hub 0 on
+    /// the calling thread), waits for all of them, and returns their
+    /// results in hub order.
+    ///
+    /// # Panics
+    ///
+    /// If a hub's main panics, the panic continues here once every hub has
+    /// finished; panics if a hub thread cannot be started (use
+    /// [`try_run`](Self::try_run) to handle that), or if called inside
+    /// [`run`](crate::run).
+    ///
+    /// # Examples
+    ///
+    /// See the type's examples.
+    pub fn run<F, T>(self, main: F) -> Vec<T>
+    where
+        F: Fn(usize) -> T + Sync,
+        T: Send,
+    {
+        self.try_run(main)
+            .unwrap_or_else(|e| panic!("green::Runtime: cannot start a hub thread: {e}"))
+    }
+
+    /// Like [`run`](Self::run), but returns an error if a hub thread cannot
+    /// be started (then the hubs already started are waited for first).
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the thread that could not be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = green::Runtime::new().hubs(2).try_run(|hub| hub * 10).unwrap();
+    /// assert_eq!(r, [0, 10]);
+    /// ```
+    pub fn try_run<F, T>(self, main: F) -> io::Result<Vec<T>>
+    where
+        F: Fn(usize) -> T + Sync,
+        T: Send,
+    {
+        assert!(
+            !crate::is_running(),
+            "green::Runtime::run inside green::run: start the runtime from a plain thread"
+        );
+        let n = self.hub_count();
+        let main = &main;
+        std::thread::scope(|s| {
+            let mut others = Vec::with_capacity(n - 1);
+            let mut spawn_error = None;
+            for hub in 1..n {
+                let mut b = std::thread::Builder::new().name(format!("{}-{hub}", self.name));
+                if let Some(size) = self.stack_size {
+                    b = b.stack_size(size);
+                }
+                match b.spawn_scoped(s, move || crate::run(|| main(hub))) {
+                    Ok(h) => others.push(h),
+                    Err(e) => {
+                        spawn_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+                if spawn_error.is_some() {
+                    None
+                } else {
+                    Some(crate::run(|| main(0)))
+                }
+            }));
+            let rest: Vec<std::thread::Result<T>> = others.into_iter().map(|h| h.join()).collect();
+            if let Some(e) = spawn_error {
+                return Err(e);
+            }
+            let mut results = Vec::with_capacity(n);
+            match first {
+                Ok(Some(v)) => results.push(v),
+                Ok(None) => unreachable!("hub 0 runs unless a spawn failed"),
+                Err(payload) => panic::resume_unwind(payload),
+            }
+            for r in rest {
+                match r {
+                    Ok(v) => results.push(v),
+                    Err(payload) => panic::resume_unwind(payload),
+                }
+            }
+            Ok(results)
+        })
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime::new()
+    }
+}

@@ -1,0 +1,90 @@
+//! One hub per core: hubs on their own threads, cross-hub channels and
+//! wake-ups under load, and no greenlet ever changes thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use green::channel;
+
+#[test]
+fn a_ring_of_hubs_passes_messages_under_load() {
+    const HUBS: usize = 4;
+    const GREENLETS: u64 = 50;
+    const MESSAGES: u64 = 200;
+    // hub i sends to hub (i + 1) % HUBS
+    let channels: Vec<_> = (0..HUBS).map(|_| channel::bounded::<u64>(8)).collect();
+    let senders: Vec<_> = channels.iter().map(|(tx, _)| tx.clone()).collect();
+    let receivers: Vec<_> = channels.iter().map(|(_, rx)| rx.clone()).collect();
+    drop(channels);
+    let sums = green::Runtime::new().hubs(HUBS).run(|hub| {
+        let tx = senders[(hub + 1) % HUBS].clone();
+        let rx = receivers[hub].clone();
+        let hub_thread = std::thread::current().id();
+        let producers: Vec<_> = (0..GREENLETS)
+            .map(|g| {
+                let tx = tx.clone();
+                green::spawn(move || {
+                    for m in 0..MESSAGES {
+                        tx.send(g * MESSAGES + m).unwrap();
+                        assert_eq!(std::thread::current().id(), hub_thread, "migrated");
+                    }
+                })
+            })
+            .collect();
+        let consumer = green::spawn(move || {
+            let mut sum = 0;
+            for _ in 0..GREENLETS * MESSAGES {
+                sum += rx.recv().unwrap();
+                assert_eq!(std::thread::current().id(), hub_thread, "migrated");
+            }
+            sum
+        });
+        green::joinall(producers);
+        consumer.join().unwrap()
+    });
+    let n = GREENLETS * MESSAGES;
+    assert_eq!(sums, vec![n * (n - 1) / 2; HUBS]);
+}
+
+#[test]
+fn greenlets_woken_from_other_hubs_many_times() {
+    const ROUNDS: u64 = 2_000;
+    // Hub 0's greenlet parks; hub 1's greenlet unparks it, and back.
+    // handles[i] carries hub i's greenlet handle to the other hub
+    let handles: Vec<_> = (0..2)
+        .map(|_| channel::bounded::<green::Greenlet>(1))
+        .collect();
+    let turn = Arc::new(AtomicU64::new(0));
+    let results = green::Runtime::new().hubs(2).run(|hub| {
+        handles[hub].0.send(green::current()).unwrap();
+        let other = handles[1 - hub].1.recv().unwrap();
+        let mine = hub as u64; // hub 0 moves on even turns, hub 1 on odd
+        let mut woken = 0;
+        for _ in 0..ROUNDS {
+            while turn.load(Ordering::Acquire) % 2 != mine {
+                green::park();
+                woken += 1;
+            }
+            turn.fetch_add(1, Ordering::AcqRel);
+            other.unpark();
+        }
+        woken
+    });
+    assert!(results.iter().all(|&w| w > 0));
+    assert_eq!(turn.load(Ordering::Acquire), 2 * ROUNDS);
+}
+
+#[test]
+fn a_panic_in_one_hub_comes_out_after_all_finished() {
+    let finished = Arc::new(AtomicU64::new(0));
+    let f = finished.clone();
+    let r = std::panic::catch_unwind(move || {
+        green::Runtime::new().hubs(3).run(|hub| {
+            green::sleep(std::time::Duration::from_millis(5));
+            f.fetch_add(1, Ordering::SeqCst);
+            assert_ne!(hub, 1, "hub 1 fails");
+        })
+    });
+    assert!(r.is_err());
+    assert_eq!(finished.load(Ordering::SeqCst), 3);
+}
