@@ -29,6 +29,7 @@ use crate::hub;
 ///
 /// Panics outside [`run`](crate::run).
 #[doc(alias = "sleep(0)")]
+#[inline]
 pub fn yield_now() {
     hub::with(|hub| hub.yield_now());
 }

@@ -74,9 +74,6 @@ pub(crate) enum Resumed {
     Suspended,
     /// The body returned; the coroutine may go back to the pool.
     Done,
-    /// The body ran into the guard page. Its frames are gone without having
-    /// been unwound: the process must not continue running its code.
-    Overflowed,
 }
 
 /// A stackful coroutine. Not `Send`: it lives and dies on its hub's thread.
@@ -171,20 +168,24 @@ impl Coroutine {
     ///
     /// Must not be called from inside this same coroutine (the hub resumes
     /// greenlets only from its own stack).
+    #[inline]
+    ///
+    /// Only generator's overflow handler can make it unwind (bodies catch
+    /// everything else themselves, see `enter`): when a body runs into its
+    /// guard page, its frames are gone without having been unwound and the
+    /// payload ([`is_overflow`]) comes out of here. The hub catches it once,
+    /// around its whole loop rather than around every switch (a
+    /// `catch_unwind` per switch costs a call frame on the hottest path),
+    /// and aborts the process.
     pub(crate) fn resume(&mut self) -> Resumed {
         let outer = CURRENT_SCOPE.replace(self.scope);
-        // Only generator's overflow handler can make `resume` unwind: bodies
-        // catch everything else themselves (see `enter`).
-        let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.resume()));
+        self.gen.resume();
         self.scope = CURRENT_SCOPE.replace(outer);
-        match result {
-            Ok(_) if self.gen.is_done() => {
-                self.scope = ptr::null_mut();
-                Resumed::Done
-            }
-            Ok(_) => Resumed::Suspended,
-            Err(payload) if is_overflow(&*payload) => Resumed::Overflowed,
-            Err(payload) => panic::resume_unwind(payload),
+        if self.gen.is_done() {
+            self.scope = ptr::null_mut();
+            Resumed::Done
+        } else {
+            Resumed::Suspended
         }
     }
 
@@ -258,6 +259,7 @@ fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
 /// # Panics
 ///
 /// Panics when called on a thread's own stack (not inside a coroutine).
+#[inline]
 pub(crate) fn suspend() {
     let scope = CURRENT_SCOPE.get();
     assert!(
@@ -284,7 +286,9 @@ pub(crate) fn is_control_payload(payload: &(dyn Any + Send)) -> bool {
     )
 }
 
-fn is_overflow(payload: &(dyn Any + Send)) -> bool {
+/// Whether a payload that escaped [`Coroutine::resume`] is generator's
+/// report of a stack overflow.
+pub(crate) fn is_overflow(payload: &(dyn Any + Send)) -> bool {
     matches!(
         payload.downcast_ref::<generator::Error>(),
         Some(generator::Error::StackErr)

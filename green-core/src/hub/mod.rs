@@ -91,6 +91,7 @@ pub(crate) struct Hub {
 ///
 /// Panics outside [`run`](crate::run), with a message that says what to do.
 #[track_caller]
+#[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&Hub) -> R) -> R {
     let hub = HUB.get();
     if hub.is_null() {
@@ -235,6 +236,7 @@ impl Hub {
     /// # Panics
     ///
     /// Panics when called from the hub's own stack.
+    #[inline]
     pub(crate) fn current_core(&self) -> Rc<Core> {
         match &*self.current.borrow() {
             Some(g) => g.clone(),

@@ -91,10 +91,11 @@ impl Hub {
     }
 
     /// Moves the running greenlet to the back of the run queue.
+    #[inline]
     pub(crate) fn yield_now(&self) {
         let g = self.current_core();
         g.state.set(State::Ready);
-        self.ready.borrow_mut().push(g.clone());
+        self.ready.borrow_mut().push(Rc::clone(&g));
         crate::coroutine::suspend();
         g.wake.set(Wake::None);
         if g.kill.get() && !std::thread::panicking() {

@@ -24,10 +24,12 @@ pub(crate) struct ReadyQueue {
 }
 
 impl ReadyQueue {
+    #[inline]
     pub(crate) fn push(&mut self, g: Rc<Core>) {
         self.queue.push_back(g);
     }
 
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Rc<Core>> {
         self.queue.pop_front()
     }

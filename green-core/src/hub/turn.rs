@@ -2,6 +2,7 @@
 //! module docs): run the ready greenlets, fire timers, poll, detect deadlock.
 
 use std::fmt::Write as _;
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,32 @@ const RECHECK_BLOCKED: Duration = Duration::from_millis(500);
 
 impl Hub {
     /// Runs greenlets until the main greenlet has finished.
+    ///
+    /// A greenlet that overflows its stack aborts the process, with a
+    /// message naming it (see [`Coroutine::resume`]).
     pub(crate) fn run_until_main_finished(&self) {
+        let looped = panic::catch_unwind(AssertUnwindSafe(|| self.run_loop()));
+        if let Err(payload) = looped {
+            if crate::coroutine::is_overflow(&*payload) {
+                let g = self.current.borrow().clone();
+                let bytes = g
+                    .as_ref()
+                    .and_then(|g| g.co.try_borrow().ok()?.as_ref().map(Coroutine::stack_bytes))
+                    .unwrap_or(0);
+                let who = g.map_or_else(|| "?".to_string(), |g| format!("{g:?}"));
+                eprintln!(
+                    "green: greenlet {who} overflowed its stack of {bytes} bytes and hit the \
+                     guard page; aborting. Give it a larger stack with \
+                     green::Builder::stack_size, or raise the default with \
+                     green::set_default_stack_size or the GREEN_STACK_SIZE environment variable."
+                );
+                std::process::abort();
+            }
+            panic::resume_unwind(payload);
+        }
+    }
+
+    fn run_loop(&self) {
         let main = self.main.borrow().clone().expect("main greenlet set");
         while !main.is_finished() {
             self.drain_remote();
@@ -40,6 +66,7 @@ impl Hub {
     }
 
     /// Resumes `g` until it suspends or finishes.
+    #[inline]
     fn switch_to(&self, g: Rc<Core>) {
         g.state.set(State::Running);
         g.started.set(true);
@@ -56,16 +83,6 @@ impl Hub {
             Resumed::Done => {
                 let co = g.co.borrow_mut().take();
                 self.finish(&g, co);
-            }
-            Resumed::Overflowed => {
-                let bytes = g.co.borrow().as_ref().map_or(0, Coroutine::stack_bytes);
-                eprintln!(
-                    "green: greenlet {g:?} overflowed its stack of {bytes} bytes and hit the \
-                     guard page; aborting. Give it a larger stack with \
-                     green::Builder::stack_size, or raise the default with \
-                     green::set_default_stack_size or the GREEN_STACK_SIZE environment variable."
-                );
-                std::process::abort();
             }
         }
     }

@@ -1,0 +1,35 @@
+//! Repeated timing: one warm-up run, then the best and the median of
+//! several.
+//!
+//! Every benchmark body times itself (`Instant` around the measured loop
+//! only), so building a runtime or a hub is left out of the figure. The
+//! tables show the best run: on a machine shared with other work (builds,
+//! tests), interference only ever adds time, so the minimum is the most
+//! repeatable figure; the median is shown next to it.
+
+use std::time::Duration;
+
+/// Nanoseconds per operation over several runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    /// The fastest run.
+    pub best: f64,
+    /// The median run.
+    pub median: f64,
+}
+
+/// Runs `run` once to warm up (fill stack pools, fault pages in, start
+/// worker threads), then `reps` times, and returns the cost of one operation
+/// in nanoseconds. `run` performs `ops` operations and returns how long they
+/// took.
+pub fn per_op_ns(reps: usize, ops: u64, mut run: impl FnMut() -> Duration) -> Sample {
+    let _warm_up = run();
+    let mut samples: Vec<f64> = (0..reps.max(1))
+        .map(|_| run().as_nanos() as f64 / ops as f64)
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    Sample {
+        best: samples[0],
+        median: samples[samples.len() / 2],
+    }
+}
