@@ -11,7 +11,8 @@ const WORD: usize = std::mem::size_of::<usize>();
 /// The default usable stack size of a greenlet: 256 KiB.
 ///
 /// Only the pages a greenlet touches become resident (an idle greenlet costs
-/// two pages), so a generous size costs address space, not memory.
+/// one page: the patched generator writes no sentinel at the bottom), so a
+/// generous size costs address space, not memory.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// The smallest stack a greenlet gets: 16 KiB.
