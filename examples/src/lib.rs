@@ -1,1 +1,4 @@
-//! Examples live in this package's `[[example]]` targets.
+//! The engines of the examples, as a library so that tests can drive them;
+//! each `examples/NAME.rs` is a thin command line over one module here.
+
+pub mod showcase;
