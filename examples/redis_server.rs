@@ -1,0 +1,34 @@
+//! A Redis-compatible (RESP2) key-value server written in plain blocking
+//! style, run as greenlets on one OS thread.
+//!
+//! ```text
+//! cargo run --release --example redis_server -- --addr 127.0.0.1:6380
+//! redis-cli -p 6380 set greeting hello
+//! redis-benchmark -p 6380 -t ping,set,get,incr,mset -q
+//! ```
+//!
+//! The server is `green_examples::redis`: a thread per connection and a
+//! `Mutex<HashMap>`, through `green_std`.
+
+fn main() {
+    let mut addr = "127.0.0.1:6380".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--addr", Some(a)) => addr = a,
+            _ => {
+                eprintln!("usage: redis_server [--addr HOST:PORT]");
+                std::process::exit(2);
+            }
+        }
+    }
+    green::run(|| {
+        let served = green_examples::redis::serve(&addr, |bound| {
+            println!("redis_server listening on {bound} (one OS thread, a greenlet per client)");
+        });
+        if let Err(e) = served {
+            eprintln!("redis_server: {e}");
+            std::process::exit(1);
+        }
+    });
+}

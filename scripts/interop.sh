@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Interoperability: the example servers against real, independent clients
+# (Debian's redis-tools and wrk), installed here when missing. Fails on any
+# error the clients report. CI runs it after scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {
+    local missing=()
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    if ((${#missing[@]})); then
+        echo "== installing redis-tools and wrk (missing: ${missing[*]})"
+        local sudo=""
+        [[ $(id -u) -eq 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq redis-tools wrk >/dev/null
+    fi
+}
+need redis-cli redis-benchmark wrk
+
+cargo build --release --example redis_server -q
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# Starts an example on a free port; waits until it accepts connections.
+start() {
+    local name=$1 port=$2
+    "target/release/examples/$name" --addr "127.0.0.1:$port" >"target/interop-$name.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "$name did not start; its log:" >&2
+    cat "target/interop-$name.log" >&2
+    return 1
+}
+
+echo "== redis_server with redis-cli"
+start redis_server 16379
+cli() { redis-cli -p 16379 "$@"; }
+check() {
+    local want=$1; shift
+    local got
+    got=$(cli "$@")
+    if [[ "$got" != "$want" ]]; then
+        echo "redis-cli $*: expected '$want', got '$got'" >&2
+        exit 1
+    fi
+}
+check PONG ping
+check OK set greeting hello
+check hello get greeting
+check OK set counter 10 ex 100
+check 11 incr counter
+check 100 ttl counter
+check 2 exists greeting counter
+check 1 del greeting
+check 1 dbsize
+
+echo "== redis_server with redis-benchmark"
+out=$(redis-benchmark -p 16379 -t ping,set,get,incr,mset -n 20000 -c 50 -q 2>&1 | tr '\r' '\n')
+echo "$out" | grep -E 'requests per second' || true
+if echo "$out" | grep -iE 'error|Connection refused'; then
+    echo "redis-benchmark reported errors" >&2
+    exit 1
+fi
+tests=$(echo "$out" | grep -c 'requests per second')
+if [[ $tests -ne 6 ]]; then
+    echo "redis-benchmark completed $tests of 6 tests" >&2
+    exit 1
+fi
+
+echo "== interop: ok"
