@@ -316,7 +316,7 @@ fn execute(args: &[Vec<u8>], store: &Mutex<Store>, w: &mut impl Write) -> io::Re
                     let left = t.saturating_duration_since(Instant::now());
                     if name == "TTL" {
                         // rounded like Redis: remaining seconds, rounded up
-                        ((left.as_millis() + 999) / 1000) as i64
+                        left.as_millis().div_ceil(1000) as i64
                     } else {
                         left.as_millis() as i64
                     }
