@@ -20,7 +20,7 @@ need() {
 }
 need redis-cli redis-benchmark wrk
 
-cargo build --release --example redis_server -q
+cargo build --release --example redis_server --example http_server -q
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -72,6 +72,21 @@ fi
 tests=$(echo "$out" | grep -c 'requests per second')
 if [[ $tests -ne 6 ]]; then
     echo "redis-benchmark completed $tests of 6 tests" >&2
+    exit 1
+fi
+
+echo "== http_server with wrk"
+start http_server 18080
+out=$(wrk -t1 -c100 -d3s http://127.0.0.1:18080/ 2>&1)
+echo "$out" | grep -E 'Requests/sec|requests in'
+if echo "$out" | grep -E 'Socket errors|Non-2xx'; then
+    echo "wrk reported errors" >&2
+    exit 1
+fi
+out=$(wrk -t1 -c20 -d2s http://127.0.0.1:18080/static/index.html 2>&1)
+echo "$out" | grep -E 'Requests/sec'
+if echo "$out" | grep -E 'Socket errors|Non-2xx'; then
+    echo "wrk reported errors on static files" >&2
     exit 1
 fi
 

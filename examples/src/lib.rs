@@ -1,5 +1,6 @@
 //! The engines of the examples, as a library so that tests can drive them;
 //! each `examples/NAME.rs` is a thin command line over one module here.
 
+pub mod http;
 pub mod redis;
 pub mod showcase;
