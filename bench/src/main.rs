@@ -6,7 +6,7 @@
 //! cargo run --release -p green-bench -- --only switch,spawn
 //! ```
 //!
-//! Three measurements, each printed as a markdown table with every figure's
+//! Four measurements, each printed as a markdown table with every figure's
 //! ratio to green's and to the raw `generator` crate's (the floor under any
 //! design built on it), plus the figure of the target machine for
 //! orientation:
@@ -20,6 +20,10 @@
 //!    tasks, each implementation in a fresh child process. This may raise
 //!    `vm.max_map_count` when run as root (and says so).
 //!
+//! 4. **echo** ([`echo`]): TCP echo round trips at 100 and 1,000
+//!    connections, green (one hub) against a thread-per-connection std
+//!    server, each in its own process, with p50/p99 and CPU use.
+//!
 //! Timings are the best (and the median) of several runs after a warm-up,
 //! measured inside each runtime (runtime creation is left out). Nothing is
 //! asserted: the figures are for people. Build with `--release`; a debug
@@ -28,6 +32,7 @@
 //! `--child <workload> <count>` is the internal entry of the memory
 //! measurement's child processes.
 
+mod echo;
 mod idle;
 mod memory;
 mod peers;
@@ -79,20 +84,25 @@ struct Selection {
     switch: bool,
     spawn: bool,
     memory: bool,
+    echo: bool,
 }
 
-const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory]";
+const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         idle::child_main(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("--serve-echo") {
+        echo::child_main(&args[1..]);
+    }
     let mut plan = &Plan::FULL;
     let mut selection = Selection {
         switch: true,
         spawn: true,
         memory: true,
+        echo: true,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -124,12 +134,14 @@ fn parse_only(list: &str) -> Option<Selection> {
         switch: false,
         spawn: false,
         memory: false,
+        echo: false,
     };
     for name in list.split(',') {
         match name.trim() {
             "switch" => s.switch = true,
             "spawn" => s.spawn = true,
             "memory" => s.memory = true,
+            "echo" => s.echo = true,
             _ => return None,
         }
     }
@@ -162,6 +174,9 @@ fn run(plan: &Plan, selection: Selection) {
     }
     if selection.memory {
         println!("{}", memory::run(plan));
+    }
+    if selection.echo {
+        println!("{}", echo::run(plan));
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
 }
