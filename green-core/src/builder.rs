@@ -1,6 +1,6 @@
 //! [`Builder`], [`spawn`] and [`spawn_later`]: creating greenlets.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use crate::coroutine::{stack, Coroutine};
 use crate::hub;
 use crate::join::JoinHandle;
-use crate::kill::is_exit;
-use crate::scope::{Scope, ScopedJoinHandle};
+use crate::scope::{Scope, ScopedJoinHandle, ScopedSendJoinHandle};
 
 /// Greenlet factory, which can be used to configure the properties of a new
 /// greenlet, like [`std::thread::Builder`].
@@ -130,6 +129,12 @@ impl Builder {
     ///
     /// As [`spawn`](Self::spawn).
     ///
+    /// # Panics
+    ///
+    /// If the scope was made outside [`run`](crate::run) (its children are
+    /// OS threads: use [`spawn_scoped_send`](Self::spawn_scoped_send)), or
+    /// on another thread.
+    ///
     /// # Examples
     ///
     /// ```
@@ -145,6 +150,7 @@ impl Builder {
     ///     assert_eq!(total, 6);
     /// });
     /// ```
+    #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
         scope: &'scope Scope<'scope, 'env>,
@@ -154,24 +160,59 @@ impl Builder {
         F: FnOnce() -> T + 'scope,
         T: 'scope,
     {
-        let panicked = Rc::new(Cell::new(false));
-        let flag = panicked.clone();
-        let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => value,
-            Err(payload) => {
-                if !is_exit(&*payload) {
-                    flag.set(true);
-                }
-                panic::resume_unwind(payload)
+        scope.spawn_greenlet(self, f)
+    }
+
+    /// Spawns a `Send` closure in `scope`: a greenlet if the scope was made
+    /// inside [`run`](crate::run), an OS thread (named and sized by this
+    /// builder, as [`std::thread::Builder`] would) otherwise; see
+    /// [`Scope::spawn_send`].
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn) for a greenlet, as
+    /// [`std::thread::Builder::spawn_scoped`] for a thread.
+    ///
+    /// # Panics
+    ///
+    /// If the scope was made inside `run` but this is another thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = green::scope(|s| {
+    ///     let h = green::Builder::new()
+    ///         .name("worker".to_string())
+    ///         .spawn_scoped_send(s, || std::thread::current().name().map(String::from))
+    ///         .unwrap();
+    ///     h.join().unwrap()
+    /// });
+    /// assert_eq!(name.as_deref(), Some("worker"));
+    /// ```
+    #[track_caller]
+    pub fn spawn_scoped_send<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedSendJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        if scope.spawns_threads() {
+            let mut builder = std::thread::Builder::new();
+            if let Some(name) = self.name {
+                builder = builder.name(name);
             }
-        };
-        // SAFETY: `scope` (see scope.rs) waits until every greenlet spawned
-        // in it has finished before it returns or unwinds past the borrows
-        // ('scope), killing them first if it unwinds, and a greenlet's
-        // coroutine is only dropped unfinished while unwinding is impossible
-        // (then its frames never run again).
-        let handle = unsafe { self.build_unchecked(body, None)? };
-        Ok(scope.adopt(handle, panicked))
+            if let Some(size) = self.stack_size {
+                builder = builder.stack_size(size);
+            }
+            scope.spawn_thread(builder, f)
+        } else {
+            scope
+                .spawn_greenlet(self, f)
+                .map(ScopedSendJoinHandle::from_greenlet)
+        }
     }
 
     fn build<F, T>(self, f: F, start_at: Option<Instant>) -> io::Result<JoinHandle<T>>
@@ -183,11 +224,15 @@ impl Builder {
         unsafe { self.build_unchecked(f, start_at) }
     }
 
+    /// Spawns a greenlet on the calling thread's hub, whatever `f` and `T`
+    /// borrow.
+    ///
     /// # Safety
     ///
-    /// The greenlet must finish before anything `f` or `T` borrows goes out
-    /// of scope.
-    unsafe fn build_unchecked<'a, F, T>(
+    /// The greenlet must finish (or, if the hub drops its coroutines without
+    /// unwinding them, never run again) before anything `f` or `T` borrows
+    /// goes out of scope.
+    pub(crate) unsafe fn build_unchecked<'a, F, T>(
         self,
         f: F,
         start_at: Option<Instant>,

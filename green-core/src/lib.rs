@@ -148,7 +148,7 @@ pub use local::LocalKey;
 pub use park::{park, park_timeout};
 pub use run::run;
 pub use runtime::Runtime;
-pub use scope::{scope, Scope, ScopedJoinHandle};
+pub use scope::{scope, Scope, ScopedJoinHandle, ScopedSendJoinHandle};
 pub use sleep::{sleep, sleep_until, yield_now};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 pub use unblock::unblock;

@@ -1,24 +1,77 @@
-//! [`scope`]: greenlets that borrow from their spawner's stack, like
-//! [`std::thread::scope`].
+//! [`scope`]: greenlets (or, outside [`run`](crate::run), OS threads) that
+//! borrow from their spawner's stack, like [`std::thread::scope`].
+//!
+//! # Two modes
+//!
+//! [`scope`] looks at the calling thread once, when it makes the [`Scope`]:
+//!
+//! - **Greenlets**, when made inside `run`: every child is a greenlet of the
+//!   owner's hub. [`Scope::spawn`] takes any closure, [`Scope::spawn_send`]
+//!   a `Send` one; both must be called on that hub's thread.
+//! - **Threads**, when made outside `run`: every child is an OS thread,
+//!   spawned by [`Scope::spawn_send`] from any thread, with
+//!   [`std::thread::scope`]'s semantics. [`Scope::spawn`], whose closure need
+//!   not be `Send`, panics.
+//!
+//! green-std's `thread::scope` is this function: std's scoped threads
+//! outside `run`, scoped greenlets inside it.
+//!
+//! # Why borrowing is sound
+//!
+//! A child's closure and result may borrow anything that outlives `'scope`;
+//! spawning erases that lifetime (the two `unsafe` blocks of this file). It
+//! rests on one promise that [`scope`] keeps: **every child has finished (a
+//! greenlet) or been joined (a thread) before `scope` returns or unwinds past
+//! the borrows**, whatever `f` does.
+//!
+//! 1. A child is registered in `Scope::children` before its spawn returns:
+//!    the lock is held across the spawn, with room reserved before it, so
+//!    nothing can unwind between spawning and registering.
+//! 2. `scope` catches `f`'s panic, then `finish_all` waits for the
+//!    registered children until none is left, including those spawned
+//!    meanwhile. Only code running for `f` or for a child can spawn:
+//!    `'scope` is higher-ranked and `Scope` is invariant in it, so nothing
+//!    that outlives them can keep the `&'scope Scope`.
+//! 3. `finish_all` does not unwind before it is done. A kill (or a
+//!    [`Timeout`](crate::Timeout)) interrupting its wait is caught: the
+//!    remaining greenlets are killed and still waited for, and the kill (or
+//!    timeout) goes on afterwards. The lock ignores poison, and a failed thread join is
+//!    recorded, not raised.
+//! 4. A greenlet is waited for by the hub that runs it: in the greenlets
+//!    mode, a spawn from any other thread panics before spawning.
+//! 5. The owner of a threads-mode scope is outside `run`, on its thread's own
+//!    stack, which is never freed without unwinding. A greenlets-mode scope
+//!    never has OS children: should a hub drop its coroutines without
+//!    unwinding them (only when the hub loop itself unwinds), no greenlet of
+//!    that thread runs again, but a thread would still be running.
 
-use std::cell::{Cell, RefCell};
+use std::any::Any;
 use std::fmt;
+use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
 
-use crate::greenlet::{Core, GreenletId};
+use crate::greenlet::{Core, Greenlet, GreenletId};
 use crate::hub;
 use crate::join::{JoinError, JoinHandle};
 use crate::kill::is_exit;
 use crate::Builder;
 
-/// Creates a scope for spawning greenlets that may borrow non-`'static`
-/// data, like [`std::thread::scope`].
+/// Creates a scope for spawning greenlets (or OS threads) that may borrow
+/// non-`'static` data, like [`std::thread::scope`].
 ///
-/// Every greenlet spawned in the scope has finished when `scope` returns:
-/// those not joined by hand are joined automatically. If one of those
-/// panicked, `scope` panics after they are all done.
+/// Inside [`run`](crate::run), the scope's children are greenlets of the
+/// calling hub; outside it, they are OS threads, spawned with
+/// [`Scope::spawn_send`], and `scope` behaves exactly like
+/// [`std::thread::scope`].
+///
+/// Every child has finished when `scope` returns: those not joined by hand
+/// are joined automatically. If one of those panicked, `scope` panics after
+/// they are all done.
 ///
 /// If the greenlet running the scope is killed, the scope first kills its
 /// greenlets and waits for them to unwind (they borrow from it), then goes
@@ -26,8 +79,9 @@ use crate::Builder;
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run) (use [`std::thread::scope`] there),
-/// if `f` panics (after all greenlets are done), or as said above.
+/// If `f` panics (after all children are done), or if a child that was not
+/// joined panicked: with `"a scoped greenlet panicked"`, or std's `"a scoped
+/// thread panicked"` outside `run`.
 ///
 /// # Examples
 ///
@@ -51,14 +105,31 @@ use crate::Builder;
 ///     assert_eq!(x, a.len());
 /// });
 /// ```
+///
+/// Outside `run`, the same borrows work with OS threads:
+///
+/// ```
+/// let data = [1, 2, 3, 4];
+/// let (left, right) = data.split_at(2);
+/// let total = green::scope(|s| {
+///     let l = s.spawn_send(|| left.iter().sum::<i32>());
+///     let r = s.spawn_send(|| right.iter().sum::<i32>());
+///     assert!(l.thread().is_some()); // an OS thread
+///     l.join().unwrap() + r.join().unwrap()
+/// });
+/// assert_eq!(total, 10);
+/// ```
 #[track_caller]
 pub fn scope<'env, F, T>(f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
-    hub::with(|_| ()); // outside `run`: the usual clear panic
     let scope = Scope {
-        children: RefCell::new(Vec::new()),
+        mode: match hub::current_id() {
+            Some(hub) => Mode::Greenlets { hub },
+            None => Mode::Threads,
+        },
+        children: Mutex::new(Vec::new()),
         scope: PhantomData,
         env: PhantomData,
     };
@@ -69,34 +140,71 @@ where
         (Some(exit), _) => panic::resume_unwind(exit),
         (None, Err(payload)) => panic::resume_unwind(payload),
         (None, Ok(value)) => {
-            let panicked = scope.children.borrow().iter().any(|c| c.panicked.get());
-            assert!(!panicked, "a scoped greenlet panicked");
+            let panicked = scope
+                .children()
+                .iter()
+                .any(|c| c.panicked.load(Ordering::Relaxed));
+            if panicked {
+                match scope.mode {
+                    Mode::Greenlets { .. } => panic!("a scoped greenlet panicked"),
+                    Mode::Threads => panic!("a scoped thread panicked"),
+                }
+            }
             value
         }
     }
 }
 
-/// A scope to spawn scoped greenlets in; see [`scope`].
+/// A scope to spawn scoped greenlets (or OS threads) in; see [`scope`].
+///
+/// It is `Sync`: children may capture the `&Scope` to spawn more children
+/// (from an OS thread, with [`spawn_send`](Scope::spawn_send)).
 pub struct Scope<'scope, 'env: 'scope> {
-    children: RefCell<Vec<Child>>,
+    /// # Invariant
+    /// `Greenlets { hub }`: the owner is a greenlet of hub `hub`, and so is
+    /// every child (spawns from another thread panic). `Threads`: the owner
+    /// is outside `run`, on its thread's own stack, and every child is an OS
+    /// thread.
+    mode: Mode,
+    /// # Invariant
+    /// Every child is in here before its spawn returns, and [`scope`] waits
+    /// until each has finished or been joined before it returns or unwinds
+    /// (see the module docs).
+    children: Mutex<Vec<Child>>,
     /// Invariance over 'scope, so that it cannot be shrunk.
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
 }
 
-/// A greenlet of the scope, and whether it panicked without anyone joining
-/// it (to report).
-struct Child {
-    core: Rc<Core>,
-    panicked: Rc<Cell<bool>>,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Made inside `run`, on the hub with this identity.
+    Greenlets { hub: u64 },
+    /// Made outside `run`.
+    Threads,
 }
 
-/// An owned permission to join on a scoped greenlet; see
-/// [`Scope::spawn`].
-pub struct ScopedJoinHandle<'scope, T> {
-    handle: JoinHandle<T>,
-    panicked: Rc<Cell<bool>>,
-    scope: PhantomData<&'scope ()>,
+/// A child of the scope.
+struct Child {
+    kind: ChildKind,
+    /// Set when it panicked, cleared when its handle joins it: a panic that
+    /// `scope` must report. `Relaxed` suffices: each write happens before
+    /// `scope` reads it, through the hub's single thread, the packet's lock
+    /// or the thread's join.
+    panicked: Arc<AtomicBool>,
+}
+
+enum ChildKind {
+    /// Waited for through the hub's record of it.
+    Greenlet(Greenlet),
+    /// `None` once the scope has joined it (only the scope joins it).
+    Thread(Option<thread::JoinHandle<()>>),
+}
+
+/// What `finish_all` waits for next.
+enum Next {
+    Greenlet(Rc<Core>),
+    Thread(thread::JoinHandle<()>, Arc<AtomicBool>),
 }
 
 impl<'scope> Scope<'scope, '_> {
@@ -105,7 +213,9 @@ impl<'scope> Scope<'scope, '_> {
     ///
     /// # Panics
     ///
-    /// As [`spawn`](crate::spawn).
+    /// As [`spawn`](crate::spawn), and if the scope was made outside
+    /// [`run`](crate::run) (use [`spawn_send`](Self::spawn_send) there) or
+    /// on another thread.
     ///
     /// # Examples
     ///
@@ -130,53 +240,279 @@ impl<'scope> Scope<'scope, '_> {
             .unwrap_or_else(|e| panic!("failed to spawn greenlet: {e}"))
     }
 
-    pub(crate) fn adopt<T>(
+    /// Spawns a `Send` closure in the scope: as a greenlet if the scope was
+    /// made inside [`run`](crate::run), as an OS thread otherwise. This is
+    /// `std::thread::Scope::spawn` for code that must work both ways
+    /// (green-std's scoped threads are made with it).
+    ///
+    /// In the threads mode it may be called from any thread, children
+    /// included; in the greenlets mode, from the scope's hub only.
+    ///
+    /// # Panics
+    ///
+    /// If the greenlet or the thread cannot be spawned (use
+    /// [`Builder::spawn_scoped_send`] to handle that as an error), and if the
+    /// scope was made inside `run` but this is another thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// fn count_to(n: usize) -> usize {
+    ///     let count = AtomicUsize::new(0);
+    ///     green::scope(|s| {
+    ///         for _ in 0..n {
+    ///             s.spawn_send(|| count.fetch_add(1, Ordering::Relaxed));
+    ///         }
+    ///     });
+    ///     count.into_inner()
+    /// }
+    ///
+    /// assert_eq!(count_to(4), 4); // OS threads
+    /// assert_eq!(green::run(|| count_to(4)), 4); // greenlets
+    /// ```
+    #[track_caller]
+    pub fn spawn_send<F, T>(&'scope self, f: F) -> ScopedSendJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        Builder::new()
+            .spawn_scoped_send(self, f)
+            .unwrap_or_else(|e| match self.mode {
+                Mode::Greenlets { .. } => panic!("failed to spawn greenlet: {e}"),
+                Mode::Threads => panic!("failed to spawn thread: {e}"),
+            })
+    }
+
+    /// Whether the children are OS threads (the scope was made outside
+    /// `run`).
+    pub(crate) fn spawns_threads(&self) -> bool {
+        self.mode == Mode::Threads
+    }
+
+    /// Spawns `f` as a greenlet of the scope, configured by `builder`.
+    #[track_caller]
+    pub(crate) fn spawn_greenlet<F, T>(
         &'scope self,
-        handle: JoinHandle<T>,
-        panicked: Rc<Cell<bool>>,
-    ) -> ScopedJoinHandle<'scope, T> {
-        self.children.borrow_mut().push(Child {
-            core: handle.core().clone(),
+        builder: Builder,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + 'scope,
+        T: 'scope,
+    {
+        match self.mode {
+            Mode::Threads => panic!(
+                "green::Scope::spawn: this scope was made outside green::run, so its children are \
+                 OS threads, and a closure that is not `Send` cannot go to one; use \
+                 Scope::spawn_send, or make the scope inside green::run"
+            ),
+            Mode::Greenlets { hub: owner } => assert!(
+                hub::current_id() == Some(owner),
+                "green: a scope made inside green::run spawns greenlets of its own hub, so only \
+                 from that hub's thread; this spawn comes from another thread"
+            ),
+        }
+        let panicked = Arc::new(AtomicBool::new(false));
+        let flag = panicked.clone();
+        let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => value,
+            Err(payload) => {
+                if !is_exit(&*payload) {
+                    flag.store(true, Ordering::Relaxed);
+                }
+                panic::resume_unwind(payload)
+            }
+        };
+        let mut children = self.children();
+        children.reserve(1);
+        // SAFETY: `build_unchecked` needs the greenlet to finish before
+        // anything `body` borrows (`f`, `T`: 'scope) goes away. The check
+        // above makes it a greenlet of the hub that runs the owner; it is
+        // registered below before the lock is released (room is reserved,
+        // so the push cannot unwind); and `scope` waits until every
+        // registered greenlet has finished (killing them first if the owner
+        // is killed) before it returns or unwinds, and 'scope ends after
+        // that (module docs, points 1-4). If the hub drops its coroutines
+        // without unwinding them, no greenlet of this thread runs again.
+        let handle = unsafe { builder.build_unchecked(body, None)? };
+        children.push(Child {
+            kind: ChildKind::Greenlet(handle.greenlet().clone()),
             panicked: panicked.clone(),
         });
-        ScopedJoinHandle {
+        Ok(ScopedJoinHandle {
             handle,
             panicked,
             scope: PhantomData,
-        }
+        })
     }
 
-    /// Waits until every child has finished, killing them all if `kill` or
-    /// if the waiting greenlet is killed meanwhile (it keeps waiting then,
-    /// and returns the kill to go on with).
-    fn finish_all(&self, mut kill: bool) -> Option<Box<dyn std::any::Any + Send>> {
+    /// Spawns `f` on an OS thread of the scope, configured by `builder`.
+    pub(crate) fn spawn_thread<F, T>(
+        &'scope self,
+        builder: thread::Builder,
+        f: F,
+    ) -> io::Result<ScopedSendJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        debug_assert_eq!(self.mode, Mode::Threads);
+        let packet = Arc::new(Packet {
+            result: Mutex::new(None),
+            done: Condvar::new(),
+        });
+        let panicked = Arc::new(AtomicBool::new(false));
+        let (theirs, flag) = (packet.clone(), panicked.clone());
+        let body = move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+            if outcome.is_err() {
+                flag.store(true, Ordering::Relaxed);
+            }
+            theirs.put(outcome);
+        };
+        let mut children = self.children();
+        children.reserve(1);
+        // SAFETY: `spawn_unchecked` needs the thread not to outlive anything
+        // `body` borrows (`f` and `T`, for 'scope). The handle is registered
+        // below before the lock is released (room is reserved, so the push
+        // cannot unwind), and `scope` joins every registered thread, in a
+        // `finish_all` that cannot unwind in this mode, before it returns or
+        // resumes `f`'s panic; 'scope ends after that. The owner of a
+        // threads-mode scope is outside `run`, on its own thread's stack,
+        // which is never freed without unwinding (module docs, points 1-3
+        // and 5).
+        let handle = unsafe { builder.spawn_unchecked(body)? };
+        let thread = handle.thread().clone();
+        children.push(Child {
+            kind: ChildKind::Thread(Some(handle)),
+            panicked: panicked.clone(),
+        });
+        Ok(ScopedSendJoinHandle {
+            inner: SendInner::Thread {
+                thread,
+                packet,
+                panicked,
+                scope: PhantomData,
+            },
+        })
+    }
+
+    /// The children, whatever a panic elsewhere did to the lock: waiting for
+    /// them must never fail.
+    fn children(&self) -> MutexGuard<'_, Vec<Child>> {
+        self.children.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until every child has finished or been joined, including those
+    /// spawned meanwhile. Greenlets are killed if `kill`, or if the waiting
+    /// greenlet is killed meanwhile (it keeps waiting then, and returns the
+    /// kill to go on with). Never unwinds.
+    fn finish_all(&self, mut kill: bool) -> Option<Box<dyn Any + Send>> {
         let mut exit = None;
+        // Children before `done` have finished or been joined.
+        let mut done = 0;
         loop {
-            let next = self
-                .children
-                .borrow()
-                .iter()
-                .find(|c| !c.core.is_finished())
-                .map(|c| c.core.clone());
-            let Some(core) = next else {
-                return exit;
-            };
-            let waited = panic::catch_unwind(AssertUnwindSafe(|| {
-                hub::with(|hub| {
-                    if kill {
-                        hub.kill(&core);
-                    } else {
-                        hub.wait_finished(&core, "scope");
+            let next = {
+                let mut children = self.children();
+                loop {
+                    let Some(child) = children.get_mut(done) else {
+                        break None;
+                    };
+                    match &mut child.kind {
+                        ChildKind::Thread(handle) => {
+                            done += 1;
+                            if let Some(handle) = handle.take() {
+                                break Some(Next::Thread(handle, child.panicked.clone()));
+                            }
+                        }
+                        // Only in the greenlets mode: the hub is this thread's.
+                        ChildKind::Greenlet(g) => match hub::with(|hub| hub.core_of(g)) {
+                            Some(core) => break Some(Next::Greenlet(core)),
+                            None => done += 1,
+                        },
                     }
-                });
-            }));
-            if let Err(payload) = waited {
-                // Only a kill can interrupt a wait; keep the first.
-                kill = true;
-                exit.get_or_insert(payload);
+                }
+            };
+            match next {
+                None => return exit,
+                Some(Next::Thread(handle, panicked)) => {
+                    // Its body catches its own panics, so an `Err` is a panic
+                    // in dropping its unjoined result there. Report it, and
+                    // forget the payload: a destructor of it that panicked
+                    // would unwind out of here (std aborts in that case).
+                    if let Err(payload) = handle.join() {
+                        panicked.store(true, Ordering::Relaxed);
+                        std::mem::forget(payload);
+                    }
+                }
+                Some(Next::Greenlet(core)) => {
+                    let waited = panic::catch_unwind(AssertUnwindSafe(|| {
+                        hub::with(|hub| {
+                            if kill {
+                                hub.kill(&core);
+                            } else {
+                                hub.wait_finished(&core, "scope");
+                            }
+                        });
+                    }));
+                    if let Err(payload) = waited {
+                        // A kill or a timeout interrupted the wait; keep the
+                        // first, kill the rest and still wait for them.
+                        kill = true;
+                        if exit.is_none() {
+                            exit = Some(payload);
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+/// Where a scoped OS thread leaves its result for
+/// [`ScopedSendJoinHandle::join`].
+struct Packet<T> {
+    result: Mutex<Option<thread::Result<T>>>,
+    done: Condvar,
+}
+
+impl<T> Packet<T> {
+    fn put(&self, outcome: thread::Result<T>) {
+        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+        self.done.notify_one();
+    }
+
+    /// Waits for the result and takes it.
+    fn take(&self) -> thread::Result<T> {
+        let mut result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(outcome) = result.take() {
+                return outcome;
+            }
+            result = self
+                .done
+                .wait(result)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+}
+
+/// An owned permission to join on a scoped greenlet; see
+/// [`Scope::spawn`].
+pub struct ScopedJoinHandle<'scope, T> {
+    handle: JoinHandle<T>,
+    panicked: Arc<AtomicBool>,
+    scope: PhantomData<&'scope ()>,
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
@@ -200,7 +536,7 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
         let result = self.handle.join();
-        self.panicked.set(false);
+        self.panicked.store(false, Ordering::Relaxed);
         result
     }
 
@@ -265,15 +601,152 @@ impl<T> ScopedJoinHandle<'_, T> {
     ///     });
     /// });
     /// ```
-    pub fn greenlet(&self) -> &crate::Greenlet {
+    pub fn greenlet(&self) -> &Greenlet {
         self.handle.greenlet()
+    }
+}
+
+/// An owned permission to join on a scoped greenlet or scoped OS thread; see
+/// [`Scope::spawn_send`]. Its methods are those of
+/// [`std::thread::ScopedJoinHandle`].
+///
+/// Like [`JoinHandle`], it is neither `Send` nor `Sync` (std's is, for a
+/// `Send` result), whichever it holds:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// green::scope(|s| assert_send(&s.spawn_send(|| ())));
+/// ```
+pub struct ScopedSendJoinHandle<'scope, T> {
+    inner: SendInner<'scope, T>,
+}
+
+enum SendInner<'scope, T> {
+    Greenlet(ScopedJoinHandle<'scope, T>),
+    Thread {
+        thread: thread::Thread,
+        packet: Arc<Packet<T>>,
+        /// The child's flag in the scope.
+        panicked: Arc<AtomicBool>,
+        scope: PhantomData<&'scope ()>,
+    },
+}
+
+impl<'scope, T> ScopedSendJoinHandle<'scope, T> {
+    pub(crate) fn from_greenlet(handle: ScopedJoinHandle<'scope, T>) -> Self {
+        ScopedSendJoinHandle {
+            inner: SendInner::Greenlet(handle),
+        }
+    }
+
+    /// Waits for the greenlet or thread to finish and returns its result,
+    /// like [`std::thread::ScopedJoinHandle::join`]. A panic joined here is
+    /// not reported again by the scope.
+    ///
+    /// # Errors
+    ///
+    /// The panic payload if it panicked. A greenlet that was killed gives a
+    /// payload that is its [`JoinError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn first_error() -> String {
+    ///     green::scope(|s| {
+    ///         let ok = s.spawn_send(|| 1);
+    ///         let bad = s.spawn_send(|| -> u8 { panic!("oops") });
+    ///         assert_eq!(ok.join().unwrap(), 1);
+    ///         let payload = bad.join().unwrap_err(); // the scope does not panic
+    ///         payload.downcast_ref::<&str>().unwrap().to_string()
+    ///     })
+    /// }
+    ///
+    /// assert_eq!(first_error(), "oops"); // OS threads
+    /// assert_eq!(green::run(first_error), "oops"); // greenlets
+    /// ```
+    pub fn join(self) -> thread::Result<T> {
+        match self.inner {
+            SendInner::Greenlet(handle) => handle.join().map_err(|e| match e.try_into_panic() {
+                Ok(payload) => payload,
+                Err(killed) => Box::new(killed),
+            }),
+            SendInner::Thread {
+                packet, panicked, ..
+            } => {
+                let outcome = packet.take();
+                panicked.store(false, Ordering::Relaxed);
+                outcome
+            }
+        }
+    }
+
+    /// Whether the greenlet or thread has finished running its closure.
+    /// Does not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::scope(|s| {
+    ///     let h = s.spawn_send(|| ());
+    ///     while !h.is_finished() {
+    ///         std::thread::yield_now();
+    ///     }
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            SendInner::Greenlet(handle) => handle.is_finished(),
+            SendInner::Thread { packet, .. } => packet.is_set(),
+        }
+    }
+
+    /// The greenlet, when the scope was made inside [`run`](crate::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     green::scope(|s| {
+    ///         let h = s.spawn_send(|| ());
+    ///         assert!(h.greenlet().is_some() && h.thread().is_none());
+    ///     });
+    /// });
+    /// ```
+    pub fn greenlet(&self) -> Option<&Greenlet> {
+        match &self.inner {
+            SendInner::Greenlet(handle) => Some(handle.greenlet()),
+            SendInner::Thread { .. } => None,
+        }
+    }
+
+    /// The OS thread, when the scope was made outside [`run`](crate::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::scope(|s| {
+    ///     let h = s.spawn_send(|| std::thread::current().id());
+    ///     let id = h.thread().unwrap().id();
+    ///     assert_eq!(h.join().unwrap(), id);
+    /// });
+    /// ```
+    pub fn thread(&self) -> Option<&thread::Thread> {
+        match &self.inner {
+            SendInner::Greenlet(_) => None,
+            SendInner::Thread { thread, .. } => Some(thread),
+        }
     }
 }
 
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let spawns = match self.mode {
+            Mode::Greenlets { .. } => "greenlets",
+            Mode::Threads => "threads",
+        };
         f.debug_struct("Scope")
-            .field("greenlets", &self.children.borrow().len())
+            .field("spawns", &spawns)
+            .field("children", &self.children().len())
             .finish_non_exhaustive()
     }
 }
@@ -283,5 +756,16 @@ impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
         f.debug_tuple("ScopedJoinHandle")
             .field(self.handle.greenlet())
             .finish()
+    }
+}
+
+impl<T> fmt::Debug for ScopedSendJoinHandle<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut t = f.debug_tuple("ScopedSendJoinHandle");
+        match &self.inner {
+            SendInner::Greenlet(handle) => t.field(handle.greenlet()),
+            SendInner::Thread { thread, .. } => t.field(thread),
+        };
+        t.finish()
     }
 }

@@ -117,6 +117,12 @@ pub(crate) fn is_running() -> bool {
     !HUB.get().is_null()
 }
 
+/// The identity of this thread's hub, or `None` outside `run`. No two hubs
+/// of a process share one.
+pub(crate) fn current_id() -> Option<u64> {
+    try_with(|hub| hub.id)
+}
+
 #[cold]
 #[track_caller]
 fn outside_run() -> ! {
@@ -229,6 +235,18 @@ impl Hub {
 
     pub(crate) fn set_main(&self, core: Rc<Core>) {
         *self.main.borrow_mut() = Some(core);
+    }
+
+    /// The record of `g` while it is alive on this hub; `None` once it has
+    /// finished, or when it belongs to another hub.
+    pub(crate) fn core_of(&self, g: &Greenlet) -> Option<Rc<Core>> {
+        if g.id().hub() != self.id {
+            return None;
+        }
+        match self.slab.borrow().get(g.slot() as usize) {
+            Some(Some(core)) if core.id() == g.id() => Some(core.clone()),
+            _ => None,
+        }
     }
 
     /// The running greenlet.

@@ -34,11 +34,13 @@
 //! ```
 
 mod current;
+mod scope;
 mod spawn;
 
 pub use std::thread::*;
 
 pub use current::{current, park, park_timeout, Thread, ThreadId};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, Builder, JoinHandle};
 
 use std::time::{Duration, Instant};

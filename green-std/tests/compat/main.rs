@@ -47,6 +47,7 @@ programs! {
     barrier => min_alive: 50,
     park_unpark => min_alive: 2,
     thousand_sleepers => min_alive: 1000,
+    scoped_slice => min_alive: 100,
 }
 
 /// One program at a time: the probe is process-wide.
