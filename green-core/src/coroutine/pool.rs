@@ -20,7 +20,19 @@ pub(super) fn take(stack_bytes: usize) -> Option<Coroutine> {
     if stack_bytes != stack::default_size() {
         return None;
     }
-    POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten()
+    POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        // Stacks pooled under an earlier default size are released, never
+        // handed out: a greenlet must not get a smaller stack than it asked for.
+        while let Some(co) = p.pop() {
+            if co.stack_bytes == stack_bytes {
+                return Some(co);
+            }
+        }
+        None
+    })
+    .ok()
+    .flatten()
 }
 
 /// Keeps a finished coroutine for reuse, or drops (unmaps) it.

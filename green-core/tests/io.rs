@@ -1,0 +1,269 @@
+//! Readiness waits: `green::io::wait_readable` / `wait_writable` park the
+//! greenlet until the fd is ready (one reader and one writer may wait on one
+//! fd at once), time out with `TimedOut`, and block the thread in `poll(2)`
+//! outside `run`. Every wait here has a deadline, so that a missed wake-up
+//! fails the test instead of hanging it.
+
+mod util;
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use util::Log;
+
+/// Far enough away never to pass in a passing test.
+fn patience() -> Option<Instant> {
+    Some(Instant::now() + Duration::from_secs(20))
+}
+
+/// Reads what is there, waiting for readability as often as needed.
+fn read_some(mut r: impl Read + AsFd) -> io::Result<Vec<u8>> {
+    let mut buf = [0; 256];
+    loop {
+        match r.read(&mut buf) {
+            Ok(n) => return Ok(buf[..n].to_vec()),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                green::io::wait_readable(r.as_fd(), patience())?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Fills the socket's send buffer until a write would block.
+fn fill(mut s: &UnixStream) -> usize {
+    let chunk = [7u8; 4096];
+    let mut total = 0;
+    loop {
+        match s.write(&chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn a_pipe_reader_wakes_when_the_writer_writes() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let (r, mut w) = std::io::pipe().unwrap();
+        util::set_nonblocking(&r);
+        let l = log.clone();
+        let reader = green::spawn(move || {
+            l.push("reader waits");
+            let got = read_some(&r).unwrap();
+            l.push(format!("reader got {}", String::from_utf8_lossy(&got)));
+            green::io::deregister(&r);
+        });
+        let l = log.clone();
+        let writer = green::spawn(move || {
+            l.push("writer writes");
+            w.write_all(b"ping").unwrap();
+        });
+        reader.join().unwrap();
+        writer.join().unwrap();
+    });
+    assert_eq!(
+        log.lines(),
+        ["reader waits", "writer writes", "reader got ping"]
+    );
+}
+
+#[test]
+fn a_reader_and_a_writer_wait_on_one_fd_at_once() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let filled = fill(&a); // `a` is not writable now, and not readable
+        let a = std::rc::Rc::new(a);
+
+        let (a1, l) = (a.clone(), log.clone());
+        let reader = green::spawn(move || {
+            l.push("reader waits on a");
+            let got = read_some(&*a1).unwrap();
+            l.push(format!("reader got {:?}", String::from_utf8_lossy(&got)));
+        });
+        let (a2, l) = (a.clone(), log.clone());
+        let writer = green::spawn(move || {
+            l.push("writer waits on a");
+            loop {
+                match (&*a2).write(b"more") {
+                    Ok(n) => break l.push(format!("writer wrote {n}")),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        green::io::wait_writable(&*a2, patience()).unwrap();
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        green::yield_now(); // both are waiting now, in opposite directions
+        log.push("main writes to b");
+        (&b).write_all(b"hi").unwrap();
+        reader.join().unwrap();
+        log.push("main drains b");
+        let mut drained = 0;
+        while drained < filled {
+            drained += read_some(&b).unwrap().len();
+        }
+        writer.join().unwrap();
+        green::io::deregister(&*a);
+        green::io::deregister(&b);
+    });
+    assert_eq!(
+        log.lines(),
+        [
+            "reader waits on a",
+            "writer waits on a",
+            "main writes to b",
+            "reader got \"hi\"",
+            "main drains b",
+            "writer wrote 4"
+        ]
+    );
+}
+
+#[test]
+fn an_fd_that_is_ready_already_does_not_wait() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.write_all(b"early").unwrap();
+        // readable before anybody waited: the wait must still see it
+        green::io::wait_readable(&a, patience()).unwrap();
+        assert_eq!(read_some(&a).unwrap(), b"early");
+        green::io::wait_writable(&a, patience()).unwrap();
+        green::io::deregister(&a);
+    });
+}
+
+#[test]
+fn a_deadline_ends_the_wait_with_timed_out_never_early() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (a, _b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        // A wait may return spuriously, so retry as every caller must: try,
+        // wait, try again, until the deadline.
+        let deadline = Instant::now() + Duration::from_millis(10);
+        let err = loop {
+            let mut buf = [0; 8];
+            match (&a).read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                other => panic!("nothing should be readable: {other:?}"),
+            }
+            if let Err(e) = green::io::wait_readable(&a, Some(deadline)) {
+                break e;
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(Instant::now() >= deadline, "timed out early");
+        // a deadline in the past times out at once
+        let err = green::io::wait_readable(&a, Some(Instant::now())).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        // Writing: fill the buffer first. Here a spurious return is likely:
+        // the writable edge seen when the fd was registered is remembered.
+        fill(&a);
+        let deadline = Instant::now() + Duration::from_millis(10);
+        let err = loop {
+            match (&a).write(b"x") {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                other => panic!("the buffer should be full: {other:?}"),
+            }
+            if let Err(e) = green::io::wait_writable(&a, Some(deadline)) {
+                break e;
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(Instant::now() >= deadline, "timed out early");
+        green::io::deregister(&a);
+    });
+}
+
+#[test]
+fn other_greenlets_run_while_one_waits_on_an_fd() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let l = log.clone();
+        let reader = green::spawn(move || {
+            let got = read_some(&a).unwrap();
+            l.push(format!("read {}", got.len()));
+            green::io::deregister(&a);
+        });
+        let l = log.clone();
+        let worker = green::spawn(move || {
+            for i in 0..3 {
+                l.push(format!("work {i}"));
+                green::yield_now();
+            }
+            (&b).write_all(b"done").unwrap();
+            b
+        });
+        let _b = worker.join().unwrap();
+        reader.join().unwrap();
+    });
+    assert_eq!(log.lines(), ["work 0", "work 1", "work 2", "read 4"]);
+}
+
+#[test]
+fn deregister_wakes_the_waiters() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let (a, _b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let a = std::rc::Rc::new(a);
+        let (a1, l) = (a.clone(), log.clone());
+        let waiter = green::spawn(move || {
+            let r = green::io::wait_readable(&*a1, patience());
+            l.push(format!("woken: {}", r.is_ok()));
+        });
+        green::yield_now();
+        green::io::deregister(&*a); // before closing: the waiter retries
+        waiter.join().unwrap();
+    });
+    assert_eq!(log.lines(), ["woken: true"]);
+}
+
+#[test]
+fn outside_run_a_wait_blocks_the_thread_in_poll() {
+    let _w = util::watchdog();
+    assert!(!green::is_running());
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let start = Instant::now();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        (&b).write_all(b"late").unwrap();
+        b
+    });
+    green::io::wait_readable(&a, patience()).unwrap();
+    // it blocked until the data was there
+    let mut buf = [0; 8];
+    assert_eq!((&a).read(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"late");
+    assert!(start.elapsed() >= Duration::from_millis(10));
+    let _b = writer.join().unwrap();
+
+    // deadlines work there too, and never early
+    let deadline = Instant::now() + Duration::from_millis(10);
+    let err = green::io::wait_readable(&a, Some(deadline)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(Instant::now() >= deadline);
+    let err = green::io::wait_readable(&a, Some(Instant::now())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    // and an empty socket is writable at once
+    green::io::wait_writable(&a, patience()).unwrap();
+    // deregister outside run does nothing
+    green::io::deregister(&a);
+}

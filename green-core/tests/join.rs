@@ -1,0 +1,248 @@
+//! Joining: values, errors, `joinall`, detaching, handles that outlive
+//! their hub.
+
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use util::Log;
+
+#[test]
+fn join_returns_the_greenlets_value() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let s = green::spawn(|| String::from("text"));
+        let v = green::spawn(|| vec![1u8, 2, 3]);
+        // not Send: a greenlet never leaves its thread
+        let rc = green::spawn(|| Rc::new(5));
+        let unit = green::spawn(|| ());
+        assert_eq!(s.join().unwrap(), "text");
+        assert_eq!(v.join().unwrap(), [1, 2, 3]);
+        assert_eq!(*rc.join().unwrap(), 5);
+        unit.join().unwrap();
+    });
+}
+
+#[test]
+fn join_waits_while_the_others_run() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let l = log.clone();
+        let slow = green::spawn(move || {
+            l.push("slow starts");
+            green::sleep(Duration::from_millis(5));
+            l.push("slow ends");
+            "slow"
+        });
+        let l = log.clone();
+        let quick = green::spawn(move || {
+            l.push("quick");
+            "quick"
+        });
+        log.push("main joins slow");
+        assert_eq!(slow.join().unwrap(), "slow");
+        log.push("main joined slow");
+        assert!(quick.is_finished());
+        assert_eq!(quick.join().unwrap(), "quick");
+    });
+    assert_eq!(
+        log.lines(),
+        [
+            "main joins slow",
+            "slow starts",
+            "quick",
+            "slow ends",
+            "main joined slow"
+        ]
+    );
+}
+
+#[test]
+fn joining_a_finished_greenlet_does_not_switch() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let done = green::spawn(|| 7);
+        green::yield_now();
+        assert!(done.is_finished());
+        let l = log.clone();
+        let later = green::spawn(move || l.push("later"));
+        assert_eq!(done.join().unwrap(), 7);
+        log.push("main joined");
+        later.join().unwrap();
+    });
+    assert_eq!(log.lines(), ["main joined", "later"]);
+}
+
+#[test]
+fn greenlets_join_each_other() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let inner = green::spawn(|| {
+            green::sleep(Duration::from_millis(2));
+            20
+        });
+        let outer = green::spawn(move || inner.join().unwrap() + 1);
+        assert_eq!(outer.join().unwrap(), 21);
+    });
+}
+
+#[test]
+fn joinall_returns_results_in_handle_order() {
+    let _w = util::watchdog();
+    green::run(|| {
+        // finishing in reverse order does not change the result order
+        let handles: Vec<_> = (0..5u64)
+            .map(|i| {
+                green::spawn(move || {
+                    green::sleep(Duration::from_millis(5 - i));
+                    i * i
+                })
+            })
+            .collect();
+        let results: Vec<u64> = green::joinall(handles)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(results, [0, 1, 4, 9, 16]);
+        assert!(green::joinall(Vec::<green::JoinHandle<()>>::new()).is_empty());
+    });
+}
+
+#[test]
+fn joinall_reports_each_failure_in_its_place() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let ok = green::spawn(|| 1);
+        let panicked = green::spawn(|| -> i32 { panic!("second fails") });
+        let killed = green::spawn(|| {
+            green::sleep(Duration::from_secs(3600));
+            3
+        });
+        green::yield_now();
+        killed.kill();
+        let ids = [ok.id(), panicked.id(), killed.id()];
+        let results = green::joinall([ok, panicked, killed]);
+        assert_eq!(results.len(), 3);
+        assert_eq!(*results[0].as_ref().unwrap(), 1);
+        let e1 = results[1].as_ref().unwrap_err();
+        assert!(e1.is_panic() && !e1.is_killed());
+        assert_eq!(e1.id(), ids[1]);
+        let e2 = results[2].as_ref().unwrap_err();
+        assert!(e2.is_killed() && !e2.is_panic());
+        assert_eq!(e2.id(), ids[2]);
+    });
+}
+
+#[test]
+fn join_errors_describe_themselves() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let p = green::spawn(|| -> () { panic!("boom") });
+        let n = std::hint::black_box(42);
+        let s = green::spawn(move || -> () { panic!("formatted {n}") });
+        let a = green::spawn(|| -> () { std::panic::panic_any(7u32) });
+        let k = green::spawn(|| green::sleep(Duration::from_secs(3600)));
+        green::yield_now();
+        k.kill();
+
+        let e = p.join().unwrap_err();
+        assert_eq!(e.to_string(), "greenlet 1 panicked: boom");
+        assert_eq!(format!("{e:?}"), "JoinError::Panicked(1, ..)");
+        let e = s.join().unwrap_err();
+        assert_eq!(e.to_string(), "greenlet 2 panicked: formatted 42");
+        let e = a.join().unwrap_err();
+        assert_eq!(e.to_string(), "greenlet 3 panicked");
+        assert_eq!(*e.into_panic().downcast::<u32>().unwrap(), 7);
+        let e = k.join().unwrap_err();
+        assert_eq!(e.to_string(), "greenlet 4 was killed");
+        assert_eq!(format!("{e:?}"), "JoinError::Killed(4)");
+        // a kill has no payload to give
+        let e = e.try_into_panic().unwrap_err();
+        assert!(e.is_killed());
+        let msg = util::panic_of(|| e.into_panic());
+        assert!(msg.contains("killed greenlet"), "{msg}");
+    });
+    fn is_error<E: std::error::Error + 'static>() {}
+    is_error::<green::JoinError>();
+}
+
+#[test]
+fn a_greenlet_cannot_join_itself() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let cell: Rc<RefCell<Option<green::JoinHandle<()>>>> = Rc::default();
+        let (c, l) = (cell.clone(), log.clone());
+        let h = green::spawn(move || {
+            let me = c.borrow_mut().take().expect("its own handle");
+            l.push(util::panic_of(|| me.join()));
+        });
+        *cell.borrow_mut() = Some(h);
+        green::yield_now();
+    });
+    let lines = log.lines();
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("a greenlet cannot wait for itself")
+            && lines[0].contains("<Greenlet 1> joined itself"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn dropping_the_handle_detaches_the_greenlet() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let l = log.clone();
+        drop(green::spawn(move || {
+            for _ in 0..3 {
+                green::yield_now();
+            }
+            l.push("detached greenlet finished");
+        }));
+        green::sleep(Duration::from_millis(5));
+        log.push("main");
+    });
+    assert_eq!(log.lines(), ["detached greenlet finished", "main"]);
+}
+
+#[test]
+fn a_handle_can_outlive_its_hub() {
+    let _w = util::watchdog();
+    let (finished, unfinished) = green::run(|| {
+        let finished = green::spawn(|| "done");
+        let unfinished = green::spawn(|| green::sleep(Duration::from_secs(3600)));
+        green::yield_now();
+        (finished, unfinished)
+    });
+    // Outside run: the result of a finished greenlet is still there, and
+    // the one still alive at the end of run was killed.
+    assert!(finished.is_finished());
+    assert_eq!(finished.join().unwrap(), "done");
+    assert!(unfinished.is_finished());
+    assert!(unfinished.join().unwrap_err().is_killed());
+}
+
+#[test]
+fn link_runs_a_callback_after_the_greenlet_ends() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let l = log.clone();
+        let worker = green::spawn(move || {
+            l.push("worker");
+            green::yield_now();
+            l.push("worker ends");
+        });
+        let l = log.clone();
+        let linked = worker.link(move || l.push("callback"));
+        linked.join().unwrap();
+        assert!(worker.is_finished());
+    });
+    assert_eq!(log.lines(), ["worker", "worker ends", "callback"]);
+}

@@ -1,0 +1,333 @@
+//! Killing: a killed greenlet unwinds where it is suspended (its destructors
+//! run), whatever it waits on; unstarted greenlets never run; finished ones
+//! keep their result; `run` kills what is left, and nothing leaks.
+
+mod util;
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use util::{Drops, Log};
+
+const FOREVER: Duration = Duration::from_secs(3600);
+
+/// Kills `target` after letting it reach its wait, and checks that it
+/// unwound from there: its guard dropped, the code after the wait never ran.
+fn kill_while(what: &str, wait: impl FnOnce() + 'static) {
+    let drops = Drops::new();
+    let log = Log::new();
+    green::run(|| {
+        let (d, l) = (drops.clone(), log.clone());
+        let what_ = what.to_string();
+        let target = green::spawn(move || {
+            let _guard = d.guard();
+            l.push(format!("{what_}: waiting"));
+            wait();
+            l.push(format!("{what_}: after the wait (must not happen)"));
+        });
+        green::yield_now(); // it starts and blocks
+        assert_eq!(drops.count(), 0, "{what}");
+        assert!(!target.is_finished(), "{what}");
+        target.kill(); // returns once it has died
+        assert!(target.is_finished(), "{what}");
+        assert_eq!(drops.count(), 1, "{what}: its destructors ran");
+        assert!(target.join().unwrap_err().is_killed(), "{what}");
+    });
+    assert_eq!(log.lines(), [format!("{what}: waiting")]);
+}
+
+#[test]
+fn kill_while_sleeping() {
+    let _w = util::watchdog();
+    kill_while("sleep", || green::sleep(FOREVER));
+    kill_while("sleep_until", || {
+        green::sleep_until(Instant::now() + FOREVER)
+    });
+}
+
+#[test]
+fn kill_while_parked() {
+    let _w = util::watchdog();
+    kill_while("park", || loop {
+        green::park();
+    });
+    kill_while("park_timeout", || green::park_timeout(FOREVER));
+}
+
+#[test]
+fn kill_while_yielding() {
+    let _w = util::watchdog();
+    kill_while("yield_now", || loop {
+        green::yield_now();
+    });
+}
+
+/// Reads `fd` once, waiting for readability as often as needed.
+fn read_some(fd: &UnixStream) -> Vec<u8> {
+    let (mut reader, mut buf) = (fd, [0; 64]);
+    loop {
+        match reader.read(&mut buf) {
+            Ok(n) => return buf[..n].to_vec(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                green::io::wait_readable(fd, None).unwrap();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn kill_while_waiting_on_an_fd() {
+    let _w = util::watchdog();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let a = Rc::new(a);
+    let a2 = a.clone();
+    kill_while("fd readable", move || {
+        read_some(&a2);
+    });
+    // in one hub: kill a waiter, then wait again on the same fd
+    let drops = Drops::new();
+    green::run(|| {
+        let (a2, d) = (a.clone(), drops.guard());
+        let victim = green::spawn(move || {
+            let _guard = d;
+            read_some(&a2)
+        });
+        green::yield_now();
+        victim.kill();
+        assert_eq!(drops.count(), 1);
+        // the killed waiter left nothing behind: a new one is woken by data
+        let a3 = a.clone();
+        let reader = green::spawn(move || read_some(&a3));
+        green::yield_now();
+        b.write_all(b"data").unwrap();
+        assert_eq!(reader.join().unwrap(), b"data");
+        green::io::deregister(&*a);
+    });
+}
+
+#[test]
+fn kill_while_joining() {
+    let _w = util::watchdog();
+    let joiner_drops = Drops::new();
+    let sleeper_drops = Drops::new();
+    green::run(|| {
+        let d = sleeper_drops.guard();
+        let sleeper = green::spawn(move || {
+            let _guard = d;
+            green::sleep(FOREVER);
+        });
+        let d = joiner_drops.guard();
+        let joiner = green::spawn(move || {
+            let _guard = d;
+            let _ = sleeper.join();
+            unreachable!("the joiner was killed");
+        });
+        green::yield_now();
+        joiner.kill();
+        assert_eq!(joiner_drops.count(), 1);
+        assert!(joiner.join().unwrap_err().is_killed());
+        // the greenlet it was joining is untouched (killed only by run's end)
+        green::yield_now();
+        assert_eq!(sleeper_drops.count(), 0);
+    });
+    assert_eq!(sleeper_drops.count(), 1);
+}
+
+#[test]
+fn killing_an_unstarted_greenlet_drops_it_unrun() {
+    let _w = util::watchdog();
+    let drops = Drops::new();
+    let log = Log::new();
+    green::run(|| {
+        let (d, l) = (drops.guard(), log.clone());
+        let never = green::spawn(move || {
+            let _keep = d;
+            l.push("ran (must not happen)");
+        });
+        let (d, l) = (drops.guard(), log.clone());
+        let later = green::spawn_later(Duration::from_millis(1), move || {
+            let _keep = d;
+            l.push("later ran (must not happen)");
+        });
+        assert_eq!(drops.count(), 0);
+        never.kill();
+        later.kill();
+        // the closures (and what they captured) were dropped at once
+        assert_eq!(drops.count(), 2);
+        assert!(never.is_finished() && later.is_finished());
+        green::sleep(Duration::from_millis(5)); // past the spawn_later delay
+        assert!(never.join().unwrap_err().is_killed());
+        assert!(later.join().unwrap_err().is_killed());
+    });
+    assert!(log.lines().is_empty(), "{:?}", log.lines());
+}
+
+#[test]
+fn killing_a_finished_greenlet_does_nothing() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let done = green::spawn(|| 42);
+        let failed = green::spawn(|| -> u8 { panic!("failed first") });
+        green::yield_now();
+        assert!(done.is_finished() && failed.is_finished());
+        done.kill();
+        failed.kill();
+        assert_eq!(done.join().unwrap(), 42);
+        assert!(failed.join().unwrap_err().is_panic());
+    });
+}
+
+#[test]
+fn a_greenlet_killing_itself_unwinds_at_once() {
+    let _w = util::watchdog();
+    let drops = Drops::new();
+    let log = Log::new();
+    green::run(|| {
+        type Slot = Rc<RefCell<Option<green::JoinHandle<()>>>>;
+        let slot: Slot = Rc::default();
+        let (s, d, l) = (slot.clone(), drops.clone(), log.clone());
+        let h = green::spawn(move || {
+            let _guard = d.guard();
+            l.push("before");
+            let me = s.borrow_mut().take().unwrap();
+            me.kill();
+            l.push("after (must not happen)");
+        });
+        *slot.borrow_mut() = Some(h);
+        green::yield_now();
+        assert_eq!(drops.count(), 1);
+        assert!(slot.borrow().is_none());
+    });
+    assert_eq!(log.lines(), ["before"]);
+}
+
+#[test]
+fn destructors_of_a_killed_greenlet_may_still_switch() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        struct SlowDrop(Log);
+        impl Drop for SlowDrop {
+            fn drop(&mut self) {
+                self.0.push("drop starts");
+                green::sleep(Duration::from_millis(1));
+                self.0.push("drop ends");
+            }
+        }
+        let l = log.clone();
+        let target = green::spawn(move || {
+            let _slow = SlowDrop(l);
+            green::sleep(FOREVER);
+        });
+        green::yield_now();
+        target.kill(); // waits for the whole unwind, sleep included
+        log.push("kill returned");
+    });
+    assert_eq!(log.lines(), ["drop starts", "drop ends", "kill returned"]);
+}
+
+/// What the child of `run_kills_what_is_left_and_leaks_no_fd` does: greenlets
+/// blocked in every way when main returns; all are unwound, and every fd
+/// (theirs and the hub's) is closed again.
+fn leftovers_scenario() {
+    let before = util::open_fds();
+    let drops = Drops::new();
+    let spawned = 6;
+    green::run(|| {
+        let d = drops.guard();
+        green::spawn(move || {
+            let _g = d;
+            green::sleep(FOREVER);
+        });
+        let d = drops.guard();
+        green::spawn(move || {
+            let _g = d;
+            loop {
+                green::park();
+            }
+        });
+        let d = drops.guard();
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        green::spawn(move || {
+            let (_g, _b) = (d, b);
+            loop {
+                green::io::wait_readable(&a, None).unwrap();
+            }
+        });
+        let (r, w) = std::io::pipe().unwrap();
+        util::set_nonblocking(&r);
+        let d = drops.guard();
+        green::spawn(move || {
+            let (_g, _w) = (d, w);
+            loop {
+                green::io::wait_readable(&r, None).unwrap();
+            }
+        });
+        let d = drops.guard();
+        let sleeper = green::spawn(|| green::sleep(FOREVER));
+        green::spawn(move || {
+            let _g = d;
+            let _ = sleeper.join();
+        });
+        // spawned just before the end: never runs, but is dropped
+        let d = drops.guard();
+        green::spawn(move || {
+            let _g = d;
+            unreachable!("an unstarted greenlet ran at the end of run");
+        });
+        green::yield_now();
+        assert!(util::open_fds().len() > before.len());
+    });
+    assert_eq!(drops.count(), spawned, "every leftover was unwound");
+    let after = util::open_fds();
+    assert_eq!(before, after, "fds leaked");
+    eprintln!(
+        "leftovers: all {spawned} unwound, fds back to {}",
+        after.len()
+    );
+}
+
+#[test]
+fn run_kills_what_is_left_and_leaks_no_fd() {
+    let _w = util::watchdog();
+    let out = util::in_child(
+        "run_kills_what_is_left_and_leaks_no_fd",
+        &[],
+        leftovers_scenario,
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(
+        out.stderr.contains("leftovers: all 6 unwound, fds back to"),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn kills_at_the_end_of_run_are_in_spawn_order() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        for name in ["first", "second", "third"] {
+            let l = log.clone();
+            green::spawn(move || {
+                struct Say(Log, &'static str);
+                impl Drop for Say {
+                    fn drop(&mut self) {
+                        self.0.push(self.1);
+                    }
+                }
+                let _say = Say(l, name);
+                green::sleep(FOREVER);
+            });
+        }
+        green::yield_now();
+    });
+    assert_eq!(log.lines(), ["first", "second", "third"]);
+}

@@ -1,0 +1,139 @@
+//! `unblock`: blocking work on the thread pool, while the hub keeps running
+//! the other greenlets; results and panics come back to the caller.
+
+mod util;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use util::Log;
+
+/// Long enough that a hub blocked by the job would fail the test rather
+/// than hang it.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[test]
+fn unblock_returns_the_closures_value_from_a_pool_thread() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let hub_thread = std::thread::current().id();
+        let (value, thread, name) = green::unblock(move || {
+            let me = std::thread::current();
+            (6 * 7, me.id(), me.name().map(String::from))
+        });
+        assert_eq!(value, 42);
+        assert_ne!(thread, hub_thread);
+        assert_eq!(name.as_deref(), Some("green-blocking"));
+        assert_eq!(green::unblock(|| String::from("owned")), "owned");
+    });
+}
+
+#[test]
+fn the_hub_runs_other_greenlets_while_a_job_blocks() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        // The job blocks its pool thread until a greenlet has run: that can
+        // only happen if the hub goes on while the job blocks.
+        let (ran, wait_for_it) = mpsc::channel::<&'static str>();
+        let l = log.clone();
+        let other = green::spawn(move || {
+            l.push("other greenlet runs");
+            green::yield_now();
+            ran.send("hello from a greenlet").unwrap();
+            l.push("other greenlet sent");
+        });
+        log.push("main calls unblock");
+        let got = green::unblock(move || wait_for_it.recv_timeout(PATIENCE));
+        assert_eq!(got, Ok("hello from a greenlet"));
+        log.push("main got the result");
+        other.join().unwrap();
+    });
+    assert_eq!(
+        log.lines(),
+        [
+            "main calls unblock",
+            "other greenlet runs",
+            "other greenlet sent",
+            "main got the result"
+        ]
+    );
+}
+
+#[test]
+fn many_greenlets_unblock_at_once() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let handles: Vec<_> = (0..50u64)
+            .map(|i| {
+                green::spawn(move || {
+                    green::unblock(move || {
+                        std::thread::sleep(Duration::from_millis(1));
+                        i * 2
+                    })
+                })
+            })
+            .collect();
+        let results: Vec<u64> = green::joinall(handles)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(results, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_panic_in_the_job_continues_in_the_caller() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let caught = panic::catch_unwind(|| green::unblock(|| -> u8 { panic!("job fails") }));
+        assert_eq!(util::panic_message(&*caught.unwrap_err()), "job fails");
+        // in a spawned greenlet, the payload reaches join
+        let h = green::spawn(|| green::unblock(|| -> u8 { panic::panic_any(5u16) }));
+        let payload = h.join().unwrap_err().into_panic();
+        assert_eq!(*payload.downcast::<u16>().unwrap(), 5);
+        // the pool still works
+        assert_eq!(green::unblock(|| 1), 1);
+    });
+}
+
+#[test]
+fn killing_the_caller_lets_the_job_finish() {
+    let _w = util::watchdog();
+    let finished = Arc::new(AtomicBool::new(false));
+    let (release, released) = mpsc::channel::<()>();
+    green::run(|| {
+        let f = finished.clone();
+        let caller = green::spawn(move || {
+            green::unblock(move || {
+                released.recv_timeout(PATIENCE).unwrap();
+                f.store(true, Ordering::SeqCst);
+                "dropped"
+            })
+        });
+        green::yield_now(); // the job is out
+        caller.kill();
+        assert!(caller.join().unwrap_err().is_killed());
+        assert!(
+            !finished.load(Ordering::SeqCst),
+            "the kill waited for the job"
+        );
+        release.send(()).unwrap();
+        // the job still runs to its end, on its own
+        while !finished.load(Ordering::SeqCst) {
+            green::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+#[test]
+fn outside_run_unblock_just_calls_the_closure() {
+    let _w = util::watchdog();
+    let here = std::thread::current().id();
+    let there = green::unblock(|| std::thread::current().id());
+    assert_eq!(there, here);
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| green::unblock(|| panic!("outside"))));
+    assert_eq!(util::panic_message(&*caught.unwrap_err()), "outside");
+}
