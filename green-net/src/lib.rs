@@ -1,5 +1,7 @@
-//! Drop-in replacements for the sockets of [`std::net`] that yield to the
-//! green hub instead of blocking the thread.
+//! Drop-in replacements for the sockets of [`std::net`] ([`TcpStream`],
+//! [`TcpListener`], [`UdpSocket`]) and of [`std::os::unix::net`]
+//! ([`unix::UnixStream`], [`unix::UnixListener`], [`unix::UnixDatagram`])
+//! that yield to the green hub instead of blocking the thread.
 //!
 //! Every type has std's name, methods, signatures and error kinds. Inside
 //! [`green::run`], an operation that would block (connect, accept, read,
@@ -54,6 +56,9 @@
 //!   reading while another writes, each parked on its own direction.
 //! - Converting to and from the std types (`From`) keeps the blocking mode
 //!   and timeouts.
+//! - Unix domain sockets live in [`unix`], as in std; see its notes for the
+//!   two places where the kernel gives a non-blocking socket no readiness
+//!   event to wait for (a full listener backlog, a full receiver queue).
 //!
 //! Beyond std: [`ListenOptions`] binds with `SO_REUSEPORT` and a chosen
 //! backlog, and [`StreamServer`] is gevent's server: a greenlet per
@@ -64,11 +69,14 @@ mod listen;
 mod server;
 mod source;
 mod tcp;
+mod udp;
+pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use listen::ListenOptions;
 pub use server::{ServerHandle, StreamServer};
 pub use tcp::{Incoming, IntoIncoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
 
 /// Re-exported from std: these never block.
 pub use std::net::{

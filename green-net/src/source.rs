@@ -145,6 +145,11 @@ impl<T: AsFd> Source<T> {
             // timeout starts when it blocks.
             if deadline.is_none() {
                 deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+            } else if deadline.is_some_and(|at| Instant::now() >= at) {
+                // A wait may return at once (a remembered readiness edge)
+                // while the operation keeps failing: the deadline still
+                // holds.
+                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
             match self.wait(interest, deadline) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {

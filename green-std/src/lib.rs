@@ -18,6 +18,7 @@ pub use std::*;
 pub mod fs;
 pub mod io;
 pub mod net;
+pub mod os;
 pub mod process;
 pub mod sync;
 pub mod thread;

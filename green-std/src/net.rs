@@ -36,4 +36,4 @@
 
 pub use std::net::*;
 
-pub use green_net::{Incoming, IntoIncoming, TcpListener, TcpStream, ToSocketAddrs};
+pub use green_net::{Incoming, IntoIncoming, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
