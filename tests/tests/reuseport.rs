@@ -1,0 +1,83 @@
+//! One hub per core serving one port: every hub binds the same address with
+//! `SO_REUSEPORT`, the kernel spreads the connections, each hub serves its
+//! share with greenlets.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::Duration;
+
+use green_net::{ListenOptions, TcpStream};
+
+#[test]
+fn hubs_share_a_port_and_the_kernel_spreads_connections() {
+    const HUBS: usize = 2;
+    const CLIENTS: usize = 400;
+    let addr: Arc<OnceLock<SocketAddr>> = Arc::new(OnceLock::new());
+    let bound = Arc::new(Barrier::new(HUBS));
+    let served: Arc<Vec<AtomicUsize>> = Arc::new((0..HUBS).map(|_| AtomicUsize::new(0)).collect());
+    let done = Arc::new(AtomicUsize::new(0));
+
+    let (a, b, s, d) = (addr.clone(), bound.clone(), served.clone(), done.clone());
+    let per_hub = green::Runtime::new().hubs(HUBS).run(move |hub| {
+        let options = ListenOptions::new().reuse_port(true);
+        // hub 0 picks the port; the others join it
+        let listener = if hub == 0 {
+            let l = options.bind("127.0.0.1:0").unwrap();
+            a.set(l.local_addr().unwrap()).unwrap();
+            l
+        } else {
+            while a.get().is_none() {
+                std::thread::yield_now();
+            }
+            options.bind(*a.get().unwrap()).unwrap()
+        };
+        b.wait(); // all listeners are bound before anyone connects
+        let addr = *a.get().unwrap();
+        let (s2, d2) = (s.clone(), d.clone());
+        let counts = s.clone();
+        let acceptor = green::spawn(move || {
+            for conn in listener.incoming() {
+                let mut conn = conn.unwrap();
+                s2[hub].fetch_add(1, Ordering::SeqCst);
+                green::spawn(move || {
+                    let mut buf = [0u8; 8];
+                    conn.read_exact(&mut buf).unwrap();
+                    conn.write_all(&buf).unwrap();
+                });
+            }
+        });
+        if hub == 0 {
+            // hub 0 also runs the clients, as greenlets
+            let clients: Vec<_> = (0..CLIENTS as u64)
+                .map(|i| {
+                    green::spawn(move || {
+                        let mut c = TcpStream::connect(addr).unwrap();
+                        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        c.write_all(&i.to_le_bytes()).unwrap();
+                        let mut back = [0u8; 8];
+                        c.read_exact(&mut back).unwrap();
+                        assert_eq!(u64::from_le_bytes(back), i);
+                    })
+                })
+                .collect();
+            for c in green::joinall(clients) {
+                c.unwrap();
+            }
+            d2.store(1, Ordering::SeqCst);
+        }
+        // every hub waits for the clients to finish, then stops accepting
+        while d2.load(Ordering::SeqCst) == 0 {
+            green::sleep(Duration::from_millis(2));
+        }
+        acceptor.kill();
+        counts[hub].load(Ordering::SeqCst)
+    });
+    assert_eq!(per_hub.iter().sum::<usize>(), CLIENTS);
+    assert!(
+        per_hub.iter().all(|&n| n > 0),
+        "the kernel should spread connections over every hub: {per_hub:?}"
+    );
+    assert_eq!(done.load(Ordering::SeqCst), 1);
+}
