@@ -237,9 +237,8 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     /// Get the stack total size and used size, in `usize` words.
     ///
     /// `used` is exact only when the generator was created with an odd stack
-    /// size, which enables full usage tracking. Otherwise only a small sample
-    /// at the bottom of the stack is checked and `used` is an upper bound
-    /// close to the total.
+    /// size, which enables full usage tracking. Otherwise (green patch, see
+    /// PATCHES.md) no sentinel is written and `used` is 0.
     pub fn stack_usage(&self) -> (usize, usize) {
         self.gen.stack_usage()
     }
