@@ -1,0 +1,162 @@
+//! StreamServer: a greenlet per connection, the cap, a graceful stop, and
+//! recovery from running out of file descriptors.
+
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+use std::time::Duration;
+
+use green_net::{StreamServer, TcpStream};
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn the_cap_holds_back_connections_until_a_handler_ends() {
+    green::run(|| {
+        let running = Rc::new(Cell::new(0));
+        let most = Rc::new(Cell::new(0));
+        let (r, m) = (running.clone(), most.clone());
+        let handle = StreamServer::bind("127.0.0.1:0")
+            .unwrap()
+            .max_connections(3)
+            .start(move |mut conn: TcpStream, _| {
+                r.set(r.get() + 1);
+                m.set(m.get().max(r.get()));
+                let mut b = [0; 1];
+                let _ = conn.read_exact(&mut b);
+                let _ = conn.write_all(&b);
+                r.set(r.get() - 1);
+            });
+        let addr = handle.local_addr();
+        let clients: Vec<_> = (0..10u8)
+            .map(|i| {
+                green::spawn(move || {
+                    let mut c = TcpStream::connect(addr).unwrap();
+                    c.set_read_timeout(Some(T)).unwrap();
+                    green::sleep(Duration::from_millis(2));
+                    c.write_all(&[i]).unwrap();
+                    let mut b = [0; 1];
+                    c.read_exact(&mut b).unwrap();
+                    b[0]
+                })
+            })
+            .collect();
+        let echoed: Vec<u8> = green::joinall(clients)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(echoed, (0..10).collect::<Vec<u8>>());
+        assert_eq!(most.get(), 3, "never more than the cap at once");
+        handle.stop(Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn stop_refuses_new_connections_waits_for_handlers_then_kills_the_rest() {
+    green::run(|| {
+        let finished = Rc::new(Cell::new(0));
+        let f = finished.clone();
+        let handle =
+            StreamServer::bind("127.0.0.1:0")
+                .unwrap()
+                .start(move |mut conn: TcpStream, _| {
+                    let mut b = [0; 1];
+                    conn.read_exact(&mut b).unwrap(); // 0: quick; anything else: never ends
+                    if b[0] == 0 {
+                        f.set(f.get() + 1);
+                        return;
+                    }
+                    green::sleep(Duration::from_secs(3600));
+                });
+        let addr = handle.local_addr();
+        let mut quick = TcpStream::connect(addr).unwrap();
+        let mut stuck = TcpStream::connect(addr).unwrap();
+        green::sleep(Duration::from_millis(5));
+        assert_eq!(handle.connections(), 2);
+        quick.write_all(&[0]).unwrap();
+        stuck.write_all(&[1]).unwrap();
+        handle.stop(Duration::from_millis(50));
+        assert_eq!(
+            finished.get(),
+            1,
+            "the quick handler finished within the grace"
+        );
+        assert_eq!(handle.connections(), 0, "the stuck one was killed");
+        assert!(handle.is_stopped());
+        // its connection was closed by the kill
+        stuck.set_read_timeout(Some(T)).unwrap();
+        assert_eq!(stuck.read(&mut [0; 1]).unwrap(), 0);
+        assert_eq!(
+            TcpStream::connect(addr).unwrap_err().kind(),
+            std::io::ErrorKind::ConnectionRefused
+        );
+    });
+}
+
+/// Out of descriptors (`EMFILE`), the server backs off and serves again once
+/// some are freed. Runs in a child process, whose descriptor limit it lowers.
+#[test]
+fn accept_survives_emfile_and_recovers() {
+    if std::env::var_os("GREEN_EMFILE_CHILD").is_some() {
+        emfile_scenario();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "accept_survives_emfile_and_recovers",
+            "--nocapture",
+        ])
+        .env("GREEN_EMFILE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("served after EMFILE"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("accept failed"),
+        "the backoff is reported once: {stderr}"
+    );
+    assert_eq!(stderr.matches("accept failed").count(), 1, "{stderr}");
+}
+
+fn emfile_scenario() {
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    let limit = libc::rlimit {
+        rlim_cur: open + 24,
+        rlim_max: open + 24,
+    };
+    // SAFETY: setrlimit only reads the struct.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    green::run(|| {
+        let handle = StreamServer::bind("127.0.0.1:0")
+            .unwrap()
+            .start(|mut conn: TcpStream, _| {
+                let mut b = [0; 1];
+                if conn.read_exact(&mut b).is_ok() {
+                    let _ = conn.write_all(&b);
+                }
+            });
+        let addr = handle.local_addr();
+        // Each client costs one fd, each accepted connection another: open
+        // clients until the process is out of descriptors.
+        let mut clients = Vec::new();
+        while let Ok(c) = TcpStream::connect(addr) {
+            clients.push(c);
+            green::sleep(Duration::from_millis(1));
+        }
+        green::sleep(Duration::from_millis(50)); // the server meets EMFILE, backs off
+        clients.truncate(clients.len() / 2); // free descriptors
+        green::sleep(Duration::from_millis(50));
+        let mut c = TcpStream::connect(addr).expect("a descriptor is free again");
+        c.set_read_timeout(Some(T)).unwrap();
+        c.write_all(&[9]).unwrap();
+        let mut b = [0; 1];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(b, [9]);
+        println!("served after EMFILE");
+        drop(clients);
+        handle.stop(Duration::from_millis(100));
+    });
+}
