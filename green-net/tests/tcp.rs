@@ -215,6 +215,7 @@ fn localhost_resolves() {
         let mut b = [0; 4];
         c.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"ping");
+        drop(c); // the echo server serves one connection at a time
         let mut c = TcpStream::connect(("localhost", addr.port())).unwrap();
         c.write_all(b"pong").unwrap();
         let mut b = [0; 4];
