@@ -65,6 +65,7 @@
 //! connection, a cap on concurrent connections, a graceful stop.
 
 mod addr;
+mod fd;
 mod listen;
 mod server;
 mod source;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use crate::addr::{each_addr, ToSocketAddrs};
@@ -810,53 +810,6 @@ impl fmt::Debug for UdpSocket {
     }
 }
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.as_raw_fd()
-    }
-}
-
-impl FromRawFd for UdpSocket {
-    /// # Safety
-    ///
-    /// As for [`std::net::UdpSocket::from_raw_fd`]: `fd` must be an open
-    /// UDP socket that the caller owns and gives up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket cannot be switched to non-blocking mode (which
-    /// only happens when `fd` is not a valid socket).
-    unsafe fn from_raw_fd(fd: RawFd) -> UdpSocket {
-        // SAFETY: forwarded from the caller's contract.
-        let std = unsafe { std::net::UdpSocket::from_raw_fd(fd) };
-        UdpSocket::from(std)
-    }
-}
-
-impl IntoRawFd for UdpSocket {
-    fn into_raw_fd(self) -> RawFd {
-        std::net::UdpSocket::from(self).into_raw_fd()
-    }
-}
-
-impl From<OwnedFd> for UdpSocket {
-    fn from(fd: OwnedFd) -> UdpSocket {
-        UdpSocket::from(std::net::UdpSocket::from(fd))
-    }
-}
-
-impl From<UdpSocket> for OwnedFd {
-    fn from(socket: UdpSocket) -> OwnedFd {
-        std::net::UdpSocket::from(socket).into()
-    }
-}
-
 impl From<std::net::UdpSocket> for UdpSocket {
     /// Wraps a std socket. Its blocking mode and timeouts carry over.
     ///
@@ -884,3 +837,5 @@ impl From<UdpSocket> for std::net::UdpSocket {
             .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
     }
 }
+
+crate::fd::fd_conversions!(UdpSocket, std::net::UdpSocket, "UDP socket");

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 
 use crate::addr::{each_addr, ToSocketAddrs};
 use crate::source::Source;
@@ -326,44 +326,6 @@ impl fmt::Debug for TcpListener {
     }
 }
 
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.as_raw_fd()
-    }
-}
-
-impl FromRawFd for TcpListener {
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpListener {
-        // SAFETY: forwarded from the caller's contract.
-        let std = unsafe { std::net::TcpListener::from_raw_fd(fd) };
-        TcpListener::from(std)
-    }
-}
-
-impl IntoRawFd for TcpListener {
-    fn into_raw_fd(self) -> RawFd {
-        std::net::TcpListener::from(self).into_raw_fd()
-    }
-}
-
-impl From<OwnedFd> for TcpListener {
-    fn from(fd: OwnedFd) -> TcpListener {
-        TcpListener::from(std::net::TcpListener::from(fd))
-    }
-}
-
-impl From<TcpListener> for OwnedFd {
-    fn from(listener: TcpListener) -> OwnedFd {
-        std::net::TcpListener::from(listener).into()
-    }
-}
-
 impl From<std::net::TcpListener> for TcpListener {
     /// Takes over a std listener, keeping its blocking mode as the mode its
     /// `accept` behaves in.
@@ -383,3 +345,5 @@ impl From<TcpListener> for std::net::TcpListener {
             .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
     }
 }
+
+crate::fd::fd_conversions!(TcpListener, std::net::TcpListener, "TCP listening socket");

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -402,53 +402,6 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.as_raw_fd()
-    }
-}
-
-impl FromRawFd for TcpStream {
-    /// # Safety
-    ///
-    /// As for [`std::net::TcpStream::from_raw_fd`]: `fd` must be an open
-    /// TCP socket that the caller owns and gives up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket cannot be switched to non-blocking mode (which
-    /// only happens when `fd` is not a valid socket).
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpStream {
-        // SAFETY: forwarded from the caller's contract.
-        let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
-        TcpStream::from(std)
-    }
-}
-
-impl IntoRawFd for TcpStream {
-    fn into_raw_fd(self) -> RawFd {
-        std::net::TcpStream::from(self).into_raw_fd()
-    }
-}
-
-impl From<OwnedFd> for TcpStream {
-    fn from(fd: OwnedFd) -> TcpStream {
-        TcpStream::from(std::net::TcpStream::from(fd))
-    }
-}
-
-impl From<TcpStream> for OwnedFd {
-    fn from(stream: TcpStream) -> OwnedFd {
-        std::net::TcpStream::from(stream).into()
-    }
-}
-
 impl From<std::net::TcpStream> for TcpStream {
     /// Wraps a std stream. Its blocking mode and timeouts carry over.
     ///
@@ -476,3 +429,5 @@ impl From<TcpStream> for std::net::TcpStream {
             .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
     }
 }
+
+crate::fd::fd_conversions!(TcpStream, std::net::TcpStream, "TCP socket");

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -678,53 +678,6 @@ impl fmt::Debug for UnixDatagram {
     }
 }
 
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.as_fd()
-    }
-}
-
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.as_raw_fd()
-    }
-}
-
-impl FromRawFd for UnixDatagram {
-    /// # Safety
-    ///
-    /// As for [`std::os::unix::net::UnixDatagram::from_raw_fd`]: `fd` must
-    /// be an open Unix datagram socket that the caller owns and gives up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket cannot be switched to non-blocking mode (which
-    /// only happens when `fd` is not a valid socket).
-    unsafe fn from_raw_fd(fd: RawFd) -> UnixDatagram {
-        // SAFETY: forwarded from the caller's contract.
-        let std = unsafe { std::os::unix::net::UnixDatagram::from_raw_fd(fd) };
-        UnixDatagram::from(std)
-    }
-}
-
-impl IntoRawFd for UnixDatagram {
-    fn into_raw_fd(self) -> RawFd {
-        std::os::unix::net::UnixDatagram::from(self).into_raw_fd()
-    }
-}
-
-impl From<OwnedFd> for UnixDatagram {
-    fn from(fd: OwnedFd) -> UnixDatagram {
-        UnixDatagram::from(std::os::unix::net::UnixDatagram::from(fd))
-    }
-}
-
-impl From<UnixDatagram> for OwnedFd {
-    fn from(socket: UnixDatagram) -> OwnedFd {
-        std::os::unix::net::UnixDatagram::from(socket).into()
-    }
-}
-
 impl From<std::os::unix::net::UnixDatagram> for UnixDatagram {
     /// Wraps a std socket. Its blocking mode and timeouts carry over.
     ///
@@ -761,3 +714,9 @@ impl From<UnixDatagram> for std::os::unix::net::UnixDatagram {
             .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
     }
 }
+
+crate::fd::fd_conversions!(
+    UnixDatagram,
+    std::os::unix::net::UnixDatagram,
+    "Unix datagram socket"
+);

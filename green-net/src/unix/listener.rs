@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::source::Source;
@@ -300,54 +300,6 @@ impl fmt::Debug for UnixListener {
     }
 }
 
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.as_fd()
-    }
-}
-
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.as_raw_fd()
-    }
-}
-
-impl FromRawFd for UnixListener {
-    /// # Safety
-    ///
-    /// As for [`std::os::unix::net::UnixListener::from_raw_fd`]: `fd` must
-    /// be an open, listening Unix stream socket that the caller owns and
-    /// gives up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket cannot be switched to non-blocking mode (which
-    /// only happens when `fd` is not a valid socket).
-    unsafe fn from_raw_fd(fd: RawFd) -> UnixListener {
-        // SAFETY: forwarded from the caller's contract.
-        let std = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
-        UnixListener::from(std)
-    }
-}
-
-impl IntoRawFd for UnixListener {
-    fn into_raw_fd(self) -> RawFd {
-        std::os::unix::net::UnixListener::from(self).into_raw_fd()
-    }
-}
-
-impl From<OwnedFd> for UnixListener {
-    fn from(fd: OwnedFd) -> UnixListener {
-        UnixListener::from(std::os::unix::net::UnixListener::from(fd))
-    }
-}
-
-impl From<UnixListener> for OwnedFd {
-    fn from(listener: UnixListener) -> OwnedFd {
-        std::os::unix::net::UnixListener::from(listener).into()
-    }
-}
-
 impl From<std::os::unix::net::UnixListener> for UnixListener {
     /// Takes over a std listener, keeping its blocking mode as the mode its
     /// `accept` behaves in.
@@ -376,3 +328,9 @@ impl From<UnixListener> for std::os::unix::net::UnixListener {
             .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
     }
 }
+
+crate::fd::fd_conversions!(
+    UnixListener,
+    std::os::unix::net::UnixListener,
+    "Unix listening socket"
+);

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -517,53 +517,6 @@ impl fmt::Debug for UnixStream {
     }
 }
 
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.as_fd()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.as_raw_fd()
-    }
-}
-
-impl FromRawFd for UnixStream {
-    /// # Safety
-    ///
-    /// As for [`std::os::unix::net::UnixStream::from_raw_fd`]: `fd` must be
-    /// an open Unix stream socket that the caller owns and gives up.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket cannot be switched to non-blocking mode (which
-    /// only happens when `fd` is not a valid socket).
-    unsafe fn from_raw_fd(fd: RawFd) -> UnixStream {
-        // SAFETY: forwarded from the caller's contract.
-        let std = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
-        UnixStream::from(std)
-    }
-}
-
-impl IntoRawFd for UnixStream {
-    fn into_raw_fd(self) -> RawFd {
-        std::os::unix::net::UnixStream::from(self).into_raw_fd()
-    }
-}
-
-impl From<OwnedFd> for UnixStream {
-    fn from(fd: OwnedFd) -> UnixStream {
-        UnixStream::from(std::os::unix::net::UnixStream::from(fd))
-    }
-}
-
-impl From<UnixStream> for OwnedFd {
-    fn from(stream: UnixStream) -> OwnedFd {
-        std::os::unix::net::UnixStream::from(stream).into()
-    }
-}
-
 impl From<std::os::unix::net::UnixStream> for UnixStream {
     /// Wraps a std stream. Its blocking mode and timeouts carry over.
     ///
@@ -591,3 +544,9 @@ impl From<UnixStream> for std::os::unix::net::UnixStream {
             .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
     }
 }
+
+crate::fd::fd_conversions!(
+    UnixStream,
+    std::os::unix::net::UnixStream,
+    "Unix stream socket"
+);
