@@ -1,3 +1,0 @@
-//! `std::fs`, green where it would block (being built).
-
-pub use std::fs::*;
