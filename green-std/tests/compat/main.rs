@@ -48,6 +48,7 @@ programs! {
     park_unpark => min_alive: 2,
     thousand_sleepers => min_alive: 1000,
     scoped_slice => min_alive: 100,
+    files => min_alive: 20,
 }
 
 /// One program at a time: the probe is process-wide.
