@@ -12,6 +12,36 @@
 //! `green_std::collections::HashMap` works too.
 //!
 //! Outside `green::run`, every item behaves exactly like std's.
+//!
+//! # What is green, module by module
+//!
+//! | module | replaced by a green version | re-exported from std | not provided, and why |
+//! |---|---|---|---|
+//! | `thread` | `spawn`, `Builder` (`name`, `stack_size`, `spawn`, `spawn_scoped`), `JoinHandle`, `Thread`, `ThreadId`, `current`, `park`, `park_timeout`, `sleep`, `sleep_until` (stable here), `yield_now`, `scope`, `Scope`, `ScopedJoinHandle` | `available_parallelism`, `panicking`, `LocalKey`/`thread_local!`, `Result`, `AccessError` and the rest | `JoinHandle` and `ScopedJoinHandle` are not `Send` (a greenlet's handle stays on its hub) |
+//! | `sync` | `Mutex`, `MutexGuard`, `RwLock` and guards, `Condvar`, `WaitTimeoutResult`, `Barrier`, `BarrierWaitResult`; `mpsc::{channel, sync_channel, Sender, SyncSender, Receiver, Iter, TryIter, IntoIter}` | `Arc`, `Weak`, atomics, `Once`, `OnceLock`, `LazyLock`, `PoisonError`, `TryLockError`, `LockResult`, mpsc's error types | `MutexGuard::map` and other unstable items |
+//! | `net` | `TcpStream`, `TcpListener`, `UdpSocket`, `Incoming`, `IntoIncoming`, `ToSocketAddrs` (resolves off the hub) | addresses, `Shutdown`, `IpAddr` and the rest | |
+//! | `os::unix::net` | `UnixStream`, `UnixListener`, `UnixDatagram`, `Incoming` | `SocketAddr` and the rest of `std::os` | Unix-socket `peek`, credentials and ancillary data (unstable in std) |
+//! | `fs` | `File`, `OpenOptions`, `ReadDir`, `DirEntry`, `DirBuilder`, and every free function (`read`, `write`, `read_to_string`, `read_dir`, `metadata`, `copy`, `rename`, `remove_*`, `create_dir*`, links…) | `Metadata`, `Permissions`, `FileType`, `FileTimes` | `Path::exists`/`Path::metadata` are `Path`'s own methods and stay std's (they block) |
+//! | `io` | being built (stdin/stdout/stderr that never block the hub) | everything: traits, `BufReader`, `BufWriter`, `copy`, `Cursor`, `Error`… | |
+//! | `process` | being built (`Command`/`Child` with green pipes and waits) | everything | |
+//! | every other module (`time`, `collections`, …) | | all of it | |
+//!
+//! # Known traps
+//!
+//! - **A std lock held across a switch.** A `std::sync::Mutex` guard held
+//!   while the greenlet sleeps, reads a socket or waits on a channel: when a
+//!   second greenlet of the hub asks for that mutex, it blocks the thread,
+//!   and the first can never run again to release it. Use
+//!   `green_std::sync::Mutex` (it parks instead), or release the guard first.
+//! - **A blocking call from a crate that uses std directly.** A dependency
+//!   calling `std::net::TcpStream::connect`, `std::thread::sleep` or
+//!   `std::fs::read` blocks every greenlet of the hub while it waits. Wrap
+//!   such calls in [`green::unblock`].
+//! - **`OnceLock`/`LazyLock` initialisers that switch.** If an initialiser
+//!   sleeps or does green IO and another greenlet of the hub reaches the same
+//!   cell meanwhile, that greenlet blocks the thread: the hub deadlocks.
+//! - **`thread_local!` is per OS thread**: every greenlet of a hub shares it.
+//!   Use [`green::local!`] for per-greenlet values.
 
 pub use std::*;
 
