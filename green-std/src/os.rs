@@ -1,12 +1,12 @@
 //! `std::os`, with green Unix sockets in `os::unix::net`.
 //!
-//! Everything is std's except [`unix::net`](self::unix::net)'s `UnixStream`, `UnixListener`,
+//! Everything is std's except `unix::net`'s `UnixStream`, `UnixListener`,
 //! `UnixDatagram` and `Incoming`, which are green-net's: they park the
 //! greenlet inside [`green::run`] and block the thread outside it.
 
 pub use std::os::*;
 
-/// `std::os::unix`, with green sockets in [`net`](self::net).
+/// `std::os::unix`, with green sockets in `net`.
 pub mod unix {
     pub use std::os::unix::*;
 
