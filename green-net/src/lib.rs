@@ -69,6 +69,7 @@ mod fd;
 mod listen;
 mod server;
 mod source;
+mod stream_io;
 mod tcp;
 mod udp;
 pub mod unix;
