@@ -51,4 +51,95 @@ pub mod net;
 pub mod os;
 pub mod process;
 pub mod sync;
+mod sys;
 pub mod thread;
+
+/// std's [`print!`](std::print), through green-std's [`stdout`](io::stdout):
+/// inside `green::run` a full stdout pipe parks the greenlet instead of
+/// blocking the thread. Import it (`use green_std::print;`) to shadow std's.
+///
+/// # Panics
+///
+/// As std's: if writing to stdout fails.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::print;
+/// green::run(|| print!("no newline, {}", "flushed at exit"));
+/// ```
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::io::_print(::std::format_args!($($arg)*))
+    };
+}
+
+/// std's [`println!`](std::println), through green-std's
+/// [`stdout`](io::stdout). Import it (`use green_std::println;`) to shadow
+/// std's.
+///
+/// # Panics
+///
+/// As std's: if writing to stdout fails.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::println;
+/// green::run(|| println!("hello from greenlet {}", green::current().id().as_u64()));
+/// ```
+#[macro_export]
+macro_rules! println {
+    () => {
+        $crate::io::_print(::std::format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::io::_print(::std::format_args!("{}\n", ::std::format_args!($($arg)*)))
+    };
+}
+
+/// std's [`eprint!`](std::eprint), through green-std's
+/// [`stderr`](io::stderr). Import it (`use green_std::eprint;`) to shadow
+/// std's.
+///
+/// # Panics
+///
+/// As std's: if writing to stderr fails.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::eprint;
+/// eprint!("a warning without a newline\n");
+/// ```
+#[macro_export]
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        $crate::io::_eprint(::std::format_args!($($arg)*))
+    };
+}
+
+/// std's [`eprintln!`](std::eprintln), through green-std's
+/// [`stderr`](io::stderr). Import it (`use green_std::eprintln;`) to shadow
+/// std's.
+///
+/// # Panics
+///
+/// As std's: if writing to stderr fails.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::eprintln;
+/// green::run(|| eprintln!("warning: {}", 42));
+/// ```
+#[macro_export]
+macro_rules! eprintln {
+    () => {
+        $crate::io::_eprint(::std::format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::io::_eprint(::std::format_args!("{}\n", ::std::format_args!($($arg)*)))
+    };
+}

@@ -2,7 +2,8 @@
 //!
 //! Everything is std's except `unix::net`'s `UnixStream`, `UnixListener`,
 //! `UnixDatagram` and `Incoming`, which are green-net's: they park the
-//! greenlet inside [`green::run`] and block the thread outside it.
+//! greenlet inside [`green::run`] and block the thread outside it; and
+//! `unix::process::CommandExt`, implemented for green-std's `Command`.
 
 pub use std::os::*;
 
@@ -30,5 +31,13 @@ pub mod unix {
         pub use std::os::unix::net::*;
 
         pub use green_net::unix::{Incoming, UnixDatagram, UnixListener, UnixStream};
+    }
+
+    /// `std::os::unix::process` with a [`CommandExt`](process::CommandExt)
+    /// for green-std's `Command`.
+    pub mod process {
+        pub use std::os::unix::process::*;
+
+        pub use crate::process::unix::CommandExt;
     }
 }

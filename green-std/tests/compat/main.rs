@@ -49,6 +49,7 @@ programs! {
     thousand_sleepers => min_alive: 1000,
     scoped_slice => min_alive: 100,
     files => min_alive: 10, // a pool job that finishes before its greenlet parks skips the park
+    child_process => min_alive: 20,
 }
 
 /// One program at a time: the probe is process-wide.

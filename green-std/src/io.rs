@@ -1,3 +1,0 @@
-//! `std::io`, green where it would block (being built).
-
-pub use std::io::*;

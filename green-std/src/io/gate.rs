@@ -1,0 +1,116 @@
+//! [`Gate`]: the re-entrant lock behind `Stdout::lock` and `Stderr::lock`.
+//!
+//! std's stdout and stderr locks are re-entrant per thread, so a thread
+//! holding `stdout().lock()` can still `println!`. Ours are re-entrant per
+//! task: per greenlet inside `green::run` (greenlets of one hub share the
+//! thread, yet must exclude each other while one waits for a full pipe), per
+//! thread outside it. Waiting to enter parks the greenlet, or blocks the
+//! thread outside `run`.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use green::lock::Semaphore;
+
+/// Who holds the gate: (thread, greenlet), the greenlet part `u64::MAX`
+/// outside `green::run`.
+type Task = (u64, u64);
+
+/// A re-entrant lock without data.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    permit: Semaphore,
+    /// The holder and how many times it has entered.
+    owner: Mutex<Option<(Task, usize)>>,
+}
+
+/// Proof of having entered a [`Gate`]; leaving releases it when the holder's
+/// count reaches zero, whatever order its guards drop in.
+#[derive(Debug)]
+pub(crate) struct GateGuard<'a> {
+    gate: &'a Gate,
+}
+
+impl Gate {
+    pub(crate) const fn new() -> Gate {
+        Gate {
+            permit: Semaphore::new(1),
+            owner: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn enter(&self) -> GateGuard<'_> {
+        let me = task();
+        {
+            let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((holder, count)) = owner.as_mut() {
+                if *holder == me {
+                    *count += 1;
+                    return GateGuard { gate: self };
+                }
+            }
+        }
+        // Released by the last guard's drop, not by this permit's.
+        self.permit.acquire().forget();
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((me, 1));
+        GateGuard { gate: self }
+    }
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        let mut owner = self.gate.owner.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, count) = owner.as_mut().expect("a guard exists, so the gate is held");
+        *count -= 1;
+        if *count == 0 {
+            *owner = None;
+            drop(owner);
+            self.gate.permit.add_permits(1);
+        }
+    }
+}
+
+fn task() -> Task {
+    static NEXT_THREAD: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static THREAD: Cell<u64> = const { Cell::new(u64::MAX) };
+    }
+    let thread = THREAD.with(|t| {
+        if t.get() == u64::MAX {
+            t.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    });
+    let greenlet = if green::is_running() {
+        green::current().id().as_u64()
+    } else {
+        u64::MAX
+    };
+    (thread, greenlet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Gate;
+
+    #[test]
+    fn reentrant_and_exclusive_between_greenlets() {
+        static GATE: Gate = Gate::new();
+        green::run(|| {
+            let outer = GATE.enter();
+            let inner = GATE.enter(); // the same greenlet: no deadlock
+            let other = green::spawn(|| {
+                let _g = GATE.enter();
+                "entered"
+            });
+            green::yield_now();
+            assert!(!other.is_finished(), "the gate let a second greenlet in");
+            drop(outer); // out of order: still held through `inner`
+            green::yield_now();
+            assert!(!other.is_finished(), "released while a guard remained");
+            drop(inner);
+            assert_eq!(other.join().unwrap(), "entered");
+        });
+    }
+}

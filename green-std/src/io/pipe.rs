@@ -1,0 +1,323 @@
+//! Anonymous pipes: [`pipe`], [`PipeReader`], [`PipeWriter`], and the
+//! [`Pipe`] under them and under `process`'s child pipes.
+//!
+//! A [`Pipe`] owns its end in non-blocking mode. An operation is tried; on
+//! `WouldBlock` the caller waits with [`green::io::wait_readable`] or
+//! [`wait_writable`](green::io::wait_writable) (the greenlet parks inside
+//! `green::run`; the thread blocks in `poll(2)` outside it) and tries again:
+//! one code path for both. Converting an end back into an [`OwnedFd`] or a
+//! [`Stdio`] restores blocking mode, so a child process that inherits it
+//! sees an ordinary pipe.
+
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use crate::sys::fd::{self, Want};
+
+/// One end of a pipe, owned in non-blocking mode.
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    /// `Some` until [`into_owned`](Pipe::into_owned) takes it.
+    file: Option<File>,
+}
+
+impl Pipe {
+    /// Takes ownership of a pipe end and switches it to non-blocking mode.
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Self> {
+        fd::set_nonblocking(fd.as_fd(), true)?;
+        Ok(Pipe {
+            file: Some(File::from(fd)),
+        })
+    }
+
+    fn file(&self) -> &File {
+        self.file
+            .as_ref()
+            .expect("a Pipe holds its end until into_owned")
+    }
+
+    /// Gives the end back in blocking mode, as std would hand it over.
+    pub(crate) fn into_owned(mut self) -> OwnedFd {
+        let file = self
+            .file
+            .take()
+            .expect("a Pipe holds its end until into_owned");
+        green::io::deregister(&file);
+        fd::set_nonblocking(file.as_fd(), false)
+            .expect("clearing O_NONBLOCK on a pipe this process owns");
+        file.into()
+    }
+
+    /// A second handle to the same end (`dup`); the two share the mode.
+    pub(crate) fn try_clone(&self) -> io::Result<Pipe> {
+        Ok(Pipe {
+            file: Some(self.file().try_clone()?),
+        })
+    }
+
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.retry(Want::Read, |mut f| f.read(buf))
+    }
+
+    pub(crate) fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.retry(Want::Read, |mut f| f.read_vectored(bufs))
+    }
+
+    pub(crate) fn read_to_end(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let start = buf.len();
+        loop {
+            match self.file().read_to_end(buf) {
+                Ok(_) => return Ok(buf.len() - start),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    green::io::wait_readable(self.file(), None)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.retry(Want::Write, |mut f| f.write(buf))
+    }
+
+    pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.retry(Want::Write, |mut f| f.write_vectored(bufs))
+    }
+
+    fn retry<R>(&self, want: Want, mut op: impl FnMut(&File) -> io::Result<R>) -> io::Result<R> {
+        let file = self.file();
+        loop {
+            match op(file) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match want {
+                    Want::Read => green::io::wait_readable(file, None)?,
+                    Want::Write => green::io::wait_writable(file, None)?,
+                },
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            green::io::deregister(file);
+        }
+    }
+}
+
+impl AsFd for Pipe {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file().as_fd()
+    }
+}
+
+/// Implements for a pipe-end type holding a `Pipe` in field `0`: `Read` or
+/// `Write` (on the type and on a shared reference, as std does), the fd
+/// traits, and the conversions to `OwnedFd` and `Stdio` (which restore
+/// blocking mode) and from `OwnedFd`.
+macro_rules! pipe_end {
+    ($ty:ident, read) => {
+        impl ::std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                self.0.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
+                self.0.read_vectored(bufs)
+            }
+            fn read_to_end(&mut self, buf: &mut Vec<u8>) -> ::std::io::Result<usize> {
+                self.0.read_to_end(buf)
+            }
+        }
+        impl ::std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                self.0.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
+                self.0.read_vectored(bufs)
+            }
+            fn read_to_end(&mut self, buf: &mut Vec<u8>) -> ::std::io::Result<usize> {
+                self.0.read_to_end(buf)
+            }
+        }
+        $crate::io::pipe::pipe_end!(@fd $ty);
+    };
+    ($ty:ident, write) => {
+        impl ::std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                self.0.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                self.0.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl ::std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                self.0.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                self.0.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
+        $crate::io::pipe::pipe_end!(@fd $ty);
+    };
+    (@fd $ty:ident) => {
+        impl ::std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(&self.0)
+            }
+        }
+        impl ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(&::std::os::fd::AsFd::as_fd(&self.0))
+            }
+        }
+        impl ::std::os::fd::IntoRawFd for $ty {
+            fn into_raw_fd(self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::IntoRawFd::into_raw_fd(self.0.into_owned())
+            }
+        }
+        impl From<$ty> for ::std::os::fd::OwnedFd {
+            /// Takes the end back in blocking mode.
+            fn from(end: $ty) -> Self {
+                end.0.into_owned()
+            }
+        }
+        impl From<::std::os::fd::OwnedFd> for $ty {
+            /// Adopts a pipe end, switching it to non-blocking mode (so it
+            /// must not be shared with another process).
+            fn from(fd: ::std::os::fd::OwnedFd) -> Self {
+                $ty($crate::io::pipe::Pipe::new(fd)
+                    .expect("setting O_NONBLOCK on a descriptor this process owns"))
+            }
+        }
+        impl From<$ty> for ::std::process::Stdio {
+            /// Hands the end to a child process, in blocking mode.
+            fn from(end: $ty) -> Self {
+                ::std::process::Stdio::from(end.0.into_owned())
+            }
+        }
+    };
+}
+pub(crate) use pipe_end;
+
+/// Creates an anonymous pipe: std's [`io::pipe`](std::io::pipe) whose ends
+/// park the greenlet inside `green::run` instead of blocking the thread.
+///
+/// # Errors
+///
+/// The kernel's, as std's `pipe` (for instance when out of descriptors).
+///
+/// # Examples
+///
+/// ```
+/// use green_std::io::{self, Read, Write};
+///
+/// green::run(|| {
+///     let (mut reader, mut writer) = io::pipe().unwrap();
+///     // a reader waiting on an empty pipe lets the writer run
+///     let r = green::spawn(move || {
+///         let mut s = String::new();
+///         reader.read_to_string(&mut s).unwrap();
+///         s
+///     });
+///     writer.write_all(b"hello").unwrap();
+///     drop(writer);
+///     assert_eq!(r.join().unwrap(), "hello");
+/// });
+/// ```
+pub fn pipe() -> io::Result<(PipeReader, PipeWriter)> {
+    let (reader, writer) = std::io::pipe()?;
+    Ok((
+        PipeReader(Pipe::new(reader.into())?),
+        PipeWriter(Pipe::new(writer.into())?),
+    ))
+}
+
+/// The read end of a pipe made by [`pipe`]; std's
+/// [`PipeReader`](std::io::PipeReader), green.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::io::{self, Read, Write};
+///
+/// let (mut reader, mut writer) = io::pipe().unwrap();
+/// writer.write_all(b"outside run, it blocks like std").unwrap();
+/// drop(writer);
+/// let mut s = String::new();
+/// reader.read_to_string(&mut s).unwrap();
+/// assert_eq!(s, "outside run, it blocks like std");
+/// ```
+#[derive(Debug)]
+pub struct PipeReader(pub(crate) Pipe);
+
+/// The write end of a pipe made by [`pipe`]; std's
+/// [`PipeWriter`](std::io::PipeWriter), green.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::io::{self, Write};
+/// use green_std::process::{Command, Stdio};
+///
+/// // a child process writing into our pipe
+/// let (reader, writer) = io::pipe().unwrap();
+/// let mut child = Command::new("echo").arg("hi").stdout(writer).spawn().unwrap();
+/// child.wait().unwrap();
+/// assert_eq!(io::read_to_string(reader).unwrap(), "hi\n");
+/// ```
+#[derive(Debug)]
+pub struct PipeWriter(pub(crate) Pipe);
+
+impl PipeReader {
+    /// Creates a new handle to the same end (`dup`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's, for instance when out of descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (reader, _writer) = green_std::io::pipe().unwrap();
+    /// let _second = reader.try_clone().unwrap();
+    /// ```
+    pub fn try_clone(&self) -> io::Result<Self> {
+        self.0.try_clone().map(PipeReader)
+    }
+}
+
+impl PipeWriter {
+    /// Creates a new handle to the same end (`dup`).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's, for instance when out of descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_reader, writer) = green_std::io::pipe().unwrap();
+    /// let _second = writer.try_clone().unwrap();
+    /// ```
+    pub fn try_clone(&self) -> io::Result<Self> {
+        self.0.try_clone().map(PipeWriter)
+    }
+}
+
+pipe_end!(PipeReader, read);
+pipe_end!(PipeWriter, write);

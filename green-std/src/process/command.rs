@@ -1,0 +1,371 @@
+//! [`Command`]: std's process builder, whose `spawn`, `output` and `status`
+//! hand back green children.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::process::{CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
+
+use super::Child;
+
+/// A process builder; std's [`Command`](std::process::Command) with the same
+/// methods, whose [`spawn`](Command::spawn), [`output`](Command::output) and
+/// [`status`](Command::status) do not block the hub.
+///
+/// # Examples
+///
+/// ```
+/// use green_std::process::Command;
+///
+/// green::run(|| {
+///     let out = Command::new("echo").arg("hello").output().unwrap();
+///     assert!(out.status.success());
+///     assert_eq!(out.stdout, b"hello\n");
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Command {
+    inner: std::process::Command,
+    /// Which of stdin, stdout, stderr the caller configured: `output` gives
+    /// the others pipes, as std's does, for that call only.
+    configured: [bool; 3],
+}
+
+impl Command {
+    /// Constructs a new `Command` for launching `program`; see
+    /// [`std::process::Command::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let status = green_std::process::Command::new("true").status().unwrap();
+    /// assert!(status.success());
+    /// ```
+    pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
+        Command::from(std::process::Command::new(program))
+    }
+
+    /// Adds an argument.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = green_std::process::Command::new("echo").arg("-n").arg("x").output().unwrap();
+    /// assert_eq!(out.stdout, b"x");
+    /// ```
+    pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
+        self.inner.arg(arg);
+        self
+    }
+
+    /// Adds several arguments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = green_std::process::Command::new("echo").args(["a", "b"]).output().unwrap();
+    /// assert_eq!(out.stdout, b"a b\n");
+    /// ```
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.inner.args(args);
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let out = Command::new("sh").args(["-c", "echo $GREETING"]).env("GREETING", "hi").output().unwrap();
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// ```
+    pub fn env<K, V>(&mut self, key: K, val: V) -> &mut Command
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner.env(key, val);
+        self
+    }
+
+    /// Sets several environment variables for the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let out = Command::new("sh").args(["-c", "echo $A$B"]).envs([("A", "1"), ("B", "2")]).output().unwrap();
+    /// assert_eq!(out.stdout, b"12\n");
+    /// ```
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let out = Command::new("sh").args(["-c", "echo x${HOME}x"]).env_remove("HOME").output().unwrap();
+    /// assert_eq!(out.stdout, b"xx\n");
+    /// ```
+    pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
+        self.inner.env_remove(key);
+        self
+    }
+
+    /// Clears the child's environment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let out = Command::new("/usr/bin/env").env_clear().output().unwrap();
+    /// assert_eq!(out.stdout, b"");
+    /// ```
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.inner.env_clear();
+        self
+    }
+
+    /// Sets the child's working directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let out = Command::new("pwd").current_dir("/").output().unwrap();
+    /// assert_eq!(out.stdout, b"/\n");
+    /// ```
+    pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
+        self.inner.current_dir(dir);
+        self
+    }
+
+    /// Configures the child's standard input (a green pipe with
+    /// [`Stdio::piped`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::{Command, Stdio};
+    /// let out = Command::new("cat").stdin(Stdio::null()).output().unwrap();
+    /// assert_eq!(out.stdout, b"");
+    /// ```
+    pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.inner.stdin(cfg);
+        self.configured[0] = true;
+        self
+    }
+
+    /// Configures the child's standard output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::{Command, Stdio};
+    /// let out = Command::new("echo").stdout(Stdio::null()).output().unwrap();
+    /// assert_eq!(out.stdout, b"");
+    /// ```
+    pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.inner.stdout(cfg);
+        self.configured[1] = true;
+        self
+    }
+
+    /// Configures the child's standard error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::{Command, Stdio};
+    /// let out = Command::new("sh").args(["-c", "echo e >&2"]).stderr(Stdio::null()).output().unwrap();
+    /// assert_eq!(out.stderr, b"");
+    /// ```
+    pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.inner.stderr(cfg);
+        self.configured[2] = true;
+        self
+    }
+
+    /// Starts the child and returns a handle to it. Unconfigured streams are
+    /// inherited.
+    ///
+    /// # Errors
+    ///
+    /// As std's: the program is missing, not executable, and so on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let mut child = Command::new("sleep").arg("0.01").spawn().unwrap();
+    /// assert!(child.wait().unwrap().success());
+    /// assert_eq!(
+    ///     Command::new("/no/such/program").spawn().unwrap_err().kind(),
+    ///     std::io::ErrorKind::NotFound
+    /// );
+    /// ```
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        self.inner.spawn().and_then(Child::from_std)
+    }
+
+    /// Runs the child to completion and collects its output. Unconfigured
+    /// streams are pipes for this call (stdin closed at once), as std's.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Command::spawn), or an error reading the pipes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let out = Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]).output().unwrap();
+    /// assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
+    /// assert_eq!(out.status.code(), Some(3));
+    /// ```
+    pub fn output(&mut self) -> io::Result<Output> {
+        let defaults = self.configured.map(|set| !set);
+        self.set_unconfigured(defaults, Stdio::piped);
+        let spawned = self.inner.spawn();
+        self.set_unconfigured(defaults, Stdio::inherit);
+        Child::from_std(spawned?)?.wait_with_output()
+    }
+
+    /// Runs the child to completion and returns its exit status. Streams
+    /// are inherited unless configured; a piped stdin is closed first.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Command::spawn), or an error waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::Command;
+    /// let status = Command::new("sh").args(["-c", "exit 7"]).status().unwrap();
+    /// assert_eq!(status.code(), Some(7));
+    /// ```
+    pub fn status(&mut self) -> io::Result<ExitStatus> {
+        self.spawn()?.wait()
+    }
+
+    /// The program this command runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(green_std::process::Command::new("ls").get_program(), "ls");
+    /// ```
+    pub fn get_program(&self) -> &OsStr {
+        self.inner.get_program()
+    }
+
+    /// The arguments, without the program.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = green_std::process::Command::new("ls");
+    /// cmd.args(["-l", "/"]);
+    /// assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-l", "/"]);
+    /// ```
+    pub fn get_args(&self) -> CommandArgs<'_> {
+        self.inner.get_args()
+    }
+
+    /// The environment changes this command makes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = green_std::process::Command::new("ls");
+    /// cmd.env("A", "1");
+    /// assert_eq!(cmd.get_envs().count(), 1);
+    /// ```
+    pub fn get_envs(&self) -> CommandEnvs<'_> {
+        self.inner.get_envs()
+    }
+
+    /// The working directory set by [`current_dir`](Command::current_dir).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = green_std::process::Command::new("ls");
+    /// assert_eq!(cmd.get_current_dir(), None);
+    /// cmd.current_dir("/tmp");
+    /// assert_eq!(cmd.get_current_dir(), Some(std::path::Path::new("/tmp")));
+    /// ```
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.inner.get_current_dir()
+    }
+
+    /// The std command inside, for std-only settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cmd = green_std::process::Command::new("ls");
+    /// assert_eq!(cmd.as_std().get_program(), "ls");
+    /// ```
+    pub fn as_std(&self) -> &std::process::Command {
+        &self.inner
+    }
+
+    /// The std command inside, mutably, for std-only settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = green_std::process::Command::new("ls");
+    /// cmd.as_std_mut().arg("/");
+    /// assert_eq!(cmd.get_args().count(), 1);
+    /// ```
+    pub fn as_std_mut(&mut self) -> &mut std::process::Command {
+        &mut self.inner
+    }
+
+    fn set_unconfigured(&mut self, which: [bool; 3], make: fn() -> Stdio) {
+        if which[0] {
+            self.inner.stdin(make());
+        }
+        if which[1] {
+            self.inner.stdout(make());
+        }
+        if which[2] {
+            self.inner.stderr(make());
+        }
+    }
+}
+
+impl From<std::process::Command> for Command {
+    /// Wraps a std command. Its stdio settings cannot be read back, so
+    /// [`output`](Command::output) pipes all three streams.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cmd = green_std::process::Command::from(std::process::Command::new("ls"));
+    /// assert_eq!(cmd.get_program(), "ls");
+    /// ```
+    fn from(inner: std::process::Command) -> Command {
+        Command {
+            inner,
+            configured: [false; 3],
+        }
+    }
+}

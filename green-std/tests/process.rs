@@ -1,0 +1,210 @@
+//! green-std's `process` and `io::pipe`: children run, are waited for and
+//! talk through pipes while the hub keeps running the other greenlets.
+
+use std::cell::Cell;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::Duration;
+
+use green_std::io::{self, Read, Write};
+use green_std::process::{Command, Stdio};
+
+/// Counts how many times a 1 ms sleeper wakes while `work` runs.
+fn ticks_during<T>(work: impl FnOnce() -> T) -> (T, u64) {
+    let stop = Rc::new(Cell::new(false));
+    let flag = stop.clone();
+    let ticker = green::spawn(move || {
+        let mut n = 0;
+        while !flag.get() {
+            green::sleep(Duration::from_millis(1));
+            n += 1;
+        }
+        n
+    });
+    green::yield_now();
+    let out = work();
+    stop.set(true);
+    (out, ticker.join().unwrap())
+}
+
+#[test]
+fn wait_parks_the_greenlet_not_the_hub() {
+    let (status, ticks) =
+        green::run(|| ticks_during(|| Command::new("sleep").arg("0.3").status().unwrap()));
+    assert!(status.success());
+    assert!(ticks >= 20, "only {ticks} ticks during a 300 ms child");
+}
+
+#[test]
+fn fifty_children_wait_side_by_side() {
+    let codes = green::run(|| {
+        let children: Vec<_> = (0..50)
+            .map(|i| {
+                green::spawn(move || {
+                    let out = Command::new("sh")
+                        .args(["-c", &format!("sleep 0.2; echo child {i}; exit {}", i % 7)])
+                        .output()
+                        .unwrap();
+                    (String::from_utf8(out.stdout).unwrap(), out.status.code())
+                })
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for (i, (out, code)) in codes.iter().enumerate() {
+        assert_eq!(out, &format!("child {i}\n"));
+        assert_eq!(*code, Some(i as i32 % 7));
+    }
+}
+
+#[test]
+fn stdin_and_stdout_of_one_child_from_one_thread() {
+    // 1 MiB through `cat`: writing it all before reading would deadlock on
+    // the full pipes, unless the writer greenlet parks.
+    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let expected = data.clone();
+    let back = green::run(move || {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let writer = green::spawn(move || input.write_all(&data).unwrap());
+        let mut back = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        assert!(child.wait().unwrap().success());
+        back
+    });
+    assert!(
+        back == expected,
+        "cat gave back {} bytes, not the same",
+        back.len()
+    );
+}
+
+#[test]
+fn kill_and_try_wait() {
+    use std::os::unix::process::ExitStatusExt;
+    green::run(|| {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        assert_eq!(child.try_wait().unwrap(), None);
+        green::sleep(Duration::from_millis(20));
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(9));
+        assert!(child.try_wait().unwrap().is_some());
+    });
+}
+
+#[test]
+fn missing_program_is_not_found() {
+    green::run(|| {
+        let err = Command::new("/definitely/not/here").output().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    });
+}
+
+#[test]
+fn output_defaults_match_std() {
+    // unconfigured: all piped (stdin closed at once); configured: kept
+    let script = "cat; echo out; echo err >&2";
+    let green = green::run(|| Command::new("sh").args(["-c", script]).output().unwrap());
+    let std = std::process::Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(green.stdout, std.stdout);
+    assert_eq!(green.stderr, std.stderr);
+    assert_eq!(green.status, std.status);
+    // after output, a spawn inherits again (not piped): stdout is None
+    let mut cmd = Command::new("true");
+    cmd.output().unwrap();
+    let mut child = cmd.spawn().unwrap();
+    assert!(child.stdout.is_none() && child.stdin.is_none());
+    child.wait().unwrap();
+    // a configured stream stays as configured
+    let out = Command::new("echo")
+        .arg("gone")
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_killed_waiter_leaves_no_registration_behind() {
+    green::run(|| {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let id = child.id();
+        let waiter = green::spawn(move || {
+            let _ = child.wait();
+            unreachable!("the child sleeps for 30 s");
+        });
+        green::sleep(Duration::from_millis(20));
+        waiter.kill();
+        // the killed greenlet dropped the Child (a zombie until reaped);
+        // reap it here so the test leaves nothing behind
+        std::process::Command::new("kill")
+            .args(["-9", &id.to_string()])
+            .status()
+            .unwrap();
+        // the hub still works with new fds
+        let out = Command::new("echo").arg("alive").output().unwrap();
+        assert_eq!(out.stdout, b"alive\n");
+    });
+}
+
+#[test]
+fn pipe_between_greenlets_and_outside_run() {
+    let got = green::run(|| {
+        let (mut r, mut w) = io::pipe().unwrap();
+        let reader = green::spawn(move || {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            v.len()
+        });
+        // 1 MiB through a 64 KiB pipe: the writer parks on every refill
+        w.write_all(&vec![7u8; 1 << 20]).unwrap();
+        drop(w);
+        reader.join().unwrap()
+    });
+    assert_eq!(got, 1 << 20);
+    // outside run: plain blocking, like std
+    let (r, mut w) = io::pipe().unwrap();
+    let t = std::thread::spawn(move || w.write_all(&[1; 100_000]).unwrap());
+    assert_eq!(io::read_to_string(r).unwrap().len(), 100_000);
+    t.join().unwrap();
+}
+
+fn is_nonblocking(fd: &OwnedFd) -> bool {
+    // SAFETY: F_GETFL only reads the flags of an fd we own for the call.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert!(flags >= 0);
+    flags & libc::O_NONBLOCK != 0
+}
+
+#[test]
+fn pipe_ends_given_away_are_blocking_again() {
+    let (r, w) = io::pipe().unwrap();
+    let (r, w): (OwnedFd, OwnedFd) = (r.into(), w.into());
+    assert!(!is_nonblocking(&r) && !is_nonblocking(&w));
+    // and a child writing into a green pipe sees an ordinary pipe
+    let (r, w) = io::pipe().unwrap();
+    let status = Command::new("sh")
+        .args(["-c", "head -c 200000 /dev/zero"])
+        .stdout(w)
+        .spawn()
+        .unwrap();
+    let n = green::run(move || {
+        let mut v = Vec::new();
+        (&r).read_to_end(&mut v).unwrap();
+        v.len()
+    });
+    assert_eq!(n, 200_000);
+    let mut status = status;
+    assert!(status.wait().unwrap().success());
+}

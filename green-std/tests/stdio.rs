@@ -1,0 +1,252 @@
+//! green-std's stdin, stdout and stderr: a greenlet waiting on a standard
+//! stream lets the others run, and nothing is lost or reordered.
+//!
+//! Each scenario runs in a child process (this test binary, re-run with
+//! `STDIO_CHILD` set) whose standard streams are pipes the parent controls.
+//! A child reports what it measured on stderr as `key=value` lines.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Bytes the writer greenlet sends: far more than a pipe holds (64 KiB).
+const PAYLOAD: usize = 1 << 20;
+
+/// How long the parent leaves the child's stdout undrained, or its stdin
+/// empty: the ticker greenlet should tick many times meanwhile.
+const STALL: Duration = Duration::from_millis(300);
+
+/// Starts this test binary running only `test`, in child mode `mode`.
+fn child(test: &str, mode: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1", "-q"])
+        .env("STDIO_CHILD", mode)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn report(stderr: &str, key: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in the child's stderr:\n{stderr}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Ticks every millisecond until told to stop; returns the count.
+fn ticker() -> (green::JoinHandle<u64>, std::rc::Rc<std::cell::Cell<bool>>) {
+    let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = stop.clone();
+    let h = green::spawn(move || {
+        let mut n = 0;
+        while !flag.get() {
+            green::sleep(Duration::from_millis(1));
+            n += 1;
+        }
+        n
+    });
+    (h, stop)
+}
+
+/// The child: one greenlet writes `PAYLOAD` bytes to a stdout pipe nobody
+/// drains yet, while another ticks. Mode `green` writes through green-std,
+/// mode `std` through std (the control: it blocks the thread).
+fn stdout_child(mode: &str) {
+    green::run(|| {
+        let (ticks, stop) = ticker();
+        green::yield_now(); // the ticker is asleep
+        let data = vec![b'x'; PAYLOAD];
+        if mode == "green" {
+            green_std::io::Write::write_all(&mut green_std::io::stdout(), &data).unwrap();
+            green_std::io::Write::flush(&mut green_std::io::stdout()).unwrap();
+        } else {
+            std::io::stdout().write_all(&data).unwrap();
+            std::io::stdout().flush().unwrap();
+        }
+        stop.set(true);
+        let ticks = ticks.join().unwrap();
+        // the lock is re-entrant: print while holding it
+        let lock = green_std::io::stdout().lock();
+        green_std::print!("|std:");
+        std::print!("a");
+        green_std::print!("b");
+        green_std::println!("c|");
+        drop(lock);
+        eprintln!("ticks={ticks}");
+    });
+}
+
+#[test]
+fn stdout_pipe_full_parks_only_the_writer() {
+    if let Ok(mode) = std::env::var("STDIO_CHILD") {
+        if mode == "green" || mode == "std" {
+            stdout_child(&mode);
+        }
+        return;
+    }
+    let run = |mode: &str| {
+        let mut c = child("stdout_pipe_full_parks_only_the_writer", mode);
+        std::thread::sleep(STALL);
+        let mut out = Vec::new();
+        c.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        let mut err = String::new();
+        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+        (out, report(&err, "ticks"))
+    };
+    let (out, green_ticks) = run("green");
+    let text = String::from_utf8_lossy(&out);
+    let run_of_x = text.split(|c| c != 'x').map(str::len).max().unwrap_or(0);
+    assert_eq!(run_of_x, PAYLOAD, "the payload was cut or split");
+    assert!(
+        text.contains("|std:abc|\n"),
+        "green and std prints out of order: {:?}",
+        &text[text.len().saturating_sub(200)..]
+    );
+    assert!(
+        green_ticks >= 20,
+        "only {green_ticks} ticks while the green write waited {STALL:?} for the reader"
+    );
+    // The control: std's stdout blocks the whole hub, so the ticker starves.
+    let (_, std_ticks) = run("std");
+    assert!(
+        std_ticks < green_ticks / 2,
+        "the control did not starve ({std_ticks} ticks vs {green_ticks}): the test proves nothing"
+    );
+}
+
+/// The child: one greenlet reads lines from stdin while another ticks.
+fn stdin_child() {
+    green::run(|| {
+        let (ticks, stop) = ticker();
+        green::yield_now();
+        let mut lines = Vec::new();
+        for line in green_std::io::stdin().lines() {
+            lines.push(line.unwrap());
+        }
+        stop.set(true);
+        let ticks = ticks.join().unwrap();
+        eprintln!("lines={}", lines.len());
+        eprintln!("ticks={ticks}");
+        let mut joined = lines.join(",");
+        joined.push('\n');
+        std::io::stdout().write_all(joined.as_bytes()).unwrap();
+    });
+}
+
+#[test]
+fn stdin_read_parks_only_the_reader() {
+    if std::env::var("STDIO_CHILD").as_deref() == Ok("stdin") {
+        stdin_child();
+        return;
+    }
+    if std::env::var_os("STDIO_CHILD").is_some() {
+        return;
+    }
+    let mut c = child("stdin_read_parks_only_the_reader", "stdin");
+    let mut input = c.stdin.take().unwrap();
+    std::thread::sleep(STALL);
+    input.write_all(b"one\ntwo\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    // a long line, more than the 8 KiB buffer, sent in pieces
+    let long = "z".repeat(20_000);
+    input.write_all(long.as_bytes()).unwrap();
+    input.write_all(b"\nlast").unwrap();
+    drop(input);
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    assert!(
+        out.contains(&format!("one,two,{long},last\n")),
+        "lines lost or reordered: {:?}",
+        &out[..out.len().min(300)]
+    );
+    assert_eq!(report(&err, "lines"), 4);
+    let ticks = report(&err, "ticks");
+    assert!(
+        ticks >= 20,
+        "only {ticks} ticks while the reader waited {STALL:?} for input"
+    );
+}
+
+#[test]
+fn stdin_from_a_file_or_closed() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("file") => {
+            green::run(|| {
+                let mut s = String::new();
+                green_std::io::Read::read_to_string(&mut green_std::io::stdin(), &mut s).unwrap();
+                eprintln!("bytes={}", s.len());
+                eprintln!("lines={}", s.lines().count());
+            });
+            return;
+        }
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    // a regular file as stdin: epoll refuses to watch it, reads never wait
+    let path = std::env::temp_dir().join(format!("green-stdin-{}.txt", std::process::id()));
+    std::fs::write(&path, "a\nb\nc\n".repeat(10_000)).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdin_from_a_file_or_closed",
+            "--nocapture",
+            "-q",
+        ])
+        .env("STDIO_CHILD", "file")
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(report(&err, "bytes"), 60_000);
+    assert_eq!(report(&err, "lines"), 30_000);
+    // /dev/null: end of file at once
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdin_from_a_file_or_closed",
+            "--nocapture",
+            "-q",
+        ])
+        .env("STDIO_CHILD", "file")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(report(&err, "bytes"), 0);
+}
+
+#[test]
+fn stdout_lock_excludes_other_greenlets() {
+    if std::env::var_os("STDIO_CHILD").is_some() {
+        return;
+    }
+    use green_std::io::Write as _;
+    let order = green::run(|| {
+        let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let o = order.clone();
+        let mut lock = green_std::io::stdout().lock();
+        let other = green::spawn(move || {
+            let _l = green_std::io::stdout().lock();
+            o.borrow_mut().push("other");
+        });
+        green::yield_now();
+        order.borrow_mut().push("holder");
+        lock.flush().unwrap();
+        drop(lock);
+        other.join().unwrap();
+        order.take()
+    });
+    assert_eq!(order, ["holder", "other"]);
+}
