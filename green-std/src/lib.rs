@@ -22,8 +22,8 @@
 //! | `net` | `TcpStream`, `TcpListener`, `UdpSocket`, `Incoming`, `IntoIncoming`, `ToSocketAddrs` (resolves off the hub) | addresses, `Shutdown`, `IpAddr` and the rest | |
 //! | `os::unix::net` | `UnixStream`, `UnixListener`, `UnixDatagram`, `Incoming` | `SocketAddr` and the rest of `std::os` | Unix-socket `peek`, credentials and ancillary data (unstable in std) |
 //! | `fs` | `File`, `OpenOptions`, `ReadDir`, `DirEntry`, `DirBuilder`, and every free function (`read`, `write`, `read_to_string`, `read_dir`, `metadata`, `copy`, `rename`, `remove_*`, `create_dir*`, links…) | `Metadata`, `Permissions`, `FileType`, `FileTimes` | `Path::exists`/`Path::metadata` are `Path`'s own methods and stay std's (they block) |
-//! | `io` | being built (stdin/stdout/stderr that never block the hub) | everything: traits, `BufReader`, `BufWriter`, `copy`, `Cursor`, `Error`… | |
-//! | `process` | being built (`Command`/`Child` with green pipes and waits) | everything | |
+//! | `io` | `stdin`, `stdout`, `stderr`, `Stdin`, `StdinLock`, `Stdout`, `StdoutLock`, `Stderr`, `StderrLock` (never block the hub, never make the shared fds non-blocking), `pipe`, `PipeReader`, `PipeWriter`; and the macros `print!`, `println!`, `eprint!`, `eprintln!` at the crate root | the traits (`Read`, `Write`, `BufRead`, `Seek`, `IsTerminal`), `BufReader`, `BufWriter`, `LineWriter`, `copy`, `read_to_string`, `Cursor`, `Error`, `ErrorKind`, `Result`, `empty`, `sink`, `repeat`, `Lines`, `Bytes`, `Chain`, `Take` and the rest | `IsTerminal` is sealed in std: the green handles have an inherent `is_terminal()` instead, so `stdout().is_terminal()` still compiles; `FromRawFd` on the pipe ends (use `From<OwnedFd>`) |
+//! | `process` | `Command`, `Child` (waits park the greenlet: a pidfd, or polling `try_wait` where pidfds are missing), `ChildStdin`, `ChildStdout`, `ChildStderr`; `os::unix::process::CommandExt` for the green `Command` | `Stdio`, `Output`, `ExitStatus`, `ExitCode`, `exit`, `abort`, `id`, `Termination`, `CommandArgs`, `CommandEnvs` | `Command::spawn` itself runs on the hub (std returns once the child has exec'd) |
 //! | every other module (`time`, `collections`, …) | | all of it | |
 //!
 //! # Known traps
@@ -40,6 +40,13 @@
 //! - **`OnceLock`/`LazyLock` initialisers that switch.** If an initialiser
 //!   sleeps or does green IO and another greenlet of the hub reaches the same
 //!   cell meanwhile, that greenlet blocks the thread: the hub deadlocks.
+//! - **`println!` is std's unless imported.** The prelude's `println!`,
+//!   `print!`, `eprintln!` and `eprint!` write through std's handles, which
+//!   block the hub while stdout is a pipe its reader does not drain. Add
+//!   `use green_std::{print, println, eprint, eprintln};` to swap in green
+//!   ones (same buffer, so output stays in order).
+//! - **Stdin has its own buffer.** Reading the same input through both
+//!   `std::io::stdin()` and `green_std::io::stdin()` splits it between them.
 //! - **`thread_local!` is per OS thread**: every greenlet of a hub shares it.
 //!   Use [`green::local!`] for per-greenlet values.
 
