@@ -4,3 +4,4 @@
 pub mod http;
 pub mod redis;
 pub mod showcase;
+pub mod tls;
