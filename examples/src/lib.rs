@@ -5,3 +5,4 @@ pub mod http;
 pub mod redis;
 pub mod showcase;
 pub mod tls;
+pub mod ws;
