@@ -20,30 +20,43 @@
 //!    tasks, each implementation in a fresh child process. This may raise
 //!    `vm.max_map_count` when run as root (and says so).
 //!
-//! 4. **echo** ([`echo`]): TCP echo round trips at 100 and 1,000
-//!    connections, green (one hub) against a thread-per-connection std
-//!    server, each in its own process, with p50/p99 and CPU use.
+//! 4. **echo** ([`echo`]): TCP echo round trips at 100, 1,000 and 10,000
+//!    connections for every server contender ([`contender`]): green with
+//!    one hub and with N, tokio current_thread and multi_thread, may with
+//!    one worker and with N, std threads. Each server runs in a process of
+//!    its own ([`serve`]), loaded by one shared epoll load generator
+//!    ([`load`]) in another, with p50/p99, both sides' CPU use and the
+//!    server's peak memory.
 //!
 //! Timings are the best (and the median) of several runs after a warm-up,
 //! measured inside each runtime (runtime creation is left out). Nothing is
 //! asserted: the figures are for people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
-//! `--child <workload> <count>` is the internal entry of the memory
-//! measurement's child processes.
+//! `--contenders green-1,tokio-ct,...` limits the server workloads to those
+//! contenders. `--child`, `--serve` and `--load` are the internal entries
+//! of the child processes.
 
+mod contender;
 mod echo;
 mod idle;
+mod load;
 mod memory;
+mod net;
 mod peers;
 mod procfs;
+mod protocol;
+mod serve;
 mod spawn;
 mod switch;
+mod sys;
 mod table;
 mod timing;
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use contender::Contender;
 
 /// Iteration counts of one run.
 #[derive(Debug)]
@@ -58,7 +71,16 @@ pub struct Plan {
     pub spawn_iters: u64,
     /// Idle tasks per process in measurement 3.
     pub idle_count: usize,
+    /// Connection counts of the server workloads.
+    pub conns: Vec<usize>,
+    /// Round trips before each server measurement's window.
+    pub net_warmup: Duration,
+    /// The measured window of each server measurement.
+    pub net_window: Duration,
 }
+
+/// The connection counts of the server workloads, unless `--conns` says.
+const CONNS: [usize; 3] = [100, 1_000, 10_000];
 
 impl Plan {
     const FULL: Plan = Plan {
@@ -67,6 +89,9 @@ impl Plan {
         switch_iters: 1_000_000,
         spawn_iters: 100_000,
         idle_count: 100_000,
+        conns: Vec::new(),
+        net_warmup: Duration::from_millis(500),
+        net_window: Duration::from_secs(3),
     };
 
     const QUICK: Plan = Plan {
@@ -75,6 +100,9 @@ impl Plan {
         switch_iters: 100_000,
         spawn_iters: 10_000,
         idle_count: 10_000,
+        conns: Vec::new(),
+        net_warmup: Duration::from_millis(200),
+        net_window: Duration::from_millis(600),
     };
 }
 
@@ -87,30 +115,49 @@ struct Selection {
     echo: bool,
 }
 
-const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo]";
+const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo] \
+                     [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
+                     [--conns 100,1000,10000]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         idle::child_main(&args[1..]);
     }
-    if args.first().map(String::as_str) == Some("--serve-echo") {
-        echo::child_main(&args[1..]);
+    if args.first().map(String::as_str) == Some("--serve") {
+        serve::child_main(&args[1..]);
     }
-    let mut plan = &Plan::FULL;
+    if args.first().map(String::as_str) == Some("--load") {
+        load::child_main(&args[1..]);
+    }
+    let mut plan = Plan::FULL;
+    let mut conns = CONNS.to_vec();
     let mut selection = Selection {
         switch: true,
         spawn: true,
         memory: true,
         echo: true,
     };
+    let mut contenders = Contender::SERVERS.to_vec();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--quick" => plan = &Plan::QUICK,
+            "--quick" => plan = Plan::QUICK,
+            "--conns" => match rest.next().map(|list| parse_conns(list)) {
+                Some(Some(list)) => conns = list,
+                _ => return usage_error(),
+            },
             "--only" => match rest.next().map(|list| parse_only(list)) {
                 Some(Some(only)) => selection = only,
                 _ => return usage_error(),
+            },
+            "--contenders" => match rest.next().map(|list| contender::parse_list(list)) {
+                Some(Ok(list)) => contenders = list,
+                Some(Err(e)) => {
+                    eprintln!("{e}");
+                    return usage_error();
+                }
+                None => return usage_error(),
             },
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -119,13 +166,19 @@ fn main() -> ExitCode {
             _ => return usage_error(),
         }
     }
-    run(plan, selection);
+    plan.conns = conns;
+    run(&plan, selection, &contenders);
     ExitCode::SUCCESS
 }
 
 fn usage_error() -> ExitCode {
     eprintln!("{USAGE}");
     ExitCode::from(2)
+}
+
+/// `100,1000` → those connection counts; `None` if one is not a number.
+fn parse_conns(list: &str) -> Option<Vec<usize>> {
+    list.split(',').map(|c| c.trim().parse().ok()).collect()
 }
 
 /// `switch,memory` → those measurements; `None` for an unknown name.
@@ -148,7 +201,7 @@ fn parse_only(list: &str) -> Option<Selection> {
     Some(s)
 }
 
-fn run(plan: &Plan, selection: Selection) {
+fn run(plan: &Plan, selection: Selection, contenders: &[Contender]) {
     let started = Instant::now();
     println!("# green-bench\n");
     if cfg!(debug_assertions) {
@@ -176,7 +229,8 @@ fn run(plan: &Plan, selection: Selection) {
         println!("{}", memory::run(plan));
     }
     if selection.echo {
-        println!("{}", echo::run(plan));
+        let (_sweep, text) = echo::run(plan, contenders);
+        println!("{text}");
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
 }

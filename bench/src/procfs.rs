@@ -66,6 +66,34 @@ pub fn set_max_map_count(value: usize) -> io::Result<()> {
     fs::write(MAX_MAP_COUNT, value.to_string())
 }
 
+/// CPU time (user + system, every thread) a process has used so far, in
+/// clock ticks ([`sys::ticks_per_second`](crate::sys::ticks_per_second));
+/// 0 if it cannot be read.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    stat_cpu_ticks(&stat).unwrap_or(0)
+}
+
+/// utime + stime from the text of `/proc/<pid>/stat`.
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command may contain spaces and parentheses: skip past the last `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command, the state is field 0; utime and stime are 11 and 12.
+    let get = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some(get(11)? + get(12)?)
+}
+
+/// The peak resident memory (`VmHWM`) of a process, in KiB; 0 if unknown.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| status_kib(&s, "VmHWM:").ok())
+        .unwrap_or(0)
+}
+
 /// The CPU's model name, from `/proc/cpuinfo`.
 pub fn cpu_model() -> Option<String> {
     fs::read_to_string("/proc/cpuinfo")
@@ -86,6 +114,12 @@ mod tests {
         assert_eq!(status_kib(status, "RssAnon:").unwrap(), 512);
         assert_eq!(status_kib(status, "VmRSS:").unwrap(), 2048);
         assert!(status_kib(status, "VmPTE:").is_err());
+    }
+
+    #[test]
+    fn parses_cpu_ticks() {
+        let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 300 45 0 0";
+        assert_eq!(stat_cpu_ticks(stat), Some(345));
     }
 
     #[test]

@@ -1,0 +1,165 @@
+//! The server side of the echo and http workloads: this binary re-run as
+//! `--serve <echo|http> <contender>`, one process per measurement. It binds
+//! `127.0.0.1:0`, prints `LISTENING <addr>` and serves until killed, one
+//! task (greenlet, tokio task, may coroutine, thread) per connection running
+//! [`Proto::serve`] or [`Proto::serve_tokio`].
+//!
+//! Every listener has a backlog of [`BACKLOG`], except may's, whose `bind`
+//! fixes it at 1,024.
+//!
+//! One-core contenders pin themselves to CPU 0 (the load generator runs on
+//! the last CPU); the N-core ones use every CPU, as they would in
+//! production (may also pins its workers itself, one per CPU, by default).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Barrier, Mutex};
+
+use crate::contender::Contender;
+use crate::peers;
+use crate::protocol::Proto;
+use crate::sys;
+
+/// Accept backlog of every server: enough for the load generator's burst of
+/// connects.
+const BACKLOG: i32 = 4096;
+
+/// Open files a server asks for: the largest connection count and room.
+pub const NOFILE: u64 = 10_000 + 1_000;
+
+/// The child's entry point; never returns.
+pub fn child_main(args: &[String]) -> ! {
+    let (Some(proto), Some(who)) = (
+        args.first().and_then(|p| Proto::from_key(p)),
+        args.get(1).and_then(|c| Contender::from_key(c)),
+    ) else {
+        eprintln!("usage: green-bench --serve <echo|http> <contender>");
+        std::process::exit(2);
+    };
+    if let Err(e) = sys::raise_nofile(NOFILE) {
+        eprintln!("--serve: cannot raise RLIMIT_NOFILE: {e}");
+    }
+    if !who.multi_core() {
+        sys::pin_to_cpu(0);
+    }
+    let n = sys::cpus();
+    match who {
+        Contender::Green1 => {
+            green::run(|| serve_green(proto, &Hubs::new(1), 0));
+        }
+        Contender::GreenN => {
+            let hubs = Hubs::new(n);
+            green::Runtime::new()
+                .hubs(n)
+                .run(|hub| serve_green(proto, &hubs, hub));
+        }
+        Contender::TokioCt => peers::tokio_runtime().block_on(serve_tokio(proto)),
+        Contender::TokioMt => peers::tokio_runtime_multi(n).block_on(serve_tokio(proto)),
+        Contender::May1 => serve_may(proto, 1),
+        Contender::MayN => serve_may(proto, n),
+        Contender::Std => {
+            let listener = std_listener();
+            announce(listener.local_addr().expect("local_addr"));
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let _ = conn.set_nodelay(true);
+                // A thread that cannot start drops its connection, which the
+                // load generator reports.
+                let _ = std::thread::Builder::new().spawn(move || proto.serve(conn));
+            }
+        }
+    }
+    std::process::exit(0);
+}
+
+/// What the hubs of one green server share: the address hub 0 bound (the
+/// others bind it too), and a barrier so that `LISTENING` is printed only
+/// once every hub listens.
+struct Hubs {
+    addr: Mutex<Option<SocketAddr>>,
+    bound: Barrier,
+    listening: Barrier,
+}
+
+impl Hubs {
+    fn new(n: usize) -> Hubs {
+        Hubs {
+            addr: Mutex::new(None),
+            bound: Barrier::new(n),
+            listening: Barrier::new(n),
+        }
+    }
+}
+
+/// One hub's server: its own `SO_REUSEPORT` listener on the shared address,
+/// a greenlet per connection. The barriers block the hub thread, which is
+/// fine before it has any greenlet to run.
+fn serve_green(proto: Proto, hubs: &Hubs, hub: usize) {
+    let options = green_net::ListenOptions::new()
+        .reuse_port(true)
+        .backlog(BACKLOG);
+    let listener = if hub == 0 {
+        let l = options.bind("127.0.0.1:0").expect("bind");
+        *hubs.addr.lock().expect("lock") = Some(l.local_addr().expect("local_addr"));
+        hubs.bound.wait();
+        l
+    } else {
+        hubs.bound.wait();
+        let addr = hubs.addr.lock().expect("lock").expect("hub 0 bound");
+        options.bind(addr).expect("bind the shared port")
+    };
+    hubs.listening.wait();
+    if hub == 0 {
+        announce(listener.local_addr().expect("local_addr"));
+    }
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let _ = conn.set_nodelay(true);
+        green::spawn(move || proto.serve(conn));
+    }
+}
+
+async fn serve_tokio(proto: Proto) {
+    let listener = std_listener();
+    listener.set_nonblocking(true).expect("set_nonblocking");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("register");
+    announce(listener.local_addr().expect("local_addr"));
+    loop {
+        let Ok((conn, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = conn.set_nodelay(true);
+        tokio::spawn(proto.serve_tokio(conn));
+    }
+}
+
+fn serve_may(proto: Proto, workers: usize) {
+    peers::may_workers(workers);
+    let listener = may::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    announce(listener.local_addr().expect("local_addr"));
+    let accept = peers::may_go(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let _ = conn.set_nodelay(true);
+            peers::may_go(move || proto.serve(conn));
+        }
+    });
+    let _ = accept.join();
+}
+
+/// A std listener on `127.0.0.1:0` with std's options and our backlog.
+fn std_listener() -> std::net::TcpListener {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_reuse_address(true).expect("SO_REUSEADDR");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    socket.listen(BACKLOG).expect("listen");
+    socket.into()
+}
+
+fn announce(addr: SocketAddr) {
+    println!("LISTENING {addr}");
+    let _ = std::io::stdout().flush();
+}
