@@ -87,6 +87,16 @@ impl Contender {
             _ => None,
         }
     }
+
+    /// HTTP requests per busy server core under `wrk -t1 -c100` on the
+    /// target machine (issue 7), where known.
+    pub fn wrk_reference(self) -> Option<f64> {
+        match self {
+            Contender::TokioCt => Some(273e3),
+            Contender::May1 => Some(256e3),
+            _ => None,
+        }
+    }
 }
 
 /// `green-1,tokio-ct` → those contenders; `Err` names an unknown one.

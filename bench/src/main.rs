@@ -33,12 +33,16 @@
 //! asserted: the figures are for people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
+//! 5. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
+//!    contender, loaded the same way, and by `wrk` when it is installed.
+//!
 //! `--contenders green-1,tokio-ct,...` limits the server workloads to those
-//! contenders. `--child`, `--serve` and `--load` are the internal entries
+//! contenders. `--child`, `--serve`, `--load` and `--pinned` are the internal entries
 //! of the child processes.
 
 mod contender;
 mod echo;
+mod http;
 mod idle;
 mod load;
 mod memory;
@@ -113,9 +117,10 @@ struct Selection {
     spawn: bool,
     memory: bool,
     echo: bool,
+    http: bool,
 }
 
-const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo] \
+const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo,http] \
                      [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
                      [--conns 100,1000,10000]";
 
@@ -127,6 +132,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--serve") {
         serve::child_main(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("--pinned") {
+        http::pinned_main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("--load") {
         load::child_main(&args[1..]);
     }
@@ -137,6 +145,7 @@ fn main() -> ExitCode {
         spawn: true,
         memory: true,
         echo: true,
+        http: true,
     };
     let mut contenders = Contender::SERVERS.to_vec();
     let mut rest = args.iter();
@@ -188,6 +197,7 @@ fn parse_only(list: &str) -> Option<Selection> {
         spawn: false,
         memory: false,
         echo: false,
+        http: false,
     };
     for name in list.split(',') {
         match name.trim() {
@@ -195,6 +205,7 @@ fn parse_only(list: &str) -> Option<Selection> {
             "spawn" => s.spawn = true,
             "memory" => s.memory = true,
             "echo" => s.echo = true,
+            "http" => s.http = true,
             _ => return None,
         }
     }
@@ -230,6 +241,10 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender]) {
     }
     if selection.echo {
         let (_sweep, text) = echo::run(plan, contenders);
+        println!("{text}");
+    }
+    if selection.http {
+        let (_sweep, text) = http::run(plan, contenders);
         println!("{text}");
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());

@@ -1,0 +1,192 @@
+//! Workload **http**: a minimal HTTP/1.1 keep-alive hello-world per
+//! contender (the same code for all, see
+//! [`protocol`](crate::protocol)), loaded by the shared load generator at
+//! every connection count, and, when `wrk` is on `PATH`, by
+//! `wrk -t1 -c100 --latency` pinned to the load generator's CPU.
+//!
+//! For `wrk`, the server's CPU time is read before `wrk` starts and after it
+//! exits, and `wrk`'s own while it runs; the figure that travels between
+//! machines is requests per busy server core.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::contender::Contender;
+use crate::net::{self, format_ns, per_core, Server, Sweep};
+use crate::protocol::Proto;
+use crate::table::thousands;
+use crate::{procfs, sys, Plan};
+
+/// `wrk`'s connections, as in issue 7.
+const WRK_CONNS: usize = 100;
+
+/// Runs the sweep and `wrk`; returns the sweep (for the plots) and the
+/// markdown sections.
+pub fn run(plan: &Plan, contenders: &[Contender]) -> (Sweep, String) {
+    let sweep = net::sweep(Proto::Http, plan, contenders);
+    let mut text = net::render(
+        &sweep,
+        &format!(
+            "HTTP/1.1 keep-alive hello-world, shared load generator ({:?} window after {:?} \
+             warm-up)",
+            plan.net_window, plan.net_warmup
+        ),
+        "requests",
+    );
+    text.push('\n');
+    text.push_str(&wrk_section(plan, contenders));
+    (sweep, text)
+}
+
+/// What one `wrk` run measured.
+struct WrkRun {
+    rate: f64,
+    p50_ns: u64,
+    p99_ns: u64,
+    server_cpu: f64,
+    wrk_cpu: f64,
+}
+
+fn wrk_section(plan: &Plan, contenders: &[Contender]) -> String {
+    let secs = plan.net_window.as_secs().max(1);
+    let mut out =
+        format!("### HTTP/1.1 keep-alive hello-world, `wrk -t1 -c{WRK_CONNS} -d{secs}s`\n\n");
+    if Command::new("wrk").arg("--version").output().is_err() {
+        out.push_str("`wrk` is not installed (Debian: `apt-get install wrk`): skipped.\n");
+        return out;
+    }
+    out.push_str(
+        "| contender | requests/s | vs green | p50 | p99 | server CPU | wrk CPU | requests/s per busy server core | target machine, per busy core |\n\
+         | --- | --: | --: | --: | --: | --: | --: | --: | --: |\n",
+    );
+    let mut green = None;
+    for &who in contenders {
+        eprint!("http: {} wrk -c{WRK_CONNS} ... ", who.key());
+        let name = who.label();
+        let run = match wrk(who, secs) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("failed: {e}");
+                out.push_str(&format!("| {name} | failed: {e} | | | | | | | |\n"));
+                continue;
+            }
+        };
+        eprintln!(
+            "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
+            thousands(run.rate as i64),
+            run.server_cpu * 100.0,
+            run.wrk_cpu * 100.0
+        );
+        if who == Contender::Green1 {
+            green = Some(run.rate);
+        }
+        let vs = green.map_or("n/a".into(), |g| format!("{:.2}×", run.rate / g));
+        out.push_str(&format!(
+            "| {name} | {} | {vs} | {} | {} | {:.0}% | {:.0}% | {} | {} |\n",
+            thousands(run.rate as i64),
+            format_ns(run.p50_ns),
+            format_ns(run.p99_ns),
+            run.server_cpu * 100.0,
+            run.wrk_cpu * 100.0,
+            per_core(run.rate, run.server_cpu),
+            who.wrk_reference()
+                .map_or(String::new(), |r| thousands(r as i64)),
+        ));
+    }
+    out.push_str(&format!(
+        "\n`wrk` runs pinned to CPU {} (through this binary's `--pinned`), like the load \
+         generator; its CPU is sampled from /proc while it runs.\n",
+        sys::load_cpu()
+    ));
+    out
+}
+
+/// One `wrk` run against `who`'s server.
+fn wrk(who: Contender, secs: u64) -> Result<WrkRun, String> {
+    let server = Server::start(Proto::Http, who)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let server_before = procfs::cpu_ticks(server.pid());
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .args(["--pinned", &sys::load_cpu().to_string(), "wrk", "-t1"])
+        .arg(format!("-c{WRK_CONNS}"))
+        .arg(format!("-d{secs}s"))
+        .args(["--latency", &format!("http://{}/", server.addr)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start wrk: {e}"))?;
+    // `--pinned` execs wrk in place, so the child's pid is wrk's; its CPU
+    // time can only be read while it runs.
+    let mut wrk_ticks = 0;
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        wrk_ticks = wrk_ticks.max(procfs::cpu_ticks(child.id()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_ticks = procfs::cpu_ticks(server.pid()).saturating_sub(server_before);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hz = sys::ticks_per_second();
+    let rate = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or_else(|| format!("no Requests/sec in wrk's output: {text:?}"))?;
+    if let Some(errors) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        return Err(format!("wrk reported `{}`", errors.trim()));
+    }
+    Ok(WrkRun {
+        rate,
+        p50_ns: percentile(&text, "50%").unwrap_or(0),
+        p99_ns: percentile(&text, "99%").unwrap_or(0),
+        server_cpu: server_ticks as f64 / hz / elapsed,
+        wrk_cpu: wrk_ticks as f64 / hz / elapsed,
+    })
+}
+
+/// A line of wrk's latency distribution (`    99%    1.20ms`), in ns.
+fn percentile(text: &str, label: &str) -> Option<u64> {
+    let value = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label))?
+        .trim();
+    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+    let number: f64 = value[..split].parse().ok()?;
+    let scale = match &value[split..] {
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return None,
+    };
+    Some((number * scale) as u64)
+}
+
+/// The entry of `--pinned CPU PROGRAM ARGS…`: pins this process to `CPU`
+/// and replaces it with the program (the pinning survives `exec`).
+pub fn pinned_main(args: &[String]) -> ! {
+    use std::os::unix::process::CommandExt as _;
+    let (Some(cpu), Some(program)) = (args.first().and_then(|c| c.parse().ok()), args.get(1))
+    else {
+        eprintln!("usage: green-bench --pinned <cpu> <program> [args…]");
+        std::process::exit(2);
+    };
+    sys::pin_to_cpu(cpu);
+    let e = Command::new(program).args(&args[2..]).exec();
+    eprintln!("cannot run {program}: {e}");
+    std::process::exit(127);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn parses_wrk_percentiles() {
+        let out = "  Latency Distribution\n     50%  310.00us\n     99%    1.20ms\n";
+        assert_eq!(percentile(out, "50%"), Some(310_000));
+        assert_eq!(percentile(out, "99%"), Some(1_200_000));
+    }
+}
