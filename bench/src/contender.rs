@@ -36,6 +36,9 @@ impl Contender {
         Contender::Std,
     ];
 
+    /// The contenders of the timers workload (one core each).
+    pub const TIMERS: [Contender; 3] = [Contender::Green1, Contender::TokioCt, Contender::May1];
+
     /// The short name: `green-1`, `tokio-mt`…
     pub fn key(self) -> &'static str {
         match self {

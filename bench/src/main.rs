@@ -36,8 +36,12 @@
 //! 5. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
 //!    contender, loaded the same way, and by `wrk` when it is installed.
 //!
+//! 6. **timers** ([`timers`]): a million tasks sleeping scattered durations
+//!    (green, tokio current_thread, may), each in a child process: total
+//!    time, wake-up lateness, peak memory.
+//!
 //! `--contenders green-1,tokio-ct,...` limits the server workloads to those
-//! contenders. `--child`, `--serve`, `--load` and `--pinned` are the internal entries
+//! contenders. `--child`, `--serve`, `--load`, `--pinned` and `--timers` are the internal entries
 //! of the child processes.
 
 mod contender;
@@ -55,6 +59,7 @@ mod spawn;
 mod switch;
 mod sys;
 mod table;
+mod timers;
 mod timing;
 
 use std::process::ExitCode;
@@ -81,6 +86,8 @@ pub struct Plan {
     pub net_warmup: Duration,
     /// The measured window of each server measurement.
     pub net_window: Duration,
+    /// Sleeping tasks in the timers workload.
+    pub timers_count: usize,
 }
 
 /// The connection counts of the server workloads, unless `--conns` says.
@@ -96,6 +103,7 @@ impl Plan {
         conns: Vec::new(),
         net_warmup: Duration::from_millis(500),
         net_window: Duration::from_secs(3),
+        timers_count: 1_000_000,
     };
 
     const QUICK: Plan = Plan {
@@ -107,6 +115,7 @@ impl Plan {
         conns: Vec::new(),
         net_warmup: Duration::from_millis(200),
         net_window: Duration::from_millis(600),
+        timers_count: 100_000,
     };
 }
 
@@ -118,9 +127,10 @@ struct Selection {
     memory: bool,
     echo: bool,
     http: bool,
+    timers: bool,
 }
 
-const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo,http] \
+const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo,http,timers] \
                      [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
                      [--conns 100,1000,10000]";
 
@@ -135,6 +145,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--pinned") {
         http::pinned_main(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("--timers") {
+        timers::child_main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("--load") {
         load::child_main(&args[1..]);
     }
@@ -146,6 +159,7 @@ fn main() -> ExitCode {
         memory: true,
         echo: true,
         http: true,
+        timers: true,
     };
     let mut contenders = Contender::SERVERS.to_vec();
     let mut rest = args.iter();
@@ -198,6 +212,7 @@ fn parse_only(list: &str) -> Option<Selection> {
         memory: false,
         echo: false,
         http: false,
+        timers: false,
     };
     for name in list.split(',') {
         match name.trim() {
@@ -206,6 +221,7 @@ fn parse_only(list: &str) -> Option<Selection> {
             "memory" => s.memory = true,
             "echo" => s.echo = true,
             "http" => s.http = true,
+            "timers" => s.timers = true,
             _ => return None,
         }
     }
@@ -246,6 +262,9 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender]) {
     if selection.http {
         let (_sweep, text) = http::run(plan, contenders);
         println!("{text}");
+    }
+    if selection.timers {
+        println!("{}", timers::run(plan));
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
 }

@@ -70,15 +70,19 @@ pub fn run(plan: &Plan) -> Table {
 }
 
 /// How many tasks the machine lets us start, and what was done about it.
-struct Budget {
-    count: usize,
-    notes: Vec<String>,
+pub struct Budget {
+    /// Tasks to start: the wanted count, or fewer if the mappings cannot be
+    /// had.
+    pub count: usize,
+    /// What was done, for under the table.
+    pub notes: Vec<String>,
     /// Puts `vm.max_map_count` back when dropped, if it was raised.
-    restore: Option<RestoreMapCount>,
+    pub restore: Option<RestoreMapCount>,
 }
 
 impl Budget {
-    fn new(wanted: usize) -> Budget {
+    /// Makes room for `wanted` guarded stacks, as far as it can.
+    pub fn new(wanted: usize) -> Budget {
         let needed = 2 * wanted + OTHER_MAPPINGS;
         let mut budget = Budget {
             count: wanted,
@@ -125,7 +129,8 @@ impl Budget {
 }
 
 /// Writes the original `vm.max_map_count` back on drop.
-struct RestoreMapCount(usize);
+#[derive(Debug)]
+pub struct RestoreMapCount(usize);
 
 impl Drop for RestoreMapCount {
     fn drop(&mut self) {
