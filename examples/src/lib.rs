@@ -2,6 +2,7 @@
 //! each `examples/NAME.rs` is a thin command line over one module here.
 
 pub mod chat;
+pub mod crawler;
 pub mod http;
 pub mod redis;
 pub mod showcase;
