@@ -40,6 +40,8 @@
 //!    (green, tokio current_thread, may), each in a child process: total
 //!    time, wake-up lateness, peak memory.
 //!
+//! `--plot DIR` writes SVG charts of echo and http (throughput and p99
+//! against the connection count, see [`plot`]).
 //! `--contenders green-1,tokio-ct,...` limits the server workloads to those
 //! contenders. `--child`, `--serve`, `--load`, `--pinned` and `--timers` are the internal entries
 //! of the child processes.
@@ -52,6 +54,7 @@ mod load;
 mod memory;
 mod net;
 mod peers;
+mod plot;
 mod procfs;
 mod protocol;
 mod serve;
@@ -62,6 +65,7 @@ mod table;
 mod timers;
 mod timing;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -132,7 +136,7 @@ struct Selection {
 
 const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo,http,timers] \
                      [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
-                     [--conns 100,1000,10000]";
+                     [--conns 100,1000,10000] [--plot DIR]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -162,10 +166,15 @@ fn main() -> ExitCode {
         timers: true,
     };
     let mut contenders = Contender::SERVERS.to_vec();
+    let mut plot_dir = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--quick" => plan = Plan::QUICK,
+            "--plot" => match rest.next() {
+                Some(dir) => plot_dir = Some(PathBuf::from(dir)),
+                None => return usage_error(),
+            },
             "--conns" => match rest.next().map(|list| parse_conns(list)) {
                 Some(Some(list)) => conns = list,
                 _ => return usage_error(),
@@ -190,13 +199,27 @@ fn main() -> ExitCode {
         }
     }
     plan.conns = conns;
-    run(&plan, selection, &contenders);
+    run(&plan, selection, &contenders, plot_dir.as_deref());
     ExitCode::SUCCESS
 }
 
 fn usage_error() -> ExitCode {
     eprintln!("{USAGE}");
     ExitCode::from(2)
+}
+
+/// Writes the charts of `sweep` if `--plot` asked for them, and says where.
+fn plots(dir: Option<&Path>, sweep: &net::Sweep, unit: &str) {
+    let Some(dir) = dir else { return };
+    match plot::write(dir, sweep, unit) {
+        Ok(paths) => {
+            for p in paths {
+                println!("Chart: `{}`.", p.display());
+            }
+            println!();
+        }
+        Err(e) => eprintln!("--plot: {e}"),
+    }
 }
 
 /// `100,1000` → those connection counts; `None` if one is not a number.
@@ -228,7 +251,7 @@ fn parse_only(list: &str) -> Option<Selection> {
     Some(s)
 }
 
-fn run(plan: &Plan, selection: Selection, contenders: &[Contender]) {
+fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Option<&Path>) {
     let started = Instant::now();
     println!("# green-bench\n");
     if cfg!(debug_assertions) {
@@ -256,12 +279,14 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender]) {
         println!("{}", memory::run(plan));
     }
     if selection.echo {
-        let (_sweep, text) = echo::run(plan, contenders);
+        let (sweep, text) = echo::run(plan, contenders);
         println!("{text}");
+        plots(plot_dir, &sweep, "round trips");
     }
     if selection.http {
-        let (_sweep, text) = http::run(plan, contenders);
+        let (sweep, text) = http::run(plan, contenders);
         println!("{text}");
+        plots(plot_dir, &sweep, "requests");
     }
     if selection.timers {
         println!("{}", timers::run(plan));
