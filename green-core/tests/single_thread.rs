@@ -5,15 +5,36 @@
 //!
 //! Run as `cargo test --test single_thread`; the child is this same binary
 //! with the scenario's name in `GREEN_SCENARIO`.
+//!
+//! A deadlock also leaves greenlets alive at the end of `run`, for its
+//! shutdown to unwind: the scenarios about that order live here too.
 
+mod util;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Command;
 use std::time::Duration;
 
 /// A scenario's name, body, and what its stderr must contain.
 type Scenario = (&'static str, fn(), &'static [&'static str]);
 
-/// Each scenario must end in `run` panicking with the deadlock report.
+/// Each scenario must end in `run` panicking with the deadlock report (exit
+/// status 101, not a signal).
 const SCENARIOS: &[Scenario] = &[
+    (
+        "scoped_child_unwound_before_its_owner",
+        child_survives_its_kill,
+        &[
+            "all greenlets are blocked",
+            "the borrowed array reads 448",
+            "the owner unwound",
+        ],
+    ),
+    (
+        "owner_suspended_while_unwound_keeps_its_stack",
+        owner_suspends_while_unwound,
+        &["all greenlets are blocked", "the borrowed array reads 448"],
+    ),
     ("park", park_forever, &["all greenlets are blocked", "park"]),
     (
         "channel_recv",
@@ -40,6 +61,80 @@ const SCENARIOS: &[Scenario] = &[
         &["all greenlets are blocked", "Mutex::lock"],
     ),
 ];
+
+/// Borrows an array from its owner's stack and, when dropped, reads it, after
+/// checking that the stack it lives on is still mapped (reading an unmapped
+/// one would crash the child before it could say what went wrong).
+struct ReadsOnDrop<'a>(&'a [u64; 64]);
+
+impl Drop for ReadsOnDrop<'_> {
+    fn drop(&mut self) {
+        if !util::is_mapped(self.0.as_ptr() as usize) {
+            eprintln!("the borrowed array dangles: its stack is unmapped");
+            return;
+        }
+        let sum: u64 = std::hint::black_box(self.0).iter().sum();
+        eprintln!("the borrowed array reads {sum}");
+    }
+}
+
+/// Says so when dropped.
+struct SaysOnDrop(&'static str);
+
+impl Drop for SaysOnDrop {
+    fn drop(&mut self) {
+        eprintln!("{}", self.0);
+    }
+}
+
+/// A scoped child catches its kill and blocks again: `run` ends in a
+/// deadlock, and its shutdown unwinds both the child and its owner, which
+/// waits for it in the scope's automatic join. The child must go first, and
+/// then the owner unwinds for real.
+fn child_survives_its_kill() {
+    green::run(|| {
+        drop(green::spawn(|| {
+            let _unwound = SaysOnDrop("the owner unwound");
+            let arr = [7u64; 64];
+            green::scope(|s| {
+                let reads = ReadsOnDrop(&arr);
+                drop(s.spawn(move || {
+                    let _reads = reads;
+                    let _ = catch_unwind(AssertUnwindSafe(green::park)); // survives the kill
+                    green::park(); // blocks for good
+                }));
+            });
+        }));
+        green::yield_now();
+        green::yield_now();
+    });
+}
+
+/// The owner catches its kill and blocks again; when `run`'s shutdown unwinds
+/// it, a destructor spawns a scoped child (which never starts) and sleeps,
+/// which abandons the rest of the owner's frames. The child's closure is
+/// dropped later and still reads the owner's stack.
+fn owner_suspends_while_unwound() {
+    struct SpawnsOnDrop<'scope, 'env>(&'scope green::Scope<'scope, 'env>, &'env [u64; 64]);
+    impl Drop for SpawnsOnDrop<'_, '_> {
+        fn drop(&mut self) {
+            let reads = ReadsOnDrop(self.1);
+            drop(self.0.spawn(move || drop(reads)));
+            green::sleep(Duration::from_millis(1));
+        }
+    }
+    green::run(|| {
+        drop(green::spawn(|| {
+            let arr = [7u64; 64];
+            green::scope(|s| {
+                let _spawns = SpawnsOnDrop(s, &arr);
+                let _ = catch_unwind(AssertUnwindSafe(green::park)); // survives the kill
+                green::park(); // blocks for good
+            });
+        }));
+        green::yield_now();
+    });
+}
 
 fn lock_twice() {
     green::run(|| {
@@ -114,7 +209,8 @@ fn main() {
         }
         let out = child.wait_with_output().expect("output");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let ok = !hung && !out.status.success() && expected.iter().all(|e| stderr.contains(e));
+        let ok =
+            !hung && out.status.code() == Some(101) && expected.iter().all(|e| stderr.contains(e));
         println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
         if !ok {
             failed += 1;

@@ -33,6 +33,11 @@
 //! - Dropping a suspended generator while the thread is panicking skips its
 //!   unwind. The hub never drops a suspended coroutine: greenlets are killed
 //!   (unwound) before their coroutine is released.
+//! - A body that suspends again after generator's cancel panic (a
+//!   destructor that waits, or a `catch_unwind` around the wait) counts as
+//!   done for generator, with frames that never unwound; freeing its stack
+//!   would pull it from under anything still borrowing from those frames, so
+//!   [`Coroutine::force_unwind`] leaks such a stack (see `EXITED`).
 //! - Finished generators can be re-initialised: [`pool`] keeps them, so a
 //!   spawn normally costs no `mmap`.
 //!
@@ -205,12 +210,18 @@ impl Coroutine {
     /// Last resort for a greenlet that survived being killed: unwinds it with
     /// generator's cancel panic, then releases its stack without reusing it.
     ///
-    /// If its destructors suspend again while unwinding, the rest of its
-    /// frames are abandoned (their heap allocations leak); nothing outside
-    /// this module points into the stack, so releasing it is still sound.
+    /// If its destructors suspend again while unwinding (or its body catches
+    /// the cancel panic and suspends), generator counts it as done although
+    /// the rest of its frames never ran: scoped greenlets may still borrow
+    /// from those frames, so the stack is leaked (still mapped, its frames
+    /// intact, never run again) rather than freed.
     pub(crate) fn force_unwind(mut self) {
+        let started = !self.scope.is_null();
         let outer = CURRENT_SCOPE.replace(self.scope);
+        EXITED.set(false);
         let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.cancel()));
+        // Not started: there were no frames, only the closure, now dropped.
+        let unwound = !started || EXITED.get();
         CURRENT_SCOPE.set(outer);
         self.scope = ptr::null_mut();
         if let Err(payload) = result {
@@ -218,6 +229,9 @@ impl Coroutine {
                 eprintln!("green: a greenlet overflowed its stack while being unwound; aborting");
                 std::process::abort();
             }
+        }
+        if !unwound || !self.gen.is_done() {
+            std::mem::forget(self);
         }
     }
 
@@ -246,10 +260,25 @@ impl Drop for Coroutine {
     }
 }
 
+thread_local! {
+    /// Set when the outermost frame of a coroutine ends, by returning or by
+    /// unwinding: [`Coroutine::force_unwind`] tells from it whether a cancel
+    /// really unwound the body, or the body suspended again on the way out
+    /// (which generator also counts as done).
+    static EXITED: Cell<bool> = const { Cell::new(false) };
+}
+
 /// The outermost frame of every coroutine: publishes the scope, runs `body`.
 fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
+    struct Exit;
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            EXITED.set(true);
+        }
+    }
     let raw: *mut Scope<'_, '_, (), ()> = &mut scope;
     CURRENT_SCOPE.set(raw.cast::<RawScope>());
+    let _exit = Exit;
     body();
     // `scope` is dropped only here, after the body has returned for good.
 }

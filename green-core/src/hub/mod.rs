@@ -465,18 +465,33 @@ impl Hub {
     /// Called by `run` once the main greenlet is done: any greenlet still
     /// suspended ignored its kill; unwind it through generator's cancel so
     /// that its destructors still run, then release everything.
+    ///
+    /// Newest first: a scoped greenlet is always newer than the greenlet
+    /// whose stack it borrows from (its scope's owner, or an owner further
+    /// up), so it is gone before those frames unwind. Greenlets spawned
+    /// meanwhile (by destructors) are handled in a further round.
     pub(crate) fn shutdown(&self) {
-        let leftovers: Vec<Rc<Core>> = self.slab.borrow().iter().flatten().cloned().collect();
-        for g in leftovers {
-            let co = g.co.borrow_mut().take();
-            if let Some(co) = co {
-                if co.is_done() {
-                    self.finish(&g, Some(co));
-                } else {
-                    *self.current.borrow_mut() = Some(g.clone());
-                    co.force_unwind();
-                    *self.current.borrow_mut() = None;
-                    self.finish(&g, None);
+        loop {
+            let mut leftovers: Vec<Rc<Core>> =
+                self.slab.borrow().iter().flatten().cloned().collect();
+            if leftovers.is_empty() {
+                break;
+            }
+            leftovers.sort_by_key(|g| std::cmp::Reverse(g.id()));
+            for g in leftovers {
+                let co = g.co.borrow_mut().take();
+                match co {
+                    Some(co) if co.is_done() => self.finish(&g, Some(co)),
+                    Some(co) => {
+                        *self.current.borrow_mut() = Some(g.clone());
+                        co.force_unwind();
+                        *self.current.borrow_mut() = None;
+                        self.finish(&g, None);
+                    }
+                    // Finished meanwhile (a destructor killed it), or on its
+                    // way there.
+                    None if !g.is_finished() => self.finish(&g, None),
+                    None => {}
                 }
             }
         }

@@ -36,7 +36,10 @@
 //!    [`Timeout`](crate::Timeout)) interrupting its wait is caught: the
 //!    remaining greenlets are killed and still waited for, and the kill (or
 //!    timeout) goes on afterwards. The lock ignores poison, and a failed thread join is
-//!    recorded, not raised.
+//!    recorded, not raised. Greenlets still alive when `run` ends are
+//!    unwound newest first, so children before their owners; an owner whose
+//!    wait is abandoned there (its frames never unwound) keeps its stack
+//!    mapped for good.
 //! 4. A greenlet is waited for by the hub that runs it: in the greenlets
 //!    mode, a spawn from any other thread panics before spawning.
 //! 5. The owner of a threads-mode scope is outside `run`, on its thread's own
@@ -465,6 +468,14 @@ impl<'scope> Scope<'scope, '_> {
                     if let Err(payload) = waited {
                         // A kill or a timeout interrupted the wait; keep the
                         // first, kill the rest and still wait for them.
+                        // generator's cancel (`run`'s shutdown unwinding a
+                        // leftover) is caught too: the shutdown unwinds
+                        // scoped greenlets before their owners, so none is
+                        // left to wait for then; were one left, parking here
+                        // abandons the owner's frames, and its stack is
+                        // leaked instead of freed (`Coroutine::force_unwind`),
+                        // where letting the cancel through would unwind them
+                        // under the child's borrows.
                         kill = true;
                         if exit.is_none() {
                             exit = Some(payload);

@@ -246,3 +246,21 @@ pub fn open_fds() -> Vec<String> {
     fds.sort();
     fds
 }
+
+/// Whether `addr` lies in a readable mapping of this process (from
+/// `/proc/self/maps`): lets a test tell a dangling pointer into an unmapped
+/// stack from a live one without dereferencing it.
+pub fn is_mapped(addr: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
+    maps.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            return false;
+        };
+        let Some((start, end)) = range.split_once('-') else {
+            return false;
+        };
+        let parse = |s| usize::from_str_radix(s, 16).unwrap_or(0);
+        (parse(start)..parse(end)).contains(&addr) && perms.starts_with('r')
+    })
+}
