@@ -1,25 +1,26 @@
 //! green against its peers, side by side, in one run.
 //!
 //! ```text
-//! cargo run --release -p green-bench              # full run, about a minute
-//! cargo run --release -p green-bench -- --quick   # reduced counts, a few seconds
-//! cargo run --release -p green-bench -- --only switch,spawn
+//! cargo run --release -p green-bench              # full run, about six minutes
+//! cargo run --release -p green-bench -- --quick   # reduced counts, under two minutes
+//! cargo run --release -p green-bench -- --only echo,http --plot charts
 //! ```
 //!
-//! Four measurements, each printed as a markdown table with every figure's
-//! ratio to green's and to the raw `generator` crate's (the floor under any
-//! design built on it), plus the figure of the target machine for
-//! orientation:
+//! Six workloads, each printed as a markdown table with every figure's
+//! ratio to green's (and, for the first three, to the raw `generator`
+//! crate's, the floor under any design built on it), plus the figure of the
+//! target machine for orientation where issue 7 gives one. Progress goes to
+//! stderr, the tables to stdout:
 //!
 //! 1. **switch** ([`switch`]): one yield between two tasks. Peers: raw
 //!    `generator` resume + yield, `may` (one worker), tokio current-thread.
 //! 2. **spawn** ([`spawn`]): spawn a task that returns a value and join it,
 //!    sequentially and in batches of 1,000. Peers: an unpooled generator,
 //!    a re-initialised one, tokio, may.
-//! 3. **memory** ([`memory`]): resident memory per idle task with 100,000
-//!    tasks, each implementation in a fresh child process. This may raise
-//!    `vm.max_map_count` when run as root (and says so).
-//!
+//! 3. **memory** ([`memory`], alias `idle`): resident memory per idle
+//!    task with 100,000 tasks, each implementation in a fresh child
+//!    process. This may raise `vm.max_map_count` when run as root (and says
+//!    so).
 //! 4. **echo** ([`echo`]): TCP echo round trips at 100, 1,000 and 10,000
 //!    connections for every server contender ([`contender`]): green with
 //!    one hub and with N, tokio current_thread and multi_thread, may with
@@ -27,24 +28,23 @@
 //!    its own ([`serve`]), loaded by one shared epoll load generator
 //!    ([`load`]) in another, with p50/p99, both sides' CPU use and the
 //!    server's peak memory.
+//! 5. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
+//!    contender, loaded the same way, and by `wrk` when it is installed.
+//! 6. **timers** ([`timers`]): a million tasks sleeping scattered durations
+//!    (green, tokio current_thread, may), each in a child process: total
+//!    time, wake-up lateness, peak memory.
 //!
 //! Timings are the best (and the median) of several runs after a warm-up,
 //! measured inside each runtime (runtime creation is left out). Nothing is
 //! asserted: the figures are for people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
-//! 5. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
-//!    contender, loaded the same way, and by `wrk` when it is installed.
-//!
-//! 6. **timers** ([`timers`]): a million tasks sleeping scattered durations
-//!    (green, tokio current_thread, may), each in a child process: total
-//!    time, wake-up lateness, peak memory.
-//!
-//! `--plot DIR` writes SVG charts of echo and http (throughput and p99
-//! against the connection count, see [`plot`]).
-//! `--contenders green-1,tokio-ct,...` limits the server workloads to those
-//! contenders. `--child`, `--serve`, `--load`, `--pinned` and `--timers` are the internal entries
-//! of the child processes.
+//! Options: `--only` picks workloads; `--contenders green-1,tokio-ct,…`
+//! limits the server workloads to those contenders; `--conns 100,1000`
+//! replaces the connection counts; `--plot DIR` writes SVG charts of echo
+//! and http (throughput and p99 against the connection count, see
+//! [`plot`]). `--child`, `--serve`, `--load`, `--pinned` and `--timers` are
+//! the internal entries of the child processes.
 
 mod contender;
 mod echo;
@@ -134,7 +134,8 @@ struct Selection {
     timers: bool,
 }
 
-const USAGE: &str = "usage: green-bench [--quick] [--only switch,spawn,memory,echo,http,timers] \
+const USAGE: &str =
+    "usage: green-bench [--quick] [--only switch,spawn,memory|idle,echo,http,timers] \
                      [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
                      [--conns 100,1000,10000] [--plot DIR]";
 
@@ -241,7 +242,7 @@ fn parse_only(list: &str) -> Option<Selection> {
         match name.trim() {
             "switch" => s.switch = true,
             "spawn" => s.spawn = true,
-            "memory" => s.memory = true,
+            "memory" | "idle" => s.memory = true,
             "echo" => s.echo = true,
             "http" => s.http = true,
             "timers" => s.timers = true,
@@ -268,9 +269,11 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
         },
     );
     if selection.switch {
+        eprintln!("switch: green, generator, may, tokio ...");
         println!("{}", switch::run(plan));
     }
     if selection.spawn {
+        eprintln!("spawn: green, generator, tokio, may ...");
         let (sequential, batch) = spawn::run(plan);
         println!("{sequential}");
         println!("{batch}");

@@ -32,6 +32,7 @@ pub fn run(plan: &Plan) -> Table {
     let rows = Idle::ALL
         .into_iter()
         .map(|idle| {
+            eprintln!("memory: {} {count} tasks ...", idle.key());
             let row = match in_child(idle, count) {
                 Ok(r) => Row::new(idle.label(), idle.kind(), r.rss_anon as f64 / count as f64)
                     .note(format!(
