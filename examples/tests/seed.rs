@@ -80,7 +80,27 @@ fn profile() -> String {
 
 #[test]
 fn cargo_run_example_seed_prints_what_gevent_prints() {
-    let mut child = Command::new(env!("CARGO"))
+    let mut cargo = Command::new(env!("CARGO"));
+    // Cargo gave this test the per-crate variables of green-examples; passed
+    // on, they change what build scripts watch (ring's watches
+    // CARGO_MANIFEST_DIR) and every other `cargo test` rebuilds them.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let per_crate = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p))
+            || key == "CARGO_PRIMARY_PACKAGE"
+            || key == "CARGO_TARGET_TMPDIR";
+        if per_crate {
+            cargo.env_remove(&*key);
+        }
+    }
+    let mut child = cargo
         .args(["run", "--quiet", "--package", "green-examples"])
         .args(["--example", "seed", "--profile", &profile()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
