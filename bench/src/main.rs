@@ -260,13 +260,17 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
     }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "Machine: {cpus} CPU(s), {}. Mode: {}.\n",
+        "Machine: {cpus} CPU(s), {}. Mode: {}. Load average at start: {}.{}\n",
         procfs::cpu_model().unwrap_or_else(|| "unknown CPU".into()),
         if plan.quick {
             "--quick (reduced counts)"
         } else {
             "full"
         },
+        procfs::load_average().map_or("unknown".into(), |l| format!("{l:.2}")),
+        procfs::sched_policy().map_or(String::new(), |p| format!(
+            " Scheduling policy: {p} (inherited by every child process)."
+        )),
     );
     if selection.switch {
         eprintln!("switch: green, generator, may, tokio ...");
@@ -294,5 +298,9 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
     if selection.timers {
         println!("{}", timers::run(plan));
     }
-    println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
+    println!(
+        "Total time: {:.1} s. Load average at the end: {}.",
+        started.elapsed().as_secs_f64(),
+        procfs::load_average().map_or("unknown".into(), |l| format!("{l:.2}"))
+    );
 }

@@ -63,6 +63,10 @@ impl Drop for Server {
     }
 }
 
+/// Client CPU use (in cores) from which the load generator may be the
+/// bottleneck.
+const SATURATED: f64 = 0.9;
+
 /// One contender at one connection count.
 #[derive(Debug)]
 pub struct Point {
@@ -208,7 +212,7 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
             _ => String::new(),
         };
         out.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}% | {} | {} MiB | {reference} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}%{} | {} | {} MiB | {reference} |\n",
             thousands(p.conns as i64),
             thousands(l.rate() as i64),
             ratio(l.rate(), green.map(|g| g.load.rate())),
@@ -217,6 +221,7 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
             ratio(l.p99_ns as f64, green.map(|g| g.load.p99_ns as f64)),
             l.server_cpu * 100.0,
             l.client_cpu * 100.0,
+            if l.client_cpu >= SATURATED { " ⚠" } else { "" },
             per_core(l.rate(), l.server_cpu),
             m.server_peak_kib / 1024,
         ));
@@ -230,7 +235,9 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
          are pinned to CPU 0 and the load generator (one thread, epoll) to the last CPU; \
          the multi-core contenders (green N hubs, tokio multi_thread, may N workers) use \
          every CPU, so on a 2-core machine they share a core with the load generator, and \
-         their rate is bounded by that. The target-machine column is issue 7's peer figure \
+         their rate is bounded by that. ⚠ marks a load generator at 90% of its core or \
+         more: there the rate may be the client's limit, and the rate per busy server core \
+         is the fairer comparison. The target-machine column is issue 7's peer figure \
          (its `may` figure is shown on the one-worker row).\n",
     );
     for note in &sweep.notes {

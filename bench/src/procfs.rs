@@ -94,6 +94,34 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The load average over the last minute (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// This process's scheduling policy, by name, when it is not the default
+/// (`SCHED_OTHER`): a run under `chrt` says so in its output.
+pub fn sched_policy() -> Option<&'static str> {
+    let sched = fs::read_to_string("/proc/self/sched").ok()?;
+    let policy = sched
+        .lines()
+        .find_map(|l| l.strip_prefix("policy"))?
+        .trim_start_matches([' ', ':'])
+        .trim();
+    match policy {
+        "1" => Some("SCHED_FIFO"),
+        "2" => Some("SCHED_RR"),
+        "3" => Some("SCHED_BATCH"),
+        "5" => Some("SCHED_IDLE"),
+        _ => None,
+    }
+}
+
 /// The CPU's model name, from `/proc/cpuinfo`.
 pub fn cpu_model() -> Option<String> {
     fs::read_to_string("/proc/cpuinfo")
