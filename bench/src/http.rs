@@ -39,6 +39,7 @@ pub fn run(plan: &Plan, contenders: &[Contender]) -> (Sweep, String) {
 }
 
 /// What one `wrk` run measured.
+#[derive(Clone, Copy, Debug)]
 struct WrkRun {
     rate: f64,
     p50_ns: u64,
@@ -55,35 +56,57 @@ fn wrk_section(plan: &Plan, contenders: &[Contender]) -> String {
         out.push_str("`wrk` is not installed (Debian: `apt-get install wrk`): skipped.\n");
         return out;
     }
-    out.push_str(
-        "| contender | requests/s | vs green | p50 | p99 | server CPU | wrk CPU | requests/s per busy server core | target machine, per busy core |\n\
-         | --- | --: | --: | --: | --: | --: | --: | --: | --: |\n",
-    );
-    let mut green = None;
-    for &who in contenders {
-        eprint!("http: {} wrk -c{WRK_CONNS} ... ", who.key());
-        let name = who.label();
-        let run = match wrk(who, secs) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("failed: {e}");
-                out.push_str(&format!("| {name} | failed: {e} | | | | | | | |\n"));
-                continue;
+    let mut runs: Vec<Vec<WrkRun>> = vec![Vec::new(); contenders.len()];
+    let mut errors: Vec<Option<String>> = vec![None; contenders.len()];
+    for round in 1..=plan.net_rounds {
+        for (i, &who) in contenders.iter().enumerate() {
+            eprint!(
+                "http: {} wrk -c{WRK_CONNS}, run {round}/{} ... ",
+                who.key(),
+                plan.net_rounds
+            );
+            match wrk(who, secs) {
+                Ok(run) => {
+                    eprintln!(
+                        "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
+                        thousands(run.rate as i64),
+                        run.server_cpu * 100.0,
+                        run.wrk_cpu * 100.0
+                    );
+                    runs[i].push(run);
+                }
+                Err(e) => {
+                    eprintln!("failed: {e}");
+                    errors[i].get_or_insert(e);
+                }
             }
-        };
-        eprintln!(
-            "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
-            thousands(run.rate as i64),
-            run.server_cpu * 100.0,
-            run.wrk_cpu * 100.0
-        );
-        if who == Contender::Green1 {
-            green = Some(run.rate);
         }
+    }
+    out.push_str(
+        "| contender | requests/s | median | vs green | p50 | p99 | server CPU | wrk CPU | requests/s per busy server core | target machine, per busy core |\n\
+         | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n",
+    );
+    let best = |runs: &mut Vec<WrkRun>| -> Option<(WrkRun, f64)> {
+        runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        Some((*runs.last()?, runs[runs.len() / 2].rate))
+    };
+    let green = contenders
+        .iter()
+        .position(|&c| c == Contender::Green1)
+        .and_then(|i| best(&mut runs[i].clone()))
+        .map(|(run, _)| run.rate);
+    for ((&who, mut runs), error) in contenders.iter().zip(runs).zip(errors) {
+        let name = who.label();
+        let Some((run, median)) = best(&mut runs) else {
+            let e = error.unwrap_or_default();
+            out.push_str(&format!("| {name} | failed: {e} | | | | | | | | |\n"));
+            continue;
+        };
         let vs = green.map_or("n/a".into(), |g| format!("{:.2}×", run.rate / g));
         out.push_str(&format!(
-            "| {name} | {} | {vs} | {} | {} | {:.0}% | {:.0}% | {} | {} |\n",
+            "| {name} | {} | {} | {vs} | {} | {} | {:.0}% | {:.0}% | {} | {} |\n",
             thousands(run.rate as i64),
+            thousands(median as i64),
             format_ns(run.p50_ns),
             format_ns(run.p99_ns),
             run.server_cpu * 100.0,
@@ -94,8 +117,10 @@ fn wrk_section(plan: &Plan, contenders: &[Contender]) -> String {
         ));
     }
     out.push_str(&format!(
-        "\n`wrk` runs pinned to CPU {} (through this binary's `--pinned`), like the load \
-         generator; its CPU is sampled from /proc while it runs.\n",
+        "\nBest of {} runs per contender, taking turns (median next to it). `wrk` runs \
+         pinned to CPU {} (through this binary's `--pinned`), like the load generator; its \
+         CPU is sampled from /proc while it runs.\n",
+        plan.net_rounds,
         sys::load_cpu()
     ));
     out

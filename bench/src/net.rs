@@ -78,11 +78,13 @@ pub struct Point {
     pub result: Result<Measured, String>,
 }
 
-/// The figures of one [`Point`].
+/// The figures of one [`Point`]: its best run (highest rate).
 #[derive(Clone, Copy, Debug)]
 pub struct Measured {
     /// What the load generator measured.
     pub load: Report,
+    /// The median rate of all its runs.
+    pub median_rate: f64,
     /// The server's peak resident memory (`VmHWM`), in KiB.
     pub server_peak_kib: u64,
 }
@@ -94,6 +96,8 @@ pub struct Sweep {
     pub proto: Proto,
     /// In run order: by connection count, then contender.
     pub points: Vec<Point>,
+    /// Runs per point.
+    pub rounds: usize,
     /// Notes for under the table.
     pub notes: Vec<String>,
 }
@@ -111,11 +115,14 @@ impl Sweep {
 }
 
 /// Runs `proto` for every contender at every connection count of the plan,
-/// printing progress on stderr.
+/// `plan.net_rounds` times each, the contenders taking turns so that a
+/// burst of load from elsewhere on the machine hits them alike; keeps each
+/// one's best run. Prints progress on stderr.
 pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
     let mut sweep = Sweep {
         proto,
         points: Vec::new(),
+        rounds: plan.net_rounds,
         notes: Vec::new(),
     };
     // Children inherit the raised limit; each raises its own too.
@@ -130,26 +137,62 @@ pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
             ));
             continue;
         }
-        for &who in contenders {
-            eprint!("{}: {} {conns} conns ... ", proto.key(), who.key());
-            let result = measure(proto, who, conns, plan);
-            match &result {
-                Ok(m) => eprintln!(
-                    "{} rt/s, p99 {}, server CPU {:.0}%, client CPU {:.0}% \
-                     (connected in {:.2} s, warm in {:.2} s)",
-                    thousands(m.load.rate() as i64),
-                    format_ns(m.load.p99_ns),
-                    m.load.server_cpu * 100.0,
-                    m.load.client_cpu * 100.0,
-                    m.load.connect_secs,
-                    m.load.warmup_secs
-                ),
-                Err(e) => eprintln!("failed: {e}"),
+        let mut runs: Vec<Vec<Result<Measured, String>>> = vec![Vec::new(); contenders.len()];
+        for round in 1..=plan.net_rounds {
+            for (&who, runs) in contenders.iter().zip(&mut runs) {
+                eprint!(
+                    "{}: {} {conns} conns, run {round}/{} ... ",
+                    proto.key(),
+                    who.key(),
+                    plan.net_rounds
+                );
+                let result = measure(proto, who, conns, plan);
+                match &result {
+                    Ok(m) => eprintln!(
+                        "{} rt/s, p99 {}, server CPU {:.0}%, client CPU {:.0}% \
+                         (connected in {:.2} s, warm in {:.2} s)",
+                        thousands(m.load.rate() as i64),
+                        format_ns(m.load.p99_ns),
+                        m.load.server_cpu * 100.0,
+                        m.load.client_cpu * 100.0,
+                        m.load.connect_secs,
+                        m.load.warmup_secs
+                    ),
+                    Err(e) => eprintln!("failed: {e}"),
+                }
+                runs.push(result);
             }
-            sweep.points.push(Point { who, conns, result });
+        }
+        for (&who, runs) in contenders.iter().zip(runs) {
+            sweep.points.push(Point {
+                who,
+                conns,
+                result: best(runs),
+            });
         }
     }
     sweep
+}
+
+/// The run with the highest rate, carrying the median rate of all that
+/// succeeded; the first error if none did.
+fn best(runs: Vec<Result<Measured, String>>) -> Result<Measured, String> {
+    let mut ok: Vec<Measured> = runs
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    if ok.is_empty() {
+        return runs
+            .into_iter()
+            .find_map(Result::err)
+            .map_or_else(|| Err("not run".to_string()), Err);
+    }
+    ok.sort_by(|a, b| a.load.rate().total_cmp(&b.load.rate()));
+    let median_rate = ok[ok.len() / 2].load.rate();
+    Ok(Measured {
+        median_rate,
+        ..ok[ok.len() - 1]
+    })
 }
 
 /// One measurement: `who`'s server, `conns` connections.
@@ -173,6 +216,7 @@ fn measure(proto: Proto, who: Contender, conns: usize, plan: &Plan) -> Result<Me
     let load = Report::parse(&String::from_utf8_lossy(&out.stdout))?;
     Ok(Measured {
         load,
+        median_rate: load.rate(),
         server_peak_kib: procfs::peak_rss_kib(server.pid()),
     })
 }
@@ -181,8 +225,8 @@ fn measure(proto: Proto, who: Contender, conns: usize, plan: &Plan) -> Result<Me
 pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
     let mut out = format!(
         "### {title}\n\n\
-         | contender | conns | {unit}/s | vs green | p50 | p99 | p99 vs green | server CPU | client CPU | {unit}/s per busy server core | server peak RSS | target machine |\n\
-         | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n"
+         | contender | conns | {unit}/s | median | vs green | p50 | p99 | p99 vs green | server CPU | client CPU | {unit}/s per busy server core | server peak RSS | target machine |\n\
+         | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n"
     );
     for p in &sweep.points {
         let name = p.who.label();
@@ -190,7 +234,7 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
             Ok(m) => m,
             Err(e) => {
                 out.push_str(&format!(
-                    "| {name} | {} | failed: {e} | | | | | | | | | |\n",
+                    "| {name} | {} | failed: {e} | | | | | | | | | | |\n",
                     p.conns
                 ));
                 continue;
@@ -212,9 +256,10 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
             _ => String::new(),
         };
         out.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}%{} | {} | {} MiB | {reference} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}%{} | {} | {} MiB | {reference} |\n",
             thousands(p.conns as i64),
             thousands(l.rate() as i64),
+            thousands(m.median_rate as i64),
             ratio(l.rate(), green.map(|g| g.load.rate())),
             format_ns(l.p50_ns),
             format_ns(l.p99_ns),
@@ -229,6 +274,11 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
     out.push('\n');
     out.push_str(&aims(sweep));
     out.push('\n');
+    out.push_str(&format!(
+        "Each contender's best of {} runs (rate; the other figures are from that run), \
+         the contenders taking turns; the median rate next to it. ",
+        sweep.rounds
+    ));
     out.push_str(
         "CPU is the share of one core used during the window (200% = two cores busy). \
          \"Per busy server core\" is the rate ÷ the server's CPU use. One-core contenders \
