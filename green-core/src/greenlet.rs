@@ -262,6 +262,12 @@ pub(crate) struct Core {
     pub(crate) token: Cell<bool>,
     /// A kill is pending: raise `GreenletExit` at the next switch point.
     pub(crate) kill: Cell<bool>,
+    /// Its own frames are unwinding (a panic or a kill is on its way out), as
+    /// last seen by `Hub::unwinding` (in `hub/park.rs`): a kill,
+    /// a timeout or a deadlock is then not raised, since unwinding out of a
+    /// destructor that runs for an unwind aborts the process. Changes only
+    /// while it runs.
+    pub(crate) unwinding: Cell<bool>,
     /// A timer entry for the current park is in the heap.
     pub(crate) timer_armed: Cell<bool>,
     /// Greenlets waiting in `join`/`kill` for this one to finish.
@@ -288,6 +294,7 @@ impl Core {
             wake: Cell::new(Wake::None),
             token: Cell::new(false),
             kill: Cell::new(false),
+            unwinding: Cell::new(false),
             timer_armed: Cell::new(false),
             joiners: RefCell::new(Vec::new()),
             timeouts: RefCell::new(Vec::new()),

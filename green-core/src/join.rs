@@ -119,6 +119,10 @@ impl<T> JoinHandle<T> {
     /// - A greenlet that was already woken with a value (say, a channel
     ///   message) keeps it: it unwinds at its next switch point instead.
     /// - A greenlet killing itself unwinds at once.
+    /// - A greenlet that is unwinding already (a destructor that waits,
+    ///   during a panic or an earlier kill) is not unwound a second time,
+    ///   which would abort the process: its wait returns early and it goes
+    ///   on unwinding; `kill` still returns only once it has died.
     ///
     /// # Examples
     ///

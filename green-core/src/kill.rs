@@ -41,15 +41,19 @@ pub(crate) fn install_hook() {
 type Hook = dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static;
 
 fn hook(info: &PanicHookInfo<'_>, previous: &Hook) {
-    if crate::coroutine::is_quiet() || is_exit(info.payload()) {
-        return;
-    }
-    let greenlet = if crate::coroutine::in_coroutine() {
-        crate::hub::try_with(|hub| hub.current_core_opt().map(|g| format!("{:?}", g.handle)))
-            .flatten()
+    let core = if crate::coroutine::in_coroutine() {
+        crate::hub::try_with(|hub| hub.current_core_opt()).flatten()
     } else {
         None
     };
+    if let Some(g) = &core {
+        // This greenlet starts unwinding (see `Hub::unwinding`).
+        g.unwinding.set(true);
+    }
+    if crate::coroutine::is_quiet() || is_exit(info.payload()) {
+        return;
+    }
+    let greenlet = core.map(|g| format!("{:?}", g.handle));
     let Some(greenlet) = greenlet else {
         previous(info);
         return;

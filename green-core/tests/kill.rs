@@ -331,3 +331,231 @@ fn kills_at_the_end_of_run_are_in_spawn_order() {
     });
     assert_eq!(log.lines(), ["first", "second", "third"]);
 }
+
+/// Sleeps in its destructor, so that its greenlet stays suspended while it
+/// unwinds; logs before and after.
+struct SlowDrop(Log, Duration);
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        self.0.push("slow drop starts");
+        green::sleep(self.1);
+        self.0.push("slow drop ends");
+    }
+}
+
+/// What the child of `a_second_kill_while_unwinding_lets_the_unwind_finish`
+/// does: a greenlet killed once sleeps in a destructor, and a second kill
+/// reaches it there.
+fn second_kill_scenario() {
+    let log = Log::new();
+    green::run(|| {
+        let l = log.clone();
+        let target = Rc::new(green::spawn(move || {
+            let _slow = SlowDrop(l, Duration::from_millis(50));
+            green::park();
+        }));
+        green::yield_now();
+        let (t, l) = (target.clone(), log.clone());
+        let second = green::spawn(move || {
+            green::sleep(Duration::from_millis(10)); // the first kill is unwinding
+            t.kill();
+            l.push("second kill returned");
+        });
+        target.kill();
+        log.push("first kill returned");
+        second.join().unwrap();
+        assert!(target.is_finished());
+    });
+    eprintln!("log: {:?}", log.lines());
+}
+
+#[test]
+fn a_second_kill_while_unwinding_lets_the_unwind_finish() {
+    let _w = util::watchdog();
+    let out = util::in_child(
+        "a_second_kill_while_unwinding_lets_the_unwind_finish",
+        &[],
+        second_kill_scenario,
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    // The second kill cuts the destructor's sleep short (a spurious wake):
+    // its greenlet goes on unwinding, and both kills return once it is dead.
+    assert!(
+        out.stderr.contains(
+            r#"log: ["slow drop starts", "slow drop ends", "first kill returned", "second kill returned"]"#
+        ) || out.stderr.contains(
+            r#"log: ["slow drop starts", "slow drop ends", "second kill returned", "first kill returned"]"#
+        ),
+        "{}",
+        out.describe()
+    );
+}
+
+/// What the child of `a_greenlet_killing_itself_while_unwinding_goes_on`
+/// does: a destructor running for a kill kills its own greenlet again.
+fn self_kill_scenario() {
+    let log = Log::new();
+    green::run(|| {
+        type Slot = Rc<RefCell<Option<Rc<green::JoinHandle<()>>>>>;
+        struct KillsItself(Slot, Log);
+        impl Drop for KillsItself {
+            fn drop(&mut self) {
+                let me = self.0.borrow_mut().take().expect("its own handle");
+                me.kill(); // already unwinding: noted, not raised
+                self.1.push("went on unwinding");
+            }
+        }
+        let slot: Slot = Rc::default();
+        let (s, l) = (slot.clone(), log.clone());
+        let target = Rc::new(green::spawn(move || {
+            let _k = KillsItself(s, l);
+            green::park();
+        }));
+        *slot.borrow_mut() = Some(target.clone());
+        green::yield_now();
+        target.kill();
+        assert!(target.is_finished());
+        log.push("killed");
+    });
+    eprintln!("log: {:?}", log.lines());
+}
+
+#[test]
+fn a_greenlet_killing_itself_while_unwinding_goes_on() {
+    let _w = util::watchdog();
+    let out = util::in_child(
+        "a_greenlet_killing_itself_while_unwinding_goes_on",
+        &[],
+        self_kill_scenario,
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(
+        out.stderr
+            .contains(r#"log: ["went on unwinding", "killed"]"#),
+        "{}",
+        out.describe()
+    );
+}
+
+/// Kills `victim` from a destructor that runs while its own greenlet unwinds
+/// from a kill: `std::thread::panicking()` is then true for the whole thread,
+/// the victim included, yet the victim is not unwinding and must die.
+fn kill_from_an_unwinding_destructor(victim: impl FnOnce() + 'static) {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        struct KillsOnDrop(Option<green::JoinHandle<()>>, Log);
+        impl Drop for KillsOnDrop {
+            fn drop(&mut self) {
+                let victim = self.0.take().expect("the victim");
+                victim.kill();
+                // No assert here: a panic would abort (we are unwinding).
+                match victim.join() {
+                    Err(e) if e.is_killed() => self.1.push("victim killed"),
+                    other => self.1.push(format!("victim ended otherwise: {other:?}")),
+                }
+            }
+        }
+        let victim = green::spawn(victim);
+        let l = log.clone();
+        let killer = green::spawn(move || {
+            let _k = KillsOnDrop(Some(victim), l);
+            green::park();
+        });
+        green::yield_now();
+        killer.kill();
+        log.push("killer killed");
+    });
+    assert_eq!(log.lines(), ["victim killed", "killer killed"]);
+}
+
+#[test]
+fn an_unwinding_destructor_kills_a_parked_greenlet() {
+    kill_from_an_unwinding_destructor(|| loop {
+        green::park();
+    });
+}
+
+#[test]
+fn an_unwinding_destructor_kills_a_yielding_greenlet() {
+    kill_from_an_unwinding_destructor(|| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            green::yield_now();
+        }
+        panic!("still alive 5 s after the kill");
+    });
+}
+
+#[test]
+fn a_timeout_fires_while_another_greenlet_unwinds() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let l = log.clone();
+        let unwinding = green::spawn(move || {
+            let _slow = SlowDrop(l, Duration::from_millis(500));
+            green::park();
+        });
+        let killer = green::spawn(move || unwinding.kill());
+        green::sleep(Duration::from_millis(5)); // it is asleep in its destructor
+        assert_eq!(log.lines(), ["slow drop starts"]);
+        let start = Instant::now();
+        let r = green::timeout(Duration::from_millis(20), || {
+            green::sleep(Duration::from_millis(300))
+        });
+        let took = start.elapsed();
+        // Asserted once the other is dead: a panic of main would kill it in
+        // its destructor again.
+        killer.join().unwrap();
+        assert!(r.is_err(), "the timeout fired");
+        assert!(took < Duration::from_millis(300), "{took:?}");
+    });
+}
+
+/// What the child of `a_deadlock_while_main_unwinds_aborts_with_the_report`
+/// does: the main greenlet panics, and a destructor then waits for a
+/// greenlet caught in a wait cycle that nothing can end.
+fn deadlock_while_unwinding_scenario() {
+    green::run(|| {
+        type Slot = Rc<RefCell<Option<Rc<green::JoinHandle<()>>>>>;
+        let slot: Slot = Rc::default();
+        let s = slot.clone();
+        let x = Rc::new(green::spawn(move || {
+            green::yield_now(); // until main has filled the slot
+            let y = s.borrow().clone().expect("y");
+            green::wait_any(std::slice::from_ref(&*y));
+        }));
+        let x2 = x.clone();
+        let y = green::spawn(move || {
+            green::wait_any(std::slice::from_ref(&*x2));
+        });
+        *slot.borrow_mut() = Some(Rc::new(y));
+        struct WaitsOnDrop(Rc<green::JoinHandle<()>>);
+        impl Drop for WaitsOnDrop {
+            fn drop(&mut self) {
+                green::wait_any(std::slice::from_ref(&*self.0));
+            }
+        }
+        let _waits = WaitsOnDrop(x);
+        panic!("main panics");
+    });
+}
+
+#[test]
+fn a_deadlock_while_main_unwinds_aborts_with_the_report() {
+    let _w = util::watchdog();
+    let out = util::in_child(
+        "a_deadlock_while_main_unwinds_aborts_with_the_report",
+        &[],
+        deadlock_while_unwinding_scenario,
+    );
+    assert_eq!(out.signal(), Some(libc::SIGABRT), "{}", out.describe());
+    assert!(
+        out.stderr.contains("all greenlets are blocked")
+            && out.stderr.contains("cannot be raised as a panic; aborting"),
+        "{}",
+        out.describe()
+    );
+}

@@ -81,6 +81,11 @@ pub(crate) struct Hub {
     main: RefCell<Option<Rc<Core>>>,
     /// Greenlets parked in a `WaitKind::Token` wait.
     token_waits: Cell<usize>,
+    /// Suspended greenlets whose `unwinding` is set: while there are any,
+    /// `std::thread::panicking()` is true for every greenlet of the thread
+    /// (the panic count is the thread's), so it no longer tells whether the
+    /// running greenlet itself unwinds (see [`Hub::unwinding`]).
+    suspended_unwinding: Cell<usize>,
     iterations: Cell<u32>,
     inbox: RefCell<Vec<(u32, GreenletId)>>,
 }
@@ -184,6 +189,7 @@ impl Hub {
             current: RefCell::new(None),
             main: RefCell::new(None),
             token_waits: Cell::new(0),
+            suspended_unwinding: Cell::new(0),
             iterations: Cell::new(0),
             inbox: RefCell::default(),
         })
@@ -372,6 +378,13 @@ impl Hub {
     /// greenlet, waits until it has finished.
     pub(crate) fn kill(&self, target: &Rc<Core>) {
         if target.state.get() == State::Running {
+            if self.unwinding(target) {
+                // Killing itself from a destructor while it unwinds: it is
+                // dying already, and a second unwind would abort.
+                target.kill.set(true);
+                return;
+            }
+            target.unwinding.set(true);
             raise_exit();
         }
         self.mark_killed(target);
@@ -483,6 +496,7 @@ impl Hub {
                 match co {
                     Some(co) if co.is_done() => self.finish(&g, Some(co)),
                     Some(co) => {
+                        self.resuming(&g);
                         *self.current.borrow_mut() = Some(g.clone());
                         co.force_unwind();
                         *self.current.borrow_mut() = None;

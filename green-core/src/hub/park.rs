@@ -7,6 +7,13 @@
 //! sets the reason ([`Wake`]) and queues it. A pending kill is raised when a
 //! park begins and when the wake was a kill, never after a wake that
 //! delivered something, so no value handed to a greenlet is lost.
+//!
+//! Nothing is raised in a greenlet that is unwinding already (a destructor
+//! that waits during a panic or a kill): a panic out of such a destructor
+//! aborts the process. A kill stays pending and the wait returns early; a
+//! timeout waits for a later switch point; a deadlock, which no wait can
+//! outlast, aborts with its report. [`Hub::unwinding`] tells which greenlet
+//! unwinds, since `std::thread::panicking()` answers for the whole thread.
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -20,7 +27,8 @@ impl Hub {
     ///
     /// A `Token` park consumes the unpark token and returns at once if it was
     /// set. A pending kill is raised here, before parking, and when the wake
-    /// was a kill. Returns `Wake::Unparked` or `Wake::TimedOut`.
+    /// was a kill (unless the greenlet is unwinding already, see the module
+    /// docs). Returns `Wake::Unparked` or `Wake::TimedOut`.
     pub(crate) fn park(
         &self,
         kind: WaitKind,
@@ -48,11 +56,11 @@ impl Hub {
         deadline: Option<Instant>,
         register: impl FnOnce(&Rc<Core>, u64) -> Result<bool, E>,
     ) -> Result<Wake, E> {
-        if g.kill.get() && !std::thread::panicking() {
+        if g.kill.get() && !self.unwinding(g) {
             g.kill.set(false);
-            raise_exit();
+            exit(g);
         }
-        raise_interrupt(g);
+        self.raise_interrupt(g);
         if kind == WaitKind::Token && g.token.replace(false) {
             return Ok(Wake::Unparked);
         }
@@ -74,15 +82,33 @@ impl Hub {
         g.wait_kind.set(kind);
         g.reason.set(reason);
         g.state.set(State::Parked);
+        self.unwinding(g); // for the hub's count while it is suspended
         crate::coroutine::suspend();
         match g.wake.replace(Wake::None) {
+            // Already unwinding (in a destructor): the kill stays pending and
+            // the wait returns early, as if woken spuriously; the greenlet
+            // is on its way out anyway.
+            Wake::Killed if self.unwinding(g) => Ok(Wake::Unparked),
             Wake::Killed => {
                 g.kill.set(false);
-                raise_exit()
+                exit(g)
             }
-            Wake::Deadlock => panic!("{}", self.deadlock_report()),
+            Wake::Deadlock if self.unwinding(g) => {
+                // A destructor waits for what can never come, and a panic
+                // out of it would abort with a message that hides why.
+                eprintln!(
+                    "{}\ngreen: the main greenlet is unwinding (a destructor is waiting), so \
+                     this deadlock cannot be raised as a panic; aborting",
+                    self.deadlock_report()
+                );
+                std::process::abort()
+            }
+            Wake::Deadlock => {
+                g.unwinding.set(true);
+                panic!("{}", self.deadlock_report())
+            }
             Wake::Interrupted => {
-                raise_interrupt(g);
+                self.raise_interrupt(g);
                 Ok(Wake::Unparked) // its timeout was dropped meanwhile
             }
             Wake::None => Ok(Wake::Unparked),
@@ -96,13 +122,14 @@ impl Hub {
         let g = self.current_core();
         g.state.set(State::Ready);
         self.ready.borrow_mut().push(Rc::clone(&g));
+        self.unwinding(&g); // for the hub's count while it is suspended
         crate::coroutine::suspend();
         g.wake.set(Wake::None);
-        if g.kill.get() && !std::thread::panicking() {
+        if g.kill.get() && !self.unwinding(&g) {
             g.kill.set(false);
-            raise_exit();
+            exit(&g);
         }
-        raise_interrupt(&g);
+        self.raise_interrupt(&g);
     }
 
     /// Waits until `fd` is ready in direction `dir` (see [`io`]).
@@ -143,18 +170,58 @@ impl Hub {
             self.wake(&g, seq, Wake::Unparked);
         }
     }
-}
 
-/// Unwinds with [`Elapsed`](crate::Elapsed) if one of the greenlet's live
-/// timeouts fired (not while it is already unwinding: like a kill, the
-/// interrupt then waits for its next switch point).
-fn raise_interrupt(g: &Core) {
-    if std::thread::panicking() {
-        return;
+    /// Whether the running greenlet `g` is unwinding; records the answer in
+    /// `g.unwinding`. Called at each switch point, before the greenlet
+    /// suspends (the hub counts suspended greenlets that unwind) and before
+    /// anything is raised in it.
+    ///
+    /// `std::thread::panicking()` counts the panics of the whole thread, and
+    /// a greenlet suspended in a destructor while it unwinds keeps its panic
+    /// counted while the others run. So it is the greenlet's own answer only
+    /// when no other suspended greenlet unwinds. Otherwise the greenlet's
+    /// last known state decides: set when a panic or a kill starts in it
+    /// (`exit`, `raise_interrupt`, the panic hook), cleared whenever the
+    /// thread is seen not panicking. That guess misses an unwind begun with a
+    /// bare `resume_unwind` (a kill raised in its destructors then aborts,
+    /// as it always did), and outlives an unwind the greenlet caught (its
+    /// kill is then deferred to a switch point where it is unambiguous).
+    #[inline]
+    pub(super) fn unwinding(&self, g: &Core) -> bool {
+        let unwinding =
+            std::thread::panicking() && (self.suspended_unwinding.get() == 0 || g.unwinding.get());
+        g.unwinding.set(unwinding);
+        unwinding
     }
-    if let Some(id) = g.interrupt.take() {
-        if g.timeouts.borrow().contains(&id) {
-            crate::timeout::raise_elapsed(id);
+
+    /// The hub is about to resume `g`: it no longer counts as a suspended
+    /// greenlet that unwinds.
+    #[inline]
+    pub(super) fn resuming(&self, g: &Core) {
+        if g.unwinding.get() {
+            self.suspended_unwinding
+                .set(self.suspended_unwinding.get() - 1);
         }
     }
+
+    /// Unwinds with [`Elapsed`](crate::Elapsed) if one of the greenlet's live
+    /// timeouts fired (not while it is already unwinding: like a kill, the
+    /// interrupt then waits for its next switch point).
+    fn raise_interrupt(&self, g: &Core) {
+        if g.interrupt.get().is_none() || self.unwinding(g) {
+            return;
+        }
+        if let Some(id) = g.interrupt.take() {
+            if g.timeouts.borrow().contains(&id) {
+                g.unwinding.set(true);
+                crate::timeout::raise_elapsed(id);
+            }
+        }
+    }
+}
+
+/// Unwinds the running greenlet `g` with `GreenletExit`.
+fn exit(g: &Core) -> ! {
+    g.unwinding.set(true);
+    raise_exit()
 }

@@ -70,6 +70,7 @@ impl Hub {
     fn switch_to(&self, g: Rc<Core>) {
         g.state.set(State::Running);
         g.started.set(true);
+        self.resuming(&g);
         *self.current.borrow_mut() = Some(g.clone());
         let resumed = {
             let mut co = g.co.borrow_mut();
@@ -79,7 +80,12 @@ impl Hub {
         };
         *self.current.borrow_mut() = None;
         match resumed {
-            Resumed::Suspended => {}
+            Resumed::Suspended => {
+                if g.unwinding.get() {
+                    self.suspended_unwinding
+                        .set(self.suspended_unwinding.get() + 1);
+                }
+            }
             Resumed::Done => {
                 let co = g.co.borrow_mut().take();
                 self.finish(&g, co);
