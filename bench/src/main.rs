@@ -1,7 +1,7 @@
 //! green against its peers, side by side, in one run.
 //!
 //! ```text
-//! cargo run --release -p green-bench              # full run, about six minutes
+//! cargo run --release -p green-bench              # full run, about seven minutes
 //! cargo run --release -p green-bench -- --quick   # reduced counts, under two minutes
 //! cargo run --release -p green-bench -- --only echo,http --plot charts
 //! ```
