@@ -210,6 +210,11 @@ pub(crate) enum State {
     /// Suspended until something wakes it (or not started yet and waiting
     /// for its `spawn_later` timer).
     Parked,
+    /// Killed before it started: whoever killed it is dropping its closure,
+    /// whose destructors may switch. Never resumed, and not finished until
+    /// the captures are gone (a scope may wait for them: they may borrow
+    /// from it).
+    Discarding,
     /// Done: its body returned, panicked, was killed or was discarded.
     Finished,
 }

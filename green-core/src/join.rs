@@ -114,7 +114,8 @@ impl<T> JoinHandle<T> {
     /// returns an error for which [`JoinError::is_killed`] is true.
     ///
     /// - A greenlet that has not started yet never runs: its closure is
-    ///   dropped.
+    ///   dropped, here, by the caller. It counts as finished once every
+    ///   capture is dropped (a destructor may switch meanwhile).
     /// - Killing a finished greenlet does nothing (its result stays).
     /// - A greenlet that was already woken with a value (say, a channel
     ///   message) keeps it: it unwinds at its next switch point instead.

@@ -168,6 +168,62 @@ fn killing_an_unstarted_greenlet_drops_it_unrun() {
 }
 
 #[test]
+fn killing_an_unstarted_greenlet_whose_captures_switch_on_drop() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        struct YieldsOnDrop(Log);
+        impl Drop for YieldsOnDrop {
+            fn drop(&mut self) {
+                self.0.push("drop starts");
+                green::yield_now(); // the hub runs others meanwhile
+                self.0.push("drop ends");
+            }
+        }
+        let y = YieldsOnDrop(log.clone());
+        let never = Rc::new(green::spawn(move || {
+            drop(y);
+            unreachable!("a killed unstarted greenlet ran");
+        }));
+        let (n, l) = (never.clone(), log.clone());
+        let joiner = green::spawn(move || {
+            green::wait_any(std::slice::from_ref(&*n));
+            l.push("joiner woke");
+        });
+        never.kill(); // drops the closure here, on this stack
+        log.push("killed");
+        assert!(never.is_finished());
+        joiner.join().unwrap();
+    });
+    // A joiner wakes once the captures are gone, as after a thread's join.
+    assert_eq!(
+        log.lines(),
+        ["drop starts", "drop ends", "killed", "joiner woke"]
+    );
+}
+
+#[test]
+fn a_capture_panicking_on_drop_still_finishes_the_killed_unstarted_greenlet() {
+    let _w = util::watchdog();
+    green::run(|| {
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("a capture panics on drop");
+            }
+        }
+        let p = PanicsOnDrop;
+        let never = green::spawn(move || drop(p));
+        // The panic comes out of the kill, which dropped the closure.
+        let msg = util::panic_of(|| never.kill());
+        assert!(msg.contains("a capture panics on drop"), "{msg}");
+        assert!(never.is_finished());
+        green::yield_now(); // the loop skips it: it is still queued
+        assert!(never.join().unwrap_err().is_killed());
+    });
+}
+
+#[test]
 fn killing_a_finished_greenlet_does_nothing() {
     let _w = util::watchdog();
     green::run(|| {

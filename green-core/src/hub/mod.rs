@@ -396,7 +396,7 @@ impl Hub {
     /// Starts killing `target` (not the running greenlet) without waiting.
     pub(crate) fn mark_killed(&self, target: &Rc<Core>) {
         match target.state.get() {
-            State::Finished | State::Running => {}
+            State::Finished | State::Running | State::Discarding => {}
             _ if !target.started.get() => self.discard(target),
             State::Parked => {
                 target.kill.set(true);
@@ -444,7 +444,8 @@ impl Hub {
         }
     }
 
-    /// Finishes a greenlet that never started: its body is dropped unrun.
+    /// Finishes a greenlet that never started: its body is dropped unrun, on
+    /// the caller's stack.
     pub(super) fn discard(&self, target: &Rc<Core>) {
         if target.state.get() == State::Parked {
             // waiting for its spawn_later timer
@@ -452,11 +453,22 @@ impl Hub {
                 self.timers.borrow_mut().cancelled(is_live);
             }
         }
-        // Still queued if Ready: the loop skips finished greenlets.
         let co = target.co.borrow_mut().take();
         if let Some(mut co) = co {
+            // Out of reach of the loop before any capture is dropped (a
+            // destructor may switch; if Ready, it is still queued, and the
+            // loop skips it), finished once they all are, however that ends.
+            target.state.set(State::Discarding);
+            struct Finish<'a>(&'a Hub, &'a Rc<Core>);
+            impl Drop for Finish<'_> {
+                fn drop(&mut self) {
+                    self.0.finish(self.1, None);
+                }
+            }
+            let finish = Finish(self, target);
             co.discard_unstarted();
-            self.finish(target, Some(co));
+            drop(finish);
+            co.recycle();
         }
     }
 
