@@ -640,8 +640,10 @@ fn two_hubs_ping_pong() {
 #[test]
 fn outside_run_channels_behave_like_mpsc() {
     let (tx, rx) = channel::channel::<String>();
+    // Measured from before the spawn: the receiver sleeps 20 ms from there,
+    // while the thread may start late.
+    let start = Instant::now();
     let t = std::thread::spawn(move || {
-        let start = Instant::now();
         tx.send("hello".to_string()).unwrap(); // blocks until received
         start.elapsed()
     });
