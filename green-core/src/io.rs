@@ -79,9 +79,15 @@ pub fn wait_writable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()>
 
 /// Forgets `fd`: call it before closing an fd that was waited on. Greenlets
 /// still waiting on it are woken (their retry then sees the fd's state).
-/// Does nothing outside `run` or for an fd never waited on.
+///
+/// It may be called on any thread, inside `run` or outside it (a socket
+/// dropped on another thread): a hub that waited on `fd` and is not this
+/// thread's re-arms the number when it is next waited on, so a new file that
+/// reuses it is watched. Costs an atomic add; no syscall unless this
+/// thread's hub has `fd` registered.
 pub fn deregister(fd: impl AsFd) {
     let fd = fd.as_fd().as_raw_fd();
+    hub::io::note_deregistered(fd);
     hub::try_with(|hub| hub.deregister_fd(fd));
 }
 

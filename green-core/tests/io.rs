@@ -7,7 +7,7 @@
 mod util;
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -233,6 +233,60 @@ fn deregister_wakes_the_waiters() {
         waiter.join().unwrap();
     });
     assert_eq!(log.lines(), ["woken: true"]);
+}
+
+/// What the child of `an_fd_number_reused_after_a_deregister_elsewhere_is_watched`
+/// does: a socket waited on in this hub is deregistered and closed on
+/// another thread (as green-net's sockets are when dropped there), and a new
+/// socket reuses its number.
+fn reused_fd_scenario() {
+    green::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let old = a.as_raw_fd();
+        let writer = green::spawn(move || {
+            green::yield_now();
+            (&b).write_all(b"x").unwrap();
+            b
+        });
+        assert_eq!(read_some(&a).unwrap(), b"x"); // waited: `old` is registered here
+        let _b = writer.join().unwrap();
+        std::thread::spawn(move || {
+            green::io::deregister(&a); // reaches no hub on this thread
+            drop(a);
+        })
+        .join()
+        .unwrap();
+
+        let (c, d) = UnixStream::pair().unwrap();
+        c.set_nonblocking(true).unwrap();
+        assert_eq!(c.as_raw_fd(), old, "the number is reused");
+        let _writer = green::spawn(move || {
+            green::sleep(Duration::from_millis(50));
+            (&d).write_all(b"y").unwrap();
+            green::sleep(Duration::from_secs(5)); // keeps `d` open
+        });
+        let start = Instant::now();
+        let waited = green::io::wait_readable(&c, Some(start + Duration::from_secs(2)));
+        eprintln!("waited {:?}: {waited:?}", start.elapsed());
+        assert!(waited.is_ok(), "the new socket was never watched");
+        assert_eq!(read_some(&c).unwrap(), b"y");
+        green::io::deregister(&c);
+    });
+    eprintln!("done");
+}
+
+#[test]
+fn an_fd_number_reused_after_a_deregister_elsewhere_is_watched() {
+    let _w = util::watchdog();
+    // Alone in a child process, so that no other test takes the number.
+    let out = util::in_child(
+        "an_fd_number_reused_after_a_deregister_elsewhere_is_watched",
+        &[],
+        reused_fd_scenario,
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(out.stderr.contains("done"), "{}", out.describe());
 }
 
 #[test]

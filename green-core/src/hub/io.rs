@@ -12,12 +12,26 @@
 //! at once. A wait therefore never misses readiness that arrived before it,
 //! at the cost of an occasional spurious return: callers retry their
 //! operation and wait again on `WouldBlock`.
+//!
+//! # Numbers deregistered elsewhere
+//!
+//! `deregister` only reaches the hub of the thread that calls it, but a
+//! socket waited on in one hub may be dropped (deregistered, then closed) on
+//! another thread. The kernel forgets the closed file, the first hub's entry
+//! stays, and once a new file gets the same number, a wait on it would find
+//! the entry and never arm the poller for the new file. So every
+//! `deregister`, on any thread, counts in [`DEREGISTERED`]; an entry records
+//! the count it was armed at, and a wait that finds the count moved re-arms
+//! the fd first (one `epoll_ctl`: `MOD`, or `ADD` if the old registration
+//! died with its file) and drops the old file's ready bits. Other waits pay
+//! an atomic load, no syscall.
 
 use std::collections::HashMap;
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +46,28 @@ pub(crate) enum Direction {
     Write,
 }
 
+/// How many times each fd number was deregistered, on any thread, indexed by
+/// the number modulo the table's length (see the module docs). Zeroed, so it
+/// costs no memory until touched: a page per 1,024 numbers in use.
+static DEREGISTERED: [AtomicU32; 1 << 16] = [const { AtomicU32::new(0) }; 1 << 16];
+
+fn deregistered(fd: RawFd) -> &'static AtomicU32 {
+    &DEREGISTERED[fd as usize % DEREGISTERED.len()]
+}
+
+/// Counts a `deregister` of `fd`, whichever thread calls it; the caller
+/// closes the fd afterwards.
+pub(crate) fn note_deregistered(fd: RawFd) {
+    // Release, and Acquire in `add_waiter`: the close that follows, and the
+    // reuse of the number it allows, come after this in the kernel's order;
+    // a wait on the new file reads the count after obtaining the file.
+    deregistered(fd).fetch_add(1, Ordering::Release);
+}
+
 #[derive(Default)]
 struct FdState {
+    /// The fd's count in [`DEREGISTERED`] when it was last armed.
+    armed_at: u32,
     readable: bool,
     writable: bool,
     readers: Vec<(Rc<Core>, u64)>,
@@ -102,11 +136,28 @@ impl Io {
                 format!("cannot wait on a negative file descriptor ({fd})"),
             ));
         }
-        if !self.fds.contains_key(&fd) {
-            self.register(fd)?;
-            self.fds.insert(fd, FdState::default());
-        }
-        let state = self.fds.get_mut(&fd).expect("just inserted");
+        // Read before arming: a deregister after this is seen next time.
+        let count = deregistered(fd).load(Ordering::Acquire);
+        let state = match self.fds.get_mut(&fd) {
+            Some(state) if state.armed_at == count => state,
+            Some(state) => {
+                // Deregistered elsewhere since it was armed: the entry may
+                // stand for a closed file. Arm the file that has the number
+                // now; what the entry remembered was the old file's.
+                arm(&self.poller, fd, true)?;
+                state.armed_at = count;
+                state.readable = false;
+                state.writable = false;
+                state
+            }
+            None => {
+                arm(&self.poller, fd, false)?;
+                self.fds.entry(fd).or_insert(FdState {
+                    armed_at: count,
+                    ..FdState::default()
+                })
+            }
+        };
         let (ready, waiters) = state.side(dir);
         if std::mem::take(ready) {
             return Ok(false);
@@ -114,31 +165,6 @@ impl Io {
         waiters.push((g.clone(), park_seq));
         self.waiters += 1;
         Ok(true)
-    }
-
-    fn register(&self, fd: RawFd) -> io::Result<()> {
-        // SAFETY: polling requires the fd to be deleted from the poller
-        // before it is closed. Our contract with callers (documented on
-        // `crate::io::wait_readable`) is that they call `deregister` before
-        // closing an fd they waited on; an fd closed without it is removed by
-        // the kernel from the epoll set when its last duplicate closes, so the
-        // worst outcome of a broken contract is a stale table entry, never
-        // memory unsafety.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        // SAFETY: see above: deletion before close is the caller's contract.
-        match unsafe {
-            self.poller
-                .add_with_mode(&fd, Event::all(key(fd_raw(&fd))), PollMode::Edge)
-        } {
-            Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                // Registered by a previous owner of this fd number that was
-                // closed without `deregister`: take it over.
-                self.poller
-                    .modify_with_mode(fd, Event::all(key(fd_raw(&fd))), PollMode::Edge)
-            }
-            Err(e) => Err(e),
-        }
     }
 
     /// Removes `g`'s waiter entry for `fd` (after it woke, for any reason).
@@ -207,6 +233,43 @@ impl Io {
     pub(crate) fn clear(&mut self) {
         for fd in self.fds.keys().copied().collect::<Vec<_>>() {
             drop(self.deregister(fd));
+        }
+    }
+}
+
+/// Registers `fd` with `poller`, edge-triggered for both directions, or
+/// re-arms it: `known` says whether the poller probably has it already.
+///
+/// Adding fails with `EEXIST` when the poller watches the file under that
+/// number already (it was never deregistered here), modifying with `ENOENT`
+/// when it does not (the registration died with a closed file, or belongs to
+/// another file); each falls back on the other.
+fn arm(poller: &Poller, fd: RawFd, known: bool) -> io::Result<()> {
+    // SAFETY: `fd` comes from the `AsFd` a greenlet is waiting on, open for
+    // the whole call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let event = Event::all(key(fd_raw(&fd)));
+    let add = || {
+        // SAFETY: polling requires the fd to be deleted from the poller
+        // before it is closed. Our contract with callers (documented on
+        // `crate::io::wait_readable`) is that they call `deregister` before
+        // closing an fd they waited on; an fd closed without it is removed by
+        // the kernel from the epoll set when its last duplicate closes, so the
+        // worst outcome of a broken contract is a stale table entry (which
+        // the next wait re-arms, see the module docs), never memory
+        // unsafety.
+        unsafe { poller.add_with_mode(&fd, event, PollMode::Edge) }
+    };
+    let modify = || poller.modify_with_mode(fd, event, PollMode::Edge);
+    if known {
+        match modify() {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => add(),
+            result => result,
+        }
+    } else {
+        match add() {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => modify(),
+            result => result,
         }
     }
 }
