@@ -221,21 +221,23 @@ impl Builder {
         T: 'static,
     {
         // SAFETY: `f` and `T` are 'static: nothing borrowed can dangle.
-        unsafe { self.build_unchecked(f, start_at) }
+        unsafe { self.build_unchecked(f, start_at, |_| {}) }
     }
 
     /// Spawns a greenlet on the calling thread's hub, whatever `f` and `T`
-    /// borrow.
+    /// borrow. `report` sees how it ended, on its own stack, before its
+    /// joiners can.
     ///
     /// # Safety
     ///
-    /// The greenlet must finish (or, if the hub drops its coroutines without
-    /// unwinding them, never run again) before anything `f` or `T` borrows
-    /// goes out of scope.
+    /// The greenlet must finish (or, if the hub loop unwinds, be leaked with
+    /// the hub: never run or dropped again) before anything `f`, `T` or
+    /// `report` borrows goes out of scope.
     pub(crate) unsafe fn build_unchecked<'a, F, T>(
         self,
         f: F,
         start_at: Option<Instant>,
+        report: impl FnOnce(&std::thread::Result<T>) + 'a,
     ) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'a,
@@ -245,10 +247,9 @@ impl Builder {
             let packet = Rc::new(RefCell::new(None));
             let theirs = packet.clone();
             let body = move || {
-                let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+                let outcome = ended(f);
+                report(&outcome);
                 *theirs.borrow_mut() = Some(outcome);
-                // Its greenlet-local values die with it, on its own stack.
-                crate::local::clear_current();
             };
             let size = self.stack_size.unwrap_or_else(stack::default_size);
             // SAFETY: forwarded to our caller.
@@ -256,6 +257,33 @@ impl Builder {
             let core = hub.spawn_core(self.name, co, start_at);
             Ok(JoinHandle::new(core, packet))
         })
+    }
+}
+
+/// Runs a greenlet's `f`, then drops its greenlet-local values (on its own
+/// stack), and returns how that ended. A local's destructor that panics is a
+/// panic of the greenlet, like one in `f`; if `f` panicked first (or was
+/// killed), that payload wins and the later one is dropped.
+pub(crate) fn ended<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let value = f();
+        crate::local::clear_current();
+        value
+    }));
+    if outcome.is_err() {
+        // What `f`'s unwind (or the panicking destructor) left behind.
+        if let Err(payload) = panic::catch_unwind(crate::local::clear_current) {
+            drop_payload(payload);
+        }
+    }
+    outcome
+}
+
+/// Drops a panic payload nobody will see; one whose destructor panics in
+/// turn is leaked instead.
+fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
     }
 }
 

@@ -3,8 +3,11 @@
 //!
 //! Each greenlet that touches a key gets its own value, created on first
 //! use and dropped when the greenlet ends (on its own stack, after its body
-//! has returned, panicked or been killed). A `thread_local!` is shared by
-//! every greenlet of a hub; a `green::local!` is not.
+//! has returned, panicked or been killed; the main greenlet's after `run`
+//! has killed the others). A destructor that panics there is a panic of the
+//! greenlet, which `join` (or `run`, for the main greenlet) reports, unless
+//! the body had panicked or been killed first. A `thread_local!` is shared
+//! by every greenlet of a hub; a `green::local!` is not.
 
 use std::any::Any;
 use std::fmt;

@@ -1,6 +1,7 @@
 //! [`run`]: create this thread's hub, run the main greenlet, clean up.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -47,22 +48,31 @@ where
     );
     kill::install_hook();
     let result: RefCell<Option<std::thread::Result<T>>> = RefCell::new(None);
-    let hub = Hub::new().unwrap_or_else(|e| panic!("green::run: cannot create the hub: {e}"));
+    // Dropped only once every greenlet is done with (see the SAFETY below).
+    let hub = ManuallyDrop::new(
+        Hub::new().unwrap_or_else(|e| panic!("green::run: cannot create the hub: {e}")),
+    );
     let installed = Installed::new(&hub);
 
     let body = || {
-        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-        let cleanup = panic::catch_unwind(kill_others);
-        *result.borrow_mut() = Some(match (outcome, cleanup) {
-            (Ok(_), Err(payload)) => Err(payload),
-            (outcome, _) => outcome,
+        // The main greenlet's locals are dropped after the others are
+        // killed, as they may still use them.
+        let outcome = crate::builder::ended(|| {
+            let value = panic::catch_unwind(AssertUnwindSafe(f));
+            let cleanup = panic::catch_unwind(kill_others);
+            match (value, cleanup) {
+                (Ok(value), Ok(())) => value,
+                (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),
+            }
         });
+        *result.borrow_mut() = Some(outcome);
     };
     // SAFETY: `body` borrows `f` and `result` from this frame. The hub loop
     // below runs until the main greenlet is finished, so the body completes
     // before `run` returns. If the loop itself unwinds (a bug, or a poller
-    // failure), the hub and its coroutines are dropped while this thread
-    // panics; generator then frees the stack without resuming the body.
+    // failure), the hub is leaked: no coroutine is resumed or dropped again,
+    // so no frame of any greenlet, this body included, runs after this
+    // frame is gone, and every stack stays mapped for what borrows from it.
     let co = unsafe { Coroutine::new_unchecked(stack::MAIN_STACK_SIZE, body) }
         .unwrap_or_else(|e| panic!("green::run: cannot allocate the main greenlet: {e}"));
     let main = hub.spawn_core(Some("main".to_string()), co, None);
@@ -70,7 +80,7 @@ where
     hub.run_until_main_finished();
     hub.shutdown();
     drop(installed);
-    drop(hub);
+    drop(ManuallyDrop::into_inner(hub));
 
     match result.into_inner() {
         Some(Ok(value)) => value,

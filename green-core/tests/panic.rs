@@ -218,3 +218,124 @@ fn a_greenlet_panic_is_reported_once_by_name() {
     assert!(!err.contains("<Greenlet 3"), "{err}");
     assert!(!err.contains("<Greenlet 4"), "{err}");
 }
+
+/// Panics when dropped, as a greenlet-local value.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("a greenlet-local destructor panicked");
+    }
+}
+
+green::local!(static BOMB: std::cell::RefCell<Option<Bomb>> = std::cell::RefCell::new(None));
+
+#[test]
+fn a_panicking_greenlet_local_destructor_is_the_greenlets_panic() {
+    let _w = util::watchdog();
+    let value = green::run(|| {
+        let bomber = green::spawn(|| {
+            BOMB.with(|b| *b.borrow_mut() = Some(Bomb));
+            "returned"
+        });
+        let err = bomber.join().unwrap_err();
+        assert!(err.is_panic());
+        assert_eq!(
+            util::panic_message(&*err.into_panic()),
+            "a greenlet-local destructor panicked"
+        );
+        // a body that panicked itself keeps its own payload
+        let both = green::spawn(|| -> () {
+            BOMB.with(|b| *b.borrow_mut() = Some(Bomb));
+            panic!("the body panicked first");
+        });
+        let err = both.join().unwrap_err();
+        assert_eq!(
+            util::panic_message(&*err.into_panic()),
+            "the body panicked first"
+        );
+        assert_eq!(green::spawn(|| 5).join().unwrap(), 5); // the hub goes on
+        "run returned"
+    });
+    assert_eq!(value, "run returned");
+}
+
+#[test]
+fn a_panicking_greenlet_local_destructor_of_main_comes_out_of_run() {
+    let _w = util::watchdog();
+    let msg = util::panic_of(|| {
+        green::run(|| {
+            BOMB.with(|b| *b.borrow_mut() = Some(Bomb));
+        })
+    });
+    assert_eq!(msg, "a greenlet-local destructor panicked");
+    // main's own panic wins over its locals'
+    let msg = util::panic_of(|| {
+        green::run(|| {
+            BOMB.with(|b| *b.borrow_mut() = Some(Bomb));
+            panic!("main panicked first");
+        })
+    });
+    assert_eq!(msg, "main panicked first");
+}
+
+#[test]
+fn a_panicking_greenlet_local_destructor_of_a_scoped_greenlet_is_reported_by_the_scope() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let msg = util::panic_of(|| {
+            green::scope(|s| {
+                s.spawn(|| BOMB.with(|b| *b.borrow_mut() = Some(Bomb)));
+            })
+        });
+        assert_eq!(msg, "a scoped greenlet panicked");
+    });
+}
+
+/// What the child of
+/// `a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be` does:
+/// the reviewer's scenario, where the escaping panic unwound the hub with a
+/// scope owner suspended and its child not started.
+fn local_destructor_with_a_scope_scenario() {
+    struct ReadsOnDrop<'a>(&'a [u64; 64]);
+    impl Drop for ReadsOnDrop<'_> {
+        fn drop(&mut self) {
+            let sum: u64 = std::hint::black_box(self.0).iter().sum();
+            eprintln!("the child's capture read {sum}");
+        }
+    }
+    let value = green::run(|| {
+        let owner = green::spawn(|| {
+            let arr = [7u64; 64];
+            green::scope(|s| {
+                let reads = ReadsOnDrop(&arr);
+                drop(s.spawn(move || drop(reads)));
+                green::yield_now();
+            });
+        });
+        let bomber = green::spawn(|| BOMB.with(|b| *b.borrow_mut() = Some(Bomb)));
+        green::yield_now();
+        green::yield_now();
+        assert!(bomber.join().unwrap_err().is_panic());
+        owner.join().unwrap();
+        "run returned"
+    });
+    eprintln!("{value}");
+}
+
+#[test]
+fn a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be() {
+    let _w = util::watchdog();
+    let out = util::in_child(
+        "a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be",
+        &[],
+        local_destructor_with_a_scope_scenario,
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(
+        out.stderr.contains("the child's capture read 448\n")
+            && out.stderr.contains("run returned"),
+        "{}",
+        out.describe()
+    );
+}

@@ -120,9 +120,11 @@ impl Coroutine {
     ///
     /// The caller must resume the coroutine until it is done before anything
     /// `body` borrows goes out of scope (as `run` does for the main
-    /// greenlet), and must not drop it while it is suspended, except while
-    /// the thread is panicking (generator then frees the stack without
-    /// running the body's frames any further).
+    /// greenlet). A coroutine that cannot be finished must be leaked: never
+    /// resumed, unwound or dropped again. Dropping it while it is suspended
+    /// would unwind its frames (or, while the thread panics, free its stack
+    /// under them without running them), and other greenlets may borrow
+    /// from those frames (see `scope`).
     pub(crate) unsafe fn new_unchecked<'a, F: FnOnce() + 'a>(
         stack_bytes: usize,
         body: F,
@@ -173,19 +175,30 @@ impl Coroutine {
     ///
     /// Must not be called from inside this same coroutine (the hub resumes
     /// greenlets only from its own stack).
-    #[inline]
     ///
-    /// Only generator's overflow handler can make it unwind (bodies catch
-    /// everything else themselves, see `enter`): when a body runs into its
-    /// guard page, its frames are gone without having been unwound and the
-    /// payload ([`is_overflow`]) comes out of here. The hub catches it once,
-    /// around its whole loop rather than around every switch (a
+    /// It unwinds when the body's frames are gone without having been
+    /// unwound: generator's overflow handler delivers [`is_overflow`]'s
+    /// payload when a body runs into its guard page, and a panic that
+    /// escapes a body comes out here too (green's bodies catch their own,
+    /// see `builder::ended`, so that would be a bug). The hub catches it
+    /// once, around its whole loop rather than around every switch (a
     /// `catch_unwind` per switch costs a call frame on the hottest path),
-    /// and aborts the process.
+    /// and aborts the process (overflow) or leaks everything (see `run`).
+    /// The caller's scope is restored either way.
+    #[inline]
     pub(crate) fn resume(&mut self) -> Resumed {
-        let outer = CURRENT_SCOPE.replace(self.scope);
+        /// Puts the resumer's scope back, also when the resume unwinds.
+        struct Restore(*mut RawScope);
+        impl Drop for Restore {
+            #[inline]
+            fn drop(&mut self) {
+                CURRENT_SCOPE.set(self.0);
+            }
+        }
+        let restore = Restore(CURRENT_SCOPE.replace(self.scope));
         self.gen.resume();
-        self.scope = CURRENT_SCOPE.replace(outer);
+        self.scope = CURRENT_SCOPE.get();
+        drop(restore);
         if self.gen.is_done() {
             self.scope = ptr::null_mut();
             Resumed::Done
@@ -251,8 +264,9 @@ impl Coroutine {
 impl Drop for Coroutine {
     fn drop(&mut self) {
         // A coroutine still suspended here would be unwound by generator's
-        // `Drop` (or, while this thread panics, leaked without unwinding).
-        // The hub kills every greenlet before it lets go of its coroutine.
+        // `Drop` (or, while this thread panics, have its stack freed under
+        // frames that never unwound). The hub kills every greenlet before it
+        // lets go of its coroutine, and leaks them all if its loop unwinds.
         debug_assert!(
             self.gen.is_done() || std::thread::panicking(),
             "a suspended greenlet was dropped without being killed"
@@ -340,4 +354,22 @@ fn quiet<R>(f: impl FnOnce() -> R) -> R {
 /// while allocating a stack is turned into an `io::Error`, not reported.
 pub(crate) fn is_quiet() -> bool {
     QUIET.get()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_escaping_a_body_leaves_the_resumers_scope_in_place() {
+        let mut co = Coroutine::new(64 * 1024, || panic!("escapes the body")).unwrap();
+        assert!(!in_coroutine());
+        let escaped = quiet(|| panic::catch_unwind(AssertUnwindSafe(|| co.resume())));
+        assert!(escaped.is_err());
+        assert!(
+            !in_coroutine(),
+            "the scope of a dead coroutine was left behind"
+        );
+        assert!(co.is_done());
+    }
 }

@@ -44,9 +44,9 @@
 //!    mode, a spawn from any other thread panics before spawning.
 //! 5. The owner of a threads-mode scope is outside `run`, on its thread's own
 //!    stack, which is never freed without unwinding. A greenlets-mode scope
-//!    never has OS children: should a hub drop its coroutines without
-//!    unwinding them (only when the hub loop itself unwinds), no greenlet of
-//!    that thread runs again, but a thread would still be running.
+//!    never has OS children: should the hub loop itself unwind, `run` leaks
+//!    the hub with every greenlet (none runs or is dropped again, their
+//!    stacks stay mapped), but a thread would still be running.
 
 use std::any::Any;
 use std::fmt;
@@ -324,27 +324,24 @@ impl<'scope> Scope<'scope, '_> {
         }
         let panicked = Arc::new(AtomicBool::new(false));
         let flag = panicked.clone();
-        let body = move || match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => value,
-            Err(payload) => {
-                if !is_exit(&*payload) {
-                    flag.store(true, Ordering::Relaxed);
-                }
-                panic::resume_unwind(payload)
+        // Sees the panics of its greenlet-local destructors too.
+        let report = move |outcome: &thread::Result<T>| {
+            if matches!(outcome, Err(payload) if !is_exit(&**payload)) {
+                flag.store(true, Ordering::Relaxed);
             }
         };
         let mut children = self.children();
         children.reserve(1);
         // SAFETY: `build_unchecked` needs the greenlet to finish before
-        // anything `body` borrows (`f`, `T`: 'scope) goes away. The check
+        // anything `f`, `T` or `report` borrows ('scope) goes away. The check
         // above makes it a greenlet of the hub that runs the owner; it is
         // registered below before the lock is released (room is reserved,
         // so the push cannot unwind); and `scope` waits until every
         // registered greenlet has finished (killing them first if the owner
         // is killed) before it returns or unwinds, and 'scope ends after
-        // that (module docs, points 1-4). If the hub drops its coroutines
-        // without unwinding them, no greenlet of this thread runs again.
-        let handle = unsafe { builder.build_unchecked(body, None)? };
+        // that (module docs, points 1-4). If the hub loop unwinds, `run`
+        // leaks the hub: no greenlet of this thread runs or is dropped again.
+        let handle = unsafe { builder.build_unchecked(f, None, report)? };
         children.push(Child {
             kind: ChildKind::Greenlet(handle.greenlet().clone()),
             panicked: panicked.clone(),
