@@ -25,11 +25,11 @@
 //!   catches that panic silently and returns an [`io::Error`] that names the
 //!   cause (memory, or `vm.max_map_count`).
 //! - A panic escaping a generator body is re-raised in the resumer. Greenlet
-//!   bodies catch their own panics (see `builder.rs`), so the only thing that
-//!   can come out of [`Coroutine::resume`] is the stack-overflow error that
-//!   generator's SIGSEGV handler delivers after it switched off the dead stack;
-//!   `resume` reports that as [`Resumed::Overflowed`] and the hub aborts the
-//!   process with a message that names the greenlet.
+//!   bodies catch their own panics (see `builder::ended`), so the only thing
+//!   that can come out of [`Coroutine::resume`] is the stack-overflow error
+//!   that generator's SIGSEGV handler delivers after it switched off the dead
+//!   stack ([`is_overflow`]); the hub catches it around its loop and aborts
+//!   the process with a message that names the greenlet.
 //! - Dropping a suspended generator while the thread is panicking skips its
 //!   unwind. The hub never drops a suspended coroutine: greenlets are killed
 //!   (unwound) before their coroutine is released.
@@ -41,7 +41,9 @@
 //! - Finished generators can be re-initialised: [`pool`] keeps them, so a
 //!   spawn normally costs no `mmap`.
 //!
-//! Nothing outside this module ever holds a pointer into a coroutine stack.
+//! Outside this module, pointers into a coroutine stack are only the borrows
+//! of scoped greenlets (see `scope`): that is why a stack whose frames never
+//! unwound is leaked, never freed.
 
 pub(crate) mod pool;
 pub(crate) mod stack;

@@ -178,15 +178,18 @@ impl Io {
         }
     }
 
-    /// Forgets `fd` and removes it from the poller; returns the greenlets
-    /// that were waiting on it, so they can be woken to see the fd gone.
+    /// Forgets `fd` and removes it from the poller ([`crate::io::deregister`]
+    /// on this hub's thread); returns the greenlets that were waiting on it,
+    /// so they can be woken to see the fd gone.
     pub(crate) fn deregister(&mut self, fd: RawFd) -> Vec<(Rc<Core>, u64)> {
         let Some(mut state) = self.fds.remove(&fd) else {
             return Vec::new();
         };
-        // SAFETY: the fd is still open: callers deregister before closing.
+        // SAFETY: `fd` is the `AsFd` given to `crate::io::deregister`, open
+        // for the whole call (its caller closes it afterwards).
         let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        // Fails harmlessly if the fd was already closed.
+        // Fails (harmlessly) only if the poller no longer has it: the entry
+        // was stale (see the module docs).
         let _ = self.poller.delete(borrowed);
         let mut woken = std::mem::take(&mut state.readers);
         woken.append(&mut state.writers);
@@ -229,11 +232,17 @@ impl Io {
         Ok(())
     }
 
-    /// Removes every registration (the hub is going away).
+    /// Forgets every fd (the hub is going away), without a syscall.
+    ///
+    /// The registrations are left to the poller: nothing waits on it any
+    /// more, the kernel drops a file from the epoll set by itself when the
+    /// file closes, and the whole set goes when the poller closes (with the
+    /// hub, or with the last handle of another thread that could wake it).
+    /// Deleting them fd by fd would have to borrow numbers that may be
+    /// closed by now, or reused by another file.
     pub(crate) fn clear(&mut self) {
-        for fd in self.fds.keys().copied().collect::<Vec<_>>() {
-            drop(self.deregister(fd));
-        }
+        self.fds.clear();
+        self.waiters = 0;
     }
 }
 
