@@ -1,4 +1,5 @@
-//! IO readiness: the hub's [`Poller`] and its table of watched fds.
+//! IO readiness: the hub's [`Epoll`] and its table of watched fds, indexed
+//! by fd number.
 //!
 //! Each fd is registered once, edge-triggered for both directions, the first
 //! time a greenlet waits on it, and stays registered until
@@ -26,18 +27,18 @@
 //! died with its file) and drops the old file's ready bits. Other waits pay
 //! an atomic load, no syscall.
 
-use std::collections::HashMap;
 use std::io;
-use std::num::NonZeroUsize;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use polling::{Event, Events, PollMode, Poller};
-
+use super::epoll::Epoll;
 use crate::greenlet::Core;
+
+/// Events taken from the kernel per wait.
+const EVENTS_PER_WAIT: usize = 1024;
 
 /// Which way a greenlet waits on an fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,31 +85,32 @@ impl FdState {
 }
 
 pub(crate) struct Io {
-    poller: Arc<Poller>,
-    events: Events,
-    fds: HashMap<RawFd, FdState>,
+    poller: Arc<Epoll>,
+    events: Vec<libc::epoll_event>,
+    /// Indexed by fd number: `Some` while the fd is registered.
+    fds: Vec<Option<FdState>>,
+    /// How many entries of `fds` are `Some`.
+    registered: usize,
     waiters: usize,
 }
 
 impl Io {
     pub(crate) fn new() -> io::Result<Self> {
-        let poller = Poller::new()?;
-        if !poller.supports_edge() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "green needs an edge-triggered poller (epoll or kqueue)",
-            ));
-        }
         Ok(Io {
-            poller: Arc::new(poller),
-            events: Events::with_capacity(NonZeroUsize::new(1024).expect("non-zero")),
-            fds: HashMap::new(),
+            poller: Arc::new(Epoll::new()?),
+            events: Vec::with_capacity(EVENTS_PER_WAIT),
+            fds: Vec::new(),
+            registered: 0,
             waiters: 0,
         })
     }
 
-    pub(crate) fn poller(&self) -> &Arc<Poller> {
+    pub(crate) fn poller(&self) -> &Arc<Epoll> {
         &self.poller
+    }
+
+    fn entry(&mut self, fd: RawFd) -> Option<&mut FdState> {
+        self.fds.get_mut(usize::try_from(fd).ok()?)?.as_mut()
     }
 
     /// Greenlets waiting on fds right now.
@@ -118,7 +120,7 @@ impl Io {
 
     /// Whether any fd is registered (and so worth polling for).
     pub(crate) fn has_fds(&self) -> bool {
-        !self.fds.is_empty()
+        self.registered > 0
     }
 
     /// Prepares `g` to wait on `fd`. Returns `Ok(false)` when a remembered
@@ -138,7 +140,12 @@ impl Io {
         }
         // Read before arming: a deregister after this is seen next time.
         let count = deregistered(fd).load(Ordering::Acquire);
-        let state = match self.fds.get_mut(&fd) {
+        let index = usize::try_from(fd).expect("checked above");
+        if index >= self.fds.len() {
+            self.fds.resize_with(index + 1, || None);
+        }
+        let slot = &mut self.fds[index];
+        let state = match slot {
             Some(state) if state.armed_at == count => state,
             Some(state) => {
                 // Deregistered elsewhere since it was armed: the entry may
@@ -152,7 +159,8 @@ impl Io {
             }
             None => {
                 arm(&self.poller, fd, false)?;
-                self.fds.entry(fd).or_insert(FdState {
+                self.registered += 1;
+                slot.insert(FdState {
                     armed_at: count,
                     ..FdState::default()
                 })
@@ -169,7 +177,7 @@ impl Io {
 
     /// Removes `g`'s waiter entry for `fd` (after it woke, for any reason).
     pub(crate) fn remove_waiter(&mut self, fd: RawFd, dir: Direction, g: &Rc<Core>) {
-        if let Some(state) = self.fds.get_mut(&fd) {
+        if let Some(state) = self.entry(fd) {
             let (_, waiters) = state.side(dir);
             if let Some(i) = waiters.iter().position(|(w, _)| Rc::ptr_eq(w, g)) {
                 waiters.swap_remove(i);
@@ -182,15 +190,17 @@ impl Io {
     /// on this hub's thread); returns the greenlets that were waiting on it,
     /// so they can be woken to see the fd gone.
     pub(crate) fn deregister(&mut self, fd: RawFd) -> Vec<(Rc<Core>, u64)> {
-        let Some(mut state) = self.fds.remove(&fd) else {
+        let taken = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get_mut(i))
+            .and_then(Option::take);
+        let Some(mut state) = taken else {
             return Vec::new();
         };
-        // SAFETY: `fd` is the `AsFd` given to `crate::io::deregister`, open
-        // for the whole call (its caller closes it afterwards).
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        self.registered -= 1;
         // Fails (harmlessly) only if the poller no longer has it: the entry
         // was stale (see the module docs).
-        let _ = self.poller.delete(borrowed);
+        let _ = self.poller.delete(fd);
         let mut woken = std::mem::take(&mut state.readers);
         woken.append(&mut state.writers);
         self.waiters -= woken.len();
@@ -204,18 +214,24 @@ impl Io {
         timeout: Option<Duration>,
         mut wake: impl FnMut(Rc<Core>, u64),
     ) -> io::Result<()> {
-        self.events.clear();
-        self.poller.wait(&mut self.events, timeout)?;
-        for ev in self.events.iter() {
-            let Some(state) = self.fds.get_mut(&(ev.key as RawFd)) else {
-                continue;
+        let Io {
+            poller,
+            events,
+            fds,
+            waiters,
+            ..
+        } = self;
+        poller.wait(events, timeout, |ev| {
+            let entry = usize::try_from(ev.fd).ok().and_then(|i| fds.get_mut(i));
+            let Some(Some(state)) = entry else {
+                return;
             };
             if ev.readable {
                 if state.readers.is_empty() {
                     state.readable = true;
                 }
                 for (g, seq) in state.readers.drain(..) {
-                    self.waiters -= 1;
+                    *waiters -= 1;
                     wake(g, seq);
                 }
             }
@@ -224,12 +240,11 @@ impl Io {
                     state.writable = true;
                 }
                 for (g, seq) in state.writers.drain(..) {
-                    self.waiters -= 1;
+                    *waiters -= 1;
                     wake(g, seq);
                 }
             }
-        }
-        Ok(())
+        })
     }
 
     /// Forgets every fd (the hub is going away), without a syscall.
@@ -242,6 +257,7 @@ impl Io {
     /// closed by now, or reused by another file.
     pub(crate) fn clear(&mut self) {
         self.fds.clear();
+        self.registered = 0;
         self.waiters = 0;
     }
 }
@@ -253,41 +269,21 @@ impl Io {
 /// number already (it was never deregistered here), modifying with `ENOENT`
 /// when it does not (the registration died with a closed file, or belongs to
 /// another file); each falls back on the other.
-fn arm(poller: &Poller, fd: RawFd, known: bool) -> io::Result<()> {
-    // SAFETY: `fd` comes from the `AsFd` a greenlet is waiting on, open for
-    // the whole call.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    let event = Event::all(key(fd_raw(&fd)));
-    let add = || {
-        // SAFETY: polling requires the fd to be deleted from the poller
-        // before it is closed. Our contract with callers (documented on
-        // `crate::io::wait_readable`) is that they call `deregister` before
-        // closing an fd they waited on; an fd closed without it is removed by
-        // the kernel from the epoll set when its last duplicate closes, so the
-        // worst outcome of a broken contract is a stale table entry (which
-        // the next wait re-arms, see the module docs), never memory
-        // unsafety.
-        unsafe { poller.add_with_mode(&fd, event, PollMode::Edge) }
-    };
-    let modify = || poller.modify_with_mode(fd, event, PollMode::Edge);
+///
+/// Callers deregister an fd before closing it (the contract documented on
+/// `crate::io::wait_readable`); an fd closed without it is dropped from the
+/// epoll set by the kernel when its last duplicate closes, so a broken
+/// contract leaves at worst a stale table entry, which the next wait re-arms.
+fn arm(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<()> {
     if known {
-        match modify() {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => add(),
+        match poller.modify(fd) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => poller.add(fd),
             result => result,
         }
     } else {
-        match add() {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => modify(),
+        match poller.add(fd) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => poller.modify(fd),
             result => result,
         }
     }
-}
-
-fn fd_raw(fd: &BorrowedFd<'_>) -> RawFd {
-    use std::os::fd::AsRawFd;
-    fd.as_raw_fd()
-}
-
-fn key(fd: RawFd) -> usize {
-    fd as usize
 }

@@ -27,6 +27,7 @@
 //! Hub state lives in `Cell`s and `RefCell`s. No borrow is ever held across
 //! a switch into a greenlet: a greenlet may call back into the hub freely.
 
+mod epoll;
 pub(crate) mod io;
 mod park;
 pub(crate) mod ready;

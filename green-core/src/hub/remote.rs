@@ -9,12 +9,11 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use polling::Poller;
-
+use super::epoll::Epoll;
 use crate::greenlet::GreenletId;
 
 pub(crate) struct Remote {
-    poller: Arc<Poller>,
+    poller: Arc<Epoll>,
     inbox: Mutex<Vec<(u32, GreenletId)>>,
     /// Something was pushed since the hub last drained (and the poller has
     /// been notified).
@@ -26,7 +25,7 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    pub(crate) fn new(poller: Arc<Poller>) -> Self {
+    pub(crate) fn new(poller: Arc<Epoll>) -> Self {
         Remote {
             poller,
             inbox: Mutex::new(Vec::new()),
