@@ -207,8 +207,16 @@ impl Hub {
     /// Unwinds with [`Elapsed`](crate::Elapsed) if one of the greenlet's live
     /// timeouts fired (not while it is already unwinding: like a kill, the
     /// interrupt then waits for its next switch point).
+    #[inline]
     fn raise_interrupt(&self, g: &Core) {
-        if g.interrupt.get().is_none() || self.unwinding(g) {
+        if g.interrupt.get().is_some() {
+            self.raise_interrupt_slow(g);
+        }
+    }
+
+    #[cold]
+    fn raise_interrupt_slow(&self, g: &Core) {
+        if self.unwinding(g) {
             return;
         }
         if let Some(id) = g.interrupt.take() {
