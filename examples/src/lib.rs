@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod crawler;
+pub mod echo_summary;
 pub mod http;
 pub mod redis;
 pub mod showcase;

@@ -265,48 +265,7 @@ pub fn message(client: usize, i: usize) -> Vec<u8> {
 }
 
 /// What a [`demo`] did.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    /// Clients whose every message came back byte-exact and whose
-    /// connection closed cleanly.
-    pub ok: usize,
-    /// Clients that failed.
-    pub failed: usize,
-    /// The first failure, if any.
-    pub first_error: Option<String>,
-    /// Messages echoed.
-    pub messages: u64,
-    /// Bytes echoed (each way).
-    pub bytes: u64,
-    /// From the first connection to the last close.
-    pub elapsed: Duration,
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "summary:")?;
-        writeln!(
-            f,
-            "  TLS clients       {} ok, {} failed",
-            self.ok, self.failed
-        )?;
-        writeln!(
-            f,
-            "  messages echoed   {} ({:.1} MiB each way), byte-exact",
-            self.messages,
-            self.bytes as f64 / (1024.0 * 1024.0)
-        )?;
-        write!(
-            f,
-            "  time              {:.2?} on one OS thread",
-            self.elapsed
-        )?;
-        if let Some(e) = &self.first_error {
-            write!(f, "\n  first error       {e}")?;
-        }
-        Ok(())
-    }
-}
+pub type Summary = crate::echo_summary::EchoSummary;
 
 /// Runs the demo inside the calling hub: a fresh certificate, the server
 /// on a free loopback port, and `clients` green clients at once, each
@@ -336,7 +295,7 @@ pub fn demo(clients: usize, messages: usize) -> io::Result<Summary> {
             })
         })
         .collect();
-    let mut summary = Summary::default();
+    let mut summary = Summary::new("TLS clients", "byte-exact");
     for handle in handles {
         let failure = match handle.join() {
             Ok(Ok(bytes)) => {

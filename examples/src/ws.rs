@@ -11,7 +11,6 @@
 //! itself answers pings with pongs and a close frame with a close frame,
 //! after which the server closes the TCP connection (RFC 6455's order).
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -216,49 +215,7 @@ pub fn messages(client: usize) -> Vec<Message> {
 }
 
 /// What a [`demo`] did.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    /// Clients whose every message came back unchanged and whose close
-    /// handshake completed.
-    pub ok: usize,
-    /// Clients that failed.
-    pub failed: usize,
-    /// The first failure, if any.
-    pub first_error: Option<String>,
-    /// Messages echoed.
-    pub messages: u64,
-    /// Payload bytes echoed (each way).
-    pub bytes: u64,
-    /// From the first connection to the last close.
-    pub elapsed: Duration,
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "summary:")?;
-        writeln!(
-            f,
-            "  WebSocket clients {} ok, {} failed",
-            self.ok, self.failed
-        )?;
-        writeln!(
-            f,
-            "  messages echoed   {} ({:.1} MiB each way), unchanged; ping answered, close \
-             handshake done",
-            self.messages,
-            self.bytes as f64 / (1024.0 * 1024.0)
-        )?;
-        write!(
-            f,
-            "  time              {:.2?} on one OS thread",
-            self.elapsed
-        )?;
-        if let Some(e) = &self.first_error {
-            write!(f, "\n  first error       {e}")?;
-        }
-        Ok(())
-    }
-}
+pub type Summary = crate::echo_summary::EchoSummary;
 
 /// Runs the demo inside the calling hub: the server on a free loopback
 /// port and `clients` green clients at once, each sending its
@@ -284,7 +241,10 @@ pub fn demo(clients: usize) -> io::Result<Summary> {
             })
         })
         .collect();
-    let mut summary = Summary::default();
+    let mut summary = Summary::new(
+        "WebSocket clients",
+        "unchanged; ping answered, close handshake done",
+    );
     for handle in handles {
         let failure = match handle.join() {
             Ok(Ok((messages, bytes))) => {

@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
+mod util;
+
 /// Building the examples may take a while on a cold cache; a hang may not.
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 /// Any single wait on a server: its first line, a response, its exit.
@@ -27,53 +29,15 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The Cargo profile this test binary was built with, from its path
-/// (`target/<profile dir>/deps/book_server-…`).
-fn profile() -> String {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::file_name)
-        .and_then(|d| d.to_str())
-        .expect("target/<profile>/deps/<test>")
-        .to_string();
-    match dir.as_str() {
-        "debug" => "dev".to_string(),
-        _ => dir,
-    }
-}
-
 /// The paths of the two examples, built once per test process.
 fn executables() -> &'static [(String, PathBuf)] {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        // Cargo gives this test the variables it gives a crate being
-        // built (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …). Passed on, they
-        // reach build scripts that watch them (ring's watches
-        // CARGO_MANIFEST_DIR), which then rebuild here and again in the
-        // next `cargo test`.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let per_crate = [
-                "CARGO_MANIFEST_",
-                "CARGO_PKG_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-            ]
-            .iter()
-            .any(|p| key.starts_with(p))
-                || key == "CARGO_PRIMARY_PACKAGE"
-                || key == "CARGO_TARGET_TMPDIR";
-            if per_crate {
-                cargo.env_remove(&*key);
-            }
-        }
+        let mut cargo = util::cargo();
         let mut child = cargo
             .args(["build", "--quiet", "--package", "green-examples"])
             .args(["--example", "book_server", "--example", "book_server_std"])
-            .args(["--profile", &profile(), "--message-format", "json"])
+            .args(["--profile", &util::profile(), "--message-format", "json"])
             .current_dir(DIR)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

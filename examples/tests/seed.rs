@@ -12,9 +12,11 @@
 //! `tests/seed.rs` checks the same ordering in-process.)
 
 use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+mod util;
 
 /// gevent's output (CPython 3.11, gevent 26.9.0, greenlet 3.5.6; see
 /// `shared/seed/gevent-reference.md`). Addresses differ per run; the
@@ -61,48 +63,12 @@ fn gevent_with_our_ids() -> Vec<String> {
         .collect()
 }
 
-/// The Cargo profile this test binary was built with, from its path
-/// (`target/<profile dir>/deps/seed-…`).
-fn profile() -> String {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::file_name)
-        .and_then(|d| d.to_str())
-        .expect("target/<profile>/deps/<test>")
-        .to_string();
-    match dir.as_str() {
-        "debug" => "dev".to_string(),
-        _ => dir,
-    }
-}
-
 #[test]
 fn cargo_run_example_seed_prints_what_gevent_prints() {
-    let mut cargo = Command::new(env!("CARGO"));
-    // Cargo gave this test the per-crate variables of green-examples; passed
-    // on, they change what build scripts watch (ring's watches
-    // CARGO_MANIFEST_DIR) and every other `cargo test` rebuilds them.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        let per_crate = [
-            "CARGO_MANIFEST_",
-            "CARGO_PKG_",
-            "CARGO_CRATE_",
-            "CARGO_BIN_",
-        ]
-        .iter()
-        .any(|p| key.starts_with(p))
-            || key == "CARGO_PRIMARY_PACKAGE"
-            || key == "CARGO_TARGET_TMPDIR";
-        if per_crate {
-            cargo.env_remove(&*key);
-        }
-    }
+    let mut cargo = util::cargo();
     let mut child = cargo
         .args(["run", "--quiet", "--package", "green-examples"])
-        .args(["--example", "seed", "--profile", &profile()])
+        .args(["--example", "seed", "--profile", &util::profile()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
