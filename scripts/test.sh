@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this script).
-# Formatting and lints first (cheap, and a clean CI must not trip on them),
+# Formatting, lints and doc links first (cheap, and a clean CI must not trip
+# on them),
 # then every test and doctest in debug, then the integration tests again in
 # release, where the optimiser gets to rearrange code around stack switches.
 set -euo pipefail
@@ -11,6 +12,9 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo doc (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 
 echo "== cargo test (debug, with doctests)"
 cargo test --workspace

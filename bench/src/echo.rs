@@ -7,7 +7,7 @@
 //! ([`Proto::serve`](crate::protocol::Proto::serve), or its async twin for
 //! tokio) in a server process of its own, loaded by the one shared load
 //! generator (see [`load`](crate::load)) in another process on another
-//! core. The machinery is in [`net`](crate::net).
+//! core. The machinery is in [`net`].
 
 use crate::contender::Contender;
 use crate::net::{self, Sweep};

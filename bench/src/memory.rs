@@ -1,7 +1,7 @@
 //! Measurement 3, the parent side: resident memory per idle task.
 //!
 //! Every implementation runs in a fresh child process (this binary,
-//! re-executed with `--child <workload> <count>`, see [`idle`]), because
+//! re-executed with `--child <workload> <count>`, see [`idle`](crate::idle)), because
 //! allocators and stack pools keep what they got: a measurement made after
 //! another one in the same process would be skewed by its leftovers.
 //!

@@ -2,7 +2,7 @@
 //! process and a load-generator child process), the sweep over contenders
 //! and connection counts, and the table with green's aims.
 //!
-//! A measurement starts the server (`--serve`, see [`serve`](crate::serve)),
+//! A measurement starts the server (`--serve`, see [`serve`]),
 //! waits for its `LISTENING` line, runs the load generator (`--load`, see
 //! [`load`](crate::load)) to completion, reads the server's peak resident
 //! memory, and kills the server.

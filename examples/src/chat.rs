@@ -2,7 +2,7 @@
 //! *broadcaster* greenlet owns the list of who is here.
 //!
 //! The client greenlets never touch each other. They talk to the
-//! broadcaster through one channel of [`Event`]s (joined, said, left), and
+//! broadcaster through one channel of `Event`s (joined, said, left), and
 //! the broadcaster answers each client through that client's own
 //! *outbox* channel, which a writer greenlet drains into its socket. With
 //! a single event channel, the broadcaster sees every join, line and leave

@@ -48,7 +48,7 @@ impl<T> Packet<T> {
 }
 
 /// An owned permission to join on a scoped greenlet; see
-/// [`Scope::spawn`].
+/// [`Scope::spawn`](crate::Scope::spawn).
 pub struct ScopedJoinHandle<'scope, T> {
     pub(super) handle: JoinHandle<T>,
     pub(super) panicked: Arc<AtomicBool>,
@@ -147,7 +147,7 @@ impl<T> ScopedJoinHandle<'_, T> {
 }
 
 /// An owned permission to join on a scoped greenlet or scoped OS thread; see
-/// [`Scope::spawn_send`]. Its methods are those of
+/// [`Scope::spawn_send`](crate::Scope::spawn_send). Its methods are those of
 /// [`std::thread::ScopedJoinHandle`].
 ///
 /// Like [`JoinHandle`], it is neither `Send` nor `Sync` (std's is, for a

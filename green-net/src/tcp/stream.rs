@@ -21,7 +21,7 @@ use crate::source::{Interest, Source};
 /// them for Unix.
 ///
 /// The connection is closed when the value is dropped. Reading and writing
-/// are done through the [`Read`] and [`Write`] traits, which are implemented
+/// are done through the [`Read`](std::io::Read) and [`Write`](std::io::Write) traits, which are implemented
 /// for `TcpStream` and for `&TcpStream`, so one greenlet can read while
 /// another writes the same stream.
 ///
@@ -183,7 +183,7 @@ impl TcpStream {
     /// [`io::ErrorKind::WouldBlock`] (`EAGAIN`). A blocked greenlet is
     /// resumed when the timeout passes, never before.
     ///
-    /// [`read`]: Read::read
+    /// [`read`]: std::io::Read::read
     ///
     /// # Examples
     ///
@@ -218,7 +218,7 @@ impl TcpStream {
     /// As std's on Unix: a write that times out returns an error of kind
     /// [`io::ErrorKind::WouldBlock`].
     ///
-    /// [`write`]: Write::write
+    /// [`write`]: std::io::Write::write
     pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
         self.source.set_write_timeout(dur)
     }
@@ -239,7 +239,7 @@ impl TcpStream {
     /// connected, without removing that data from the queue. On success,
     /// returns the number of bytes peeked.
     ///
-    /// Successive calls return the same data. Like [`read`](Read::read), it
+    /// Successive calls return the same data. Like [`read`](std::io::Read::read), it
     /// waits (parking the greenlet) until data is available.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.source.read_with(|s| s.peek(buf))

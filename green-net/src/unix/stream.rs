@@ -21,7 +21,7 @@ use crate::unix::{Backoff, SocketAddr};
 /// timeouts, `set_nonblocking` and every error kind behave as std documents
 /// them.
 ///
-/// Reading and writing are done through the [`Read`] and [`Write`] traits,
+/// Reading and writing are done through the [`Read`](std::io::Read) and [`Write`](std::io::Write) traits,
 /// which are implemented for `UnixStream` and for `&UnixStream`, so one
 /// greenlet can read while another writes the same stream.
 ///
@@ -231,7 +231,7 @@ impl UnixStream {
     /// [`io::ErrorKind::WouldBlock`] (`EAGAIN`). A blocked greenlet is
     /// resumed when the timeout passes, never before.
     ///
-    /// [`read`]: Read::read
+    /// [`read`]: std::io::Read::read
     ///
     /// # Examples
     ///
@@ -265,7 +265,7 @@ impl UnixStream {
     /// As std's on Unix: a write that times out returns an error of kind
     /// [`io::ErrorKind::WouldBlock`].
     ///
-    /// [`write`]: Write::write
+    /// [`write`]: std::io::Write::write
     ///
     /// # Examples
     ///
