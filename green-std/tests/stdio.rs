@@ -250,3 +250,65 @@ fn stdout_lock_excludes_other_greenlets() {
     });
     assert_eq!(order, ["holder", "other"]);
 }
+
+/// The child: stdout is waited on (so the hub watches it), then fd 1 is
+/// closed and its number reused by a socket, which a greenlet then waits on.
+fn reuse_child() {
+    use std::os::unix::net::UnixStream;
+    green::run(|| {
+        // more than the pipe holds: the hub has to watch stdout
+        let data = vec![b'y'; PAYLOAD];
+        green_std::io::Write::write_all(&mut green_std::io::stdout(), &data).unwrap();
+        green_std::io::Write::flush(&mut green_std::io::stdout()).unwrap();
+        // SAFETY: fd 1 is ours to close; nothing in this child writes to it
+        // through std afterwards (the report goes to stderr).
+        assert_eq!(unsafe { libc::close(1) }, 0);
+        let (a, mut b) = UnixStream::pair().unwrap();
+        use std::os::fd::AsRawFd;
+        let reused = a.as_raw_fd() == 1 || b.as_raw_fd() == 1;
+        a.set_nonblocking(true).unwrap();
+        let writer = green::spawn(move || {
+            green::sleep(Duration::from_millis(20));
+            b.write_all(b"x").unwrap();
+            b
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let woke = green::io::wait_readable(&a, Some(deadline));
+        let _b = writer.join().unwrap();
+        eprintln!("reused={}", u8::from(reused));
+        eprintln!("woke={}", u8::from(woke.is_ok()));
+    });
+}
+
+#[test]
+fn a_closed_stdout_number_reused_by_a_socket_is_watched() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("reuse") => return reuse_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_closed_stdout_number_reused_by_a_socket_is_watched",
+            "--nocapture",
+            "-q",
+        ])
+        .env("STDIO_CHILD", "reuse")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        report(&err, "reused"),
+        1,
+        "the socket did not get fd 1: the test proves nothing"
+    );
+    assert_eq!(
+        report(&err, "woke"),
+        1,
+        "the wait on the socket that reused fd 1 never woke"
+    );
+}

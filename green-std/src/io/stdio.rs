@@ -19,7 +19,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IoSliceMut, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{LazyLock, OnceLock};
 
 use green::sync::{Mutex, MutexGuard};
@@ -358,8 +358,17 @@ macro_rules! output_stream {
             fn std_lock() -> Self::StdLock {
                 <$handle as StdStream>::lock()
             }
+            /// A duplicate of the stream's descriptor, taken at first use:
+            /// the hub watches it for good, so a program that closes fd 1
+            /// or 2 and reuses the number leaves the hub's table right.
             fn fd() -> BorrowedFd<'static> {
-                <$handle as StdStream>::fd()
+                static WATCHED: OnceLock<Option<OwnedFd>> = OnceLock::new();
+                let dup = WATCHED
+                    .get_or_init(|| <$handle as StdStream>::fd().try_clone_to_owned().ok());
+                match dup {
+                    Some(fd) => fd.as_fd(),
+                    None => <$handle as StdStream>::fd(),
+                }
             }
             fn gate() -> &'static Gate {
                 static GATE: Gate = Gate::new();
