@@ -669,14 +669,17 @@ fn read_dir_lists_created_entries_in_batches() {
         let dir = TempDir::new("read-dir");
         const FILES: usize = 2500; // more than two batches of 1024
         let listed = green::run(|| -> io::Result<_> {
+            // Started before the writes: a pool job that finishes before its
+            // greenlet parks skips the park, so the listing's three batches
+            // alone may never let the ticker run; thousands of jobs will.
+            let (ticks, stop, ticker) = ticker();
+            let before = ticks.get();
             for i in 0..FILES {
                 fs::write(dir.join(&format!("f{i}")), i.to_string())?;
             }
             fs::create_dir(dir.join("sub"))?;
             std::os::unix::fs::symlink("f0", dir.join("link"))?;
 
-            let (ticks, stop, ticker) = ticker();
-            let before = ticks.get();
             let mut listed = Vec::new();
             for entry in fs::read_dir(&dir.0)? {
                 let entry = entry?;
