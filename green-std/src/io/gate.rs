@@ -7,15 +7,19 @@
 //! thread outside it. Waiting to enter parks the greenlet, or blocks the
 //! thread outside `run`.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::thread::ThreadId;
 
 use green::lock::Semaphore;
+use green::GreenletId;
 
-/// Who holds the gate: (thread, greenlet), the greenlet part `u64::MAX`
+/// Who holds the gate: a greenlet (its id names its hub too), or a thread
 /// outside `green::run`.
-type Task = (u64, u64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Task {
+    Greenlet(GreenletId),
+    Thread(ThreadId),
+}
 
 /// A re-entrant lock without data.
 #[derive(Debug)]
@@ -72,22 +76,11 @@ impl Drop for GateGuard<'_> {
 }
 
 fn task() -> Task {
-    static NEXT_THREAD: AtomicU64 = AtomicU64::new(0);
-    thread_local! {
-        static THREAD: Cell<u64> = const { Cell::new(u64::MAX) };
-    }
-    let thread = THREAD.with(|t| {
-        if t.get() == u64::MAX {
-            t.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
-        }
-        t.get()
-    });
-    let greenlet = if green::is_running() {
-        green::current().id().as_u64()
+    if green::is_running() {
+        Task::Greenlet(green::current().id())
     } else {
-        u64::MAX
-    };
-    (thread, greenlet)
+        Task::Thread(std::thread::current().id())
+    }
 }
 
 #[cfg(test)]
