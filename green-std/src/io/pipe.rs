@@ -65,16 +65,11 @@ impl Pipe {
     }
 
     pub(crate) fn read_to_end(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        // A `WouldBlock` midway keeps what was read in `buf`; the retry
+        // appends the rest.
         let start = buf.len();
-        loop {
-            match self.file().read_to_end(buf) {
-                Ok(_) => return Ok(buf.len() - start),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    green::io::wait_readable(self.file(), None)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.retry(Want::Read, |mut f| f.read_to_end(buf))?;
+        Ok(buf.len() - start)
     }
 
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -119,60 +114,43 @@ impl AsFd for Pipe {
 /// blocking mode) and from `OwnedFd`.
 macro_rules! pipe_end {
     ($ty:ident, read) => {
-        impl ::std::io::Read for $ty {
-            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
-                self.0.read(buf)
-            }
-            fn read_vectored(
-                &mut self,
-                bufs: &mut [::std::io::IoSliceMut<'_>],
-            ) -> ::std::io::Result<usize> {
-                self.0.read_vectored(bufs)
-            }
-            fn read_to_end(&mut self, buf: &mut Vec<u8>) -> ::std::io::Result<usize> {
-                self.0.read_to_end(buf)
-            }
-        }
-        impl ::std::io::Read for &$ty {
-            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
-                self.0.read(buf)
-            }
-            fn read_vectored(
-                &mut self,
-                bufs: &mut [::std::io::IoSliceMut<'_>],
-            ) -> ::std::io::Result<usize> {
-                self.0.read_vectored(bufs)
-            }
-            fn read_to_end(&mut self, buf: &mut Vec<u8>) -> ::std::io::Result<usize> {
-                self.0.read_to_end(buf)
-            }
-        }
+        $crate::io::pipe::pipe_end!(@read $ty);
+        $crate::io::pipe::pipe_end!(@read &'_ $ty);
         $crate::io::pipe::pipe_end!(@fd $ty);
     };
     ($ty:ident, write) => {
-        impl ::std::io::Write for $ty {
-            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
-                self.0.write(buf)
-            }
-            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
-                self.0.write_vectored(bufs)
-            }
-            fn flush(&mut self) -> ::std::io::Result<()> {
-                Ok(())
-            }
-        }
-        impl ::std::io::Write for &$ty {
-            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
-                self.0.write(buf)
-            }
-            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
-                self.0.write_vectored(bufs)
-            }
-            fn flush(&mut self) -> ::std::io::Result<()> {
-                Ok(())
-            }
-        }
+        $crate::io::pipe::pipe_end!(@write $ty);
+        $crate::io::pipe::pipe_end!(@write &'_ $ty);
         $crate::io::pipe::pipe_end!(@fd $ty);
+    };
+    (@read $t:ty) => {
+        impl ::std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                self.0.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
+                self.0.read_vectored(bufs)
+            }
+            fn read_to_end(&mut self, buf: &mut Vec<u8>) -> ::std::io::Result<usize> {
+                self.0.read_to_end(buf)
+            }
+        }
+    };
+    (@write $t:ty) => {
+        impl ::std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                self.0.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                self.0.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
     };
     (@fd $ty:ident) => {
         impl ::std::os::fd::AsFd for $ty {

@@ -187,17 +187,16 @@ impl Child {
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = match (self.stdout.take(), self.stderr.take()) {
-            (None, None) => (Vec::new(), Vec::new()),
-            (Some(out), None) => (read_all(out)?, Vec::new()),
-            (None, Some(err)) => (Vec::new(), read_all(err)?),
             (Some(out), Some(err)) => green::scope(|s| {
-                let err = s.spawn_send(|| read_all(err));
-                let out = read_all(out);
+                let err = s.spawn_send(|| read_all(Some(err)));
+                let out = read_all(Some(out));
                 let err = err
                     .join()
                     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
                 Ok::<_, io::Error>((out?, err?))
             })?,
+            // at most one pipe: nothing to read side by side
+            (out, err) => (read_all(out)?, read_all(err)?),
         };
         let status = self.wait()?;
         Ok(Output {
@@ -208,9 +207,12 @@ impl Child {
     }
 }
 
-fn read_all(mut from: impl Read) -> io::Result<Vec<u8>> {
+/// Everything `from` holds until end of file; nothing for no pipe.
+fn read_all(from: Option<impl Read>) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    from.read_to_end(&mut buf)?;
+    if let Some(mut from) = from {
+        from.read_to_end(&mut buf)?;
+    }
     Ok(buf)
 }
 
