@@ -16,11 +16,26 @@ const PAYLOAD: usize = 1 << 20;
 /// empty: the ticker greenlet should tick many times meanwhile.
 const STALL: Duration = Duration::from_millis(300);
 
-/// Starts this test binary running only `test`, in child mode `mode`.
+/// This test binary, to run only `test`, in child mode `mode`.
+fn child_command(test: &str, mode: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1", "-q"])
+        .env("STDIO_CHILD", mode);
+    cmd
+}
+
+/// Runs `test` in child mode `mode` with `stdin` to the end; its stderr,
+/// once it has succeeded.
+fn run_child(test: &str, mode: &str, stdin: impl Into<Stdio>) -> String {
+    let out = child_command(test, mode).stdin(stdin).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "child failed:\n{err}");
+    err
+}
+
+/// Starts `test` in child mode `mode`, its three streams piped.
 fn child(test: &str, mode: &str) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1", "-q"])
-        .env("STDIO_CHILD", mode)
+    child_command(test, mode)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -194,36 +209,13 @@ fn stdin_from_a_file_or_closed() {
     // a regular file as stdin: epoll refuses to watch it, reads never wait
     let path = std::env::temp_dir().join(format!("green-stdin-{}.txt", std::process::id()));
     std::fs::write(&path, "a\nb\nc\n".repeat(10_000)).unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "stdin_from_a_file_or_closed",
-            "--nocapture",
-            "-q",
-        ])
-        .env("STDIO_CHILD", "file")
-        .stdin(std::fs::File::open(&path).unwrap())
-        .output()
-        .unwrap();
+    let test = "stdin_from_a_file_or_closed";
+    let err = run_child(test, "file", std::fs::File::open(&path).unwrap());
     std::fs::remove_file(&path).unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
     assert_eq!(report(&err, "bytes"), 60_000);
     assert_eq!(report(&err, "lines"), 30_000);
     // /dev/null: end of file at once
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "stdin_from_a_file_or_closed",
-            "--nocapture",
-            "-q",
-        ])
-        .env("STDIO_CHILD", "file")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = run_child(test, "file", Stdio::null());
     assert_eq!(report(&err, "bytes"), 0);
 }
 
@@ -287,20 +279,11 @@ fn a_closed_stdout_number_reused_by_a_socket_is_watched() {
         Ok(_) => return,
         Err(_) => {}
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_closed_stdout_number_reused_by_a_socket_is_watched",
-            "--nocapture",
-            "-q",
-        ])
-        .env("STDIO_CHILD", "reuse")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = run_child(
+        "a_closed_stdout_number_reused_by_a_socket_is_watched",
+        "reuse",
+        Stdio::null(),
+    );
     assert_eq!(
         report(&err, "reused"),
         1,
