@@ -1,6 +1,7 @@
 //! [`EchoSummary`]: what an echo demo (`tls`, `ws`) did, and how it prints.
 
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
 /// What an echo demo did: clients that passed and failed, what they echoed.
@@ -45,6 +46,39 @@ impl EchoSummary {
             bytes: 0,
             elapsed: Duration::ZERO,
         }
+    }
+}
+
+impl EchoSummary {
+    /// Counts one client: how its greenlet ended, with the messages and
+    /// bytes it had echoed when it succeeded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_examples::echo_summary::EchoSummary;
+    ///
+    /// green::run(|| {
+    ///     let mut s = EchoSummary::new("clients", "byte-exact");
+    ///     s.tally(green::spawn(|| Ok((2, 10))).join());
+    ///     s.tally(green::spawn(|| Err(std::io::Error::other("reset"))).join());
+    ///     assert_eq!((s.ok, s.failed, s.messages, s.bytes), (1, 1, 2, 10));
+    ///     assert_eq!(s.first_error.as_deref(), Some("reset"));
+    /// });
+    /// ```
+    pub fn tally(&mut self, joined: Result<io::Result<(u64, u64)>, green::JoinError>) {
+        let failure = match joined {
+            Ok(Ok((messages, bytes))) => {
+                self.ok += 1;
+                self.messages += messages;
+                self.bytes += bytes;
+                return;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.failed += 1;
+        self.first_error.get_or_insert(failure);
     }
 }
 

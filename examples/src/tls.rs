@@ -292,23 +292,13 @@ pub fn demo(clients: usize, messages: usize) -> io::Result<Summary> {
             green::spawn(move || {
                 let sent: Vec<_> = (0..messages).map(|i| message(c, i)).collect();
                 echo_client(addr, config, sent.iter().map(Vec::as_slice))
+                    .map(|bytes| (messages as u64, bytes))
             })
         })
         .collect();
     let mut summary = Summary::new("TLS clients", "byte-exact");
     for handle in handles {
-        let failure = match handle.join() {
-            Ok(Ok(bytes)) => {
-                summary.ok += 1;
-                summary.messages += messages as u64;
-                summary.bytes += bytes;
-                continue;
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        summary.failed += 1;
-        summary.first_error.get_or_insert(failure);
+        summary.tally(handle.join());
     }
     summary.elapsed = start.elapsed();
     server.kill();

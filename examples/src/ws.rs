@@ -246,18 +246,7 @@ pub fn demo(clients: usize) -> io::Result<Summary> {
         "unchanged; ping answered, close handshake done",
     );
     for handle in handles {
-        let failure = match handle.join() {
-            Ok(Ok((messages, bytes))) => {
-                summary.ok += 1;
-                summary.messages += messages;
-                summary.bytes += bytes;
-                continue;
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        summary.failed += 1;
-        summary.first_error.get_or_insert(failure);
+        summary.tally(handle.join());
     }
     summary.elapsed = start.elapsed();
     server.kill();
