@@ -10,17 +10,7 @@
 //! The server is `green_examples::chat`, where the protocol is described.
 
 fn main() {
-    let mut addr = "127.0.0.1:7070".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
-            ("--addr", Some(a)) => addr = a,
-            _ => {
-                eprintln!("usage: chat [--addr HOST:PORT]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let addr = green_examples::addr_arg("chat", "127.0.0.1:7070");
     green::run(|| {
         let served = green_examples::chat::serve(&addr, |bound| {
             println!("chat listening on {bound} (one OS thread, a greenlet per client)");

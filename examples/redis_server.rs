@@ -11,17 +11,7 @@
 //! `Mutex<HashMap>`, through `green_std`.
 
 fn main() {
-    let mut addr = "127.0.0.1:6380".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
-            ("--addr", Some(a)) => addr = a,
-            _ => {
-                eprintln!("usage: redis_server [--addr HOST:PORT]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let addr = green_examples::addr_arg("redis_server", "127.0.0.1:6380");
     green::run(|| {
         let served = green_examples::redis::serve(&addr, |bound| {
             println!("redis_server listening on {bound} (one OS thread, a greenlet per client)");
