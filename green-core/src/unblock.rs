@@ -59,7 +59,11 @@ impl Pool {
     fn submit(&'static self, job: Job) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.queue.push_back(job);
-        if state.idle > 0 {
+        // An idle thread already woken for an earlier job still counts as
+        // idle until it runs: only as many jobs as there are idle threads
+        // may wait for them, or a job could queue behind one that waits for
+        // it.
+        if state.queue.len() <= state.idle {
             drop(state);
             self.work.notify_one();
             return;

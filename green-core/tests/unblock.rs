@@ -137,3 +137,38 @@ fn outside_run_unblock_just_calls_the_closure() {
     let caught = panic::catch_unwind(AssertUnwindSafe(|| green::unblock(|| panic!("outside"))));
     assert_eq!(util::panic_message(&*caught.unwrap_err()), "outside");
 }
+
+/// Two jobs that can only finish together (each waits for the other), sent
+/// back to back while one pool thread is idle: each needs a thread of its
+/// own. The pool once counted the idle thread, already woken for the first
+/// job but not yet running it, as free for the second too, and queued the
+/// second behind the first (a FIFO open waiting for its other end hung so).
+#[test]
+fn jobs_sent_back_to_back_to_one_idle_thread_run_side_by_side() {
+    let _w = util::watchdog();
+    let together = green::run(|| {
+        // one pool thread, idle once its job is done
+        green::unblock(|| ());
+        green::sleep(Duration::from_millis(50));
+        let (to_a, from_b) = mpsc::channel::<()>();
+        let (to_b, from_a) = mpsc::channel::<()>();
+        let a = green::spawn(move || {
+            green::unblock(move || {
+                to_b.send(()).unwrap();
+                from_b.recv_timeout(Duration::from_secs(2)).is_ok()
+            })
+        });
+        let b = green::spawn(move || {
+            green::unblock(move || {
+                to_a.send(()).unwrap();
+                from_a.recv_timeout(Duration::from_secs(2)).is_ok()
+            })
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(
+        together,
+        (true, true),
+        "the two jobs did not run at the same time"
+    );
+}
