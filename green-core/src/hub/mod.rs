@@ -78,7 +78,16 @@ pub(crate) struct Hub {
     slab: RefCell<Vec<Option<Rc<Core>>>>,
     free_slots: RefCell<Vec<u32>>,
     next_seq: Cell<u64>,
-    current: RefCell<Option<Rc<Core>>>,
+    /// The running greenlet's record, or null while the hub's own stack runs.
+    ///
+    /// # Invariant
+    /// When non-null it points at the `Core` of a greenlet that is in the
+    /// slab: the slab holds an `Rc` to every greenlet until [`Hub::finish`],
+    /// which runs only once its body is over, so the pointer stays valid for
+    /// as long as the greenlet's body runs (including while it is suspended
+    /// and resumed again). Set by `switch_to` and `shutdown` around a resume
+    /// only, and cleared right after it.
+    current: Cell<*const Core>,
     main: RefCell<Option<Rc<Core>>>,
     /// Greenlets parked in a `WaitKind::Token` wait.
     token_waits: Cell<usize>,
@@ -127,6 +136,12 @@ pub(crate) fn is_running() -> bool {
 /// of a process share one.
 pub(crate) fn current_id() -> Option<u64> {
     try_with(|hub| hub.id)
+}
+
+#[cold]
+#[track_caller]
+fn called_from_hub() -> ! {
+    panic!("green: called from the hub itself, not from a greenlet")
 }
 
 #[cold]
@@ -187,7 +202,7 @@ impl Hub {
             slab: RefCell::default(),
             free_slots: RefCell::default(),
             next_seq: Cell::new(0),
-            current: RefCell::new(None),
+            current: Cell::new(std::ptr::null()),
             main: RefCell::new(None),
             token_waits: Cell::new(0),
             suspended_unwinding: Cell::new(0),
@@ -263,15 +278,52 @@ impl Hub {
     /// Panics when called from the hub's own stack.
     #[inline]
     pub(crate) fn current_core(&self) -> Rc<Core> {
-        match &*self.current.borrow() {
-            Some(g) => g.clone(),
-            None => panic!("green: called from the hub itself, not from a greenlet"),
+        match self.current_core_opt() {
+            Some(g) => g,
+            None => called_from_hub(),
         }
     }
 
     /// The running greenlet, if a greenlet is running.
+    #[inline]
     pub(crate) fn current_core_opt(&self) -> Option<Rc<Core>> {
-        self.current.try_borrow().ok()?.clone()
+        let p = self.current.get();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: by `current`'s invariant a non-null pointer is the `Core`
+        // of a greenlet in the slab, which holds an `Rc` to it: it came from
+        // `Rc::as_ptr` and its strong count is at least one, so adding one
+        // and taking that count as a new `Rc` is sound.
+        unsafe {
+            Rc::increment_strong_count(p);
+            Some(Rc::from_raw(p))
+        }
+    }
+
+    /// The running greenlet's record, borrowed without touching its
+    /// reference count (the hot path of [`yield_now`](Self::yield_now)).
+    ///
+    /// # Panics
+    ///
+    /// Panics when called from the hub's own stack.
+    #[inline]
+    pub(super) fn current_ref(&self) -> &Core {
+        let p = self.current.get();
+        if p.is_null() {
+            called_from_hub();
+        }
+        // SAFETY: by `current`'s invariant the `Core` stays alive for as long
+        // as the running greenlet's body runs, and this borrow is used only
+        // by that body (the greenlet calling in); it is tied to `&self`, and
+        // callers keep it within the call that asked for it.
+        unsafe { &*p }
+    }
+
+    /// Points `current` at `g` while it runs (see `current`'s invariant).
+    #[inline]
+    pub(super) fn set_current(&self, g: Option<&Rc<Core>>) {
+        self.current.set(g.map_or(std::ptr::null(), Rc::as_ptr));
     }
 
     /// Live greenlets other than `except`, in spawn order.
@@ -510,9 +562,9 @@ impl Hub {
                     Some(co) if co.is_done() => self.finish(&g, Some(co)),
                     Some(co) => {
                         self.resuming(&g);
-                        *self.current.borrow_mut() = Some(g.clone());
+                        self.set_current(Some(&g));
                         co.force_unwind();
-                        *self.current.borrow_mut() = None;
+                        self.set_current(None);
                         self.finish(&g, None);
                     }
                     // Finished meanwhile (a destructor killed it), or on its

@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::ready::Batch;
 use super::{is_live, is_live_timeout, Hub};
 use crate::coroutine::{Coroutine, Resumed};
 use crate::greenlet::{Core, State, Wake};
@@ -26,7 +27,7 @@ impl Hub {
         let looped = panic::catch_unwind(AssertUnwindSafe(|| self.run_loop()));
         if let Err(payload) = looped {
             if crate::coroutine::is_overflow(&*payload) {
-                let g = self.current.borrow().clone();
+                let g = self.current_core_opt();
                 let bytes = g
                     .as_ref()
                     .and_then(|g| g.co.try_borrow().ok()?.as_ref().map(Coroutine::stack_bytes))
@@ -46,13 +47,12 @@ impl Hub {
 
     fn run_loop(&self) {
         let main = self.main.borrow().clone().expect("main greenlet set");
+        let mut batch = Batch::new();
         while !main.is_finished() {
             self.drain_remote();
-            let batch = self.ready.borrow().len();
-            for _ in 0..batch {
-                let Some(g) = self.ready.borrow_mut().pop() else {
-                    break;
-                };
+            batch = self.ready.borrow_mut().take_batch(batch);
+            batch.reverse();
+            while let Some(g) = batch.pop() {
                 if g.state.get() == State::Ready {
                     self.switch_to(g);
                 }
@@ -66,24 +66,30 @@ impl Hub {
     }
 
     /// Resumes `g` until it suspends or finishes.
+    ///
+    /// A greenlet that suspends `Ready` yielded (see `yield_now`): it goes
+    /// to the back of the run queue here, moving the loop's `Rc` there.
     #[inline]
     fn switch_to(&self, g: Rc<Core>) {
         g.state.set(State::Running);
         g.started.set(true);
         self.resuming(&g);
-        *self.current.borrow_mut() = Some(g.clone());
+        self.set_current(Some(&g));
         let resumed = {
             let mut co = g.co.borrow_mut();
             co.as_mut()
                 .expect("a ready greenlet has a coroutine")
                 .resume()
         };
-        *self.current.borrow_mut() = None;
+        self.set_current(None);
         match resumed {
             Resumed::Suspended => {
                 if g.unwinding.get() {
                     self.suspended_unwinding
                         .set(self.suspended_unwinding.get() + 1);
+                }
+                if g.state.get() == State::Ready {
+                    self.ready.borrow_mut().push(g);
                 }
             }
             Resumed::Done => {
