@@ -106,14 +106,10 @@ impl Coroutine {
     /// guard page below it, and installs `body`.
     ///
     /// Takes a stack from the pool when one of that size is free.
+    #[cfg(test)]
     pub(crate) fn new<F: FnOnce() + 'static>(stack_bytes: usize, body: F) -> io::Result<Self> {
-        let stack_bytes = stack::round(stack_bytes);
-        let mut co = match pool::take(stack_bytes) {
-            Some(co) => co,
-            None => Self::allocate(stack_bytes)?,
-        };
-        co.install(body);
-        Ok(co)
+        // SAFETY: a 'static body borrows nothing that could go away.
+        unsafe { Self::new_unchecked(stack_bytes, body) }
     }
 
     /// Like [`new`](Self::new), for a body that borrows from its caller.
@@ -131,11 +127,14 @@ impl Coroutine {
         stack_bytes: usize,
         body: F,
     ) -> io::Result<Self> {
-        let body: Box<dyn FnOnce() + 'a> = Box::new(body);
-        // SAFETY: only the lifetime changes. The caller guarantees the body
-        // finishes (or is never run again) before the borrowed data is gone.
-        let body: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(body) };
-        Self::new(stack_bytes, body)
+        let stack_bytes = stack::round(stack_bytes);
+        let mut co = match pool::take(stack_bytes) {
+            Some(co) => co,
+            None => Self::allocate(stack_bytes)?,
+        };
+        // SAFETY: forwarded to our caller.
+        unsafe { co.install(body) };
+        Ok(co)
     }
 
     /// Maps a fresh stack. Its body is a no-op until [`install`] replaces it.
@@ -160,16 +159,32 @@ impl Coroutine {
     }
 
     /// Installs `body` on a coroutine that is fresh or done.
-    fn install<F: FnOnce() + 'static>(&mut self, body: F) {
+    ///
+    /// generator stores the closure on the coroutine's own stack, so a spawn
+    /// allocates nothing here; only a closure larger than
+    /// [`stack::MAX_INLINE_CLOSURE`] is boxed (it would eat the stack, or not
+    /// fit at all).
+    ///
+    /// # Safety
+    ///
+    /// As [`new_unchecked`](Self::new_unchecked).
+    unsafe fn install<'a, F: FnOnce() + 'a>(&mut self, body: F) {
         debug_assert!(self.scope.is_null() || self.gen.is_done());
         self.scope = ptr::null_mut();
-        // generator stores the closure on the coroutine's own stack; a large
-        // closure would eat the stack (or not fit at all), so box it.
+        let gen: *mut Gen = &mut self.gen;
+        // SAFETY: only the lifetime parameter changes: `LocalGenerator<'a>`
+        // and `LocalGenerator<'static>` are one type to the layout. The
+        // generator then holds a body that may borrow for `'a` while its
+        // type says `'static`; our caller guarantees the body finishes (or
+        // is leaked, never run or dropped again) before any such borrow ends,
+        // which is what the `'static` stood for. The reference is unique: it
+        // is made from `&mut self` and used only below.
+        let gen = unsafe { &mut *gen.cast::<LocalGenerator<'a, (), ()>>() };
         if std::mem::size_of::<F>() > stack::MAX_INLINE_CLOSURE {
-            let body: Box<dyn FnOnce()> = Box::new(body);
-            self.gen.scoped_init(move |scope| enter(scope, body));
+            let body: Box<dyn FnOnce() + 'a> = Box::new(body);
+            gen.scoped_init(move |scope| enter(scope, body));
         } else {
-            self.gen.scoped_init(move |scope| enter(scope, body));
+            gen.scoped_init(move |scope| enter(scope, body));
         }
     }
 
