@@ -81,12 +81,16 @@ pub(crate) struct Hub {
     /// The running greenlet's record, or null while the hub's own stack runs.
     ///
     /// # Invariant
-    /// When non-null it points at the `Core` of a greenlet that is in the
-    /// slab: the slab holds an `Rc` to every greenlet until [`Hub::finish`],
-    /// which runs only once its body is over, so the pointer stays valid for
-    /// as long as the greenlet's body runs (including while it is suspended
-    /// and resumed again). Set by `switch_to` and `shutdown` around a resume
-    /// only, and cleared right after it.
+    /// When non-null it points at the `Core` of a greenlet whose body is
+    /// running or suspended: set by `switch_to` and `shutdown` around a
+    /// resume only, each holding an `Rc` to that greenlet for the whole
+    /// resume, and cleared when the resume returns. Between resumes the slab
+    /// keeps the `Core` alive (it holds an `Rc` to every greenlet until
+    /// [`Hub::finish`], which runs only once its body is over), so a `&Core`
+    /// taken while the body runs stays valid across its suspends. A resume
+    /// that unwinds (a stack overflow) leaves the pointer set; the hub then
+    /// aborts or is leaked with every greenlet, so it still points at a
+    /// live `Core`.
     current: Cell<*const Core>,
     main: RefCell<Option<Rc<Core>>>,
     /// Greenlets parked in a `WaitKind::Token` wait.
