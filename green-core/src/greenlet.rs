@@ -1,7 +1,7 @@
 //! Greenlet identity: [`GreenletId`], the [`Greenlet`] handle returned by
 //! [`current`], and the hub's private record of each greenlet ([`Core`]).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -77,20 +77,18 @@ struct Identity {
     name: Option<Box<str>>,
     /// Where the hub keeps this greenlet's [`Core`] while it is alive.
     slot: u32,
-    remote: Arc<Remote>,
+    /// The hub's inbox, for wake-ups from other threads; `None` when the
+    /// handle was made after the hub was gone (the greenlet has finished,
+    /// so there is nothing to wake).
+    remote: Option<Arc<Remote>>,
 }
 
 impl Greenlet {
-    pub(crate) fn new(
-        id: GreenletId,
-        name: Option<String>,
-        slot: u32,
-        remote: Arc<Remote>,
-    ) -> Self {
+    fn new(id: GreenletId, name: Option<Box<str>>, slot: u32, remote: Option<Arc<Remote>>) -> Self {
         Greenlet {
             inner: Arc::new(Identity {
                 id,
-                name: name.map(String::into_boxed_str),
+                name,
                 slot,
                 remote,
             }),
@@ -152,7 +150,9 @@ impl Greenlet {
     pub fn unpark(&self) {
         let i = &*self.inner;
         if !hub::unpark_local(i.id, i.slot) {
-            i.remote.push(i.slot, i.id);
+            if let Some(remote) = &i.remote {
+                remote.push(i.slot, i.id);
+            }
         }
     }
 
@@ -171,10 +171,15 @@ impl Eq for Greenlet {}
 
 impl fmt::Debug for Greenlet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => write!(f, "<Greenlet {} {:?}>", self.inner.id.seq, name),
-            None => write!(f, "<Greenlet {}>", self.inner.id.seq),
-        }
+        fmt_greenlet(f, self.inner.id, self.name())
+    }
+}
+
+/// gevent's repr, for [`Greenlet`] and [`Core`] alike.
+fn fmt_greenlet(f: &mut fmt::Formatter<'_>, id: GreenletId, name: Option<&str>) -> fmt::Result {
+    match name {
+        Some(name) => write!(f, "<Greenlet {} {:?}>", id.seq, name),
+        None => write!(f, "<Greenlet {}>", id.seq),
     }
 }
 
@@ -197,7 +202,7 @@ impl fmt::Debug for Greenlet {
 /// ```
 #[doc(alias = "getcurrent")]
 pub fn current() -> Greenlet {
-    hub::with(|hub| hub.current_core().handle.clone())
+    hub::with(|hub| hub.current_core().handle().clone())
 }
 
 /// Where a greenlet is in its life.
@@ -249,7 +254,13 @@ pub(crate) enum WaitKind {
 /// The hub's record of one greenlet. Lives in an `Rc` owned by the hub's
 /// slab while the greenlet is alive, and by the `JoinHandle`.
 pub(crate) struct Core {
-    pub(crate) handle: Greenlet,
+    id: GreenletId,
+    /// Where the hub's slab keeps it while it is alive.
+    slot: u32,
+    name: Option<Box<str>>,
+    /// Its [`Greenlet`] handle, made on first use: most greenlets never
+    /// need one, and it is a shared allocation of its own.
+    handle: OnceCell<Greenlet>,
     /// Taken out only to be recycled; borrowed mutably while it runs.
     pub(crate) co: RefCell<Option<Coroutine>>,
     pub(crate) state: Cell<State>,
@@ -286,9 +297,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(handle: Greenlet, co: Coroutine) -> Self {
+    pub(crate) fn new(id: GreenletId, name: Option<String>, slot: u32, co: Coroutine) -> Self {
         Core {
-            handle,
+            id,
+            slot,
+            name: name.map(String::into_boxed_str),
+            handle: OnceCell::new(),
             co: RefCell::new(Some(co)),
             state: Cell::new(State::Ready),
             started: Cell::new(false),
@@ -309,7 +323,27 @@ impl Core {
     }
 
     pub(crate) fn id(&self) -> GreenletId {
-        self.handle.id()
+        self.id
+    }
+
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Its [`Greenlet`] handle (made now if nobody asked before).
+    pub(crate) fn handle(&self) -> &Greenlet {
+        self.handle.get_or_init(|| {
+            Greenlet::new(
+                self.id,
+                self.name.clone(),
+                self.slot,
+                hub::remote_of(self.id.hub()),
+            )
+        })
     }
 
     pub(crate) fn is_finished(&self) -> bool {
@@ -319,6 +353,6 @@ impl Core {
 
 impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.handle, f)
+        fmt_greenlet(f, self.id, self.name())
     }
 }

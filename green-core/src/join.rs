@@ -193,19 +193,19 @@ impl<T> JoinHandle<T> {
 
     /// The greenlet's name, if it has one.
     pub fn name(&self) -> Option<&str> {
-        self.core.handle.name()
+        self.core.name()
     }
 
     /// A handle to the greenlet (to [`unpark`](Greenlet::unpark) it, say).
     pub fn greenlet(&self) -> &Greenlet {
-        &self.core.handle
+        self.core.handle()
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("JoinHandle")
-            .field(&self.core.handle)
+            .field(self.core.handle())
             .finish()
     }
 }

@@ -53,7 +53,7 @@ fn hook(info: &PanicHookInfo<'_>, previous: &Hook) {
     if crate::coroutine::is_quiet() || is_exit(info.payload()) {
         return;
     }
-    let greenlet = core.map(|g| format!("{:?}", g.handle));
+    let greenlet = core.map(|g| format!("{g:?}"));
     let Some(greenlet) = greenlet else {
         previous(info);
         return;

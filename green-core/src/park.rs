@@ -73,7 +73,7 @@ impl Waiter {
     /// The greenlet running this code, or this thread outside a greenlet.
     pub(crate) fn current() -> Waiter {
         match hub::try_with(|hub| hub.current_core_opt()).flatten() {
-            Some(g) => Waiter::Greenlet(g.handle.clone()),
+            Some(g) => Waiter::Greenlet(g.handle().clone()),
             None => Waiter::Thread(std::thread::current()),
         }
     }

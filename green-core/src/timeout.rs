@@ -161,7 +161,7 @@ impl Drop for Timeout {
 impl fmt::Debug for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timeout")
-            .field("greenlet", &self.core.handle)
+            .field("greenlet", &*self.core)
             .finish_non_exhaustive()
     }
 }

@@ -148,7 +148,7 @@ where
     let remote = hub::with(|hub| hub.remote().clone());
     let slot = Arc::new(Mutex::new(None));
     let theirs = slot.clone();
-    let waiter = me.handle.clone();
+    let waiter = me.handle().clone();
     drop(me);
     remote.job_started();
     POOL.submit(Box::new(move || {

@@ -229,6 +229,36 @@ fn a_handle_can_outlive_its_hub() {
 }
 
 #[test]
+fn a_greenlet_handle_first_asked_for_after_its_hub_is_gone_still_works() {
+    // The `Greenlet` handle is made on first use; here that is after `run`
+    // returned, and again inside a later `run` (another hub, same thread).
+    let _w = util::watchdog();
+    let named = green::run(|| {
+        let h = green::Builder::new()
+            .name("late".into())
+            .spawn(|| 7)
+            .unwrap();
+        green::yield_now(); // it runs to the end
+        h
+    });
+    let g = named.greenlet().clone();
+    assert_eq!(g.name(), Some("late"));
+    assert_eq!(format!("{g:?}"), format!("<Greenlet {} \"late\">", g.id()));
+    assert_eq!(named.greenlet(), &g, "one handle, made once");
+    g.unpark(); // finished: nothing to wake, and no hub to tell
+    let other = green::run(|| {
+        let h = green::spawn(|| ());
+        let again = green::spawn(|| ());
+        // asked for first inside another hub's run: not that hub's greenlet
+        g.unpark();
+        h.join().unwrap();
+        again
+    });
+    other.greenlet().unpark();
+    assert_eq!(named.join().unwrap(), 7);
+}
+
+#[test]
 fn link_runs_a_callback_after_the_greenlet_ends() {
     let _w = util::watchdog();
     let log = Log::new();

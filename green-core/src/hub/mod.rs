@@ -178,6 +178,13 @@ impl Drop for Installed {
     }
 }
 
+/// The inbox of hub `hub_id` if it is this thread's hub (what a `Greenlet`
+/// handle made now needs: a greenlet's record lives on its hub's thread, and
+/// once that hub is gone the greenlet has finished).
+pub(crate) fn remote_of(hub_id: u64) -> Option<Arc<Remote>> {
+    try_with(|hub| (hub.id == hub_id).then(|| hub.remote.clone())).flatten()
+}
+
 /// Wakes a greenlet of this thread's hub from a `Greenlet` handle. Returns
 /// `false` when the greenlet does not belong to this thread's hub.
 pub(crate) fn unpark_local(id: GreenletId, slot: u32) -> bool {
@@ -239,13 +246,7 @@ impl Hub {
                 u32::try_from(slab.len() - 1).expect("more than 4 billion greenlets")
             }
         };
-        let handle = Greenlet::new(
-            GreenletId::new(self.id, seq),
-            name,
-            slot,
-            self.remote.clone(),
-        );
-        let core = Rc::new(Core::new(handle, co));
+        let core = Rc::new(Core::new(GreenletId::new(self.id, seq), name, slot, co));
         self.slab.borrow_mut()[slot as usize] = Some(core.clone());
         match start_at {
             None => self.ready.borrow_mut().push(core.clone()),
@@ -532,7 +533,7 @@ impl Hub {
     /// Marks `g` finished, wakes its joiners and releases its slot and stack.
     pub(super) fn finish(&self, g: &Rc<Core>, co: Option<Coroutine>) {
         g.state.set(State::Finished);
-        let slot = g.handle.slot();
+        let slot = g.slot();
         self.slab.borrow_mut()[slot as usize] = None;
         self.free_slots.borrow_mut().push(slot);
         if let Some(co) = co {
