@@ -31,7 +31,7 @@ use crate::hub;
 #[doc(alias = "sleep(0)")]
 #[inline]
 pub fn yield_now() {
-    hub::with(|hub| hub.yield_now());
+    hub::yield_now();
 }
 
 /// Puts the calling greenlet to sleep for at least `dur`; other greenlets

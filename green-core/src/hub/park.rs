@@ -118,8 +118,9 @@ impl Hub {
 
     /// Moves the running greenlet to the back of the run queue: it suspends
     /// `Ready`, and the hub queues it (`switch_to`), so the yield costs no
-    /// reference count traffic.
-    #[inline]
+    /// reference count traffic. Always inlined: an out-of-line call costs
+    /// the caller's register saves, about a tenth of a yield.
+    #[inline(always)]
     pub(crate) fn yield_now(&self) {
         let g = self.current_ref();
         g.state.set(State::Ready);
