@@ -92,7 +92,7 @@ pub fn deregister(fd: impl AsFd) {
 }
 
 fn wait(fd: std::os::fd::RawFd, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
-    let in_greenlet = hub::try_with(|hub| hub.current_core_opt().is_some()).unwrap_or(false);
+    let in_greenlet = hub::try_with(|hub| hub.in_greenlet()).unwrap_or(false);
     if in_greenlet {
         hub::with(|hub| hub.wait_fd(fd, dir, deadline))
     } else {

@@ -94,7 +94,7 @@ impl Waiter {
 /// `reason` names the wait in deadlock reports.
 pub(crate) fn block(reason: &'static str, deadline: Option<Instant>) {
     let in_greenlet = hub::try_with(|hub| {
-        if hub.current_core_opt().is_none() {
+        if !hub.in_greenlet() {
             return false;
         }
         hub.park(WaitKind::Token, reason, deadline);

@@ -324,6 +324,12 @@ impl Hub {
         }
     }
 
+    /// Whether a greenlet is running (not the hub's own stack).
+    #[inline]
+    pub(crate) fn in_greenlet(&self) -> bool {
+        !self.current.get().is_null()
+    }
+
     /// The running greenlet's record, borrowed without touching its
     /// reference count (the hot path of [`yield_now`](Self::yield_now)).
     ///
