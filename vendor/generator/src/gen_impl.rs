@@ -9,7 +9,7 @@ use crate::rt::{
     Context, ContextStack, Error, REF_ACTIVE, REF_CANCELLED, REF_IDLE, REF_STATE_MASK,
 };
 use crate::scope::Scope;
-use crate::stack::{overflow, Func, Stack, StackBox};
+use crate::stack::{overflow, Func, SpareStack, Stack, StackBox};
 
 use std::any::Any;
 use std::fmt;
@@ -242,6 +242,25 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     pub fn stack_usage(&self) -> (usize, usize) {
         self.gen.stack_usage()
     }
+
+    /// green patch: drops a finished generator and hands back its stack, to
+    /// build another generator on with
+    /// [`Gn::new_scoped_local_on`](Gn::new_scoped_local_on).
+    ///
+    /// Returns `None` (the generator dropped as usual, its stack unmapped)
+    /// when the generator is not done, when an overflow abandoned its stack,
+    /// or when the stack cannot be reused (see [`SpareStack`]).
+    pub fn into_spare_stack(self) -> Option<SpareStack> {
+        if !self.is_done() || self.gen.context.overflowed {
+            return None;
+        }
+        let stack = self.gen.stack.clone();
+        // Drops the generator block and releases its reservation: the stack
+        // offset goes back to what it was before the block, 0 for a
+        // generator made by `Gn`.
+        drop(self);
+        SpareStack::new(stack)
+    }
 }
 
 impl<T, const LOCAL: bool> Iterator for GeneratorObj<'_, (), T, LOCAL> {
@@ -326,6 +345,23 @@ impl<A> Gn<A> {
         A: 'a,
     {
         let mut gen = GeneratorImpl::<A, T>::new(Stack::new(size));
+        gen.scoped_init(f);
+        LocalGenerator { gen }
+    }
+}
+
+impl<A> Gn<A> {
+    /// green patch: like [`new_scoped_opt_local`](Self::new_scoped_opt_local),
+    /// on the stack of a finished generator (see
+    /// [`GeneratorObj::into_spare_stack`]) instead of a new mapping: no
+    /// `mmap`, no `mprotect`.
+    pub fn new_scoped_local_on<'a, T, F>(stack: SpareStack, f: F) -> LocalGenerator<'a, A, T>
+    where
+        F: FnOnce(Scope<A, T>) -> T + 'a,
+        T: 'a,
+        A: 'a,
+    {
+        let mut gen = GeneratorImpl::<A, T>::new(stack.into_stack());
         gen.scoped_init(f);
         LocalGenerator { gen }
     }
@@ -751,5 +787,47 @@ mod test {
         // the handler must remember that it reported the overflow, so that
         // dropping the generator does not panic a second time
         assert!(g.gen.context.overflowed);
+    }
+
+    #[test]
+    fn a_spare_stack_carries_a_new_generator() {
+        // green patch: a finished generator's stack, reused
+        let mut g = Gn::<()>::new_scoped_opt_local(0x2000, |_s| {
+            let buf = [7u8; 16 * 1024];
+            std::hint::black_box(&buf);
+            1u32
+        });
+        assert_eq!(g.next(), Some(1));
+        assert!(g.is_done());
+        let top = g.stack_usage().0 * std::mem::size_of::<usize>();
+        let spare = g
+            .into_spare_stack()
+            .expect("a done generator gives its stack back");
+        assert_eq!(spare.size_bytes(), top);
+        let base = spare.base() as usize;
+
+        let mut g = Gn::<()>::new_scoped_local_on(spare, |mut s: Scope<'_, '_, (), usize>| {
+            let local = 0u8;
+            s.yield_with(std::hint::black_box(&local) as *const u8 as usize);
+            2
+        });
+        let addr = g.next().expect("the body runs on the spare stack");
+        assert!((base..base + top).contains(&addr));
+        assert_eq!(g.next(), Some(2));
+    }
+
+    #[test]
+    fn only_a_finished_generator_gives_its_stack_back() {
+        let mut g = Gn::<()>::new_scoped_opt_local(0x2000, |mut s: Scope<'_, '_, (), u32>| {
+            s.yield_with(1u32);
+            2
+        });
+        assert_eq!(g.next(), Some(1));
+        // suspended: dropped (cancelled) as usual
+        assert!(g.into_spare_stack().is_none());
+        // odd size: usage tracking keeps a sentinel a discard would destroy
+        let mut g = Gn::<()>::new_scoped_opt_local(0x2001, |_s| 1u32);
+        assert_eq!(g.next(), Some(1));
+        assert!(g.into_spare_stack().is_none());
     }
 }

@@ -690,6 +690,61 @@ impl Stack {
     }
 }
 
+/// green patch: the stack of a finished generator, kept to build another
+/// generator on it without mapping a new one.
+///
+/// Only [`GeneratorObj::into_spare_stack`](crate::LocalGenerator) makes one,
+/// and only when the generator's own block was the last thing allocated on
+/// the stack. So a `SpareStack` is the one handle to its mapping and nothing
+/// on the stack is live: [`Gn::new_scoped_local_on`](crate::Gn) writes its
+/// generator block as on a fresh mapping, and a body writes every stack word
+/// before it reads it. The owner may therefore have the kernel discard the
+/// contents (`madvise(MADV_DONTNEED)` over [`base`](Self::base) ..
+/// `base + `[`size_bytes`](Self::size_bytes), which leaves the guard page
+/// below alone): the stack is then, page for page, what a fresh `mmap`
+/// gives. Stacks with full usage tracking (odd sizes) are never spare: their
+/// sentinel would not survive that.
+///
+/// Dropping it unmaps the stack.
+pub struct SpareStack {
+    stack: Stack,
+}
+
+impl SpareStack {
+    /// A spare stack, if `stack` is the only handle to its mapping, has
+    /// nothing allocated on it, was not abandoned by an overflow and does
+    /// not track its usage.
+    pub(crate) fn new(stack: Stack) -> Option<SpareStack> {
+        let spare = Rc::strong_count(&stack.mem) == 1
+            && stack.offset() == 0
+            && !stack.mem.abandoned.get()
+            && !stack.mem.tracked;
+        spare.then_some(SpareStack { stack })
+    }
+
+    pub(crate) fn into_stack(self) -> Stack {
+        self.stack
+    }
+
+    /// The lowest usable address of the stack, just above its guard page;
+    /// page aligned.
+    pub fn base(&self) -> *mut u8 {
+        self.stack.mem.buf.bottom.cast()
+    }
+
+    /// The usable size in bytes, from [`base`](Self::base) to the top of the
+    /// mapping: whole pages, the guard page not included.
+    pub fn size_bytes(&self) -> usize {
+        self.stack.mem.buf.len()
+    }
+}
+
+impl fmt::Debug for SpareStack {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SpareStack<{:?}>", self.stack.mem.buf)
+    }
+}
+
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let offset = self.offset();
