@@ -90,7 +90,7 @@ fn round(seed: u8) -> [(usize, usize); 2] {
 }
 
 fn scenario() {
-    green::run(|| {
+    let maps_in_run = green::run(|| {
         let [(rss_alive, maps_alive), (rss_done, maps_done)] = round(1);
         let touched = HEAVY * TOUCH_KIB;
         eprintln!(
@@ -117,8 +117,17 @@ fn scenario() {
             "round 2 mapped new stacks: {maps_done} -> {maps_alive2} mappings"
         );
         assert!(rss_alive2.saturating_sub(rss_done2) >= touched * 8 / 10);
-        eprintln!("ok");
+        mappings()
     });
+    // Once `run` returns, the parked stacks (those beyond the 1,024 hot
+    // ones: LIGHT + HEAVY - 1,024 = 676, two mappings each) are unmapped.
+    let maps_after = mappings();
+    eprintln!("after run: mappings {maps_in_run} -> {maps_after}");
+    assert!(
+        maps_after + 2 * 600 <= maps_in_run,
+        "the parked stacks outlived run: {maps_in_run} -> {maps_after} mappings"
+    );
+    eprintln!("ok");
 }
 
 #[test]

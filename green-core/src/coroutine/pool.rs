@@ -73,10 +73,17 @@
 //! million timers below drain in about 8 s) and short against anything one
 //! would call keeping memory.
 //!
-//! Over all that, a thread parks at most a quarter of `vm.max_map_count`
-//! stacks, half the process's mappings ([`parked_cap`]), so that a hub that
-//! once ran a huge crowd cannot pin the mappings another thread needs: 16,382
-//! stacks (4 GiB of address space) with the default limit of 65,530.
+//! Over all that, the threads of the process park at most an eighth of
+//! `vm.max_map_count` stacks between them, a quarter of the mappings the
+//! process may have ([`parked_cap`], counted in [`PARKED`]), so that hubs
+//! that once ran a huge crowd cannot pin the mappings the rest of the
+//! process needs (an `mmap`, a thread's stack, `posix_spawn`'s child stack):
+//! 8,191 stacks (2 GiB of address space) with the default limit of 65,530.
+//! And when [`run`](crate::run) returns, its thread's parked stacks are
+//! unmapped ([`release_parked`]): without a hub nothing on the thread spawns
+//! greenlets, and a limit raised for a crowd may be lowered again (a test
+//! that did so then could not start a child process: the kernel refused
+//! every new mapping while the parked ones outnumbered the limit).
 //!
 //! # Measured
 //!
@@ -96,6 +103,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -114,6 +122,18 @@ const EXPIRE_PER_CALL: usize = 4;
 
 thread_local! {
     static POOL: RefCell<Pool> = const { RefCell::new(Pool::new()) };
+}
+
+/// Parked stacks in the whole process, every thread's pool together.
+static PARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Unmaps this thread's parked stacks (called when `run` returns).
+pub(crate) fn release_parked() {
+    let _ = POOL.try_with(|p| {
+        let parked = std::mem::take(&mut p.borrow_mut().parked);
+        PARKED.fetch_sub(parked.len(), Ordering::Relaxed);
+        drop(parked);
+    });
 }
 
 /// A finished coroutine with a stack of exactly `stack_bytes`, if one is free.
@@ -175,6 +195,7 @@ impl Pool {
         }
         let mut found = None;
         while let Some(parked) = self.parked.pop_back() {
+            PARKED.fetch_sub(1, Ordering::Relaxed);
             if parked.stack.size_bytes() == stack_bytes {
                 found = Some(parked.stack);
                 break;
@@ -195,10 +216,15 @@ impl Pool {
         // demand of the last `PARKED_FOR` reached, so this stack would only
         // be discarded now and unmapped later. Unmap it at once.
         let surplus = self.expire(now);
-        if surplus || self.parked.len() >= self.parked_max.unwrap_or_else(parked_cap) {
+        let full = match self.parked_max {
+            Some(max) => self.parked.len() >= max,
+            None => PARKED.load(Ordering::Relaxed) >= parked_cap(),
+        };
+        if surplus || full {
             return;
         }
         if let Some(stack) = park(co) {
+            PARKED.fetch_add(1, Ordering::Relaxed);
             self.parked.push_back(Parked { stack, since: now });
         }
     }
@@ -211,6 +237,7 @@ impl Pool {
             match self.parked.front() {
                 Some(p) if now.saturating_duration_since(p.since) >= PARKED_FOR => {
                     self.parked.pop_front();
+                    PARKED.fetch_sub(1, Ordering::Relaxed);
                     expired += 1;
                 }
                 _ => break,
@@ -231,6 +258,7 @@ impl Drop for Pool {
         // which costs far less than an `munmap` a stack (a million parked
         // stacks: about 2 s instead of 6.6 s). Other threads unmap theirs:
         // the process goes on.
+        PARKED.fetch_sub(self.parked.len(), Ordering::Relaxed);
         if is_main_thread() {
             for parked in self.parked.drain(..) {
                 std::mem::forget(parked.stack);
@@ -245,8 +273,8 @@ fn is_main_thread() -> bool {
     unsafe { libc::getpid() == libc::gettid() }
 }
 
-/// The most stacks one thread parks: a quarter of `vm.max_map_count`, i.e.
-/// half the mappings the kernel allows the process (two a stack).
+/// The most stacks the process parks: an eighth of `vm.max_map_count`, i.e.
+/// a quarter of the mappings the kernel allows the process (two a stack).
 /// Read once, when the first stack is parked.
 fn parked_cap() -> usize {
     static CAP: OnceLock<usize> = OnceLock::new();
@@ -260,7 +288,7 @@ fn parked_cap() -> usize {
 }
 
 fn cap_for(max_map_count: usize) -> usize {
-    (max_map_count / 4).max(1)
+    (max_map_count / 8).max(1)
 }
 
 /// Drops a finished coroutine's generator and discards its stack's pages;
@@ -486,8 +514,8 @@ mod tests {
     }
 
     #[test]
-    fn the_cap_is_half_the_mappings() {
-        assert_eq!(cap_for(65_530), 16_382);
+    fn the_cap_is_a_quarter_of_the_mappings() {
+        assert_eq!(cap_for(65_530), 8_191);
         assert_eq!(cap_for(0), 1);
         assert!(parked_cap() >= 1);
     }
