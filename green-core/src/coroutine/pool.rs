@@ -73,12 +73,12 @@
 //! million timers below drain in about 8 s) and short against anything one
 //! would call keeping memory.
 //!
-//! Over all that, the threads of the process park at most an eighth of
-//! `vm.max_map_count` stacks between them, a quarter of the mappings the
-//! process may have ([`parked_cap`], counted in [`PARKED`]), so that hubs
-//! that once ran a huge crowd cannot pin the mappings the rest of the
-//! process needs (an `mmap`, a thread's stack, `posix_spawn`'s child stack):
-//! 8,191 stacks (2 GiB of address space) with the default limit of 65,530.
+//! Over all that, the threads of the process park at most a quarter of
+//! `vm.max_map_count` stacks between them, half the mappings the process
+//! may have ([`parked_cap`], counted in [`PARKED`]), so that hubs that once
+//! ran a huge crowd cannot pin the mappings the rest of the process needs
+//! (an `mmap`, a thread's stack, `posix_spawn`'s child stack): 16,382
+//! stacks (4 GiB of address space) with the default limit of 65,530.
 //! And when [`run`](crate::run) returns, its thread's parked stacks are
 //! unmapped ([`release_parked`]): without a hub nothing on the thread spawns
 //! greenlets, and a limit raised for a crowd may be lowered again (a test
@@ -273,8 +273,8 @@ fn is_main_thread() -> bool {
     unsafe { libc::getpid() == libc::gettid() }
 }
 
-/// The most stacks the process parks: an eighth of `vm.max_map_count`, i.e.
-/// a quarter of the mappings the kernel allows the process (two a stack).
+/// The most stacks the process parks: a quarter of `vm.max_map_count`, i.e.
+/// half the mappings the kernel allows the process (two a stack).
 /// Read once, when the first stack is parked.
 fn parked_cap() -> usize {
     static CAP: OnceLock<usize> = OnceLock::new();
@@ -288,7 +288,7 @@ fn parked_cap() -> usize {
 }
 
 fn cap_for(max_map_count: usize) -> usize {
-    (max_map_count / 8).max(1)
+    (max_map_count / 4).max(1)
 }
 
 /// Drops a finished coroutine's generator and discards its stack's pages;
@@ -514,8 +514,8 @@ mod tests {
     }
 
     #[test]
-    fn the_cap_is_a_quarter_of_the_mappings() {
-        assert_eq!(cap_for(65_530), 8_191);
+    fn the_cap_is_half_the_mappings() {
+        assert_eq!(cap_for(65_530), 16_382);
         assert_eq!(cap_for(0), 1);
         assert!(parked_cap() >= 1);
     }
