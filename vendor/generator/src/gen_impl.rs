@@ -251,7 +251,11 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     /// when the generator is not done, when an overflow abandoned its stack,
     /// or when the stack cannot be reused (see [`SpareStack`]).
     pub fn into_spare_stack(self) -> Option<SpareStack> {
-        if !self.is_done() || self.gen.context.overflowed {
+        // A block still reserved above the generator's own (a body that
+        // suspended again while being cancelled: done, its frames never
+        // unwound) would be released by the drop below, so the offset alone
+        // cannot tell afterwards.
+        if !self.is_done() || self.gen.context.overflowed || !self.gen.is_last_block() {
             return None;
         }
         let stack = self.gen.stack.clone();
@@ -814,6 +818,37 @@ mod test {
         let addr = g.next().expect("the body runs on the spare stack");
         assert!((base..base + top).contains(&addr));
         assert_eq!(g.next(), Some(2));
+    }
+
+    #[test]
+    fn a_body_that_never_unwound_gives_no_spare_stack() {
+        // A destructor that suspends while the cancel unwinds: generator
+        // counts the body as done, with its frames (and its closure block)
+        // still on the stack. Run on a thread of its own: the suspended
+        // unwind leaves that thread's panic count raised.
+        std::thread::spawn(|| {
+            struct SuspendOnDrop<'s, 'a>(Scope<'s, 'a, (), ()>);
+            impl Drop for SuspendOnDrop<'_, '_> {
+                fn drop(&mut self) {
+                    self.0.yield_with(());
+                }
+            }
+            let mut g = Gn::<()>::new_scoped_opt_local(0x2000, |s: Scope<'_, '_, (), ()>| {
+                let mut d = SuspendOnDrop(s);
+                d.0.yield_with(());
+            });
+            g.next();
+            g.cancel();
+            assert!(g.is_done());
+            let spare = g.into_spare_stack();
+            let handed_back = spare.is_some();
+            // whatever came back, its frames must stay where they are
+            std::mem::forget(spare);
+            handed_back
+        })
+        .join()
+        .map(|handed_back| assert!(!handed_back, "a stack with live frames was handed back"))
+        .unwrap_or_else(|_| panic!("the scenario thread panicked"));
     }
 
     #[test]

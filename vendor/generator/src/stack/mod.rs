@@ -177,6 +177,15 @@ impl<T> StackBox<T> {
         block_header(self.ptr.as_ptr().cast())
     }
 
+    /// green patch: whether this block is the last one allocated on its
+    /// stack (nothing reserved after it is still live).
+    pub(crate) fn is_last_block(&self) -> bool {
+        let header = self.header_ptr();
+        // SAFETY: the header sits in front of a live block and stays intact
+        // while the block does; only plain fields are read.
+        unsafe { (*header).stack.offset() == (*header).end_offset }
+    }
+
     // get the stack ptr
     pub(crate) fn as_ptr(&self) -> *mut T {
         self.ptr.as_ptr()
