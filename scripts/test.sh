@@ -19,5 +19,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 echo "== cargo test (debug, with doctests)"
 cargo test --workspace
 
+echo "== the vendored generator's own tests (green's patches are tested there)"
+cargo test -p generator --lib
+
 echo "== cargo test (release)"
 cargo test --workspace --release --tests
