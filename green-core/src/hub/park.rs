@@ -82,7 +82,6 @@ impl Hub {
         g.wait_kind.set(kind);
         g.reason.set(reason);
         g.state.set(State::Parked);
-        self.unwinding(g); // for the hub's count while it is suspended
         crate::coroutine::suspend();
         match g.wake.replace(Wake::None) {
             // Already unwinding (in a destructor): the kill stays pending and
@@ -124,7 +123,6 @@ impl Hub {
     pub(crate) fn yield_now(&self) {
         let g = self.current_ref();
         g.state.set(State::Ready);
-        self.unwinding(g); // for the hub's count while it is suspended
         crate::coroutine::suspend();
         if g.kill.get() && !self.unwinding(g) {
             g.kill.set(false);
@@ -172,10 +170,11 @@ impl Hub {
         }
     }
 
-    /// Whether the running greenlet `g` is unwinding; records the answer in
-    /// `g.unwinding`. Called at each switch point, before the greenlet
-    /// suspends (the hub counts suspended greenlets that unwind) and before
-    /// anything is raised in it.
+    /// Whether the greenlet `g` is unwinding; records the answer in
+    /// `g.unwinding`. Called before anything is raised in it, and by the hub
+    /// right after it suspends (the hub counts suspended greenlets that
+    /// unwind; nothing runs between the suspend and that call, so the answer
+    /// is the greenlet's own).
     ///
     /// `std::thread::panicking()` counts the panics of the whole thread, and
     /// a greenlet suspended in a destructor while it unwinds keeps its panic

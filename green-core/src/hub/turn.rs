@@ -84,7 +84,7 @@ impl Hub {
         self.set_current(None);
         match resumed {
             Resumed::Suspended => {
-                if g.unwinding.get() {
+                if self.unwinding(&g) {
                     self.suspended_unwinding
                         .set(self.suspended_unwinding.get() + 1);
                 }
