@@ -352,16 +352,10 @@ fn leftovers_scenario() {
 #[test]
 fn run_kills_what_is_left_and_leaks_no_fd() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    util::in_child_ok(
         "run_kills_what_is_left_and_leaks_no_fd",
-        &[],
         leftovers_scenario,
-    );
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(
-        out.stderr.contains("leftovers: all 6 unwound, fds back to"),
-        "{}",
-        out.describe()
+        &["leftovers: all 6 unwound, fds back to"],
     );
 }
 
@@ -429,12 +423,11 @@ fn second_kill_scenario() {
 #[test]
 fn a_second_kill_while_unwinding_lets_the_unwind_finish() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    let out = util::in_child_ok(
         "a_second_kill_while_unwinding_lets_the_unwind_finish",
-        &[],
         second_kill_scenario,
+        &[],
     );
-    assert!(out.status.success(), "{}", out.describe());
     // The second kill cuts the destructor's sleep short (a spurious wake):
     // its greenlet goes on unwinding, and both kills return once it is dead.
     assert!(
@@ -480,17 +473,10 @@ fn self_kill_scenario() {
 #[test]
 fn a_greenlet_killing_itself_while_unwinding_goes_on() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    util::in_child_ok(
         "a_greenlet_killing_itself_while_unwinding_goes_on",
-        &[],
         self_kill_scenario,
-    );
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(
-        out.stderr
-            .contains(r#"log: ["went on unwinding", "killed"]"#),
-        "{}",
-        out.describe()
+        &[r#"log: ["went on unwinding", "killed"]"#],
     );
 }
 

@@ -180,14 +180,12 @@ fn report_scenario() {
 #[test]
 fn a_greenlet_panic_is_reported_once_by_name() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    let out = util::in_child_ok(
         "a_greenlet_panic_is_reported_once_by_name",
-        &[],
         report_scenario,
+        &["scenario done"],
     );
     let err = &out.stderr;
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(err.contains("scenario done"), "{}", out.describe());
     // `greenlet <Greenlet 1 "worker"> (thread '…') panicked at file:line:col:`
     // then the message on the next line
     let named = err
@@ -326,16 +324,9 @@ fn local_destructor_with_a_scope_scenario() {
 #[test]
 fn a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    util::in_child_ok(
         "a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be",
-        &[],
         local_destructor_with_a_scope_scenario,
-    );
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(
-        out.stderr.contains("the child's capture read 448\n")
-            && out.stderr.contains("run returned"),
-        "{}",
-        out.describe()
+        &["the child's capture read 448\n", "run returned"],
     );
 }

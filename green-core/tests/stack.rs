@@ -92,16 +92,10 @@ fn new_default_scenario() {
 #[test]
 fn a_new_default_applies_to_the_next_greenlet() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    util::in_child_ok(
         "a_new_default_applies_to_the_next_greenlet",
-        &[],
         new_default_scenario,
-    );
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(
-        out.stderr.contains("used 512 KiB: true"),
-        "{}",
-        out.describe()
+        &["used 512 KiB: true"],
     );
 }
 
@@ -156,21 +150,12 @@ fn rlimit_scenario() {
 #[test]
 fn a_stack_beyond_the_stack_limit_is_invalid_input() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    util::in_child_ok(
         "a_stack_beyond_the_stack_limit_is_invalid_input",
-        &[],
         rlimit_scenario,
-    );
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(
-        out.stderr.contains("kind: InvalidInput"),
-        "{}",
-        out.describe()
-    );
-    assert!(
-        out.stderr
-            .contains("larger than the process's stack limit (RLIMIT_STACK)"),
-        "{}",
-        out.describe()
+        &[
+            "kind: InvalidInput",
+            "larger than the process's stack limit (RLIMIT_STACK)",
+        ],
     );
 }

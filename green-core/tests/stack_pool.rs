@@ -133,14 +133,9 @@ fn scenario() {
 #[test]
 fn parked_stacks_give_their_pages_back_and_are_reused() {
     let _w = util::watchdog();
-    let out = util::in_child(
+    util::in_child_ok(
         "parked_stacks_give_their_pages_back_and_are_reused",
-        &[],
         scenario,
-    );
-    assert!(
-        out.status.success() && out.stderr.contains("ok"),
-        "{}",
-        out.describe()
+        &["ok"],
     );
 }

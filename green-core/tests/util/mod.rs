@@ -135,6 +135,23 @@ pub fn in_child(test: &str, env: &[(&str, &str)], scenario: impl FnOnce()) -> Ch
     }
 }
 
+/// Runs `scenario` in a child process as [`in_child`] does (no extra
+/// environment), asserts that the child exited with status 0 and that its
+/// stderr contains each of `expected`, and returns what it did for further
+/// checks.
+pub fn in_child_ok(test: &str, scenario: impl FnOnce(), expected: &[&str]) -> ChildOutput {
+    let out = in_child(test, &[], scenario);
+    assert!(out.status.success(), "{}", out.describe());
+    for e in expected {
+        assert!(
+            out.stderr.contains(e),
+            "no {e:?} on stderr\n{}",
+            out.describe()
+        );
+    }
+    out
+}
+
 /// Reads a pipe to its end on a thread, so that a chatty child never blocks
 /// on a full pipe.
 fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
