@@ -226,20 +226,18 @@ impl Io {
             let Some(Some(state)) = entry else {
                 return;
             };
-            if ev.readable {
-                if state.readers.is_empty() {
-                    state.readable = true;
+            for (dir, ready) in [
+                (Direction::Read, ev.readable),
+                (Direction::Write, ev.writable),
+            ] {
+                if !ready {
+                    continue;
                 }
-                for (g, seq) in state.readers.drain(..) {
-                    *waiters -= 1;
-                    wake(g, seq);
+                let (edge, list) = state.side(dir);
+                if list.is_empty() {
+                    *edge = true; // nobody waits: remembered for the next wait
                 }
-            }
-            if ev.writable {
-                if state.writers.is_empty() {
-                    state.writable = true;
-                }
-                for (g, seq) in state.writers.drain(..) {
+                for (g, seq) in list.drain(..) {
                     *waiters -= 1;
                     wake(g, seq);
                 }
