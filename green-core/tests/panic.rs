@@ -295,18 +295,11 @@ fn a_panicking_greenlet_local_destructor_of_a_scoped_greenlet_is_reported_by_the
 /// the reviewer's scenario, where the escaping panic unwound the hub with a
 /// scope owner suspended and its child not started.
 fn local_destructor_with_a_scope_scenario() {
-    struct ReadsOnDrop<'a>(&'a [u64; 64]);
-    impl Drop for ReadsOnDrop<'_> {
-        fn drop(&mut self) {
-            let sum: u64 = std::hint::black_box(self.0).iter().sum();
-            eprintln!("the child's capture read {sum}");
-        }
-    }
     let value = green::run(|| {
         let owner = green::spawn(|| {
             let arr = [7u64; 64];
             green::scope(|s| {
-                let reads = ReadsOnDrop(&arr);
+                let reads = util::ReadsOnDrop(&arr);
                 drop(s.spawn(move || drop(reads)));
                 green::yield_now();
             });
@@ -327,6 +320,6 @@ fn a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be() {
     util::in_child_ok(
         "a_panicking_greenlet_local_destructor_leaves_the_scoped_greenlets_be",
         local_destructor_with_a_scope_scenario,
-        &["the child's capture read 448\n", "run returned"],
+        &["the borrowed array reads 448\n", "run returned"],
     );
 }

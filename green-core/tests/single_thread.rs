@@ -62,22 +62,6 @@ const SCENARIOS: &[Scenario] = &[
     ),
 ];
 
-/// Borrows an array from its owner's stack and, when dropped, reads it, after
-/// checking that the stack it lives on is still mapped (reading an unmapped
-/// one would crash the child before it could say what went wrong).
-struct ReadsOnDrop<'a>(&'a [u64; 64]);
-
-impl Drop for ReadsOnDrop<'_> {
-    fn drop(&mut self) {
-        if !util::is_mapped(self.0.as_ptr() as usize) {
-            eprintln!("the borrowed array dangles: its stack is unmapped");
-            return;
-        }
-        let sum: u64 = std::hint::black_box(self.0).iter().sum();
-        eprintln!("the borrowed array reads {sum}");
-    }
-}
-
 /// Says so when dropped.
 struct SaysOnDrop(&'static str);
 
@@ -97,7 +81,7 @@ fn child_survives_its_kill() {
             let _unwound = SaysOnDrop("the owner unwound");
             let arr = [7u64; 64];
             green::scope(|s| {
-                let reads = ReadsOnDrop(&arr);
+                let reads = util::ReadsOnDrop(&arr);
                 drop(s.spawn(move || {
                     let _reads = reads;
                     let _ = catch_unwind(AssertUnwindSafe(green::park)); // survives the kill
@@ -118,7 +102,7 @@ fn owner_suspends_while_unwound() {
     struct SpawnsOnDrop<'scope, 'env>(&'scope green::Scope<'scope, 'env>, &'env [u64; 64]);
     impl Drop for SpawnsOnDrop<'_, '_> {
         fn drop(&mut self) {
-            let reads = ReadsOnDrop(self.1);
+            let reads = util::ReadsOnDrop(self.1);
             drop(self.0.spawn(move || drop(reads)));
             green::sleep(Duration::from_millis(1));
         }

@@ -281,3 +281,19 @@ pub fn is_mapped(addr: usize) -> bool {
         (parse(start)..parse(end)).contains(&addr) && perms.starts_with('r')
     })
 }
+
+/// Borrows an array from a greenlet's stack and, when dropped, reads it, after
+/// checking that the stack it lives on is still mapped (reading an unmapped
+/// one would crash the child before it could say what went wrong).
+pub struct ReadsOnDrop<'a>(pub &'a [u64; 64]);
+
+impl Drop for ReadsOnDrop<'_> {
+    fn drop(&mut self) {
+        if !is_mapped(self.0.as_ptr() as usize) {
+            eprintln!("the borrowed array dangles: its stack is unmapped");
+            return;
+        }
+        let sum: u64 = std::hint::black_box(self.0).iter().sum();
+        eprintln!("the borrowed array reads {sum}");
+    }
+}
