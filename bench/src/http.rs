@@ -56,51 +56,46 @@ fn wrk_section(plan: &Plan, contenders: &[Contender]) -> String {
         out.push_str("`wrk` is not installed (Debian: `apt-get install wrk`): skipped.\n");
         return out;
     }
-    let mut runs: Vec<Vec<WrkRun>> = vec![Vec::new(); contenders.len()];
-    let mut errors: Vec<Option<String>> = vec![None; contenders.len()];
-    for round in 1..=plan.net_rounds {
-        for (i, &who) in contenders.iter().enumerate() {
+    let results = net::take_turns(
+        plan.net_rounds,
+        contenders,
+        |run: &WrkRun| run.rate,
+        |round, who| {
             eprint!(
                 "http: {} wrk -c{WRK_CONNS}, run {round}/{} ... ",
                 who.key(),
                 plan.net_rounds
             );
-            match wrk(who, secs) {
-                Ok(run) => {
-                    eprintln!(
-                        "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
-                        thousands(run.rate as i64),
-                        run.server_cpu * 100.0,
-                        run.wrk_cpu * 100.0
-                    );
-                    runs[i].push(run);
-                }
-                Err(e) => {
-                    eprintln!("failed: {e}");
-                    errors[i].get_or_insert(e);
-                }
+            let result = wrk(who, secs);
+            match &result {
+                Ok(run) => eprintln!(
+                    "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
+                    thousands(run.rate as i64),
+                    run.server_cpu * 100.0,
+                    run.wrk_cpu * 100.0
+                ),
+                Err(e) => eprintln!("failed: {e}"),
             }
-        }
-    }
+            result
+        },
+    );
     out.push_str(
         "| contender | requests/s | median | vs green | p50 | p99 | server CPU | wrk CPU | requests/s per busy server core | target machine, per busy core |\n\
          | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n",
     );
-    let best = |runs: &mut Vec<WrkRun>| -> Option<(WrkRun, f64)> {
-        runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
-        Some((*runs.last()?, runs[runs.len() / 2].rate))
-    };
     let green = contenders
         .iter()
-        .position(|&c| c == Contender::Green1)
-        .and_then(|i| best(&mut runs[i].clone()))
-        .map(|(run, _)| run.rate);
-    for ((&who, mut runs), error) in contenders.iter().zip(runs).zip(errors) {
+        .zip(&results)
+        .find(|(&c, _)| c == Contender::Green1)
+        .and_then(|(_, result)| Some(result.as_ref().ok()?.0.rate));
+    for (&who, result) in contenders.iter().zip(results) {
         let name = who.label();
-        let Some((run, median)) = best(&mut runs) else {
-            let e = error.unwrap_or_default();
-            out.push_str(&format!("| {name} | failed: {e} | | | | | | | | |\n"));
-            continue;
+        let (run, median) = match result {
+            Ok(best) => best,
+            Err(e) => {
+                out.push_str(&format!("| {name} | failed: {e} | | | | | | | | |\n"));
+                continue;
+            }
         };
         let vs = green.map_or("n/a".into(), |g| format!("{:.2}×", run.rate / g));
         out.push_str(&format!(

@@ -137,9 +137,11 @@ pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
             ));
             continue;
         }
-        let mut runs: Vec<Vec<Result<Measured, String>>> = vec![Vec::new(); contenders.len()];
-        for round in 1..=plan.net_rounds {
-            for (&who, runs) in contenders.iter().zip(&mut runs) {
+        let results = take_turns(
+            plan.net_rounds,
+            contenders,
+            |m: &Measured| m.load.rate(),
+            |round, who| {
                 eprint!(
                     "{}: {} {conns} conns, run {round}/{} ... ",
                     proto.key(),
@@ -160,39 +162,58 @@ pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
                     ),
                     Err(e) => eprintln!("failed: {e}"),
                 }
-                runs.push(result);
-            }
-        }
-        for (&who, runs) in contenders.iter().zip(runs) {
+                result
+            },
+        );
+        for (&who, result) in contenders.iter().zip(results) {
             sweep.points.push(Point {
                 who,
                 conns,
-                result: best(runs),
+                result: result.map(|(m, median_rate)| Measured { median_rate, ..m }),
             });
         }
     }
     sweep
 }
 
-/// The run with the highest rate, carrying the median rate of all that
+/// Measures every contender `rounds` times, the contenders taking turns so
+/// that a burst of load from elsewhere on the machine hits them alike
+/// (`measure` gets the round, from 1, and the contender). Returns, per
+/// contender, its best run (the highest `rate`) with the median rate of the
+/// runs that succeeded; the first error if none did.
+pub fn take_turns<T: Copy>(
+    rounds: usize,
+    contenders: &[Contender],
+    rate: impl Fn(&T) -> f64,
+    mut measure: impl FnMut(usize, Contender) -> Result<T, String>,
+) -> Vec<Result<(T, f64), String>> {
+    let mut runs: Vec<Vec<Result<T, String>>> = vec![Vec::new(); contenders.len()];
+    for round in 1..=rounds {
+        for (&who, runs) in contenders.iter().zip(&mut runs) {
+            runs.push(measure(round, who));
+        }
+    }
+    runs.into_iter().map(|runs| best(runs, &rate)).collect()
+}
+
+/// The run with the highest `rate`, and the median rate of all that
 /// succeeded; the first error if none did.
-fn best(runs: Vec<Result<Measured, String>>) -> Result<Measured, String> {
-    let mut ok: Vec<Measured> = runs
+fn best<T: Copy>(
+    runs: Vec<Result<T, String>>,
+    rate: impl Fn(&T) -> f64,
+) -> Result<(T, f64), String> {
+    let mut ok: Vec<T> = runs
         .iter()
         .filter_map(|r| r.as_ref().ok().copied())
         .collect();
     if ok.is_empty() {
-        return runs
+        return Err(runs
             .into_iter()
             .find_map(Result::err)
-            .map_or_else(|| Err("not run".to_string()), Err);
+            .unwrap_or_else(|| "not run".to_string()));
     }
-    ok.sort_by(|a, b| a.load.rate().total_cmp(&b.load.rate()));
-    let median_rate = ok[ok.len() / 2].load.rate();
-    Ok(Measured {
-        median_rate,
-        ..ok[ok.len() - 1]
-    })
+    ok.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    Ok((ok[ok.len() - 1], rate(&ok[ok.len() / 2])))
 }
 
 /// One measurement: `who`'s server, `conns` connections.
@@ -389,5 +410,34 @@ pub fn format_ns(ns: u64) -> String {
         format!("{:.2} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_turns;
+    use crate::contender::Contender;
+
+    #[test]
+    fn take_turns_keeps_the_best_run_and_the_median_rate() {
+        let who = [Contender::Green1, Contender::TokioCt];
+        let mut order = Vec::new();
+        let results = take_turns(
+            3,
+            &who,
+            |&rate: &f64| rate,
+            |round, c| {
+                order.push((round, c));
+                match (c, round) {
+                    (Contender::Green1, _) => Ok([5.0, 9.0, 7.0][round - 1]),
+                    _ => Err(format!("failed in round {round}")),
+                }
+            },
+        );
+        // Taking turns: every contender once per round.
+        assert_eq!(order[..2], [(1, who[0]), (1, who[1])]);
+        assert_eq!(order.len(), 6);
+        assert_eq!(results[0], Ok((9.0, 7.0)));
+        assert_eq!(results[1], Err("failed in round 1".to_string()));
     }
 }
