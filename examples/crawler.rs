@@ -53,36 +53,29 @@ fn main() {
             }
         }
     }
-    let seeds = match &urls {
-        Some(list) => match seed_urls(list) {
-            Ok(seeds) => Some(seeds),
-            Err(e) => {
-                eprintln!("crawler: {e}");
-                std::process::exit(2);
-            }
-        },
-        None => None,
-    };
+    let seeds = urls.map(|list| {
+        seed_urls(&list).unwrap_or_else(|e| {
+            eprintln!("crawler: {e}");
+            std::process::exit(2);
+        })
+    });
 
     green::run(|| {
-        let site = match seeds {
-            Some(_) => None,
-            None => Some(DemoSite::start(pages, delay).unwrap_or_else(|e| {
-                eprintln!("crawler: cannot start the demo site: {e}");
-                std::process::exit(1);
-            })),
-        };
-        let (seeds, depth) = match (seeds, &site) {
-            (Some(seeds), _) => (seeds, depth.unwrap_or(0)),
-            (None, Some(site)) => {
+        let (site, seeds, depth) = match seeds {
+            Some(seeds) => (None, seeds, depth.unwrap_or(0)),
+            None => {
+                let site = DemoSite::start(pages, delay).unwrap_or_else(|e| {
+                    eprintln!("crawler: cannot start the demo site: {e}");
+                    std::process::exit(1);
+                });
                 println!(
                     "demo site at http://{}/: {pages} pages, {} ms each",
                     site.addr(),
                     delay.as_millis()
                 );
-                (vec![site.index()], depth.unwrap_or(1))
+                let index = site.index();
+                (Some(site), vec![index], depth.unwrap_or(1))
             }
-            (None, None) => unreachable!("a site is started when there are no seeds"),
         };
         let options = Options {
             concurrency,
