@@ -112,10 +112,10 @@ use generator::{Gn, Scope, SpareStack};
 use super::{stack, Coroutine, Gen};
 
 /// How many finished coroutines a thread keeps hot at most.
-pub(super) const MAX_POOLED: usize = 1024;
+const MAX_POOLED: usize = 1024;
 
 /// How long a parked stack may go unused before it is unmapped.
-pub(super) const PARKED_FOR: Duration = Duration::from_secs(10);
+const PARKED_FOR: Duration = Duration::from_secs(10);
 
 /// How many expired parked stacks one park or reuse unmaps at most.
 const EXPIRE_PER_CALL: usize = 4;
@@ -166,10 +166,6 @@ struct Pool {
     hot: Vec<Coroutine>,
     /// Discarded stacks, oldest first.
     parked: VecDeque<Parked>,
-    /// [`MAX_POOLED`], but for tests.
-    hot_max: usize,
-    /// [`parked_cap`] when `None`.
-    parked_max: Option<usize>,
 }
 
 impl Pool {
@@ -177,8 +173,6 @@ impl Pool {
         Pool {
             hot: Vec::new(),
             parked: VecDeque::new(),
-            hot_max: MAX_POOLED,
-            parked_max: None,
         }
     }
 
@@ -207,20 +201,21 @@ impl Pool {
 
     fn put(&mut self, co: Coroutine) {
         debug_assert!(co.is_done());
-        if self.hot.len() < self.hot_max {
+        if self.hot.len() < MAX_POOLED {
             self.hot.push(co);
-            return;
+        } else {
+            self.put_parked(co, PARKED.load(Ordering::Relaxed) >= parked_cap());
         }
+    }
+
+    /// Parks a finished coroutine's stack, or unmaps it when the tier is
+    /// `full` or holds expired stacks.
+    fn put_parked(&mut self, co: Coroutine, full: bool) {
         let now = Instant::now();
         // Expired stacks at the front: the tier already holds more than the
         // demand of the last `PARKED_FOR` reached, so this stack would only
         // be discarded now and unmapped later. Unmap it at once.
-        let surplus = self.expire(now);
-        let full = match self.parked_max {
-            Some(max) => self.parked.len() >= max,
-            None => PARKED.load(Ordering::Relaxed) >= parked_cap(),
-        };
-        if surplus || full {
+        if self.expire(now) || full {
             return;
         }
         if let Some(stack) = park(co) {
@@ -390,7 +385,6 @@ mod tests {
     #[test]
     fn a_parked_stack_holds_no_pages_and_is_reused_clean() {
         let mut pool = Pool::new();
-        pool.hot_max = 0;
         let page = stack::page_size();
 
         let addr = Rc::new(Cell::new(0));
@@ -402,7 +396,7 @@ mod tests {
             "the body touched them"
         );
 
-        pool.put(co);
+        pool.put_parked(co, false);
         assert_eq!(pool.parked.len(), 1, "parked, not unmapped");
         let stack = &pool.parked[0].stack;
         assert!(range(stack).contains(&addr));
@@ -442,17 +436,16 @@ mod tests {
             "the new body ran on the recycled stack"
         );
         // and again: the same stack is parked again
-        pool.put(co);
+        pool.put_parked(co, false);
         assert_eq!(range(&pool.parked[0].stack), before);
     }
 
     #[test]
     fn the_parked_tier_is_bounded_and_expires_oldest_first() {
         let mut pool = Pool::new();
-        pool.hot_max = 1;
-        pool.parked_max = Some(3);
-        for _ in 0..6 {
-            pool.put(finished(|| {}));
+        pool.hot.push(finished(|| {}));
+        for _ in 0..5 {
+            pool.put_parked(finished(|| {}), pool.parked.len() >= 3);
         }
         assert_eq!((pool.hot.len(), pool.parked.len()), (1, 3));
 
@@ -480,9 +473,8 @@ mod tests {
         assert!(pool.parked.is_empty(), "both expired");
 
         let mut pool = Pool::new();
-        pool.hot_max = 0;
         for _ in 0..EXPIRE_PER_CALL + 2 {
-            pool.put(finished(|| {}));
+            pool.put_parked(finished(|| {}), false);
         }
         let last = pool.parked.back().unwrap().since;
         pool.expire(last + PARKED_FOR);
@@ -494,22 +486,21 @@ mod tests {
     #[test]
     fn a_stack_is_not_parked_while_parked_ones_expire() {
         let mut pool = Pool::new();
-        pool.hot_max = 0;
         for _ in 0..3 {
-            pool.put(finished(|| {}));
+            pool.put_parked(finished(|| {}), false);
         }
         // The oldest one has sat unused for PARKED_FOR.
         let Some(long_ago) = Instant::now().checked_sub(PARKED_FOR) else {
             return; // the clock starts too recently to go back that far
         };
         pool.parked[0].since = long_ago;
-        pool.put(finished(|| {}));
+        pool.put_parked(finished(|| {}), false);
         assert_eq!(
             pool.parked.len(),
             2,
             "the expired one is unmapped, the new one not parked"
         );
-        pool.put(finished(|| {}));
+        pool.put_parked(finished(|| {}), false);
         assert_eq!(pool.parked.len(), 3, "parked again once none expire");
     }
 
