@@ -422,7 +422,7 @@ pub struct Fetch {
 }
 
 /// What a crawl did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     /// URLs fetched (answered with any status).
     pub fetched: usize,
@@ -469,13 +469,7 @@ pub fn crawl(seeds: Vec<Url>, options: &Options, mut on_fetch: impl FnMut(&Fetch
         .into_iter()
         .filter(|u| seen.insert(u.clone()))
         .collect();
-    let mut summary = Summary {
-        fetched: 0,
-        failed: 0,
-        bytes: 0,
-        peak: 0,
-        elapsed: Duration::ZERO,
-    };
+    let mut summary = Summary::default();
     for depth in 0..=options.depth {
         let fetch = {
             let (in_flight, peak, timeout) = (in_flight.clone(), peak.clone(), options.timeout);
