@@ -12,7 +12,6 @@
 //! `tests/seed.rs` checks the same ordering in-process.)
 
 use std::io::Read;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
