@@ -273,13 +273,7 @@ fn is_main_thread() -> bool {
 /// Read once, when the first stack is parked.
 fn parked_cap() -> usize {
     static CAP: OnceLock<usize> = OnceLock::new();
-    *CAP.get_or_init(|| {
-        let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok())
-            .unwrap_or(65_530);
-        cap_for(limit)
-    })
+    *CAP.get_or_init(|| cap_for(stack::max_map_count().unwrap_or(65_530)))
 }
 
 fn cap_for(max_map_count: usize) -> usize {

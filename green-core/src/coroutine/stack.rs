@@ -111,13 +111,18 @@ pub(crate) fn allocation_error(stack_bytes: usize, payload: &(dyn Any + Send)) -
     )
 }
 
-/// (mappings this process has, vm.max_map_count), where the kernel says.
-fn map_counts() -> Option<(usize, usize)> {
-    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+/// The kernel's `vm.max_map_count`, where it says.
+pub(crate) fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()?
         .trim()
         .parse()
-        .ok()?;
+        .ok()
+}
+
+/// (mappings this process has, vm.max_map_count), where the kernel says.
+fn map_counts() -> Option<(usize, usize)> {
+    let limit = max_map_count()?;
     let maps = std::fs::read("/proc/self/maps")
         .ok()?
         .iter()
