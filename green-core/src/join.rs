@@ -73,11 +73,16 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        if !self.core.is_finished() {
-            hub::with(|hub| hub.wait_finished(&self.core, "join"));
+        let JoinHandle { core, packet } = self;
+        if !core.is_finished() {
+            hub::with(|hub| hub.wait_finished(&core, "join"));
         }
-        let id = self.core.id();
-        match self.packet.borrow_mut().take() {
+        let id = core.id();
+        // Outside `run` (a greenlet that finished before its hub went away)
+        // there is no hub to keep it.
+        let _ = hub::try_with(|hub| hub.recycle_core(core));
+        let outcome = packet.borrow_mut().take();
+        match outcome {
             Some(Ok(value)) => Ok(value),
             Some(Err(payload)) if is_exit(&*payload) => Err(JoinError::killed(id)),
             Some(Err(payload)) => Err(JoinError {
@@ -311,3 +316,35 @@ impl fmt::Debug for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+#[cfg(test)]
+mod tests {
+    use crate::hub;
+
+    fn spare() -> usize {
+        hub::with(|hub| hub.spare_cores())
+    }
+
+    #[test]
+    fn a_finished_greenlets_record_serves_the_next_spawn() {
+        crate::run(|| {
+            let before = spare();
+            // joined: kept, then taken by the next spawn
+            crate::spawn(|| ()).join().unwrap();
+            assert_eq!(spare(), before + 1, "a joined greenlet's record is kept");
+            let h = crate::spawn(|| ());
+            assert_eq!(spare(), before, "a spawn takes a kept record");
+            // detached: kept when it finishes
+            drop(h);
+            crate::yield_now();
+            assert_eq!(spare(), before + 1, "a detached greenlet's record is kept");
+            // still referred to by its handle: not kept
+            let h = crate::spawn(|| ());
+            crate::yield_now();
+            assert!(h.is_finished());
+            assert_eq!(spare(), before);
+            h.join().unwrap();
+            assert_eq!(spare(), before + 1);
+        });
+    }
+}

@@ -259,6 +259,48 @@ fn a_greenlet_handle_first_asked_for_after_its_hub_is_gone_still_works() {
 }
 
 #[test]
+fn a_greenlet_on_a_reused_record_starts_afresh() {
+    // A hub reuses the records of finished greenlets for new spawns: nothing
+    // of the old greenlet may show through, and its handles stay its own.
+    green::local! {
+        static MARK: std::cell::Cell<u32> = std::cell::Cell::new(0);
+    }
+    let _w = util::watchdog();
+    green::run(|| {
+        let first = green::Builder::new()
+            .name("first".into())
+            .spawn(|| {
+                MARK.with(|m| m.set(7));
+                green::current()
+            })
+            .unwrap();
+        let first_id = first.id();
+        let old = first.join().unwrap();
+        let second = green::spawn(|| {
+            let me = green::current();
+            let fresh = (me.id(), me.name().map(String::from), MARK.with(|m| m.get()));
+            green::park(); // only its own handle wakes it
+            fresh
+        });
+        let second_id = second.id();
+        assert_ne!(second_id, first_id);
+        green::yield_now(); // it parks
+        old.unpark(); // the old greenlet's handle: finished, wakes nobody
+        for _ in 0..3 {
+            green::yield_now();
+        }
+        assert!(
+            !second.is_finished(),
+            "woken through the old greenlet's handle"
+        );
+        assert_eq!(old.id(), first_id);
+        assert_eq!(old.name(), Some("first"));
+        second.greenlet().unpark();
+        assert_eq!(second.join().unwrap(), (second_id, None, 0));
+    });
+}
+
+#[test]
 fn link_runs_a_callback_after_the_greenlet_ends() {
     let _w = util::watchdog();
     let log = Log::new();

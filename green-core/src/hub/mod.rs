@@ -64,6 +64,10 @@ thread_local! {
 
 static NEXT_HUB_ID: AtomicU64 = AtomicU64::new(1);
 
+/// How many records of finished greenlets a hub keeps for reuse (as many as
+/// the stack pool keeps hot stacks): about 330 KiB.
+const MAX_SPARE_CORES: usize = 1024;
+
 pub(crate) struct Hub {
     id: u64,
     ready: RefCell<ReadyQueue>,
@@ -77,6 +81,9 @@ pub(crate) struct Hub {
     /// Live greenlets by slot. Slots are reused; identities are not.
     slab: RefCell<Vec<Option<Rc<Core>>>>,
     free_slots: RefCell<Vec<u32>>,
+    /// Records of finished greenlets that nothing refers to any more, for
+    /// the next spawns (see [`Hub::recycle_core`]).
+    spare_cores: RefCell<Vec<Rc<Core>>>,
     next_seq: Cell<u64>,
     /// The running greenlet's record, or null while the hub's own stack runs.
     ///
@@ -230,6 +237,7 @@ impl Hub {
             remote,
             slab: RefCell::default(),
             free_slots: RefCell::default(),
+            spare_cores: RefCell::default(),
             next_seq: Cell::new(0),
             current: Cell::new(std::ptr::null()),
             main: RefCell::new(None),
@@ -264,7 +272,17 @@ impl Hub {
                 u32::try_from(slab.len() - 1).expect("more than 4 billion greenlets")
             }
         };
-        let core = Rc::new(Core::new(GreenletId::new(self.id, seq), name, slot, co));
+        let core = Core::new(GreenletId::new(self.id, seq), name, slot, co);
+        let spare = self.spare_cores.borrow_mut().pop();
+        let core = match spare {
+            Some(mut spare) => {
+                // The old record's fields are dropped here, with no borrow
+                // of the hub held.
+                *Rc::get_mut(&mut spare).expect("a spare record is unshared") = core;
+                spare
+            }
+            None => Rc::new(core),
+        };
         self.slab.borrow_mut()[slot as usize] = Some(core.clone());
         match start_at {
             None => self.ready.borrow_mut().push(core.clone()),
@@ -552,6 +570,30 @@ impl Hub {
             drop(finish);
             co.recycle();
         }
+    }
+
+    /// Keeps the record of a finished greenlet for a later spawn, if nothing
+    /// else refers to it any more (its `JoinHandle` was joined or dropped,
+    /// no timer entry is left): a spawn then reuses it instead of
+    /// allocating one. A thousand records of one size freed at once fall out
+    /// of glibc's per-thread cache, so `malloc` and `free` took its slow
+    /// paths in batches of spawns.
+    pub(crate) fn recycle_core(&self, core: Rc<Core>) {
+        let unshared = Rc::strong_count(&core) == 1 && Rc::weak_count(&core) == 0;
+        let mut spare = self.spare_cores.borrow_mut();
+        if core.is_finished() && unshared && spare.len() < MAX_SPARE_CORES {
+            spare.push(core);
+        } else {
+            // Dropped with no borrow of the hub held.
+            drop(spare);
+            drop(core);
+        }
+    }
+
+    /// How many records [`recycle_core`](Self::recycle_core) keeps.
+    #[cfg(test)]
+    pub(crate) fn spare_cores(&self) -> usize {
+        self.spare_cores.borrow().len()
     }
 
     /// Marks `g` finished, wakes its joiners and releases its slot and stack.

@@ -95,6 +95,7 @@ impl Hub {
             Resumed::Done => {
                 let co = g.co.borrow_mut().take();
                 self.finish(&g, co);
+                self.recycle_core(g);
             }
         }
     }
