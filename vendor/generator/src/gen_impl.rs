@@ -195,6 +195,81 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
         self.gen.get_panic_data()
     }
 
+    /// Hands this thread over from the generator running now to `next`
+    /// (green patch 3).
+    ///
+    /// The running generator (the top of this thread's context stack) is
+    /// suspended as its `yield_with` would suspend it, and `next` is resumed
+    /// as [`resume`](Self::resume) would resume it, in one register switch
+    /// instead of two: `next` takes the suspended generator's place, so its
+    /// next yield (or its return) goes back to whoever resumed that one.
+    /// The suspended generator continues, when it is resumed again, as
+    /// after a `yield_with` (a cancel then unwinds it from here); nothing is
+    /// written into its return slot.
+    ///
+    /// After the switch the resumer can no longer tell from its own
+    /// generator which one came back: it must keep track of that itself,
+    /// and ask that one [`is_done`](Self::is_done) and
+    /// [`get_panic_data`](Self::get_panic_data) (a panic or a stack
+    /// overflow of `next` is left there, not re-raised by `resume`).
+    ///
+    /// `next` is a raw pointer because no reference to it may live across
+    /// the switch: it runs, and is resumed and asked by others, while this
+    /// call is suspended.
+    ///
+    /// # Safety
+    ///
+    /// - It is called from the body of the generator on top of this thread's
+    ///   context stack, which was resumed from a thread's own stack (no
+    ///   generator nested in another), and not from a `coroutine` body.
+    /// - `next` points at a live generator of this thread that is not done,
+    ///   not running, and not the running generator, and nothing else
+    ///   accesses it during the call (until the switch).
+    ///
+    /// # Panics
+    ///
+    /// Panics when `next` is done, or when no generator runs.
+    #[inline]
+    pub unsafe fn resume_instead_of_current(next: *mut Self) {
+        // SAFETY: `next` is live and not accessed by anyone else until the
+        // switch (our caller's contract); the reference ends here.
+        let imp: *mut GeneratorImpl<'a, A, T> = unsafe { (*next).gen.as_ptr() };
+        // SAFETY: forwarded to our caller.
+        unsafe { GeneratorImpl::resume_instead_of_current(imp) }
+    }
+
+    /// [`resume`](Self::resume) through a raw pointer, for a resumer that
+    /// lets generators hand the thread on with
+    /// [`resume_instead_of_current`](Self::resume_instead_of_current)
+    /// (green patch 3).
+    ///
+    /// No reference to `this` lives across the switch, since the generator
+    /// may be handed the thread again by another one before this call
+    /// returns. Nothing is checked when it returns: the resumer asks the
+    /// generator that came back (this one, or the last one it was handed
+    /// to) [`is_done`](Self::is_done) and
+    /// [`get_panic_data`](Self::get_panic_data), which holds a panic or a
+    /// stack overflow instead of it being re-raised here. Nothing is read
+    /// from its return slot.
+    ///
+    /// # Safety
+    ///
+    /// - It is called from a thread's own stack (not from a generator).
+    /// - `this` points at a live generator of this thread that is not done
+    ///   and not running, and nothing else accesses it until the switch.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the generator is done.
+    #[inline]
+    pub unsafe fn resume_raw(this: *mut Self) {
+        // SAFETY: `this` is live and not accessed by anyone else until the
+        // switch (our caller's contract); the reference ends here.
+        let imp: *mut GeneratorImpl<'a, A, T> = unsafe { (*this).gen.as_ptr() };
+        // SAFETY: forwarded to our caller.
+        unsafe { GeneratorImpl::resume_raw(imp) }
+    }
+
     /// resume the generator without touch the para
     /// you should call `set_para` before this method
     #[inline]
@@ -598,6 +673,76 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
         self.f.is_none()
     }
 
+    /// See [`GeneratorObj::resume_instead_of_current`].
+    ///
+    /// # Safety
+    ///
+    /// As [`GeneratorObj::resume_instead_of_current`].
+    #[inline]
+    unsafe fn resume_instead_of_current(next: *mut Self) {
+        let env = ContextStack::current();
+        let cur = env.top();
+        assert!(
+            cur.is_generator(),
+            "resume_instead_of_current called outside a generator"
+        );
+        // SAFETY: `next` is live and nothing else accesses it until the
+        // switch (our caller's contract); the borrows end before the switch.
+        let ctx: *mut Context = unsafe {
+            assert!(!(*next).is_done(), "a done generator cannot be resumed");
+            &mut (*next).context
+        };
+        debug_assert!(!std::ptr::eq(cur, ctx));
+        // the running one yields, `next` is resumed (see `raw_yield` and
+        // `resume`)
+        cur._ref -= 1;
+        // SAFETY: as above. A suspended generator's parent is itself (see
+        // `pop_context`): its registers are the ones to load.
+        let regs: *const RegContext = unsafe {
+            (*ctx)._ref += 1;
+            &(*(*ctx).parent).regs
+        };
+        env.pop_context(cur);
+        env.push_context(ctx);
+        // SAFETY: `regs` lies in `next`'s context, alive for as long as the
+        // generator; `cur` is the running generator's context, alive while
+        // its body runs (its owner outlives this suspend).
+        RegContext::swap(&mut cur.regs, unsafe { &*regs });
+        // resumed again: a cancel wants the body to unwind from here
+        if unlikely(cur._ref != REF_ACTIVE) {
+            panic::panic_any(Error::Cancel);
+        }
+    }
+
+    /// See [`GeneratorObj::resume_raw`].
+    ///
+    /// # Safety
+    ///
+    /// As [`GeneratorObj::resume_raw`].
+    #[inline]
+    unsafe fn resume_raw(this: *mut Self) {
+        let env = ContextStack::current();
+        let root = env.top();
+        assert!(
+            !root.is_generator(),
+            "resume_raw called from inside a generator"
+        );
+        // SAFETY: `this` is live and nothing else accesses it until the
+        // switch (our caller's contract); the borrows end before the switch.
+        // A suspended generator's parent is itself (see `pop_context`): its
+        // registers are the ones to load.
+        let (ctx, regs): (*mut Context, *const RegContext) = unsafe {
+            assert!(!(*this).is_done(), "a done generator cannot be resumed");
+            let ctx: *mut Context = &mut (*this).context;
+            (*ctx)._ref += 1;
+            (ctx, &(*(*ctx).parent).regs)
+        };
+        env.push_context(ctx);
+        // SAFETY: `regs` lies in the generator's context, alive for as long
+        // as the generator; `root` is this thread's root context.
+        RegContext::swap(&mut root.regs, unsafe { &*regs });
+    }
+
     /// prepare the para that passed into generator before send
     #[inline]
     fn set_para(&mut self, para: A) {
@@ -864,5 +1009,126 @@ mod test {
         let mut g = Gn::<()>::new_scoped_opt_local(0x2001, |_s| 1u32);
         assert_eq!(g.next(), Some(1));
         assert!(g.into_spare_stack().is_none());
+    }
+
+    #[test]
+    fn a_generator_hands_the_thread_to_another() {
+        // green patch 3
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let mut b = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), ()>| {
+            l.borrow_mut().push("b1");
+            s.yield_with(());
+            l.borrow_mut().push("b2");
+        });
+        let bp: *mut LocalGenerator<'_, (), ()> = &mut b;
+        let l = log.clone();
+        let mut a = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), ()>| {
+            l.borrow_mut().push("a1");
+            // SAFETY: `a` runs on top of the thread's stack, `b` has not
+            // started and is not touched until it comes back.
+            unsafe { LocalGenerator::resume_instead_of_current(bp) };
+            l.borrow_mut().push("a2");
+            s.yield_with(());
+            l.borrow_mut().push("a3");
+        });
+        a.resume(); // a1, then b1: b's yield comes back here
+        assert_eq!(*log.borrow(), ["a1", "b1"]);
+        assert!(!a.is_done() && !b.is_done());
+        b.resume(); // b2: b returns to its new resumer
+        assert!(b.is_done());
+        assert!(!a.is_done());
+        a.resume(); // a2, then a's own yield
+        assert!(!a.is_done());
+        a.resume();
+        assert!(a.is_done());
+        assert_eq!(*log.borrow(), ["a1", "b1", "b2", "a2", "a3"]);
+    }
+
+    #[test]
+    fn a_generator_that_handed_the_thread_over_unwinds_when_cancelled() {
+        // green patch 3
+        use std::cell::Cell;
+        use std::rc::Rc;
+        struct Flag(Rc<Cell<bool>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let dropped = Rc::new(Cell::new(false));
+        let mut b = Gn::<()>::new_scoped_local(|mut s: Scope<'_, '_, (), ()>| {
+            s.yield_with(());
+        });
+        let bp: *mut LocalGenerator<'_, (), ()> = &mut b;
+        let d = dropped.clone();
+        let mut a = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+            let _flag = Flag(d);
+            // SAFETY: as in the test above.
+            unsafe { LocalGenerator::resume_instead_of_current(bp) };
+            unreachable!("cancelled while handed over");
+        });
+        a.resume();
+        assert!(!dropped.get());
+        a.cancel();
+        assert!(dropped.get());
+        assert!(a.is_done());
+        b.resume();
+        assert!(b.is_done());
+    }
+
+    #[test]
+    fn a_panic_of_the_generator_handed_to_stays_with_it() {
+        // green patch 3
+        let mut b = Gn::<()>::new_scoped_local(|_: Scope<'_, '_, (), ()>| -> () {
+            std::panic::panic_any(42u32);
+        });
+        let bp: *mut LocalGenerator<'_, (), ()> = &mut b;
+        let mut a = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), ()>| {
+            // SAFETY: as in the tests above.
+            unsafe { LocalGenerator::resume_instead_of_current(bp) };
+            s.yield_with(());
+        });
+        a.resume(); // no panic here: it is b's
+        assert!(b.is_done());
+        let payload = b.get_panic_data().expect("b's panic is kept in b");
+        assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+        a.resume();
+        a.resume();
+        assert!(a.is_done());
+    }
+
+    #[test]
+    fn resume_raw_leaves_the_checks_to_the_resumer() {
+        // green patch 3
+        let mut b = Gn::<()>::new_scoped_local(|_: Scope<'_, '_, (), ()>| -> () {
+            std::panic::panic_any(7u32);
+        });
+        let bp: *mut LocalGenerator<'_, (), ()> = &mut b;
+        let mut a = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), ()>| {
+            // SAFETY: as in the tests above.
+            unsafe { LocalGenerator::resume_instead_of_current(bp) };
+            s.yield_with(());
+        });
+        let ap: *mut LocalGenerator<'_, (), ()> = &mut a;
+        // SAFETY: from the test's own stack; `a` is not done and not running.
+        unsafe { LocalGenerator::resume_raw(ap) };
+        // `b` came back: done, its panic kept for the resumer to take
+        assert!(b.is_done());
+        let payload = b.get_panic_data().expect("b's panic is kept in b");
+        assert_eq!(payload.downcast_ref::<u32>(), Some(&7));
+        assert!(!a.is_done());
+        // SAFETY: as above.
+        unsafe { LocalGenerator::resume_raw(ap) };
+        assert!(!a.is_done());
+        a.resume();
+        assert!(a.is_done());
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: as above; it panics before switching.
+            unsafe { LocalGenerator::resume_raw(ap) }
+        }));
+        assert!(done.is_err(), "a done generator is refused");
     }
 }
