@@ -41,11 +41,9 @@ pub(crate) fn install_hook() {
 type Hook = dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static;
 
 fn hook(info: &PanicHookInfo<'_>, previous: &Hook) {
-    let core = if crate::coroutine::in_coroutine() {
-        crate::hub::try_with(|hub| hub.current_core_opt()).flatten()
-    } else {
-        None
-    };
+    // The hub's `current` rather than the coroutine's scope: a greenlet
+    // cancelled at a hand-off panics before it publishes its scope again.
+    let core = crate::hub::try_with(|hub| hub.current_core_opt()).flatten();
     if let Some(g) = &core {
         // This greenlet starts unwinding (see `Hub::unwinding`).
         g.unwinding.set(true);

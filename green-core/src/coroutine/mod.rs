@@ -2,16 +2,19 @@
 //!
 //! A [`Coroutine`] is a stackful coroutine whose body runs on its own mmap'd
 //! stack with a guard page below it. The hub *resumes* a coroutine; the
-//! coroutine *suspends* back to whoever resumed it. There is no symmetric
-//! switch: greenlet A hands control to greenlet B by suspending to the hub,
-//! which then resumes B.
+//! coroutine *suspends* back to whoever resumed it, or hands the thread to
+//! another coroutine ([`suspend_to`]), which then takes its place: it
+//! suspends back to whoever resumed the first one. So the hub can run many
+//! greenlets with one resume: each one switches straight to the next (one
+//! register switch, not two through the hub's stack), and the last one
+//! comes back.
 //!
 //! ```text
-//!            resume()                         body returns
+//!            resume() or suspend_to()         body returns
 //!   Fresh ─────────────▶ Running ───────────────────────────▶ Done ──┐
 //!     ▲                   │   ▲                                      │
-//!     │          suspend()│   │resume()                              │ back to the
-//!     │                   ▼   │                                      │ stack pool,
+//!     │      suspend() or │   │resume() or                           │ back to the
+//!     │      suspend_to() ▼   │suspend_to()                          │ stack pool,
 //!     │                Suspended                                     │ re-initialised
 //!     └──────────────────────────────────────────────────────────────┘ by `spawn`
 //! ```
@@ -24,12 +27,17 @@
 //! - `generator::Stack::new` panics when `mmap` fails; [`Coroutine::new`]
 //!   catches that panic silently and returns an [`io::Error`] that names the
 //!   cause (memory, or `vm.max_map_count`).
-//! - A panic escaping a generator body is re-raised in the resumer. Greenlet
-//!   bodies catch their own panics (see `builder::ended`), so the only thing
-//!   that can come out of [`Coroutine::resume`] is the stack-overflow error
-//!   that generator's SIGSEGV handler delivers after it switched off the dead
-//!   stack ([`is_overflow`]); the hub catches it around its loop and aborts
-//!   the process with a message that names the greenlet.
+//! - A panic escaping a generator body is re-raised in the resumer by
+//!   generator's `resume`. green resumes with generator's `resume_raw`
+//!   instead (patch 3), which leaves it with the generator that came back,
+//!   and [`Coroutine::came_back`] raises it. Greenlet bodies catch their
+//!   own panics (see `builder::ended`), so the only thing that can come out
+//!   is the stack-overflow error that generator's SIGSEGV handler delivers
+//!   after it switched off the dead stack ([`is_overflow`]); the hub catches
+//!   it around its loop and aborts the process with a message that names the
+//!   greenlet.
+//! - A resumer does not know the scope of a coroutine reached through
+//!   [`suspend_to`], so each coroutine publishes its own ([`CURRENT_SCOPE`]).
 //! - Dropping a suspended generator while the thread is panicking skips its
 //!   unwind. The hub never drops a suspended coroutine: greenlets are killed
 //!   (unwound) before their coroutine is released.
@@ -70,7 +78,11 @@ thread_local! {
     /// When non-null it points at the `Scope` owned by the outermost frame of
     /// the coroutine that is executing right now; that frame outlives every
     /// call made from the coroutine, so the pointer is valid for the whole
-    /// time this thread runs on that coroutine's stack.
+    /// time this thread runs on that coroutine's stack. A coroutine publishes
+    /// its own scope, before any of its code runs: `enter` when it starts,
+    /// `ScopeBack` when it continues after a suspend. (In between, during
+    /// the register switch, it still points at the scope of the coroutine
+    /// that just suspended, whose frames are alive.)
     static CURRENT_SCOPE: Cell<*mut RawScope> = const { Cell::new(ptr::null_mut()) };
 }
 
@@ -88,8 +100,6 @@ pub(crate) struct Coroutine {
     gen: Gen,
     /// Usable stack size in bytes, as asked for (rounded to whole words).
     stack_bytes: usize,
-    /// The body's scope while the body is suspended (see [`CURRENT_SCOPE`]).
-    scope: *mut RawScope,
 }
 
 impl std::fmt::Debug for Coroutine {
@@ -149,11 +159,7 @@ impl Coroutine {
             }))
         });
         match made {
-            Ok(gen) => Ok(Coroutine {
-                gen,
-                stack_bytes,
-                scope: ptr::null_mut(),
-            }),
+            Ok(gen) => Ok(Coroutine { gen, stack_bytes }),
             Err(payload) => Err(stack::allocation_error(stack_bytes, &*payload)),
         }
     }
@@ -169,8 +175,6 @@ impl Coroutine {
     ///
     /// As [`new_unchecked`](Self::new_unchecked).
     unsafe fn install<'a, F: FnOnce() + 'a>(&mut self, body: F) {
-        debug_assert!(self.scope.is_null() || self.gen.is_done());
-        self.scope = ptr::null_mut();
         let gen: *mut Gen = &mut self.gen;
         // SAFETY: only the lifetime parameter changes: `LocalGenerator<'a>`
         // and `LocalGenerator<'static>` are one type to the layout. The
@@ -188,22 +192,30 @@ impl Coroutine {
         }
     }
 
-    /// Runs the coroutine until it suspends or finishes.
+    /// Runs the coroutine until it suspends or finishes, or, when it hands
+    /// the thread on ([`suspend_to`]), until the last coroutine of that
+    /// chain does: the caller must know which one that is (the hub keeps
+    /// track) and ask it [`came_back`](Self::came_back), which raises a
+    /// panic that escaped its body or its stack overflow. Nothing is raised
+    /// here.
     ///
-    /// Must not be called from inside this same coroutine (the hub resumes
-    /// greenlets only from its own stack).
+    /// A raw pointer, because the coroutine may be handed the thread again,
+    /// by another one of the chain, before this call returns.
     ///
-    /// It unwinds when the body's frames are gone without having been
-    /// unwound: generator's overflow handler delivers [`is_overflow`]'s
-    /// payload when a body runs into its guard page, and a panic that
-    /// escapes a body comes out here too (green's bodies catch their own,
-    /// see `builder::ended`, so that would be a bug). The hub catches it
-    /// once, around its whole loop rather than around every switch (a
-    /// `catch_unwind` per switch costs a call frame on the hottest path),
-    /// and aborts the process (overflow) or leaks everything (see `run`).
-    /// The caller's scope is restored either way.
+    /// The caller's scope is restored, also when the resume unwinds.
+    ///
+    /// # Safety
+    ///
+    /// Called from a thread's own stack, never from a coroutine (the hub
+    /// resumes greenlets only from its own stack). `this` points at a live
+    /// coroutine that is neither running nor done, and nothing else
+    /// accesses it until the switch.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the coroutine is done.
     #[inline]
-    pub(crate) fn resume(&mut self) -> Resumed {
+    pub(crate) unsafe fn resume(this: *mut Coroutine) {
         /// Puts the resumer's scope back, also when the resume unwinds.
         struct Restore(*mut RawScope);
         impl Drop for Restore {
@@ -212,16 +224,37 @@ impl Coroutine {
                 CURRENT_SCOPE.set(self.0);
             }
         }
-        let restore = Restore(CURRENT_SCOPE.replace(self.scope));
-        self.gen.resume();
-        self.scope = CURRENT_SCOPE.get();
-        drop(restore);
+        // The body sets its own scope: `enter` when it starts, `suspend`
+        // (or `suspend_to`) when it continues.
+        let _restore = Restore(CURRENT_SCOPE.get());
+        // SAFETY: forwarded to our caller; only a raw pointer to the
+        // generator is made.
+        unsafe { Gen::resume_raw(ptr::addr_of_mut!((*this).gen)) };
+    }
+
+    /// How the coroutine that came back from a [`resume`](Self::resume)
+    /// left: `self` is the one resumed, or the last one of the chain it
+    /// handed the thread to. A panic that escaped its body (or its stack
+    /// overflow) is raised here.
+    #[inline]
+    pub(crate) fn came_back(&mut self) -> Resumed {
+        if let Some(payload) = self.gen.get_panic_data() {
+            panic::resume_unwind(payload);
+        }
         if self.gen.is_done() {
-            self.scope = ptr::null_mut();
             Resumed::Done
         } else {
             Resumed::Suspended
         }
+    }
+
+    /// [`resume`](Self::resume) for a coroutine that hands nothing on.
+    #[cfg(test)]
+    pub(crate) fn resume_alone(&mut self) -> Resumed {
+        // SAFETY: tests call it from their thread's stack, on a coroutine
+        // they own and that is not done.
+        unsafe { Self::resume(self) };
+        self.came_back()
     }
 
     /// Whether the body has returned (or was never started and got dropped).
@@ -233,27 +266,25 @@ impl Coroutine {
     ///
     /// The body's captures are dropped on the caller's stack.
     pub(crate) fn discard_unstarted(&mut self) {
-        debug_assert!(self.scope.is_null());
         self.gen.cancel();
     }
 
     /// Last resort for a greenlet that survived being killed: unwinds it with
     /// generator's cancel panic, then releases its stack without reusing it.
+    /// `started`: whether it was ever resumed (it has frames).
     ///
     /// If its destructors suspend again while unwinding (or its body catches
     /// the cancel panic and suspends), generator counts it as done although
     /// the rest of its frames never ran: scoped greenlets may still borrow
     /// from those frames, so the stack is leaked (still mapped, its frames
     /// intact, never run again) rather than freed.
-    pub(crate) fn force_unwind(mut self) {
-        let started = !self.scope.is_null();
-        let outer = CURRENT_SCOPE.replace(self.scope);
+    pub(crate) fn force_unwind(mut self, started: bool) {
+        let outer = CURRENT_SCOPE.get();
         EXITED.set(false);
         let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.cancel()));
         // Not started: there were no frames, only the closure, now dropped.
         let unwound = !started || EXITED.get();
         CURRENT_SCOPE.set(outer);
-        self.scope = ptr::null_mut();
         if let Err(payload) = result {
             if is_overflow(&*payload) {
                 eprintln!("green: a greenlet overflowed its stack while being unwound; aborting");
@@ -321,11 +352,8 @@ fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
 /// Panics when called on a thread's own stack (not inside a coroutine).
 #[inline]
 pub(crate) fn suspend() {
-    let scope = CURRENT_SCOPE.get();
-    assert!(
-        !scope.is_null(),
-        "green: suspend() called outside a greenlet (this is a bug in green)"
-    );
+    let scope = running_scope();
+    let _back = ScopeBack(scope);
     // SAFETY: by CURRENT_SCOPE's invariant the pointer is the live `Scope` of
     // the coroutine executing right now; no other reference to it exists
     // while the body runs (the body only keeps this raw pointer), so creating
@@ -333,7 +361,62 @@ pub(crate) fn suspend() {
     unsafe { (*scope).yield_with(()) };
 }
 
+/// Suspends the running coroutine and resumes `next` in its place: `next`
+/// comes back (suspends or returns) to whoever resumed the running one,
+/// which continues, when resumed again, as after [`suspend`].
+///
+/// # Panics
+///
+/// Panics when called on a thread's own stack (not inside a coroutine).
+///
+/// # Safety
+///
+/// `next` points at a live coroutine of this thread's hub that is neither
+/// running nor done, other than the running one, and nothing else accesses
+/// it during this call (until the switch; afterwards it runs, and its
+/// resumer asks it [`Coroutine::came_back`]). The running coroutine was
+/// resumed by [`Coroutine::resume`] (from the thread's own stack), directly
+/// or through other calls of this function.
+#[inline]
+pub(crate) unsafe fn suspend_to(next: *mut Coroutine) {
+    let scope = running_scope();
+    let _back = ScopeBack(scope);
+    // SAFETY: the running coroutine is a generator resumed from the
+    // thread's own stack (our caller's contract, and `running_scope` checked
+    // that one runs); `next` is as generator requires (our caller's
+    // contract), and only a raw pointer to its generator is made.
+    unsafe { Gen::resume_instead_of_current(ptr::addr_of_mut!((*next).gen)) };
+}
+
+/// The running coroutine's scope.
+///
+/// # Panics
+///
+/// Panics when called on a thread's own stack (not inside a coroutine).
+#[inline]
+fn running_scope() -> *mut RawScope {
+    let scope = CURRENT_SCOPE.get();
+    assert!(
+        !scope.is_null(),
+        "green: suspend() called outside a greenlet (this is a bug in green)"
+    );
+    scope
+}
+
+/// Publishes a suspended body's scope again when it continues: a resumer
+/// does not know it. Also when it continues by unwinding (a cancel), before
+/// any of its destructors runs.
+struct ScopeBack(*mut RawScope);
+
+impl Drop for ScopeBack {
+    #[inline]
+    fn drop(&mut self) {
+        CURRENT_SCOPE.set(self.0);
+    }
+}
+
 /// Whether this thread is executing on a coroutine stack right now.
+#[cfg(test)]
 pub(crate) fn in_coroutine() -> bool {
     !CURRENT_SCOPE.get().is_null()
 }
@@ -381,7 +464,7 @@ mod tests {
     fn a_panic_escaping_a_body_leaves_the_resumers_scope_in_place() {
         let mut co = Coroutine::new(64 * 1024, || panic!("escapes the body")).unwrap();
         assert!(!in_coroutine());
-        let escaped = quiet(|| panic::catch_unwind(AssertUnwindSafe(|| co.resume())));
+        let escaped = quiet(|| panic::catch_unwind(AssertUnwindSafe(|| co.resume_alone())));
         assert!(escaped.is_err());
         assert!(
             !in_coroutine(),

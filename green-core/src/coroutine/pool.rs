@@ -306,11 +306,7 @@ fn discard(stack: &SpareStack) -> bool {
 /// A coroutine on a parked stack, with a no-op body until `install`.
 fn revive(stack: SpareStack, stack_bytes: usize) -> Coroutine {
     let gen: Gen = Gn::<()>::new_scoped_local_on(stack, |_: Scope<'_, '_, (), ()>| {});
-    Coroutine {
-        gen,
-        stack_bytes,
-        scope: ptr::null_mut(),
-    }
+    Coroutine { gen, stack_bytes }
 }
 
 /// Takes the generator out of a finished coroutine.
@@ -320,11 +316,10 @@ fn into_generator(co: Coroutine) -> Gen {
     let Coroutine {
         gen,
         stack_bytes: _,
-        scope: _,
     } = &*co;
     // SAFETY: `co` is never used or dropped again (`ManuallyDrop`), so the
-    // generator is moved out exactly once. The other fields are a number and
-    // a raw pointer, which own nothing, and `Coroutine`'s `Drop` only checks
+    // generator is moved out exactly once. The other field is a number, which
+    // owns nothing, and `Coroutine`'s `Drop` only checks
     // that it is done, which `put`'s caller made sure of.
     unsafe { ptr::read(gen) }
 }
@@ -343,7 +338,7 @@ mod tests {
     /// A coroutine that ran `body` to the end.
     fn finished(body: impl FnOnce() + 'static) -> Coroutine {
         let mut co = Coroutine::new(stack::default_size(), body).unwrap();
-        assert_eq!(co.resume(), Resumed::Done);
+        assert_eq!(co.resume_alone(), Resumed::Done);
         co
     }
 
@@ -422,7 +417,7 @@ mod tests {
                 s.set((black_box(&local) as *const u64 as usize, at != 0));
             })
         };
-        assert_eq!(co.resume(), Resumed::Done);
+        assert_eq!(co.resume_alone(), Resumed::Done);
         let (local, ran) = seen.get();
         assert!(ran);
         assert!(
@@ -460,7 +455,7 @@ mod tests {
                 assert!(newest.contains(&(black_box(&local) as *const u8 as usize)));
             })
         };
-        assert_eq!(co.resume(), Resumed::Done);
+        assert_eq!(co.resume_alone(), Resumed::Done);
         drop((hot, co));
 
         assert!(pool.expire(since + PARKED_FOR));

@@ -4,7 +4,11 @@
 //! poller and fd table ([`io`]), the inbox for wake-ups from other threads
 //! ([`remote`]), and a slab of the greenlets alive on it. The hub loop runs on
 //! the thread's own stack; every greenlet, the main one included, runs on a
-//! coroutine stack and suspends back to the loop.
+//! coroutine stack. A greenlet that suspends switches straight to the next
+//! ready one, and does what the loop does between two iterations when none
+//! of it needs the loop's stack; otherwise it suspends back to the loop (see
+//! [`switch`]). Either way, what runs and in which order is what the
+//! iteration below says.
 //!
 //! # One loop iteration, in order
 //!
@@ -26,12 +30,15 @@
 //!
 //! Hub state lives in `Cell`s and `RefCell`s. No borrow is ever held across
 //! a switch into a greenlet: a greenlet may call back into the hub freely.
+//! Hub code runs on greenlet stacks too (a greenlet that suspends does the
+//! hub's bookkeeping, and may fire timers), under the same rule.
 
 mod epoll;
 pub(crate) mod io;
 mod park;
 pub(crate) mod ready;
 pub(crate) mod remote;
+mod switch;
 pub(crate) mod timers;
 mod turn;
 
@@ -85,20 +92,32 @@ pub(crate) struct Hub {
     /// the next spawns (see [`Hub::recycle_core`]).
     spare_cores: RefCell<Vec<Rc<Core>>>,
     next_seq: Cell<u64>,
-    /// The running greenlet's record, or null while the hub's own stack runs.
+    /// The record of the greenlet whose stack the thread runs on, or null
+    /// on the hub's own stack.
     ///
     /// # Invariant
-    /// When non-null it points at the `Core` of a greenlet whose body is
-    /// running or suspended: set by `switch_to` and `shutdown` around a
-    /// resume only, each holding an `Rc` to that greenlet for the whole
-    /// resume, and cleared when the resume returns. Between resumes the slab
-    /// keeps the `Core` alive (it holds an `Rc` to every greenlet until
-    /// [`Hub::finish`], which runs only once its body is over), so a `&Core`
-    /// taken while the body runs stays valid across its suspends. A resume
-    /// that unwinds (a stack overflow) leaves the pointer set; the hub then
-    /// aborts or is leaked with every greenlet, so it still points at a
-    /// live `Core`.
+    /// When non-null it is an `Rc<Core>` turned into a pointer
+    /// (`Rc::into_raw`), owned by this field. A greenlet puts itself here as
+    /// soon as it continues ([`Hub::arrive`], which takes its `Rc` from
+    /// `incoming`) and stays here while it suspends, until the next one
+    /// arrives or the loop takes it back ([`Hub::came_back`]); `shutdown`
+    /// sets it around a forced unwind. So wherever a greenlet's code can run
+    /// (and its stack overflow), `current` names it, which the overflow
+    /// report and the panic hook rely on. The `Rc` keeps the `Core` alive
+    /// while it is here, and the slab keeps it alive in any case until
+    /// [`Hub::finish`], which runs only once its body is over: a `&Core`
+    /// taken while the body runs stays valid across its suspends.
     current: Cell<*const Core>,
+    /// The greenlet about to continue, set by whoever resumes it (the loop,
+    /// or a greenlet handing the thread on) and taken by it in
+    /// [`Hub::arrive`] as soon as it continues; null otherwise. Still set
+    /// when the resume comes back means that it overflowed its stack before
+    /// it got that far.
+    ///
+    /// # Invariant
+    /// When non-null it is an `Rc<Core>` turned into a pointer
+    /// (`Rc::into_raw`), owned by this field.
+    incoming: Cell<*const Core>,
     main: RefCell<Option<Rc<Core>>>,
     /// Greenlets parked in a `WaitKind::Token` wait.
     token_waits: Cell<usize>,
@@ -144,6 +163,16 @@ pub(crate) fn yield_now() {
     }
     // SAFETY: as in `with`.
     unsafe { &*hub }.yield_now();
+}
+
+/// [`Hub::arrive`] on this thread's hub: the first thing every greenlet
+/// body does (`builder::ended`).
+///
+/// # Panics
+///
+/// Panics outside [`run`](crate::run), like [`with`].
+pub(crate) fn arrive() {
+    with(Hub::arrive);
 }
 
 /// Like [`with`], but `None` outside `run`.
@@ -240,6 +269,7 @@ impl Hub {
             spare_cores: RefCell::default(),
             next_seq: Cell::new(0),
             current: Cell::new(std::ptr::null()),
+            incoming: Cell::new(std::ptr::null()),
             main: RefCell::new(None),
             token_waits: Cell::new(0),
             suspended_unwinding: Cell::new(0),
@@ -332,10 +362,9 @@ impl Hub {
         if p.is_null() {
             return None;
         }
-        // SAFETY: by `current`'s invariant a non-null pointer is the `Core`
-        // of a greenlet in the slab, which holds an `Rc` to it: it came from
-        // `Rc::as_ptr` and its strong count is at least one, so adding one
-        // and taking that count as a new `Rc` is sound.
+        // SAFETY: by `current`'s invariant a non-null pointer came from
+        // `Rc::into_raw` and the field owns one count, so adding one and
+        // taking that count as a new `Rc` is sound.
         unsafe {
             Rc::increment_strong_count(p);
             Some(Rc::from_raw(p))
@@ -367,10 +396,57 @@ impl Hub {
         unsafe { &*p }
     }
 
-    /// Points `current` at `g` while it runs (see `current`'s invariant).
+    /// Makes `g` the greenlet whose stack runs, for `shutdown`'s forced
+    /// unwind (see `current`'s invariant).
+    fn enter(&self, g: Rc<Core>) {
+        debug_assert!(self.current.get().is_null());
+        self.current.set(Rc::into_raw(g));
+    }
+
+    /// Takes the `Rc` out of `current`, which is left null.
+    ///
+    /// # Panics
+    ///
+    /// Panics when no greenlet runs.
     #[inline]
-    pub(super) fn set_current(&self, g: Option<&Rc<Core>>) {
-        self.current.set(g.map_or(std::ptr::null(), Rc::as_ptr));
+    pub(super) fn leave(&self) -> Rc<Core> {
+        match self.take_current() {
+            Some(g) => g,
+            None => called_from_hub(),
+        }
+    }
+
+    /// [`leave`](Self::leave), or `None` when no greenlet runs.
+    #[inline]
+    fn take_current(&self) -> Option<Rc<Core>> {
+        let p = self.current.replace(std::ptr::null());
+        // SAFETY: by `current`'s invariant a non-null pointer came from
+        // `Rc::into_raw` and its `Rc` is owned by the field, which no longer
+        // has it.
+        (!p.is_null()).then(|| unsafe { Rc::from_raw(p) })
+    }
+
+    /// Names `g` as the greenlet about to continue (see `incoming`).
+    #[inline(always)]
+    pub(super) fn set_incoming(&self, g: Rc<Core>) {
+        debug_assert!(self.incoming.get().is_null());
+        self.incoming.set(Rc::into_raw(g));
+    }
+
+    /// Called by a greenlet as soon as it continues (when it starts, and
+    /// after each suspend): it becomes `current`, and the one whose place it
+    /// takes (the greenlet that handed it the thread, if any) lets go.
+    #[inline(always)]
+    pub(super) fn arrive(&self) {
+        let g = self.incoming.replace(std::ptr::null());
+        debug_assert!(!g.is_null(), "a greenlet continued unannounced");
+        let before = self.current.replace(g);
+        if !before.is_null() {
+            // SAFETY: by `current`'s invariant, an `Rc` it owned and no
+            // longer has. Not the last one: the greenlet is alive (it just
+            // suspended), so the slab has one too.
+            drop(unsafe { Rc::from_raw(before) });
+        }
     }
 
     /// Live greenlets other than `except`, in spawn order.
@@ -620,6 +696,9 @@ impl Hub {
     /// up), so it is gone before those frames unwind. Greenlets spawned
     /// meanwhile (by destructors) are handled in a further round.
     pub(crate) fn shutdown(&self) {
+        // Nothing can hand the thread on from here (`suspend_running`): the
+        // loop ran its last batch to the end.
+        debug_assert!(self.ready.borrow().batch_done());
         loop {
             let mut leftovers: Vec<Rc<Core>> =
                 self.slab.borrow().iter().flatten().cloned().collect();
@@ -633,9 +712,14 @@ impl Hub {
                     Some(co) if co.is_done() => self.finish(&g, Some(co)),
                     Some(co) => {
                         self.resuming(&g);
-                        self.set_current(Some(&g));
-                        co.force_unwind();
-                        self.set_current(None);
+                        let started = g.started.get();
+                        // Its code runs: `current` must name it (it does
+                        // not `arrive`: it continues by unwinding).
+                        self.enter(g.clone());
+                        co.force_unwind(started);
+                        // Empty if it suspended again on its way out (it
+                        // did its own bookkeeping then).
+                        drop(self.take_current());
                         self.finish(&g, None);
                     }
                     // Finished meanwhile (a destructor killed it), or on its

@@ -82,7 +82,7 @@ impl Hub {
         g.wait_kind.set(kind);
         g.reason.set(reason);
         g.state.set(State::Parked);
-        crate::coroutine::suspend();
+        self.suspend_running(g);
         match g.wake.replace(Wake::None) {
             // Already unwinding (in a destructor): the kill stays pending and
             // the wait returns early, as if woken spuriously; the greenlet
@@ -116,14 +116,15 @@ impl Hub {
     }
 
     /// Moves the running greenlet to the back of the run queue: it suspends
-    /// `Ready`, and the hub queues it (`switch_to`), so the yield costs no
-    /// reference count traffic. Always inlined: an out-of-line call costs
-    /// the caller's register saves, about a tenth of a yield.
+    /// `Ready`, and `suspend_running` queues it, moving the `Rc` that
+    /// `current` held, so the yield costs no reference count traffic.
+    /// Always inlined, like everything on the way to the switch (see
+    /// [`switch`](super::switch)).
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
         let g = self.current_ref();
         g.state.set(State::Ready);
-        crate::coroutine::suspend();
+        self.suspend_running(g);
         if g.kill.get() && !self.unwinding(g) {
             g.kill.set(false);
             exit(g);

@@ -52,6 +52,7 @@ impl Remote {
     }
 
     /// Whether wake-ups may be waiting.
+    #[inline]
     pub(crate) fn has_pending(&self) -> bool {
         self.pending.load(Ordering::Acquire)
     }

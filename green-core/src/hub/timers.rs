@@ -124,6 +124,7 @@ impl<T> Timers<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }

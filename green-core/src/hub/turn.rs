@@ -6,9 +6,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::ready::Batch;
 use super::{is_live, is_live_timeout, Hub};
-use crate::coroutine::{Coroutine, Resumed};
+use crate::coroutine::Coroutine;
 use crate::greenlet::{Core, State, Wake};
 
 /// With greenlets ready, poll for IO only every this many loop iterations.
@@ -47,56 +46,20 @@ impl Hub {
 
     fn run_loop(&self) {
         let main = self.main.borrow().clone().expect("main greenlet set");
-        let mut batch = Batch::new();
         while !main.is_finished() {
             self.drain_remote();
-            batch = self.ready.borrow_mut().take_batch(batch);
-            batch.reverse();
-            while let Some(g) = batch.pop() {
-                if g.state.get() == State::Ready {
-                    self.switch_to(g);
-                }
+            self.ready.borrow_mut().start_batch();
+            // Usually one round: the greenlets switch from one to the next
+            // themselves (`suspend_running`), also into later batches, and
+            // the last one comes back here.
+            while let Some(g) = self.next_ready() {
+                self.switch_to(g);
             }
             if main.is_finished() {
                 break;
             }
             self.fire_timers();
             self.poll_or_block(&main);
-        }
-    }
-
-    /// Resumes `g` until it suspends or finishes.
-    ///
-    /// A greenlet that suspends `Ready` yielded (see `yield_now`): it goes
-    /// to the back of the run queue here, moving the loop's `Rc` there.
-    #[inline]
-    fn switch_to(&self, g: Rc<Core>) {
-        g.state.set(State::Running);
-        g.started.set(true);
-        self.resuming(&g);
-        self.set_current(Some(&g));
-        let resumed = {
-            let mut co = g.co.borrow_mut();
-            co.as_mut()
-                .expect("a ready greenlet has a coroutine")
-                .resume()
-        };
-        self.set_current(None);
-        match resumed {
-            Resumed::Suspended => {
-                if self.unwinding(&g) {
-                    self.suspended_unwinding
-                        .set(self.suspended_unwinding.get() + 1);
-                }
-                if g.state.get() == State::Ready {
-                    self.ready.borrow_mut().push(g);
-                }
-            }
-            Resumed::Done => {
-                let co = g.co.borrow_mut().take();
-                self.finish(&g, co);
-                self.recycle_core(g);
-            }
         }
     }
 
@@ -112,10 +75,15 @@ impl Hub {
         *self.inbox.borrow_mut() = inbox;
     }
 
+    #[inline]
     fn fire_timers(&self) {
-        if self.timers.borrow().len() == 0 && self.deadlines.borrow().len() == 0 {
-            return;
+        if self.timers.borrow().len() != 0 || self.deadlines.borrow().len() != 0 {
+            self.fire_due_timers();
         }
+    }
+
+    #[inline(never)]
+    fn fire_due_timers(&self) {
         let now = Instant::now();
         loop {
             let next = self.timers.borrow_mut().pop_expired(now, is_live);
@@ -131,6 +99,31 @@ impl Hub {
             let Some((g, id)) = next else { break };
             self.fire_timeout(&g, id);
         }
+    }
+
+    /// What the loop does between two batches, done by the greenlet that
+    /// suspends at the end of one (see `switch`), when none of it needs the
+    /// hub's own stack: due timers fire, and the next batch starts. Returns
+    /// `false`, having done at most the timers, when the loop must take
+    /// over: the main greenlet has finished, nothing is ready (the loop
+    /// blocks or finds a deadlock), an IO poll is due, or another thread
+    /// woke a greenlet.
+    #[inline]
+    pub(super) fn start_next_batch_here(&self) -> bool {
+        if self.main.borrow().as_ref().is_none_or(|m| m.is_finished()) {
+            return false;
+        }
+        self.fire_timers();
+        let iterations = self.iterations.get().wrapping_add(1);
+        let poll_due = iterations.is_multiple_of(POLL_EVERY) && self.io.borrow().has_fds();
+        if poll_due || self.ready.borrow().is_empty() || self.remote.has_pending() {
+            return false;
+        }
+        // What `poll_or_block` and `drain_remote` would have done: nothing
+        // but count the iteration.
+        self.iterations.set(iterations);
+        self.ready.borrow_mut().start_batch();
+        true
     }
 
     fn poll_or_block(&self, main: &Rc<Core>) {

@@ -1,0 +1,172 @@
+//! Switching greenlets.
+//!
+//! The hub's loop resumes the first greenlet of a batch ([`Hub::switch_to`]).
+//! From then on the greenlets switch among themselves: one that suspends
+//! does the hub's bookkeeping for itself and hands the thread straight to
+//! the next ready greenlet of the batch ([`Hub::suspend_running`]), one
+//! register switch instead of two (out to the hub's stack and in again).
+//! When the batch is over, it also does what the loop does between two
+//! batches, as long as none of it needs the hub's own stack (no IO poll
+//! due, nothing to block on, no wake-up from another thread to take in):
+//! see [`Hub::start_next_batch_here`]. Otherwise it suspends to the loop.
+//! The order in which greenlets run is the loop's, exactly (see [`ready`]).
+//!
+//! The bookkeeping, wherever it runs: the greenlet that suspends is counted
+//! if it unwinds and requeued if it yielded, the next one is marked running
+//! ([`Hub::resuming`]) and named `incoming`, and it makes itself `current`
+//! as soon as it continues ([`Hub::arrive`]). Until then `current` still
+//! names the one that suspended, whose stack the bookkeeping runs on: a
+//! stack overflow anywhere on the way is reported against the right
+//! greenlet. A greenlet that finishes does none of it: its body returns to
+//! the loop, which finishes it (its stack cannot be released from on it).
+//!
+//! Everything on this path is inlined into the greenlet's own loop (the
+//! outermost frame of its coroutine plus what it calls to suspend): a
+//! greenlet continues right after its switch, with no `ret` to mispredict
+//! (the switch jumps, so the return stack buffer never matches). An
+//! out-of-line hand-off cost a third of a switch.
+//!
+//! [`ready`]: super::ready
+
+use std::rc::Rc;
+
+use super::Hub;
+use crate::coroutine::{self, Coroutine, Resumed};
+use crate::greenlet::{Core, State};
+
+impl Hub {
+    /// Runs `g` and, through hand-offs, the rest of its batch and maybe
+    /// more, until a greenlet suspends to the loop or finishes.
+    #[inline]
+    pub(super) fn switch_to(&self, g: Rc<Core>) {
+        debug_assert!(self.current.get().is_null());
+        let co = self.resuming_coroutine(&g);
+        self.set_incoming(g);
+        // SAFETY: we are on the hub's own stack (the loop). `co` is `g`'s
+        // coroutine (see `resuming_coroutine`), neither running nor done (`g`
+        // was ready), and nothing else accesses it until the switch; after
+        // it, the chain of hand-offs may come back to `g` (it requeues
+        // itself when it yields, and a batch can start in place), which is
+        // why `resume` takes a raw pointer.
+        unsafe { Coroutine::resume(co) };
+        self.came_back();
+    }
+
+    /// A resume came back to the loop: `current` names the greenlet that
+    /// came back. It suspended (and did its own bookkeeping), or it
+    /// finished, or its stack overflowed (or a panic escaped its body: a
+    /// bug), which is raised here, `current` still naming it for the report.
+    #[inline]
+    fn came_back(&self) {
+        if !self.incoming.get().is_null() {
+            // It overflowed before it could announce itself.
+            self.arrive();
+        }
+        let p = self.current_ref();
+        // SAFETY: the greenlet that came back is suspended or done, and only
+        // its resumer (us) touches its coroutine now.
+        let resumed = unsafe { (*coroutine_ptr(p)).came_back() };
+        let g = self.leave();
+        match resumed {
+            // Only `suspend_running` suspends, and it did the bookkeeping.
+            Resumed::Suspended => {}
+            Resumed::Done => {
+                let co = g.co.borrow_mut().take();
+                self.finish(&g, co);
+                self.recycle_core(g);
+            }
+        }
+    }
+
+    /// Suspends the running greenlet, which set its state first: `Ready`
+    /// (it yields: it goes to the back of the queue) or `Parked`. The next
+    /// ready greenlet runs in its place straight away when there is one
+    /// without a trip through the loop; otherwise the loop goes on. `me`
+    /// is the running greenlet's record (`current`).
+    #[inline(always)]
+    pub(super) fn suspend_running(&self, me: &Core) {
+        debug_assert!(std::ptr::eq(me, self.current.get()));
+        // The answer is its own: it runs (see `unwinding`).
+        if self.unwinding(me) {
+            self.suspended_unwinding
+                .set(self.suspended_unwinding.get() + 1);
+        }
+        if me.state.get() == State::Ready {
+            let queued = self.current_core();
+            self.ready.borrow_mut().push(queued);
+        }
+        let next = match self.next_ready() {
+            Some(next) => Some(next),
+            None if self.start_next_batch_here() => self.next_ready(),
+            None => None,
+        };
+        match next {
+            None => coroutine::suspend(),
+            Some(next) if std::ptr::eq(Rc::as_ptr(&next), me) => {
+                // It yielded, and is the only one ready: it goes on (the
+                // queue's `Rc` is dropped here).
+                self.resuming(me);
+                me.state.set(State::Running);
+                return;
+            }
+            Some(next) => {
+                let co = self.resuming_coroutine(&next);
+                self.set_incoming(next);
+                // SAFETY: the running greenlet was resumed by `switch_to` or
+                // by a hand-off; `co` is the coroutine of the greenlet named
+                // `incoming`, neither running nor done (it was ready) nor
+                // the running one (checked above), and nothing else accesses
+                // it until the switch.
+                unsafe { coroutine::suspend_to(co) };
+            }
+        }
+        self.arrive();
+    }
+
+    /// The next greenlet of the batch that is still ready (a stale entry,
+    /// one killed before it started, is dropped without a borrow of the
+    /// queue held: its record may go with it).
+    #[inline(always)]
+    pub(super) fn next_ready(&self) -> Option<Rc<Core>> {
+        loop {
+            let g = self.ready.borrow_mut().pop()?;
+            if g.state.get() == State::Ready {
+                return Some(g);
+            }
+        }
+    }
+
+    /// Marks ready `g` as running, about to be resumed, and returns its
+    /// coroutine.
+    #[inline(always)]
+    fn resuming_coroutine(&self, g: &Core) -> *mut Coroutine {
+        g.state.set(State::Running);
+        g.started.set(true);
+        self.resuming(g);
+        coroutine_ptr(g)
+    }
+}
+
+/// A pointer to the coroutine of `g`, which must have one (it is ready,
+/// running or suspended, not finished). No borrow of `g.co` is held: it is
+/// used across switches, while other greenlets run.
+///
+/// # Panics
+///
+/// Panics when `g` has no coroutine.
+#[inline(always)]
+fn coroutine_ptr(g: &Core) -> *mut Coroutine {
+    // SAFETY: nothing holds a borrow of `g.co` across a switch, and the hub
+    // takes the coroutine out only once it is done (`came_back`, `shutdown`)
+    // or before it ever ran (`discard`), never while a greenlet may still
+    // switch to it; the reference made here ends at once.
+    match unsafe { &mut *g.co.as_ptr() } {
+        Some(co) => co,
+        None => no_coroutine(),
+    }
+}
+
+#[cold]
+fn no_coroutine() -> ! {
+    panic!("green: a ready greenlet has no coroutine (this is a bug in green)")
+}
