@@ -350,7 +350,7 @@ fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
 /// # Panics
 ///
 /// Panics when called on a thread's own stack (not inside a coroutine).
-#[inline]
+#[inline(always)]
 pub(crate) fn suspend() {
     let scope = running_scope();
     let _back = ScopeBack(scope);
@@ -377,7 +377,7 @@ pub(crate) fn suspend() {
 /// resumer asks it [`Coroutine::came_back`]). The running coroutine was
 /// resumed by [`Coroutine::resume`] (from the thread's own stack), directly
 /// or through other calls of this function.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn suspend_to(next: *mut Coroutine) {
     let scope = running_scope();
     let _back = ScopeBack(scope);
@@ -393,7 +393,7 @@ pub(crate) unsafe fn suspend_to(next: *mut Coroutine) {
 /// # Panics
 ///
 /// Panics when called on a thread's own stack (not inside a coroutine).
-#[inline]
+#[inline(always)]
 fn running_scope() -> *mut RawScope {
     let scope = CURRENT_SCOPE.get();
     assert!(

@@ -119,6 +119,9 @@ pub(crate) struct Hub {
     /// (`Rc::into_raw`), owned by this field.
     incoming: Cell<*const Core>,
     main: RefCell<Option<Rc<Core>>>,
+    /// The main greenlet has finished (read between batches, where a
+    /// borrow of `main` would cost more than the rest of the check).
+    main_finished: Cell<bool>,
     /// Greenlets parked in a `WaitKind::Token` wait.
     token_waits: Cell<usize>,
     /// Suspended greenlets whose `unwinding` is set: while there are any,
@@ -271,6 +274,7 @@ impl Hub {
             current: Cell::new(std::ptr::null()),
             incoming: Cell::new(std::ptr::null()),
             main: RefCell::new(None),
+            main_finished: Cell::new(false),
             token_waits: Cell::new(0),
             suspended_unwinding: Cell::new(0),
             iterations: Cell::new(0),
@@ -675,6 +679,14 @@ impl Hub {
     /// Marks `g` finished, wakes its joiners and releases its slot and stack.
     pub(super) fn finish(&self, g: &Rc<Core>, co: Option<Coroutine>) {
         g.state.set(State::Finished);
+        if self
+            .main
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| Rc::ptr_eq(m, g))
+        {
+            self.main_finished.set(true);
+        }
         let slot = g.slot();
         self.slab.borrow_mut()[slot as usize] = None;
         self.free_slots.borrow_mut().push(slot);

@@ -110,7 +110,7 @@ impl Hub {
     /// woke a greenlet.
     #[inline]
     pub(super) fn start_next_batch_here(&self) -> bool {
-        if self.main.borrow().as_ref().is_none_or(|m| m.is_finished()) {
+        if self.main_finished.get() {
             return false;
         }
         self.fire_timers();

@@ -229,7 +229,7 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     /// # Panics
     ///
     /// Panics when `next` is done, or when no generator runs.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn resume_instead_of_current(next: *mut Self) {
         // SAFETY: `next` is live and not accessed by anyone else until the
         // switch (our caller's contract); the reference ends here.
@@ -678,7 +678,7 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
     /// # Safety
     ///
     /// As [`GeneratorObj::resume_instead_of_current`].
-    #[inline]
+    #[inline(always)]
     unsafe fn resume_instead_of_current(next: *mut Self) {
         let env = ContextStack::current();
         let cur = env.top();

@@ -40,7 +40,9 @@ impl RegContext {
     /// Suspend the current execution context and resume another by
     /// saving the registers values of the executing thread to a Context
     /// then loading the registers from a previously saved Context.
-    #[inline]
+    // green patch 3: always inlined, so that a generator continues after a
+    // switch in the frame that made it, with no `ret` to mispredict
+    #[inline(always)]
     pub fn swap(out_context: &mut RegContext, in_context: &RegContext) {
         // debug!("register raw swap");
         unsafe { swap_registers(&mut out_context.regs, &in_context.regs) }

@@ -53,7 +53,7 @@ impl<'a, A, T> Scope<'_, 'a, A, T> {
     }
 
     /// Internal implementation of yield that performs the actual context switch.
-    #[inline]
+    #[inline(always)] // green patch 3: no `ret` right after a switch
     fn raw_yield(&mut self, env: &ContextStack, context: &mut Context, v: T) {
         // check the context
         if !context.is_generator() {
@@ -74,7 +74,7 @@ impl<'a, A, T> Scope<'_, 'a, A, T> {
     ///
     /// The yielded value is sent back to the caller, while the generator
     /// suspends and waits for the next `send()` or `resume()` call.
-    #[inline]
+    #[inline(always)] // green patch 3: no `ret` right after a switch
     pub fn yield_with(&mut self, v: T) {
         let env = ContextStack::current();
         let context = env.top();

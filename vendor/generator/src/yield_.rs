@@ -35,7 +35,7 @@ pub fn yield_now() {
     raw_yield_now(&env, cur);
 }
 
-#[inline]
+#[inline(always)] // green patch 3: no `ret` right after a switch
 pub fn raw_yield_now(env: &ContextStack, cur: &mut Context) {
     let parent = env.pop_context(cur as *mut _);
     RegContext::swap(&mut cur.regs, &parent.regs);
