@@ -103,24 +103,31 @@ impl Hub {
 
     /// What the loop does between two batches, done by the greenlet that
     /// suspends at the end of one (see `switch`), when none of it needs the
-    /// hub's own stack: due timers fire, and the next batch starts. Returns
-    /// `false`, having done at most the timers, when the loop must take
-    /// over: the main greenlet has finished, nothing is ready (the loop
-    /// blocks or finds a deadlock), an IO poll is due, or another thread
-    /// woke a greenlet.
+    /// hub's own stack: the next batch starts. Returns `false` when the loop
+    /// must take over: the main greenlet has finished, a timer or timeout is
+    /// pending (the loop fires them), nothing is ready (the loop blocks or
+    /// finds a deadlock), an IO poll is due, or another thread woke a
+    /// greenlet.
+    ///
+    /// Firing due timers here as well was tried: the hub's turn could then
+    /// be skipped with sleepers around too, but a million sleepers took 30 s
+    /// instead of 22–24 s (cause not found; see issue 7's notes), and the
+    /// timer heap's work would run on greenlet stacks.
     #[inline]
     pub(super) fn start_next_batch_here(&self) -> bool {
-        if self.main_finished.get() {
+        if self.main_finished.get()
+            || self.timers.borrow().len() != 0
+            || self.deadlines.borrow().len() != 0
+        {
             return false;
         }
-        self.fire_timers();
         let iterations = self.iterations.get().wrapping_add(1);
         let poll_due = iterations.is_multiple_of(POLL_EVERY) && self.io.borrow().has_fds();
         if poll_due || self.ready.borrow().is_empty() || self.remote.has_pending() {
             return false;
         }
-        // What `poll_or_block` and `drain_remote` would have done: nothing
-        // but count the iteration.
+        // What `fire_timers`, `poll_or_block` and `drain_remote` would have
+        // done: nothing but count the iteration.
         self.iterations.set(iterations);
         self.ready.borrow_mut().start_batch();
         true
