@@ -31,7 +31,7 @@
 //! Hub state lives in `Cell`s and `RefCell`s. No borrow is ever held across
 //! a switch into a greenlet: a greenlet may call back into the hub freely.
 //! Hub code runs on greenlet stacks too (a greenlet that suspends does the
-//! hub's bookkeeping, and may fire timers), under the same rule.
+//! hub's bookkeeping, and may start the next batch), under the same rule.
 
 mod epoll;
 pub(crate) mod io;

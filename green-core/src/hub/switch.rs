@@ -6,8 +6,9 @@
 //! the next ready greenlet of the batch ([`Hub::suspend_running`]), one
 //! register switch instead of two (out to the hub's stack and in again).
 //! When the batch is over, it also does what the loop does between two
-//! batches, as long as none of it needs the hub's own stack (no IO poll
-//! due, nothing to block on, no wake-up from another thread to take in):
+//! batches, as long as that is only starting the next one (no timer
+//! pending, no IO poll due, nothing to block on, no wake-up from another
+//! thread to take in):
 //! see [`Hub::start_next_batch_here`]. Otherwise it suspends to the loop.
 //! The order in which greenlets run is the loop's, exactly (see [`ready`]).
 //!
