@@ -81,7 +81,7 @@ impl<T> JoinHandle<T> {
         // Outside `run` (a greenlet that finished before its hub went away)
         // there is no hub to keep it.
         let _ = hub::try_with(|hub| hub.recycle_core(core));
-        let outcome = packet.borrow_mut().take();
+        let outcome = packet.borrow_mut().take(); // the borrow ends before `packet`
         match outcome {
             Some(Ok(value)) => Ok(value),
             Some(Err(payload)) if is_exit(&*payload) => Err(JoinError::killed(id)),

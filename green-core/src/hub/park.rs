@@ -116,10 +116,8 @@ impl Hub {
     }
 
     /// Moves the running greenlet to the back of the run queue: it suspends
-    /// `Ready`, and `suspend_running` queues it, moving the `Rc` that
-    /// `current` held, so the yield costs no reference count traffic.
-    /// Always inlined, like everything on the way to the switch (see
-    /// [`switch`](super::switch)).
+    /// `Ready`, and `suspend_running` queues it. Always inlined, like
+    /// everything on the way to the switch (see [`switch`](super::switch)).
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
         let g = self.current_ref();
@@ -172,10 +170,9 @@ impl Hub {
     }
 
     /// Whether the greenlet `g` is unwinding; records the answer in
-    /// `g.unwinding`. Called before anything is raised in it, and by the hub
-    /// right after it suspends (the hub counts suspended greenlets that
-    /// unwind; nothing runs between the suspend and that call, so the answer
-    /// is the greenlet's own).
+    /// `g.unwinding`. Called before anything is raised in it, and by
+    /// `suspend_running` right before it suspends (the hub counts suspended
+    /// greenlets that unwind; it still runs, so the answer is its own).
     ///
     /// `std::thread::panicking()` counts the panics of the whole thread, and
     /// a greenlet suspended in a destructor while it unwinds keeps its panic

@@ -16,7 +16,8 @@
 //! # How
 //!
 //! Two `Vec`s: the queue, which greenlets are pushed onto, and the batch
-//! being run. At the start of an iteration the hub loop swaps them
+//! being run. At the start of an iteration the hub loop (or the greenlet
+//! that ends a batch, see `Hub::start_next_batch_here`) swaps them
 //! ([`start_batch`]) and reverses the batch, so that popping from its back
 //! runs it in queue order; whatever becomes ready meanwhile is pushed onto
 //! the queue, which is the next batch. The two `Vec`s serve forever.

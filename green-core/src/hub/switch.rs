@@ -106,8 +106,7 @@ impl Hub {
             Some(next) if std::ptr::eq(Rc::as_ptr(&next), me) => {
                 // It yielded, and is the only one ready: it goes on (the
                 // queue's `Rc` is dropped here).
-                self.resuming(me);
-                me.state.set(State::Running);
+                self.mark_running(me);
                 return;
             }
             Some(next) => {
@@ -137,13 +136,18 @@ impl Hub {
         }
     }
 
-    /// Marks ready `g` as running, about to be resumed, and returns its
-    /// coroutine.
+    /// Marks ready `g` as running, about to be resumed (or going on).
     #[inline(always)]
-    fn resuming_coroutine(&self, g: &Core) -> *mut Coroutine {
+    fn mark_running(&self, g: &Core) {
         g.state.set(State::Running);
         g.started.set(true);
         self.resuming(g);
+    }
+
+    /// [`mark_running`](Self::mark_running), and `g`'s coroutine.
+    #[inline(always)]
+    fn resuming_coroutine(&self, g: &Core) -> *mut Coroutine {
+        self.mark_running(g);
         coroutine_ptr(g)
     }
 }

@@ -75,15 +75,23 @@ impl Hub {
         *self.inbox.borrow_mut() = inbox;
     }
 
+    /// Whether a timer or a timeout is armed (live or not yet reaped).
     #[inline]
-    fn fire_timers(&self) {
-        if self.timers.borrow().len() != 0 || self.deadlines.borrow().len() != 0 {
-            self.fire_due_timers();
-        }
+    fn timers_pending(&self) -> bool {
+        self.timers.borrow().len() != 0 || self.deadlines.borrow().len() != 0
     }
 
-    #[inline(never)]
-    fn fire_due_timers(&self) {
+    /// Whether loop iteration number `iterations`, with greenlets ready,
+    /// polls for IO (see [`POLL_EVERY`]).
+    #[inline]
+    fn poll_due(&self, iterations: u32) -> bool {
+        iterations.is_multiple_of(POLL_EVERY) && self.io.borrow().has_fds()
+    }
+
+    fn fire_timers(&self) {
+        if !self.timers_pending() {
+            return;
+        }
         let now = Instant::now();
         loop {
             let next = self.timers.borrow_mut().pop_expired(now, is_live);
@@ -115,15 +123,12 @@ impl Hub {
     /// timer heap's work would run on greenlet stacks.
     #[inline]
     pub(super) fn start_next_batch_here(&self) -> bool {
-        if self.main_finished.get()
-            || self.timers.borrow().len() != 0
-            || self.deadlines.borrow().len() != 0
-        {
+        if self.main_finished.get() || self.timers_pending() {
             return false;
         }
         let iterations = self.iterations.get().wrapping_add(1);
-        let poll_due = iterations.is_multiple_of(POLL_EVERY) && self.io.borrow().has_fds();
-        if poll_due || self.ready.borrow().is_empty() || self.remote.has_pending() {
+        if self.poll_due(iterations) || self.ready.borrow().is_empty() || self.remote.has_pending()
+        {
             return false;
         }
         // What `fire_timers`, `poll_or_block` and `drain_remote` would have
@@ -137,7 +142,7 @@ impl Hub {
         let iterations = self.iterations.get().wrapping_add(1);
         self.iterations.set(iterations);
         let timeout = if !self.ready.borrow().is_empty() {
-            if !iterations.is_multiple_of(POLL_EVERY) || !self.io.borrow().has_fds() {
+            if !self.poll_due(iterations) {
                 return;
             }
             Some(Duration::ZERO)

@@ -673,6 +673,29 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
         self.f.is_none()
     }
 
+    /// What `resume` does to a generator before the switch (green patch
+    /// 3): counts the resume and returns its context and the registers to
+    /// load (a suspended generator's parent is itself, see `pop_context`).
+    ///
+    /// # Safety
+    ///
+    /// `this` points at a live generator that is not running, and nothing
+    /// else accesses it until the switch; the borrows made here end at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the generator is done.
+    #[inline(always)]
+    unsafe fn to_resume(this: *mut Self) -> (*mut Context, *const RegContext) {
+        // SAFETY: our caller's contract.
+        unsafe {
+            assert!(!(*this).is_done(), "a done generator cannot be resumed");
+            let ctx: *mut Context = &mut (*this).context;
+            (*ctx)._ref += 1;
+            (ctx, &(*(*ctx).parent).regs)
+        }
+    }
+
     /// See [`GeneratorObj::resume_instead_of_current`].
     ///
     /// # Safety
@@ -686,22 +709,11 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
             cur.is_generator(),
             "resume_instead_of_current called outside a generator"
         );
-        // SAFETY: `next` is live and nothing else accesses it until the
-        // switch (our caller's contract); the borrows end before the switch.
-        let ctx: *mut Context = unsafe {
-            assert!(!(*next).is_done(), "a done generator cannot be resumed");
-            &mut (*next).context
-        };
+        // SAFETY: forwarded to our caller.
+        let (ctx, regs) = unsafe { Self::to_resume(next) };
         debug_assert!(!std::ptr::eq(cur, ctx));
-        // the running one yields, `next` is resumed (see `raw_yield` and
-        // `resume`)
+        // the running one yields (see `raw_yield`)
         cur._ref -= 1;
-        // SAFETY: as above. A suspended generator's parent is itself (see
-        // `pop_context`): its registers are the ones to load.
-        let regs: *const RegContext = unsafe {
-            (*ctx)._ref += 1;
-            &(*(*ctx).parent).regs
-        };
         env.pop_context(cur);
         env.push_context(ctx);
         // SAFETY: `regs` lies in `next`'s context, alive for as long as the
@@ -727,16 +739,8 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
             !root.is_generator(),
             "resume_raw called from inside a generator"
         );
-        // SAFETY: `this` is live and nothing else accesses it until the
-        // switch (our caller's contract); the borrows end before the switch.
-        // A suspended generator's parent is itself (see `pop_context`): its
-        // registers are the ones to load.
-        let (ctx, regs): (*mut Context, *const RegContext) = unsafe {
-            assert!(!(*this).is_done(), "a done generator cannot be resumed");
-            let ctx: *mut Context = &mut (*this).context;
-            (*ctx)._ref += 1;
-            (ctx, &(*(*ctx).parent).regs)
-        };
+        // SAFETY: forwarded to our caller.
+        let (ctx, regs) = unsafe { Self::to_resume(this) };
         env.push_context(ctx);
         // SAFETY: `regs` lies in the generator's context, alive for as long
         // as the generator; `root` is this thread's root context.
