@@ -43,6 +43,10 @@ pub fn park() {
 
 /// Like [`park`], but returns after `dur` at the latest.
 ///
+/// Even a zero `dur` suspends the greenlet until the hub's next turn, so
+/// the other ready greenlets run first (a loop of zero-timeout waits cannot
+/// starve them).
+///
 /// # Panics
 ///
 /// Panics outside [`run`](crate::run).

@@ -35,7 +35,9 @@ pub fn yield_now() {
 }
 
 /// Puts the calling greenlet to sleep for at least `dur`; other greenlets
-/// run meanwhile. It never returns early.
+/// run meanwhile. It never returns early, and it always switches, like
+/// gevent's: even when the OS held the thread up past the deadline before
+/// the greenlet could park, the others that are ready run first.
 ///
 /// A zero duration yields, like gevent's `sleep(0)` (see [`yield_now`]).
 ///
@@ -64,7 +66,7 @@ pub fn sleep(dur: Duration) {
     let deadline = now
         .checked_add(dur)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-    sleep_until(deadline);
+    park_until(deadline);
 }
 
 /// Puts the calling greenlet to sleep until `deadline`; returns at once if
@@ -85,9 +87,18 @@ pub fn sleep(dur: Duration) {
 /// });
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    hub::with(|hub| {
-        while Instant::now() < deadline {
-            hub.park(WaitKind::Local, "sleep", Some(deadline));
+    if Instant::now() < deadline {
+        park_until(deadline);
+    }
+}
+
+/// Parks the calling greenlet at least once, until `deadline` has passed
+/// (a park whose deadline has passed lasts until the hub's next turn).
+fn park_until(deadline: Instant) {
+    hub::with(|hub| loop {
+        hub.park(WaitKind::Local, "sleep", Some(deadline));
+        if Instant::now() >= deadline {
+            break;
         }
     });
 }

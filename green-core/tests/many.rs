@@ -122,6 +122,10 @@ fn a_hundred_thousand_greenlets_wait_at_once_then_all_finish() {
         // iteration runs all of them up to their wait before main runs
         // again, and timers fire only after that iteration, so every
         // sleeper is still asleep then, however long the iteration took.
+        // (Even one that the OS held up for longer than its nap before it
+        // could park: `sleep` always switches, and its timer fires only
+        // after this iteration. Before it did, this failed once in a busy
+        // run, with 99,999 waiting.)
         green::yield_now();
         assert_eq!(waiting.get(), n, "not every greenlet is waiting");
         assert_eq!(woken.get(), 0);

@@ -197,25 +197,46 @@ fn zero_and_past_deadlines() {
     let log = Log::new();
     green::run(|| {
         let l = log.clone();
-        let other = green::spawn(move || l.push("other"));
-        // a deadline in the past returns at once, without switching
+        let first = green::spawn(move || l.push("first"));
+        // sleep_until a deadline in the past returns at once, without switching
         green::sleep_until(Instant::now() - Duration::from_millis(10));
+        log.push("main: sleep_until a past deadline returned");
+        assert!(!first.is_finished());
+        // a wait whose deadline has passed still lets the others run once,
+        // like gevent's waits with a zero timeout
         green::park_timeout(Duration::ZERO);
-        log.push("main: past deadlines returned");
-        assert!(!other.is_finished());
+        log.push("main: after park_timeout(0)");
+        assert!(first.is_finished());
+        let l = log.clone();
+        let second = green::spawn(move || l.push("second"));
         // sleep(0) yields, like gevent.sleep(0)
         green::sleep(Duration::ZERO);
         log.push("main: after sleep(0)");
-        assert!(other.is_finished());
+        assert!(second.is_finished());
     });
     assert_eq!(
         log.lines(),
         [
-            "main: past deadlines returned",
-            "other",
+            "main: sleep_until a past deadline returned",
+            "first",
+            "main: after park_timeout(0)",
+            "second",
             "main: after sleep(0)"
         ]
     );
+}
+
+#[test]
+fn a_sleep_always_switches_even_if_its_deadline_passed_before_it_parked() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let other = green::spawn(|| ());
+        // A nanosecond has passed before `sleep` can park: the same as a
+        // sleeper that the OS held up for longer than its nap. It still
+        // lets the others run, like gevent's sleep.
+        green::sleep(Duration::from_nanos(1));
+        assert!(other.is_finished(), "sleep returned without switching");
+    });
 }
 
 #[test]

@@ -24,6 +24,8 @@ use crate::kill::raise_exit;
 
 impl Hub {
     /// Parks the running greenlet until it is woken (or `deadline` passes).
+    /// It suspends even when `deadline` has passed: until the hub's next
+    /// turn, when its timer fires.
     ///
     /// A `Token` park consumes the unpark token and returns at once if it was
     /// set. A pending kill is raised here, before parking, and when the wake
@@ -70,9 +72,11 @@ impl Hub {
             return Ok(Wake::Unparked);
         }
         if let Some(at) = deadline {
-            if at <= Instant::now() {
-                return Ok(Wake::TimedOut);
-            }
+            // A deadline that has passed already still suspends: its timer
+            // fires on the hub's next turn. So a wait always lets the others
+            // run, like gevent's, and a loop of zero-timeout waits cannot
+            // starve them. (A sleeper the OS held up past its deadline
+            // before it could park did not switch at all before this.)
             g.timer_armed.set(true);
             self.timers.borrow_mut().insert(at, g.clone(), seq);
         }
