@@ -970,6 +970,62 @@ mod test {
     }
 
     #[test]
+    fn a_stack_in_the_callers_memory_goes_back_to_the_caller() {
+        // green patch 4: the caller maps (and guards) the memory, generator
+        // runs on it and calls the owner's release once, with the range.
+        use crate::StackOwner;
+        use std::cell::RefCell;
+        thread_local! {
+            static RELEASED: RefCell<Vec<(usize, usize, usize)>> = const { RefCell::new(Vec::new()) };
+        }
+        unsafe fn release(data: usize, base: *mut u8, size: usize) {
+            RELEASED.with(|r| r.borrow_mut().push((data, base as usize, size)));
+        }
+        let page = crate::stack::sys::page_size();
+        let size = 16 * page;
+        // SAFETY: a fresh private mapping, unmapped at the end of the test;
+        // its lowest page is made the guard.
+        let mem = unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                size + page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANON,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            assert_eq!(libc::mprotect(p, page, libc::PROT_NONE), 0);
+            p.cast::<u8>()
+        };
+        let base = unsafe { mem.add(page) };
+        let owner = StackOwner { release, data: 42 };
+        for round in 0..2 {
+            // SAFETY: the range is ours, unused, guarded below.
+            let spare = unsafe { SpareStack::from_raw(base, size, owner) };
+            assert_eq!((spare.base(), spare.size_bytes()), (base, size));
+            let mut g = Gn::<()>::new_scoped_local_on(spare, |mut s: Scope<'_, '_, (), usize>| {
+                let local = 0u8;
+                s.yield_with(std::hint::black_box(&local) as *const u8 as usize);
+                3
+            });
+            let addr = g.next().expect("the body runs on the caller's memory");
+            assert!((base as usize..base as usize + size).contains(&addr));
+            assert_eq!(g.next(), Some(3));
+            RELEASED.with(|r| assert!(r.borrow().len() == round, "released early"));
+            drop(g);
+            RELEASED.with(|r| {
+                assert_eq!(r.borrow().len(), round + 1, "released once");
+                assert_eq!(r.borrow()[round], (42, base as usize, size));
+            });
+        }
+        // a spare stack given back without a generator is released too
+        drop(unsafe { SpareStack::from_raw(base, size, owner) });
+        RELEASED.with(|r| assert_eq!(r.borrow().len(), 3));
+        unsafe { libc::munmap(mem.cast(), size + page) };
+    }
+
+    #[test]
     fn a_body_that_never_unwound_gives_no_spare_stack() {
         // A destructor that suspends while the cancel unwinds: generator
         // counts the body as done, with its frames (and its closure block)

@@ -552,6 +552,22 @@ struct StackMem {
     abandoned: Cell<bool>,
     // green patch: the sentinel was written (odd size: full usage tracking)
     tracked: bool,
+    // green patch 4: who releases the memory, when the caller provided it
+    // (`SpareStack::from_raw`); `None`: generator mapped it and unmaps it
+    owner: Option<StackOwner>,
+}
+
+/// green patch 4: how memory that the caller owns goes back to it when the
+/// last handle to a stack made by [`SpareStack::from_raw`] is dropped.
+#[derive(Clone, Copy, Debug)]
+pub struct StackOwner {
+    /// Called once, with `data` and the stack's usable range (`base`,
+    /// `size_bytes`, as given to `from_raw`), when nothing uses the stack
+    /// any more: nothing runs on it and no record of generator's is left on
+    /// it.
+    pub release: unsafe fn(data: usize, base: *mut u8, size_bytes: usize),
+    /// Passed to `release` as it is.
+    pub data: usize,
 }
 
 #[cfg(test)]
@@ -561,6 +577,14 @@ thread_local! {
 
 impl Drop for StackMem {
     fn drop(&mut self) {
+        if let Some(owner) = self.owner {
+            // SAFETY: the owner's contract (`SpareStack::from_raw`): this is
+            // the last handle, so nothing of generator's uses the memory.
+            unsafe { (owner.release)(owner.data, self.buf.bottom.cast(), self.buf.len()) };
+            #[cfg(test)]
+            STACK_DEALLOCS.with(|drops| drops.set(drops.get() + 1));
+            return;
+        }
         let page_size = sys::page_size();
         let guard = self
             .buf
@@ -600,6 +624,7 @@ impl Stack {
                 offset: Cell::new(0),
                 abandoned: Cell::new(false),
                 tracked: track_usage,
+                owner: None,
             }),
         };
 
@@ -714,7 +739,8 @@ impl Stack {
 /// gives. Stacks with full usage tracking (odd sizes) are never spare: their
 /// sentinel would not survive that.
 ///
-/// Dropping it unmaps the stack.
+/// Dropping it unmaps the stack (or gives a caller's memory back, see
+/// [`from_raw`](Self::from_raw)).
 pub struct SpareStack {
     stack: Stack,
 }
@@ -733,6 +759,50 @@ impl SpareStack {
 
     pub(crate) fn into_stack(self) -> Stack {
         self.stack
+    }
+
+    /// green patch 4: a stack in memory the caller provides, for
+    /// [`Gn::new_scoped_local_on`](crate::Gn): `size_bytes` usable bytes
+    /// from `base` up. Dropping it, or the last generator built on it, calls
+    /// `owner.release` instead of unmapping anything.
+    ///
+    /// # Safety
+    ///
+    /// `base .. base + size_bytes` must be readable and writable memory that
+    /// nothing else uses until `owner.release` is called, page aligned,
+    /// whole pages, at least [`min_size`](Self::min_size) bytes, with a
+    /// guard page right below `base` (an access there must fault: that is
+    /// how a stack overflow is caught, see `overflow_unix.rs`). Its contents
+    /// may be anything: a generator writes every word before reading it.
+    pub unsafe fn from_raw(base: *mut u8, size_bytes: usize, owner: StackOwner) -> SpareStack {
+        let page = sys::page_size();
+        assert!(
+            base.addr().is_multiple_of(page)
+                && size_bytes.is_multiple_of(page)
+                && size_bytes >= SpareStack::min_size(),
+            "SpareStack::from_raw: {size_bytes} bytes at {base:p} are not whole pages \
+             of a usable size"
+        );
+        // SAFETY: `base + size_bytes` is the end of the caller's range.
+        let top = unsafe { base.add(size_bytes) };
+        // SAFETY: the caller vouches for the range.
+        let buf = unsafe { SysStack::new(top.cast(), base.cast()) };
+        SpareStack {
+            stack: Stack {
+                mem: Rc::new(StackMem {
+                    buf,
+                    offset: Cell::new(0),
+                    abandoned: Cell::new(false),
+                    tracked: false,
+                    owner: Some(owner),
+                }),
+            },
+        }
+    }
+
+    /// The smallest `size_bytes` that [`from_raw`](Self::from_raw) takes.
+    pub fn min_size() -> usize {
+        SysStack::min_size().max(sys::page_size())
     }
 
     /// The lowest usable address of the stack, just above its guard page;
