@@ -5,6 +5,10 @@
 //! must be reported against it, like any other (see `overflow.rs`), never
 //! lost, blamed on another greenlet or left to a bare abort.
 //!
+//! The same for an overflow inside the allocator, which may hold its lock
+//! when it faults: the report must not allocate, or it hangs (it did, in
+//! generator's signal handler, until generator patch 5).
+//!
 //! Each case recurses until only `margin` bytes of a 16 KiB stack are
 //! left, then yields or parks, in a child process, for a range of margins
 //! around the depth the bookkeeping needs (a few hundred bytes in release,
@@ -60,6 +64,9 @@ enum Kind {
     Park,
     /// `sleep` after a first sleep, so that the loop resumed it.
     ParkAfterLoop,
+    /// No switch: an allocation too big for malloc's per-thread cache, so
+    /// that it takes the arena's lock.
+    Alloc,
 }
 
 fn scenario(kind: Kind, margin: usize) {
@@ -82,6 +89,7 @@ fn scenario(kind: Kind, margin: usize) {
                 descend(low, margin, &|| match kind {
                     Kind::Yield => green::yield_now(),
                     Kind::Park | Kind::ParkAfterLoop => green::sleep(Duration::from_millis(1)),
+                    Kind::Alloc => drop(black_box(vec![1u8; 3000 + margin])),
                 });
             })
             .unwrap();
@@ -131,5 +139,13 @@ fn an_overflow_in_a_park_after_a_resume_by_the_loop_names_the_greenlet() {
     check(
         "an_overflow_in_a_park_after_a_resume_by_the_loop_names_the_greenlet",
         Kind::ParkAfterLoop,
+    );
+}
+
+#[test]
+fn an_overflow_inside_the_allocator_names_the_greenlet() {
+    check(
+        "an_overflow_inside_the_allocator_names_the_greenlet",
+        Kind::Alloc,
     );
 }

@@ -32,10 +32,14 @@
 //!   instead (patch 3), which leaves it with the generator that came back,
 //!   and [`Coroutine::came_back`] raises it. Greenlet bodies catch their
 //!   own panics (see `builder::ended`), so the only thing that can come out
-//!   is the stack-overflow error that generator's SIGSEGV handler delivers
-//!   after it switched off the dead stack ([`is_overflow`]); the hub catches
-//!   it around its loop and aborts the process with a message that names the
-//!   greenlet.
+//!   is a stack overflow, which generator's SIGSEGV handler flags after it
+//!   switched off the dead stack. [`Coroutine::came_back`] asks for the flag
+//!   before anything else ([`Resumed::Overflowed`]) and the hub aborts the
+//!   process with a message that names the greenlet, allocating nothing on
+//!   the way (the overflow may have struck inside the allocator, holding its
+//!   lock: generator patch 5). During a forced unwind the overflow still
+//!   comes out of generator's `cancel` as a panic ([`is_overflow`]), whose
+//!   error generator allocates.
 //! - A resumer does not know the scope of a coroutine reached through
 //!   [`suspend_to`], so each coroutine publishes its own ([`CURRENT_SCOPE`]).
 //! - Dropping a suspended generator while the thread is panicking skips its
@@ -93,6 +97,11 @@ pub(crate) enum Resumed {
     Suspended,
     /// The body returned; the coroutine may go back to the pool.
     Done,
+    /// Its stack overflowed: it hit the guard page, and generator's signal
+    /// handler switched away from it. The process must abort, allocating
+    /// nothing on the way: the overflow may have struck inside the
+    /// allocator, whose lock the abandoned frames then hold forever.
+    Overflowed,
 }
 
 /// A stackful coroutine. Not `Send`: it lives and dies on its hub's thread.
@@ -238,6 +247,10 @@ impl Coroutine {
     /// overflow) is raised here.
     #[inline]
     pub(crate) fn came_back(&mut self) -> Resumed {
+        // Asked first: `get_panic_data` would allocate the overflow's error.
+        if self.gen.overflowed() {
+            return Resumed::Overflowed;
+        }
         if let Some(payload) = self.gen.get_panic_data() {
             panic::resume_unwind(payload);
         }

@@ -55,8 +55,8 @@ impl Hub {
 
     /// A resume came back to the loop: `current` names the greenlet that
     /// came back. It suspended (and did its own bookkeeping), or it
-    /// finished, or its stack overflowed (or a panic escaped its body: a
-    /// bug), which is raised here, `current` still naming it for the report.
+    /// finished, or its stack overflowed, which aborts the process with a
+    /// report (or a panic escaped its body, a bug, which is raised here).
     #[inline]
     fn came_back(&self) {
         if !self.incoming.get().is_null() {
@@ -76,6 +76,7 @@ impl Hub {
                 self.finish(&g, co);
                 self.recycle_core(g);
             }
+            Resumed::Overflowed => self.overflowed(&g),
         }
     }
 

@@ -2,7 +2,6 @@
 //! module docs): run the ready greenlets, fire timers, poll, detect deadlock.
 
 use std::fmt::Write as _;
-use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -21,30 +20,8 @@ impl Hub {
     /// Runs greenlets until the main greenlet has finished.
     ///
     /// A greenlet that overflows its stack aborts the process, with a
-    /// message naming it (see [`Coroutine::resume`]).
+    /// message naming it ([`overflowed`](Self::overflowed)).
     pub(crate) fn run_until_main_finished(&self) {
-        let looped = panic::catch_unwind(AssertUnwindSafe(|| self.run_loop()));
-        if let Err(payload) = looped {
-            if crate::coroutine::is_overflow(&*payload) {
-                let g = self.current_core_opt();
-                let bytes = g
-                    .as_ref()
-                    .and_then(|g| g.co.try_borrow().ok()?.as_ref().map(Coroutine::stack_bytes))
-                    .unwrap_or(0);
-                let who = g.map_or_else(|| "?".to_string(), |g| format!("{g:?}"));
-                eprintln!(
-                    "green: greenlet {who} overflowed its stack of {bytes} bytes and hit the \
-                     guard page; aborting. Give it a larger stack with \
-                     green::Builder::stack_size, or raise the default with \
-                     green::set_default_stack_size or the GREEN_STACK_SIZE environment variable."
-                );
-                std::process::abort();
-            }
-            panic::resume_unwind(payload);
-        }
-    }
-
-    fn run_loop(&self) {
         let main = self.main.borrow().clone().expect("main greenlet set");
         while !main.is_finished() {
             self.drain_remote();
@@ -61,6 +38,30 @@ impl Hub {
             self.fire_timers();
             self.poll_or_block(&main);
         }
+    }
+
+    /// `g`'s stack overflowed: reports it and aborts. Allocates nothing and
+    /// takes no lock (the message is formatted on the stack and written
+    /// with one `write`): the overflow may have struck inside the
+    /// allocator, whose lock the abandoned frames then hold forever.
+    #[cold]
+    pub(super) fn overflowed(&self, g: &Core) -> ! {
+        let bytes = g
+            .co
+            .try_borrow()
+            .ok()
+            .and_then(|co| co.as_ref().map(Coroutine::stack_bytes))
+            .unwrap_or(0);
+        let mut msg = StackMessage::new();
+        let _ = write!(
+            msg,
+            "green: greenlet {g:?} overflowed its stack of {bytes} bytes and hit the guard \
+             page; aborting. Give it a larger stack with green::Builder::stack_size, or raise \
+             the default with green::set_default_stack_size or the GREEN_STACK_SIZE \
+             environment variable.\n"
+        );
+        msg.write_to_stderr();
+        std::process::abort();
     }
 
     fn drain_remote(&self) {
@@ -187,5 +188,36 @@ impl Hub {
             }
         }
         msg
+    }
+}
+
+/// A message formatted into a buffer on the stack (cut short if it does not
+/// fit), for reports that must not allocate.
+struct StackMessage {
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl StackMessage {
+    fn new() -> StackMessage {
+        StackMessage {
+            buf: [0; 1024],
+            len: 0,
+        }
+    }
+
+    fn write_to_stderr(&self) {
+        // SAFETY: write(2) reads `len` initialised bytes of our buffer.
+        unsafe { libc::write(libc::STDERR_FILENO, self.buf.as_ptr().cast(), self.len) };
+    }
+}
+
+impl std::fmt::Write for StackMessage {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
     }
 }

@@ -195,6 +195,17 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
         self.gen.get_panic_data()
     }
 
+    /// green patch 5: whether the generator's stack overflowed (it hit the
+    /// guard page and the overflow handler switched away from it). Allocates
+    /// nothing, unlike [`get_panic_data`](Self::get_panic_data), which makes
+    /// the `Error::StackErr` box: the overflow may have struck inside the
+    /// allocator, whose lock then stays held, so a resumer that wants to
+    /// report it and abort should ask this first and allocate nothing.
+    #[inline]
+    pub fn overflowed(&self) -> bool {
+        self.gen.context.overflowed
+    }
+
     /// Hands this thread over from the generator running now to `next`
     /// (green patch 3).
     ///
@@ -661,10 +672,23 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
             return;
         }
 
-        if let Some(err) = self.context.err.take() {
+        if let Some(err) = self.take_err() {
             // pass the error to the parent until root
             panic::resume_unwind(err);
         }
+    }
+
+    /// The panic or stack overflow to hand out, once (green patch 5: the
+    /// overflow handler only sets `overflowed`, the error is made here).
+    fn take_err(&mut self) -> Option<Box<dyn Any + Send>> {
+        if let Some(err) = self.context.err.take() {
+            return Some(err);
+        }
+        if self.context.overflowed && !self.context.overflow_delivered {
+            self.context.overflow_delivered = true;
+            return Some(Box::new(crate::Error::StackErr));
+        }
+        None
     }
 
     #[inline]
@@ -768,7 +792,7 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
     /// get the generator panic data
     #[inline]
     fn get_panic_data(&mut self) -> Option<Box<dyn Any + Send>> {
-        self.context.err.take()
+        self.take_err()
     }
 
     /// resume the generator without touch the para
@@ -940,6 +964,10 @@ mod test {
         // the handler must remember that it reported the overflow, so that
         // dropping the generator does not panic a second time
         assert!(g.gen.context.overflowed);
+        // green patch 5: the flag is what the handler left (it allocates
+        // nothing), and the error was handed out once, by `resume`
+        assert!(g.overflowed());
+        assert!(g.get_panic_data().is_none(), "delivered once");
     }
 
     #[test]

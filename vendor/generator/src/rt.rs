@@ -98,6 +98,9 @@ pub struct Context {
     /// stack from an overflowed one. This flag stays set once the handler
     /// has delivered `Error::StackErr` for this context.
     pub overflowed: bool,
+    /// green patch 5: `Error::StackErr` was handed out for the overflow
+    /// (the handler allocates nothing; the resumer makes the error)
+    pub overflow_delivered: bool,
 }
 
 impl Context {
@@ -114,6 +117,7 @@ impl Context {
             local_data: ptr::null_mut(),
             stack_guard: (0, 0),
             overflowed: false,
+            overflow_delivered: false,
         }
     }
 

@@ -57,8 +57,13 @@ unsafe extern "C" fn signal_handler(
         msg.len(),
     );
 
+    // green patch 5: nothing is allocated here. The overflow may have struck
+    // inside the allocator, whose lock its abandoned frames then hold
+    // forever: an allocation here (the error box used to be made here) hung
+    // the thread instead of reporting. The resumer makes the error from the
+    // flag (`GeneratorImpl::take_err`), or, like green, reports without
+    // allocating (`GeneratorObj::overflowed`).
     let context = ContextStack::current().top();
-    context.err = Some(Box::new(crate::Error::StackErr));
     context.overflowed = true;
 
     let mut sigset: libc::sigset_t = mem::zeroed();
