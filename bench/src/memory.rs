@@ -5,9 +5,11 @@
 //! allocators and stack pools keep what they got: a measurement made after
 //! another one in the same process would be skewed by its leftovers.
 //!
-//! A guarded coroutine stack costs two kernel mappings (the stack and its
-//! guard page), and the kernel caps a process at `vm.max_map_count` of them,
-//! 65,530 by default. When that is too low for the wanted count, the
+//! A guarded coroutine stack of `may` or the raw generator costs two kernel
+//! mappings (the stack and its guard page), and the kernel caps a process at
+//! `vm.max_map_count` of them, 65,530 by default (green's default-size
+//! stacks come from slabs of 64, one mapping each on Linux 6.13 and later,
+//! two a stack before). When that is too low for the wanted count, the
 //! parent raises it if it runs as root (and puts it back afterwards), or
 //! else measures fewer tasks; the table says which.
 

@@ -6,9 +6,9 @@
 //!
 //! Each contender runs in a child process of its own (this binary,
 //! re-run as `--timers <contender> <count>`), pinned to CPU 0. Coroutine
-//! stacks need two kernel mappings each, so the parent raises
-//! `vm.max_map_count` as the memory workload does (see
-//! [`memory`](crate::memory)).
+//! stacks need two kernel mappings each (`may`'s; green's only before
+//! Linux 6.13), so the parent raises `vm.max_map_count` as the memory
+//! workload does (see [`memory`](crate::memory)).
 
 use std::io::Write as _;
 use std::process::Command;

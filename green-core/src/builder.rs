@@ -72,7 +72,8 @@ impl Builder {
     ///
     /// Fails when its stack cannot be mapped: [`io::ErrorKind::OutOfMemory`]
     /// with a message that names the cause (memory, or the kernel's
-    /// `vm.max_map_count`, since every stack costs two mappings), or
+    /// `vm.max_map_count`: a stack of other than the default size, or any
+    /// stack before Linux 6.13, costs two mappings), or
     /// [`io::ErrorKind::InvalidInput`] for a size beyond the process's stack
     /// limit.
     ///

@@ -81,7 +81,6 @@ where
     hub.shutdown();
     drop(installed);
     drop(ManuallyDrop::into_inner(hub));
-    crate::coroutine::pool::release_parked();
 
     match result.into_inner() {
         Some(Ok(value)) => value,

@@ -58,6 +58,7 @@
 //! unwound is leaked, never freed.
 
 pub(crate) mod pool;
+mod slab;
 pub(crate) mod stack;
 
 use std::any::Any;

@@ -97,8 +97,9 @@ pub(crate) fn allocation_error(stack_bytes: usize, payload: &(dyn Any + Send)) -
     let cause = match map_counts() {
         Some((maps, limit)) if maps + 16 >= limit => format!(
             "the process has {maps} memory mappings and the kernel's vm.max_map_count is {limit}; \
-             each greenlet stack costs two mappings (stack and guard page): raise it with \
-             `sysctl -w vm.max_map_count={}` or run fewer greenlets at once",
+             a greenlet stack of other than the default size, or any stack on a kernel \
+             without guard markers (before Linux 6.13), costs two mappings (stack and guard \
+             page): raise it with `sysctl -w vm.max_map_count={}` or run fewer greenlets at once",
             (limit * 4).max(262_144)
         ),
         _ => "the system is out of memory (or address space) for another stack; run fewer \

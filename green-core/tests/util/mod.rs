@@ -236,6 +236,31 @@ pub fn page_size() -> usize {
     usize::try_from(n).expect("the page size")
 }
 
+/// Whether the kernel installs guard markers (`MADV_GUARD_INSTALL`, Linux
+/// 6.13), which green's stack slabs use for guard pages: then a slab of
+/// default-size stacks is one mapping.
+#[allow(dead_code)]
+pub fn guard_markers() -> bool {
+    const MADV_GUARD_INSTALL: libc::c_int = 102;
+    let page = page_size();
+    // SAFETY: a fresh private mapping of one page, unmapped below; the
+    // madvise only installs a guard marker in it.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED, "mmap one page");
+        let ok = libc::madvise(p, page, MADV_GUARD_INSTALL) == 0;
+        libc::munmap(p, page);
+        ok
+    }
+}
+
 /// Puts `fd` in non-blocking mode.
 pub fn set_nonblocking(fd: &impl AsRawFd) {
     let fd: RawFd = fd.as_raw_fd();
