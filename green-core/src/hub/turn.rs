@@ -46,19 +46,18 @@ impl Hub {
     /// allocator, whose lock the abandoned frames then hold forever.
     #[cold]
     pub(super) fn overflowed(&self, g: &Core) -> ! {
-        let bytes = g
-            .co
-            .try_borrow()
-            .ok()
-            .and_then(|co| co.as_ref().map(Coroutine::stack_bytes))
-            .unwrap_or(0);
+        let bytes =
+            g.co.try_borrow()
+                .ok()
+                .and_then(|co| co.as_ref().map(Coroutine::stack_bytes))
+                .unwrap_or(0);
         let mut msg = StackMessage::new();
-        let _ = write!(
+        let _ = writeln!(
             msg,
             "green: greenlet {g:?} overflowed its stack of {bytes} bytes and hit the guard \
              page; aborting. Give it a larger stack with green::Builder::stack_size, or raise \
              the default with green::set_default_stack_size or the GREEN_STACK_SIZE \
-             environment variable.\n"
+             environment variable."
         );
         msg.write_to_stderr();
         std::process::abort();
