@@ -387,7 +387,9 @@ fn nonblocking_mode_returns_would_block_and_clones_share_settings() {
         // A round trip can take longer than 5 ms on a loaded machine (a
         // read timeout then fails with WouldBlock, as std's does): this
         // part checks that blocking mode is back, with a roomy timeout.
-        clone.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        clone
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         (&c).write_all(b"ok").unwrap();
         let mut b = [0; 2];
         (&clone).read_exact(&mut b).unwrap();

@@ -206,8 +206,8 @@ impl Coroutine {
     /// the thread on ([`suspend_to`]), until the last coroutine of that
     /// chain does: the caller must know which one that is (the hub keeps
     /// track) and ask it [`came_back`](Self::came_back), which raises a
-    /// panic that escaped its body or its stack overflow. Nothing is raised
-    /// here.
+    /// panic that escaped its body and tells of its stack overflow. Nothing
+    /// is raised here.
     ///
     /// A raw pointer, because the coroutine may be handed the thread again,
     /// by another one of the chain, before this call returns.
@@ -244,8 +244,9 @@ impl Coroutine {
 
     /// How the coroutine that came back from a [`resume`](Self::resume)
     /// left: `self` is the one resumed, or the last one of the chain it
-    /// handed the thread to. A panic that escaped its body (or its stack
-    /// overflow) is raised here.
+    /// handed the thread to. A panic that escaped its body is raised here; a
+    /// stack overflow is [`Resumed::Overflowed`], for the caller to report
+    /// without allocating.
     #[inline]
     pub(crate) fn came_back(&mut self) -> Resumed {
         // Asked first: `get_panic_data` would allocate the overflow's error.

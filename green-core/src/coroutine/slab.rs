@@ -33,12 +33,21 @@
 //! million is slower to look up); the discard 2.6 µs against 1.8 µs.
 //!
 //! Slabs belong to the thread that maps them (greenlets never move), and
-//! so does their bookkeeping, a thread-local that nothing else touches. A
-//! stack released after its thread's bookkeeping is gone (at thread exit)
-//! is unmapped on its own.
+//! so does their bookkeeping, a thread-local that nothing else touches. At
+//! thread exit the empty slabs are unmapped and the others are left to their
+//! stacks still in use (the hot coroutines of the pool, whose thread-local
+//! may be destroyed after this one): the last one released unmaps its slab.
+//! The main thread leaves everything to `exit`, which tears the address
+//! space down at once.
+//!
+//! One guard page between neighbouring stacks, as generator, glibc's
+//! threads and Rust's own threads have: a frame larger than a page without
+//! stack probes (C code with a large `alloca`) could jump over it into the
+//! neighbour's top page. Rust code probes every page of a large frame.
 
 use std::cell::RefCell;
 use std::ptr::{self, NonNull};
+use std::sync::OnceLock;
 
 use generator::{SpareStack, StackOwner};
 
@@ -61,10 +70,13 @@ thread_local! {
 }
 
 /// A stack of `stack_bytes` usable bytes with a guard page below it, from
-/// this thread's slabs; `None` when no slab can be mapped or the guard
-/// cannot be installed (the caller maps the stack itself then, and reports
-/// the error that gives).
+/// this thread's slabs; `None` when no slab can be mapped, the guard cannot
+/// be installed or the size is beyond what a stack may be (the caller maps
+/// the stack itself then, and reports the error that gives).
 pub(super) fn take(stack_bytes: usize) -> Option<SpareStack> {
+    if stack_bytes > max_stack_bytes() {
+        return None;
+    }
     SLABS
         .try_with(|s| s.borrow_mut().take(stack_bytes))
         .ok()
@@ -83,8 +95,8 @@ enum Guard {
 struct Slabs {
     /// Slabs with a free slot; spawns take from the last matching one.
     open: Vec<NonNull<Slab>>,
-    /// How many of `open` have every slot free (at most one is kept).
-    empty: usize,
+    /// The one slab with every slot free that is kept mapped.
+    kept: Option<NonNull<Slab>>,
     /// Found out at the first guard installed.
     guard: Option<Guard>,
 }
@@ -124,52 +136,57 @@ impl Slabs {
     const fn new() -> Slabs {
         Slabs {
             open: Vec::new(),
-            empty: 0,
+            kept: None,
             guard: None,
         }
     }
 
     fn take(&mut self, stack_bytes: usize) -> Option<SpareStack> {
-        let at = match self
+        let found = self
             .open
             .iter()
             // SAFETY: the slabs in `open` are mapped and owned by this thread.
-            .rposition(|s| unsafe { s.as_ref() }.stack_bytes == stack_bytes)
-        {
-            Some(at) => at,
+            .rposition(|s| unsafe { s.as_ref() }.stack_bytes == stack_bytes);
+        let mut slab_ptr = match found {
+            Some(at) => self.open[at],
             None => {
                 let slab = map_slab(stack_bytes)?;
                 self.add_open(slab);
-                self.empty += 1;
-                self.open.len() - 1
+                slab
             }
         };
-        let mut slab_ptr = self.open[at];
         // SAFETY: as above; no other reference to the slab is alive (this
-        // one ends before `remove_open` makes its own).
+        // one ends before `remove_open` or `emptied` make their own).
         let slab = unsafe { slab_ptr.as_mut() };
         let i = match slab.free.pop() {
             Some(i) => usize::from(i),
             None => {
                 let i = slab.fresh;
-                let guard = self.install_guard(slab.slot(i))?;
-                self.guard = Some(guard);
+                match self.install_guard(slab.slot(i)) {
+                    Some(guard) => self.guard = Some(guard),
+                    None => {
+                        if slab.used == 0 {
+                            self.emptied(slab_ptr); // a new slab: not kept
+                        }
+                        return None;
+                    }
+                }
                 slab.fresh += 1;
                 i
             }
         };
-        if slab.used == 0 {
-            self.empty -= 1;
-        }
         slab.used += 1;
         let full = slab.free.is_empty() && slab.fresh == slab.slots;
         let base = slab.slot(i).wrapping_add(stack::page_size());
+        if self.kept == Some(slab_ptr) {
+            self.kept = None;
+        }
         if full {
             self.remove_open(slab_ptr);
         }
         let owner = StackOwner {
             release,
-            data: slab_ptr.as_ptr() as usize,
+            data: slab_ptr.as_ptr().cast(),
         };
         // SAFETY: the stack of slot `i`: whole pages inside the slab's
         // private mapping, readable and writable, with the guard installed
@@ -187,8 +204,12 @@ impl Slabs {
             if unsafe { libc::madvise(page.cast(), size, MADV_GUARD_INSTALL) } == 0 {
                 return Some(Guard::Marker);
             }
-            if self.guard == Some(Guard::Marker) {
-                return None; // it worked before: a real failure (memory)
+            // EINVAL: the kernel does not know the advice (before 6.13), or
+            // the mapping cannot carry markers (locked memory). Anything
+            // else (memory for the page table) is a failure of this spawn.
+            let unknown = std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL);
+            if !unknown || self.guard == Some(Guard::Marker) {
+                return None;
             }
         }
         // SAFETY: as above.
@@ -227,16 +248,34 @@ impl Slabs {
             self.add_open(slab_ptr);
         }
         if used == 0 {
-            if self.empty == 0 {
-                self.empty = 1;
-            } else {
-                self.remove_open(slab_ptr);
-                unmap_slab(slab_ptr);
-            }
+            self.emptied(slab_ptr);
         }
     }
 
-    /// The mappings this thread holds for stacks.
+    /// `slab`, open, has no slot in use: it is kept, unless another is kept
+    /// already. Of two, the one of the default stack size is kept (a slab
+    /// of an older default would never be used again).
+    fn emptied(&mut self, slab_ptr: NonNull<Slab>) {
+        let current = |p: NonNull<Slab>| {
+            // SAFETY: a slab of this thread, mapped; read only.
+            unsafe { p.as_ref() }.stack_bytes == stack::default_size()
+        };
+        let unmap = match self.kept {
+            None => {
+                self.kept = Some(slab_ptr);
+                return;
+            }
+            Some(kept) if !current(kept) && current(slab_ptr) => {
+                self.kept = Some(slab_ptr);
+                kept
+            }
+            Some(_) => slab_ptr,
+        };
+        self.remove_open(unmap);
+        unmap_slab(unmap);
+    }
+
+    /// The mappings this thread holds for stacks with a free slot.
     #[cfg(test)]
     fn mapped(&self) -> usize {
         self.open.len()
@@ -244,9 +283,9 @@ impl Slabs {
 }
 
 impl Drop for Slabs {
-    /// At thread exit: slabs with no stack in use are unmapped; in the
-    /// others the unused slots are, and the stacks still in use are
-    /// unmapped one by one as they are released (see [`release`]).
+    /// At thread exit: slabs with no stack in use are unmapped; the others
+    /// are left to their stacks in use, the last of which unmaps its slab
+    /// (see [`release`]).
     fn drop(&mut self) {
         if super::pool::is_main_thread() {
             // `exit` is under way: the kernel's teardown of the address
@@ -254,25 +293,35 @@ impl Drop for Slabs {
             return;
         }
         for slab_ptr in std::mem::take(&mut self.open) {
-            // SAFETY: a slab of this thread, mapped.
-            let slab = unsafe { slab_ptr.as_ref() };
-            if slab.used == 0 {
+            // SAFETY: a slab of this thread, mapped; read only.
+            if unsafe { slab_ptr.as_ref() }.used == 0 {
                 unmap_slab(slab_ptr);
-                continue;
             }
-            let unused = slab.free.iter().map(|&i| usize::from(i));
-            for i in unused.chain(slab.fresh..slab.slots) {
-                // SAFETY: an unused slot of the slab: nothing lives there.
-                unsafe { libc::munmap(slab.slot(i).cast(), slab.slot_bytes()) };
-            }
-            // The record stays (leaked): the slots in use point at it.
         }
     }
 }
 
-/// Maps a slab for stacks of `stack_bytes`; `None` if the kernel refuses.
+/// The largest stack a slab maps: what generator allows (the hard limit on
+/// the process's stack size, `RLIMIT_STACK`), so that a size beyond it gets
+/// generator's error rather than a slab.
+fn max_stack_bytes() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        let mut limit = std::mem::MaybeUninit::<libc::rlimit>::uninit();
+        // SAFETY: getrlimit writes the limit into `limit` when it returns 0.
+        if unsafe { libc::getrlimit(libc::RLIMIT_STACK, limit.as_mut_ptr()) } != 0 {
+            return 1 << 30; // what generator assumes then
+        }
+        // SAFETY: initialised by the successful call.
+        let max = unsafe { limit.assume_init() }.rlim_max;
+        usize::try_from(max).unwrap_or(usize::MAX)
+    })
+}
+
+/// Maps a slab for stacks of `stack_bytes`; `None` if the kernel refuses
+/// (or the size overflows).
 fn map_slab(stack_bytes: usize) -> Option<NonNull<Slab>> {
-    let slot_bytes = stack_bytes + stack::page_size();
+    let slot_bytes = stack_bytes.checked_add(stack::page_size())?;
     let slots = (SLAB_BYTES / slot_bytes).clamp(1, SLOTS);
     let len = slots.checked_mul(slot_bytes)?;
     // SAFETY: a new private anonymous mapping; it overlaps nothing.
@@ -312,6 +361,11 @@ fn unmap_slab(slab_ptr: NonNull<Slab>) {
     debug_assert_eq!(slab.used, 0);
     // SAFETY: the slab's whole mapping, with nothing living in it.
     unsafe { libc::munmap(slab.base.as_ptr().cast(), slab.map_bytes()) };
+    #[cfg(test)]
+    tests::UNMAPPED
+        .lock()
+        .unwrap()
+        .push(slab.base.as_ptr() as usize);
 }
 
 /// generator's call when nothing uses the stack `base .. base + size` of the
@@ -321,33 +375,57 @@ fn unmap_slab(slab_ptr: NonNull<Slab>) {
 ///
 /// As [`StackOwner::release`]: called once per stack that [`Slabs::take`]
 /// handed out, when nothing of it is in use.
-unsafe fn release(data: usize, base: *mut u8, size: usize) {
-    let slab_ptr = NonNull::new(data as *mut Slab).expect("a slab record");
+unsafe fn release(data: *mut (), base: *mut u8, size: usize) {
+    let slab_ptr = NonNull::new(data.cast::<Slab>()).expect("a slab record");
     // SAFETY: `base .. base + size` is a stack that nothing uses any more
     // (the caller's contract), whole pages of our private anonymous
     // mapping: the discard only replaces its contents with zero-fill pages,
     // and no Rust object lives there. The guard page below is not touched.
     unsafe { libc::madvise(base.cast(), size, libc::MADV_DONTNEED) };
-    let page = stack::page_size();
-    let given_back = SLABS.try_with(|s| {
-        let mut slabs = s.try_borrow_mut().ok()?;
-        // SAFETY: the slab is mapped (this slot is in it) and the record is
-        // only read here.
-        let slab = unsafe { slab_ptr.as_ref() };
-        let i = (base as usize - page - slab.base.as_ptr() as usize) / slab.slot_bytes();
-        slabs.give_back(slab_ptr, i);
-        Some(())
+    // SAFETY: the slab is mapped (this slot is in it); read only, and the
+    // reference ends before anything else refers to the record.
+    let slab = unsafe { slab_ptr.as_ref() };
+    let i = (base as usize - stack::page_size() - slab.base.as_ptr() as usize) / slab.slot_bytes();
+    let given_back = SLABS.try_with(|s| match s.try_borrow_mut() {
+        Ok(mut slabs) => slabs.give_back(slab_ptr, i),
+        // Cannot happen: nothing done under that borrow drops a stack. The
+        // slot is leaked rather than the bookkeeping corrupted.
+        Err(_) => debug_assert!(false, "a stack released inside the slab bookkeeping"),
     });
-    if !matches!(given_back, Ok(Some(()))) {
-        // The thread's bookkeeping is gone (thread exit): unmap the slot.
-        // SAFETY: the slot (guard page and stack), which nothing uses.
-        unsafe { libc::munmap(base.wrapping_sub(page).cast(), size + page) };
+    if given_back.is_err() {
+        // The thread's bookkeeping is gone (thread exit): the slab's record
+        // lives on for its stacks in use; the last one unmaps the slab.
+        orphan_released(slab_ptr);
+    }
+}
+
+/// A stack of `slab` was released after its thread's bookkeeping was
+/// dropped ([`Slabs::drop`] left the slab to its stacks in use).
+fn orphan_released(mut slab_ptr: NonNull<Slab>) {
+    if super::pool::is_main_thread() {
+        return; // `exit` is under way
+    }
+    // SAFETY: the record is alive (this stack was in use) and only this
+    // thread, whose bookkeeping is gone, refers to it.
+    let slab = unsafe { slab_ptr.as_mut() };
+    slab.used -= 1;
+    if slab.used == 0 {
+        unmap_slab(slab_ptr);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The slabs unmapped so far (their base), by every test thread: an
+    /// address range freed by one test may be mapped again by another at
+    /// once, so `/proc/self/maps` cannot tell.
+    pub(super) static UNMAPPED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+    fn was_unmapped(slab_start: usize) -> bool {
+        UNMAPPED.lock().unwrap().contains(&slab_start)
+    }
 
     /// Whether reading the byte at `addr` faults, found without a signal:
     /// `process_vm_readv` on ourselves fails with `EFAULT` where a read would
@@ -506,7 +584,8 @@ mod tests {
             assert_eq!(mappings_in(one, one + 1), 1);
             drop(second);
             SLABS.with(|s| assert_eq!(s.borrow().mapped(), 1, "the other is unmapped"));
-            assert_eq!(mappings_in(two, two + 1), 0);
+            // slot 0's stack starts a guard page above the slab
+            assert!(was_unmapped(two - stack::page_size()));
             let s = take(bytes).unwrap();
             let (start, end) = slab_range(&s);
             assert!((start..end).contains(&one), "from the kept slab");
@@ -536,5 +615,78 @@ mod tests {
                 assert_eq!(unsafe { slabs.open[0].as_ref() }.used, 0, "given back");
             });
         });
+    }
+
+    #[test]
+    fn a_slab_of_an_old_default_size_is_not_the_one_kept() {
+        on_fresh_thread(None, || {
+            let bytes = stack::default_size();
+            let old = take(bytes * 2).unwrap();
+            let (old_slab, _) = slab_range(&old);
+            drop(old);
+            SLABS.with(|s| assert_eq!(s.borrow().mapped(), 1, "kept, for now"));
+            drop(take(bytes).unwrap());
+            SLABS.with(|s| assert_eq!(s.borrow().mapped(), 1, "one is unmapped"));
+            assert!(was_unmapped(old_slab), "the one of the old size");
+        });
+    }
+
+    #[test]
+    fn a_stack_released_after_its_threads_bookkeeping_unmaps_its_slab() {
+        thread_local! {
+            // Touched before SLABS, so destroyed after it (thread-locals
+            // go in the reverse order of their first use).
+            static HELD: RefCell<Vec<SpareStack>> = const { RefCell::new(Vec::new()) };
+        }
+        let range = std::thread::spawn(|| {
+            HELD.with(|_| ());
+            let stacks: Vec<SpareStack> = (0..3)
+                .map(|_| take(stack::default_size()).unwrap())
+                .collect();
+            let range = slab_range(&stacks[0]);
+            HELD.with(|h| h.borrow_mut().extend(stacks));
+            range
+        })
+        .join()
+        .unwrap();
+        assert!(was_unmapped(range.0), "the slab went with its last stack");
+    }
+
+    /// Recurses until the stack overflows.
+    #[inline(never)]
+    fn recurse(depth: u64) -> u64 {
+        let mut buf = [0u8; 1024];
+        std::hint::black_box(&mut buf);
+        buf[0] = depth as u8;
+        if std::hint::black_box(depth) == u64::MAX {
+            return 0;
+        }
+        recurse(depth + 1).wrapping_add(u64::from(std::hint::black_box(&buf)[0]))
+    }
+
+    fn an_overflow_is_caught(guard: Option<Guard>) {
+        use super::super::{Coroutine, Resumed};
+        on_fresh_thread(guard, move || {
+            let mut co = Coroutine::new(stack::default_size(), || {
+                recurse(0);
+            })
+            .unwrap();
+            if let Some(g) = guard {
+                assert_eq!(guard_kind(), Some(g));
+            }
+            assert!(matches!(co.resume_alone(), Resumed::Overflowed));
+            // Its frames were abandoned: never run, unwound or reused again.
+            std::mem::forget(co);
+        });
+    }
+
+    #[test]
+    fn an_overflow_of_a_slab_stack_is_caught() {
+        an_overflow_is_caught(None);
+    }
+
+    #[test]
+    fn an_overflow_of_a_slab_stack_is_caught_without_guard_markers() {
+        an_overflow_is_caught(Some(Guard::Protect));
     }
 }

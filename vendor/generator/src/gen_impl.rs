@@ -579,6 +579,9 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
         self.para = None;
         self.ret = None;
         self.context.err = None;
+        // green patch 5: nor an overflow not yet handed out (clearing `err`
+        // did that when the handler put the error there)
+        self.context.overflow_delivered = self.context.overflowed;
 
         &mut self.ret as *mut _
     }
@@ -917,7 +920,7 @@ impl<A, T> Drop for GeneratorImpl<'_, A, T> {
             // set_stack_size::<F>(used_stack);
         } else if !self.context.overflowed {
             // Only surface the overflow here when the guard-page handler did
-            // not already deliver it through `context.err`: a caller that
+            // not already flag it (and `take_err` hand it out): a caller that
             // caught that error must be able to drop the generator normally.
             // This check is the fallback for a stack that was filled to the
             // bottom without faulting. The flag also stays set because the
@@ -1006,8 +1009,8 @@ mod test {
         thread_local! {
             static RELEASED: RefCell<Vec<(usize, usize, usize)>> = const { RefCell::new(Vec::new()) };
         }
-        unsafe fn release(data: usize, base: *mut u8, size: usize) {
-            RELEASED.with(|r| r.borrow_mut().push((data, base as usize, size)));
+        unsafe fn release(data: *mut (), base: *mut u8, size: usize) {
+            RELEASED.with(|r| r.borrow_mut().push((data as usize, base as usize, size)));
         }
         let page = crate::stack::sys::page_size();
         let size = 16 * page;
@@ -1027,7 +1030,10 @@ mod test {
             p.cast::<u8>()
         };
         let base = unsafe { mem.add(page) };
-        let owner = StackOwner { release, data: 42 };
+        let owner = StackOwner {
+            release,
+            data: std::ptr::without_provenance_mut(42),
+        };
         for round in 0..2 {
             // SAFETY: the range is ours, unused, guarded below.
             let spare = unsafe { SpareStack::from_raw(base, size, owner) };

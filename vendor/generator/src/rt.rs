@@ -96,7 +96,8 @@ pub struct Context {
     /// The bottom-of-stack sentinel used by the drop-time usage check is
     /// destroyed by an overflow, so that check can no longer tell a full
     /// stack from an overflowed one. This flag stays set once the handler
-    /// has delivered `Error::StackErr` for this context.
+    /// has flagged the overflow (green patch 5: the handler only sets it;
+    /// `Error::StackErr` is made from it when the error is taken).
     pub overflowed: bool,
     /// green patch 5: `Error::StackErr` was handed out for the overflow
     /// (the handler allocates nothing; the resumer makes the error)

@@ -565,9 +565,9 @@ pub struct StackOwner {
     /// `size_bytes`, as given to `from_raw`), when nothing uses the stack
     /// any more: nothing runs on it and no record of generator's is left on
     /// it.
-    pub release: unsafe fn(data: usize, base: *mut u8, size_bytes: usize),
+    pub release: unsafe fn(data: *mut (), base: *mut u8, size_bytes: usize),
     /// Passed to `release` as it is.
-    pub data: usize,
+    pub data: *mut (),
 }
 
 #[cfg(test)]
@@ -774,6 +774,11 @@ impl SpareStack {
     /// guard page right below `base` (an access there must fault: that is
     /// how a stack overflow is caught, see `overflow_unix.rs`). Its contents
     /// may be anything: a generator writes every word before reading it.
+    ///
+    /// `owner.release` runs on the thread that drops the last handle, which
+    /// may be during that thread's thread-local teardown; it never runs for
+    /// a generator that is leaked (`mem::forget`), whose memory the caller
+    /// must then never reuse.
     pub unsafe fn from_raw(base: *mut u8, size_bytes: usize, owner: StackOwner) -> SpareStack {
         let page = sys::page_size();
         assert!(
