@@ -85,18 +85,18 @@ impl<T: 'static> LocalKey<T> {
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let key = std::ptr::from_ref(self) as usize;
         let core = hub::with(|hub| hub.current_core());
-        let found = core
-            .locals
-            .borrow()
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone());
+        let found = core.extras().and_then(|e| {
+            e.locals
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+        });
         let value: Rc<dyn Any> = match found {
             Some(v) => v,
             None => {
                 // No borrow held: `init` may use other keys.
                 let v: Rc<dyn Any> = Rc::new((self.init)());
-                core.locals.borrow_mut().push((key, v.clone()));
+                core.extras_mut().locals.push((key, v.clone()));
                 v
             }
         };
@@ -118,7 +118,7 @@ pub(crate) fn clear_current() {
     // Each value is dropped outside the borrow: a destructor may touch
     // another key (which then gets a fresh value, dropped in turn).
     loop {
-        let next = core.locals.borrow_mut().pop();
+        let next = core.pop_local();
         match next {
             Some(v) => drop(v),
             None => break,

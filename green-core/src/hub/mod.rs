@@ -510,7 +510,7 @@ impl Hub {
         let g = self.current_core();
         let id = self.next_timeout.get();
         self.next_timeout.set(id + 1);
-        g.timeouts.borrow_mut().push(id);
+        g.extras_mut().timeouts.push(id);
         self.deadlines.borrow_mut().insert(at, g.clone(), id);
         (g, id)
     }
@@ -518,10 +518,10 @@ impl Hub {
     /// Disarms timeout `id` of `g`, and forgets it if it fired unraised.
     pub(crate) fn cancel_timeout(&self, g: &Rc<Core>, id: u64) {
         let removed = {
-            let mut live = g.timeouts.borrow_mut();
-            let before = live.len();
-            live.retain(|&t| t != id);
-            live.len() != before
+            let mut e = g.extras_mut();
+            let before = e.timeouts.len();
+            e.timeouts.retain(|&t| t != id);
+            e.timeouts.len() != before
         };
         if g.interrupt.get() == Some(id) {
             g.interrupt.set(None);
@@ -596,7 +596,7 @@ impl Hub {
         me.waits_for.set(Some(target.id()));
         while !target.is_finished() {
             let _ = self.park_with(&me, WaitKind::Local, reason, None, |me, seq| {
-                target.joiners.borrow_mut().push((me.clone(), seq));
+                target.extras_mut().joiners.push((me.clone(), seq));
                 Ok::<_, std::convert::Infallible>(true)
             });
         }
@@ -617,7 +617,7 @@ impl Hub {
             );
             let _ = self.park_with(&me, WaitKind::Local, "wait_any", None, |me, seq| {
                 for t in targets {
-                    t.joiners.borrow_mut().push((me.clone(), seq));
+                    t.extras_mut().joiners.push((me.clone(), seq));
                 }
                 Ok::<_, std::convert::Infallible>(true)
             });
@@ -693,7 +693,7 @@ impl Hub {
         if let Some(co) = co {
             co.recycle();
         }
-        let joiners = std::mem::take(&mut *g.joiners.borrow_mut());
+        let joiners = g.take_joiners();
         for (j, seq) in joiners {
             self.wake(&j, seq, Wake::Unparked);
         }
@@ -753,7 +753,7 @@ impl Hub {
 /// Whether a timer entry for `g` with park sequence `seq` can still fire.
 /// Whether a deadline entry's timeout is still alive.
 pub(super) fn is_live_timeout(g: &Rc<Core>, id: u64) -> bool {
-    g.state.get() != State::Finished && g.timeouts.borrow().contains(&id)
+    g.state.get() != State::Finished && g.extras().is_some_and(|e| e.timeouts.contains(&id))
 }
 
 pub(super) fn is_live(g: &Rc<Core>, seq: u64) -> bool {

@@ -222,7 +222,7 @@ impl Hub {
             return;
         }
         if let Some(id) = g.interrupt.take() {
-            if g.timeouts.borrow().contains(&id) {
+            if g.extras().is_some_and(|e| e.timeouts.contains(&id)) {
                 g.unwinding.set(true);
                 crate::timeout::raise_elapsed(id);
             }
