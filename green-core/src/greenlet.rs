@@ -400,6 +400,9 @@ mod tests {
         // `Rc<Core>`: two counts, then the record; glibc adds 8 bytes and
         // rounds to 16. Rarely used parts live in `Extras`.
         let rc = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<super::Core>();
-        assert!((rc + 8).next_multiple_of(16) <= 192, "Rc<Core> is {rc} bytes");
+        assert!(
+            (rc + 8).next_multiple_of(16) <= 192,
+            "Rc<Core> is {rc} bytes"
+        );
     }
 }
