@@ -1,7 +1,8 @@
 //! The unsafe fence: the only module that touches the `generator` crate.
 //!
-//! A [`Coroutine`] is a stackful coroutine whose body runs on its own mmap'd
-//! stack with a guard page below it. The hub *resumes* a coroutine; the
+//! A [`Coroutine`] is a stackful coroutine whose body runs on its own stack
+//! with a guard page below it (from a slab of stacks, see [`slab`], for
+//! the default size; mapped by generator for other sizes). The hub *resumes* a coroutine; the
 //! coroutine *suspends* back to whoever resumed it, or hands the thread to
 //! another coroutine ([`suspend_to`]), which then takes its place: it
 //! suspends back to whoever resumed the first one. So the hub can run many
@@ -50,8 +51,9 @@
 //!   done for generator, with frames that never unwound; freeing its stack
 //!   would pull it from under anything still borrowing from those frames, so
 //!   [`Coroutine::force_unwind`] leaks such a stack (see `EXITED`).
-//! - Finished generators can be re-initialised: [`pool`] keeps them, so a
-//!   spawn normally costs no `mmap`.
+//! - Finished generators can be re-initialised: [`pool`] keeps them, and a
+//!   new one is built on a free slab stack, so a spawn of the default size
+//!   costs no system call.
 //!
 //! Outside this module, pointers into a coroutine stack are only the borrows
 //! of scoped greenlets (see `scope`): that is why a stack whose frames never
