@@ -348,6 +348,11 @@ impl Core {
         Ref::filter_map(self.extras.borrow(), |e| e.as_deref()).ok()
     }
 
+    /// Whether its timeout `id` is live (armed and not cancelled).
+    pub(crate) fn has_timeout(&self, id: u64) -> bool {
+        self.extras().is_some_and(|e| e.timeouts.contains(&id))
+    }
+
     /// Takes its joiners (it finished), making no [`Extras`].
     pub(crate) fn take_joiners(&self) -> Vec<(Rc<Core>, u64)> {
         let mut extras = self.extras.borrow_mut();

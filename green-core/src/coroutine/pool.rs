@@ -82,10 +82,8 @@ pub(super) fn put(co: Coroutine) {
     if co.stack_bytes != stack::default_size() {
         return;
     }
-    // At thread exit the pool may already be gone: then just drop it.
-    let full = POOL.try_with(|p| p.borrow_mut().put(co));
-    // Dropped outside the pool's borrow: the stack's release runs then.
-    drop(full);
+    // At thread exit the pool may already be gone: then it is just dropped.
+    let _ = POOL.try_with(|p| p.borrow_mut().put(co));
 }
 
 struct Pool {
@@ -110,25 +108,14 @@ impl Pool {
         None
     }
 
-    /// Keeps `co` hot, or gives it back when the pool is full.
-    fn put(&mut self, co: Coroutine) -> Option<Coroutine> {
+    /// Keeps `co` hot, or drops it when the pool is full (its stack goes
+    /// back to its slab; nothing there touches the pool).
+    fn put(&mut self, co: Coroutine) {
         debug_assert!(co.is_done());
         if self.hot.len() < MAX_POOLED {
             self.hot.push(co);
-            None
-        } else {
-            Some(co)
         }
     }
-}
-
-/// Whether this is the process's main thread, whose thread-locals are
-/// destroyed only by `exit`, right before the kernel tears the whole
-/// address space down at once.
-pub(super) fn is_main_thread() -> bool {
-    // SAFETY: getpid and gettid have no preconditions; they only read the
-    // caller's ids.
-    unsafe { libc::getpid() == libc::gettid() }
 }
 
 /// A coroutine on a spare stack, with a no-op body until `install`.
@@ -152,10 +139,10 @@ mod tests {
     #[test]
     fn the_hot_tier_is_bounded_and_hands_out_only_its_size() {
         let mut pool = Pool::new();
-        for _ in 0..MAX_POOLED {
-            assert!(pool.put(finished()).is_none());
+        for _ in 0..MAX_POOLED + 1 {
+            pool.put(finished());
         }
-        assert!(pool.put(finished()).is_some(), "full: given back");
+        assert_eq!(pool.hot.len(), MAX_POOLED, "full: the last one dropped");
         assert!(pool.take(stack::default_size() * 2).is_none());
         assert!(pool.hot.is_empty(), "other sizes are dropped, not kept");
     }

@@ -47,7 +47,6 @@
 
 use std::cell::RefCell;
 use std::ptr::{self, NonNull};
-use std::sync::OnceLock;
 
 use generator::{SpareStack, StackOwner};
 
@@ -74,7 +73,8 @@ thread_local! {
 /// be installed or the size is beyond what a stack may be (the caller maps
 /// the stack itself then, and reports the error that gives).
 pub(super) fn take(stack_bytes: usize) -> Option<SpareStack> {
-    if stack_bytes > max_stack_bytes() {
+    // Beyond generator's own limit: generator refuses it with its error.
+    if stack_bytes > SpareStack::max_size() {
         return None;
     }
     SLABS
@@ -256,6 +256,9 @@ impl Slabs {
     /// already. Of two, the one of the default stack size is kept (a slab
     /// of an older default would never be used again).
     fn emptied(&mut self, slab_ptr: NonNull<Slab>) {
+        if self.kept == Some(slab_ptr) {
+            return; // a kept slab whose first guard failed again
+        }
         let current = |p: NonNull<Slab>| {
             // SAFETY: a slab of this thread, mapped; read only.
             unsafe { p.as_ref() }.stack_bytes == stack::default_size()
@@ -287,7 +290,7 @@ impl Drop for Slabs {
     /// are left to their stacks in use, the last of which unmaps its slab
     /// (see [`release`]).
     fn drop(&mut self) {
-        if super::pool::is_main_thread() {
+        if is_main_thread() {
             // `exit` is under way: the kernel's teardown of the address
             // space frees everything at once.
             return;
@@ -301,21 +304,13 @@ impl Drop for Slabs {
     }
 }
 
-/// The largest stack a slab maps: what generator allows (the hard limit on
-/// the process's stack size, `RLIMIT_STACK`), so that a size beyond it gets
-/// generator's error rather than a slab.
-fn max_stack_bytes() -> usize {
-    static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(|| {
-        let mut limit = std::mem::MaybeUninit::<libc::rlimit>::uninit();
-        // SAFETY: getrlimit writes the limit into `limit` when it returns 0.
-        if unsafe { libc::getrlimit(libc::RLIMIT_STACK, limit.as_mut_ptr()) } != 0 {
-            return 1 << 30; // what generator assumes then
-        }
-        // SAFETY: initialised by the successful call.
-        let max = unsafe { limit.assume_init() }.rlim_max;
-        usize::try_from(max).unwrap_or(usize::MAX)
-    })
+/// Whether this is the process's main thread, whose thread-locals are
+/// destroyed only by `exit`, right before the kernel tears the whole
+/// address space down at once.
+fn is_main_thread() -> bool {
+    // SAFETY: getpid and gettid have no preconditions; they only read the
+    // caller's ids.
+    unsafe { libc::getpid() == libc::gettid() }
 }
 
 /// Maps a slab for stacks of `stack_bytes`; `None` if the kernel refuses
@@ -402,7 +397,7 @@ unsafe fn release(data: *mut (), base: *mut u8, size: usize) {
 /// A stack of `slab` was released after its thread's bookkeeping was
 /// dropped ([`Slabs::drop`] left the slab to its stacks in use).
 fn orphan_released(mut slab_ptr: NonNull<Slab>) {
-    if super::pool::is_main_thread() {
+    if is_main_thread() {
         return; // `exit` is under way
     }
     // SAFETY: the record is alive (this stack was in use) and only this
@@ -614,6 +609,24 @@ mod tests {
                 // SAFETY: as above.
                 assert_eq!(unsafe { slabs.open[0].as_ref() }.used, 0, "given back");
             });
+        });
+    }
+
+    #[test]
+    fn the_kept_slab_emptied_again_stays_kept() {
+        // As when a guard cannot be installed on a kept slab that never
+        // handed out a stack.
+        on_fresh_thread(None, || {
+            let s = take(stack::default_size()).unwrap();
+            let (start, _) = slab_range(&s);
+            drop(s);
+            SLABS.with(|s| {
+                let mut slabs = s.borrow_mut();
+                let kept = slabs.kept.expect("kept");
+                slabs.emptied(kept);
+                assert_eq!((slabs.kept, slabs.mapped()), (Some(kept), 1));
+            });
+            assert!(!was_unmapped(start), "the kept slab was unmapped");
         });
     }
 

@@ -750,12 +750,12 @@ impl Hub {
     }
 }
 
-/// Whether a timer entry for `g` with park sequence `seq` can still fire.
 /// Whether a deadline entry's timeout is still alive.
 pub(super) fn is_live_timeout(g: &Rc<Core>, id: u64) -> bool {
-    g.state.get() != State::Finished && g.extras().is_some_and(|e| e.timeouts.contains(&id))
+    g.state.get() != State::Finished && g.has_timeout(id)
 }
 
+/// Whether a timer entry for `g` with park sequence `seq` can still fire.
 pub(super) fn is_live(g: &Rc<Core>, seq: u64) -> bool {
     g.state.get() == State::Parked && g.park_seq.get() == seq && g.timer_armed.get()
 }

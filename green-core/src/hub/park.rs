@@ -222,7 +222,7 @@ impl Hub {
             return;
         }
         if let Some(id) = g.interrupt.take() {
-            if g.extras().is_some_and(|e| e.timeouts.contains(&id)) {
+            if g.has_timeout(id) {
                 g.unwinding.set(true);
                 crate::timeout::raise_elapsed(id);
             }

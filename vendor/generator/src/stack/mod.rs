@@ -807,7 +807,16 @@ impl SpareStack {
 
     /// The smallest `size_bytes` that [`from_raw`](Self::from_raw) takes.
     pub fn min_size() -> usize {
-        SysStack::min_size().max(sys::page_size())
+        SysStack::min_size()
+    }
+
+    /// The largest stack generator maps itself (`Stack::new` refuses more):
+    /// the hard limit on the process's stack size (`RLIMIT_STACK`), less the
+    /// guard page and a page of rounding slack. A caller that provides the
+    /// memory (`from_raw`) should refuse more too, so that a size is allowed
+    /// or refused alike whoever maps it.
+    pub fn max_size() -> usize {
+        sys::max_stack_size().saturating_sub(2 * sys::page_size())
     }
 
     /// The lowest usable address of the stack, just above its guard page;
