@@ -617,16 +617,14 @@ mod tests {
         // As when a guard cannot be installed on a kept slab that never
         // handed out a stack.
         on_fresh_thread(None, || {
-            let s = take(stack::default_size()).unwrap();
-            let (start, _) = slab_range(&s);
-            drop(s);
+            drop(take(stack::default_size()).unwrap());
             SLABS.with(|s| {
                 let mut slabs = s.borrow_mut();
                 let kept = slabs.kept.expect("kept");
                 slabs.emptied(kept);
+                // still open (so still mapped), and still the kept one
                 assert_eq!((slabs.kept, slabs.mapped()), (Some(kept), 1));
             });
-            assert!(!was_unmapped(start), "the kept slab was unmapped");
         });
     }
 
