@@ -71,6 +71,16 @@ impl ReadyQueue {
         self.batch.pop()
     }
 
+    /// Pushes `g` (if any), then pops: one borrow of the hub's queue for a
+    /// greenlet that yields and hands the thread on.
+    #[inline]
+    pub(crate) fn push_pop(&mut self, g: Option<Rc<Core>>) -> Option<Rc<Core>> {
+        if let Some(g) = g {
+            self.queue.push(g);
+        }
+        self.batch.pop()
+    }
+
     /// Whether nothing is queued for the next batch.
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()

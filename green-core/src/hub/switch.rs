@@ -93,11 +93,10 @@ impl Hub {
             self.suspended_unwinding
                 .set(self.suspended_unwinding.get() + 1);
         }
-        if me.state.get() == State::Ready {
-            let queued = self.current_core();
-            self.ready.borrow_mut().push(queued);
-        }
-        let next = match self.next_ready() {
+        // It goes to the back of the queue if it yielded, in the same
+        // borrow of the queue as taking the next one.
+        let queued = (me.state.get() == State::Ready).then(|| self.current_core());
+        let next = match self.next_ready_after(queued) {
             Some(next) => Some(next),
             None if self.start_next_batch_here() => self.next_ready(),
             None => None,
@@ -129,11 +128,21 @@ impl Hub {
     /// queue held: its record may go with it).
     #[inline(always)]
     pub(super) fn next_ready(&self) -> Option<Rc<Core>> {
+        self.next_ready_after(None)
+    }
+
+    /// [`next_ready`](Self::next_ready), after pushing `queued` (if any)
+    /// onto the queue for the next batch.
+    #[inline(always)]
+    fn next_ready_after(&self, queued: Option<Rc<Core>>) -> Option<Rc<Core>> {
+        let mut g = self.ready.borrow_mut().push_pop(queued);
         loop {
-            let g = self.ready.borrow_mut().pop()?;
-            if g.state.get() == State::Ready {
-                return Some(g);
+            let next = g?;
+            if next.state.get() == State::Ready {
+                return Some(next);
             }
+            drop(next);
+            g = self.ready.borrow_mut().pop();
         }
     }
 
