@@ -262,8 +262,8 @@ impl Builder {
 }
 
 /// Every greenlet's body runs through this: it announces the greenlet to
-/// the hub (`Hub::arrive`), runs `f`, then drops its greenlet-local values (on its own
-/// stack), and returns how that ended. A local's destructor that panics is a
+/// the hub (`Hub::arrive`), runs `f`, then drops its greenlet-local values
+/// (on its own stack), and returns how that ended. A local's destructor that panics is a
 /// panic of the greenlet, like one in `f`; if `f` panicked first (or was
 /// killed), that payload wins and the later one is dropped.
 pub(crate) fn ended<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {

@@ -2,8 +2,9 @@
 //!
 //! A [`Coroutine`] is a stackful coroutine whose body runs on its own stack
 //! with a guard page below it (from a slab of stacks, see [`slab`], for
-//! the default size; mapped by generator for other sizes). The hub *resumes* a coroutine; the
-//! coroutine *suspends* back to whoever resumed it, or hands the thread to
+//! the default size; mapped by generator for other sizes). The hub
+//! *resumes* a coroutine; the coroutine *suspends* back to whoever resumed
+//! it, or hands the thread to
 //! another coroutine ([`suspend_to`]), which then takes its place: it
 //! suspends back to whoever resumed the first one. So the hub can run many
 //! greenlets with one resume: each one switches straight to the next (one
