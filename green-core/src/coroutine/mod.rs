@@ -42,8 +42,11 @@
 //!   lock: generator patch 5). During a forced unwind the overflow still
 //!   comes out of generator's `cancel` as a panic ([`is_overflow`]), whose
 //!   error generator allocates.
-//! - A resumer does not know the scope of a coroutine reached through
-//!   [`suspend_to`], so each coroutine publishes its own ([`CURRENT_SCOPE`]).
+//! - generator hands a body a `Scope` to yield through, which a greenlet
+//!   suspending deep in its calls does not have at hand, and a coroutine
+//!   reached through [`suspend_to`] returns to a resumer that does not know
+//!   it: [`suspend`] uses generator's `suspend_current` (patch 6) instead,
+//!   which finds the running generator on generator's own context stack.
 //! - Dropping a suspended generator while the thread is panicking skips its
 //!   unwind. The hub never drops a suspended coroutine: greenlets are killed
 //!   (unwound) before their coroutine is released.
@@ -74,25 +77,6 @@ use generator::{Gn, LocalGenerator, Scope};
 
 /// The generator type every greenlet runs in: no input, no yielded value.
 type Gen = LocalGenerator<'static, (), ()>;
-
-/// The scope type handed to a generator body, with its lifetimes erased.
-type RawScope = Scope<'static, 'static, (), ()>;
-
-thread_local! {
-    /// The [`Scope`] of the coroutine running on this thread, or null on a
-    /// thread's own stack.
-    ///
-    /// # Invariant
-    /// When non-null it points at the `Scope` owned by the outermost frame of
-    /// the coroutine that is executing right now; that frame outlives every
-    /// call made from the coroutine, so the pointer is valid for the whole
-    /// time this thread runs on that coroutine's stack. A coroutine publishes
-    /// its own scope, before any of its code runs: `enter` when it starts,
-    /// `ScopeBack` when it continues after a suspend. (In between, during
-    /// the register switch, it still points at the scope of the coroutine
-    /// that just suspended, whose frames are alive.)
-    static CURRENT_SCOPE: Cell<*mut RawScope> = const { Cell::new(ptr::null_mut()) };
-}
 
 /// How a call to [`Coroutine::resume`] came back.
 #[derive(Debug, PartialEq, Eq)]
@@ -215,8 +199,6 @@ impl Coroutine {
     /// A raw pointer, because the coroutine may be handed the thread again,
     /// by another one of the chain, before this call returns.
     ///
-    /// The caller's scope is restored, also when the resume unwinds.
-    ///
     /// # Safety
     ///
     /// Called from a thread's own stack, never from a coroutine (the hub
@@ -229,17 +211,6 @@ impl Coroutine {
     /// Panics when the coroutine is done.
     #[inline]
     pub(crate) unsafe fn resume(this: *mut Coroutine) {
-        /// Puts the resumer's scope back, also when the resume unwinds.
-        struct Restore(*mut RawScope);
-        impl Drop for Restore {
-            #[inline]
-            fn drop(&mut self) {
-                CURRENT_SCOPE.set(self.0);
-            }
-        }
-        // The body sets its own scope: `enter` when it starts, `suspend`
-        // (or `suspend_to`) when it continues.
-        let _restore = Restore(CURRENT_SCOPE.get());
         // SAFETY: forwarded to our caller; only a raw pointer to the
         // generator is made.
         unsafe { Gen::resume_raw(ptr::addr_of_mut!((*this).gen)) };
@@ -297,12 +268,10 @@ impl Coroutine {
     /// from those frames, so the stack is leaked (still mapped, its frames
     /// intact, never run again) rather than freed.
     pub(crate) fn force_unwind(mut self, started: bool) {
-        let outer = CURRENT_SCOPE.get();
         EXITED.set(false);
         let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.cancel()));
         // Not started: there were no frames, only the closure, now dropped.
         let unwound = !started || EXITED.get();
-        CURRENT_SCOPE.set(outer);
         if let Err(payload) = result {
             if is_overflow(&*payload) {
                 eprintln!("green: a greenlet overflowed its stack while being unwound; aborting");
@@ -348,19 +317,18 @@ thread_local! {
     static EXITED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The outermost frame of every coroutine: publishes the scope, runs `body`.
-fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
+/// The outermost frame of every coroutine: runs `body`, and notes its end
+/// (see [`EXITED`]). The scope is not needed: [`suspend`] finds the running
+/// generator without it.
+fn enter<F: FnOnce()>(_scope: Scope<'_, '_, (), ()>, body: F) {
     struct Exit;
     impl Drop for Exit {
         fn drop(&mut self) {
             EXITED.set(true);
         }
     }
-    let raw: *mut Scope<'_, '_, (), ()> = &mut scope;
-    CURRENT_SCOPE.set(raw.cast::<RawScope>());
     let _exit = Exit;
     body();
-    // `scope` is dropped only here, after the body has returned for good.
 }
 
 /// Suspends the running coroutine and returns to whoever resumed it.
@@ -370,13 +338,7 @@ fn enter<F: FnOnce()>(mut scope: Scope<'_, '_, (), ()>, body: F) {
 /// Panics when called on a thread's own stack (not inside a coroutine).
 #[inline(always)]
 pub(crate) fn suspend() {
-    let scope = running_scope();
-    let _back = ScopeBack(scope);
-    // SAFETY: by CURRENT_SCOPE's invariant the pointer is the live `Scope` of
-    // the coroutine executing right now; no other reference to it exists
-    // while the body runs (the body only keeps this raw pointer), so creating
-    // a unique reference for the duration of the switch is sound.
-    unsafe { (*scope).yield_with(()) };
+    generator::suspend_current();
 }
 
 /// Suspends the running coroutine and resumes `next` in its place: `next`
@@ -397,46 +359,17 @@ pub(crate) fn suspend() {
 /// or through other calls of this function.
 #[inline(always)]
 pub(crate) unsafe fn suspend_to(next: *mut Coroutine) {
-    let scope = running_scope();
-    let _back = ScopeBack(scope);
     // SAFETY: the running coroutine is a generator resumed from the
-    // thread's own stack (our caller's contract, and `running_scope` checked
-    // that one runs); `next` is as generator requires (our caller's
+    // thread's own stack (our caller's contract; generator checks that one
+    // runs); `next` is as generator requires (our caller's
     // contract), and only a raw pointer to its generator is made.
     unsafe { Gen::resume_instead_of_current(ptr::addr_of_mut!((*next).gen)) };
-}
-
-/// The running coroutine's scope.
-///
-/// # Panics
-///
-/// Panics when called on a thread's own stack (not inside a coroutine).
-#[inline(always)]
-fn running_scope() -> *mut RawScope {
-    let scope = CURRENT_SCOPE.get();
-    assert!(
-        !scope.is_null(),
-        "green: suspend() called outside a greenlet (this is a bug in green)"
-    );
-    scope
-}
-
-/// Publishes a suspended body's scope again when it continues: a resumer
-/// does not know it. Also when it continues by unwinding (a cancel), before
-/// any of its destructors runs.
-struct ScopeBack(*mut RawScope);
-
-impl Drop for ScopeBack {
-    #[inline]
-    fn drop(&mut self) {
-        CURRENT_SCOPE.set(self.0);
-    }
 }
 
 /// Whether this thread is executing on a coroutine stack right now.
 #[cfg(test)]
 pub(crate) fn in_coroutine() -> bool {
-    !CURRENT_SCOPE.get().is_null()
+    generator::is_generator()
 }
 
 /// Whether a panic payload is generator's own cancel/done control flow.
@@ -479,14 +412,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_panic_escaping_a_body_leaves_the_resumers_scope_in_place() {
+    fn a_panic_escaping_a_body_leaves_the_resumer_on_its_own_stack() {
         let mut co = Coroutine::new(64 * 1024, || panic!("escapes the body")).unwrap();
         assert!(!in_coroutine());
         let escaped = quiet(|| panic::catch_unwind(AssertUnwindSafe(|| co.resume_alone())));
         assert!(escaped.is_err());
         assert!(
             !in_coroutine(),
-            "the scope of a dead coroutine was left behind"
+            "the context of a dead coroutine was left behind"
         );
         assert!(co.is_done());
     }

@@ -730,7 +730,7 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
     /// As [`GeneratorObj::resume_instead_of_current`].
     #[inline(always)]
     unsafe fn resume_instead_of_current(next: *mut Self) {
-        let env = ContextStack::current();
+        let env = ContextStack::current_inline();
         let cur = env.top();
         assert!(
             cur.is_generator(),
@@ -741,8 +741,7 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
         debug_assert!(!std::ptr::eq(cur, ctx));
         // the running one yields (see `raw_yield`)
         cur._ref -= 1;
-        env.pop_context(cur);
-        env.push_context(ctx);
+        env.replace_top(cur, ctx);
         // SAFETY: `regs` lies in `next`'s context, alive for as long as the
         // generator; `cur` is the running generator's context, alive while
         // its body runs (its owner outlives this suspend).
@@ -1192,6 +1191,106 @@ mod test {
         a.resume();
         a.resume();
         assert!(a.is_done());
+    }
+
+    #[test]
+    fn suspend_current_suspends_without_a_scope() {
+        // green patch 6
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        fn deep(log: &RefCell<Vec<&'static str>>) {
+            log.borrow_mut().push("in");
+            crate::suspend_current();
+            log.borrow_mut().push("back");
+        }
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let mut g = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), u32>| {
+            deep(&l);
+            s.yield_with(7);
+            8
+        });
+        assert_eq!(g.resume(), None, "nothing is handed over");
+        assert!(!g.is_done());
+        assert_eq!(*log.borrow(), ["in"]);
+        assert_eq!(g.resume(), Some(7));
+        assert_eq!(*log.borrow(), ["in", "back"]);
+        assert_eq!(g.resume(), Some(8));
+        assert!(g.is_done());
+        assert!(!crate::is_generator(), "the thread is back on its own stack");
+        let outside = std::panic::catch_unwind(crate::suspend_current);
+        assert!(outside.is_err(), "refused outside a generator");
+    }
+
+    #[test]
+    fn a_generator_suspended_without_a_scope_unwinds_when_cancelled() {
+        // green patch 6
+        use std::cell::Cell;
+        use std::rc::Rc;
+        struct Flag(Rc<Cell<bool>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let dropped = Rc::new(Cell::new(false));
+        let d = dropped.clone();
+        let mut g = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+            let _flag = Flag(d);
+            crate::suspend_current();
+            unreachable!("cancelled while suspended");
+        });
+        g.resume();
+        assert!(!dropped.get());
+        g.cancel();
+        assert!(dropped.get());
+        assert!(g.is_done());
+    }
+
+    #[test]
+    fn a_hand_off_inside_a_nested_generator_comes_back_to_its_parent() {
+        // green patches 3 and 6: `b` runs inside `outer` (its parent on the
+        // context stack), hands the thread to `c`, and `c` suspends back to
+        // `outer`, not to the thread's own stack.
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let mut c = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+            l.borrow_mut().push("c1");
+            crate::suspend_current();
+            l.borrow_mut().push("c2");
+        });
+        let cp: *mut LocalGenerator<'_, (), ()> = &mut c;
+        let l = log.clone();
+        let mut b = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+            l.borrow_mut().push("b1");
+            // SAFETY: `b` runs on top of the context stack, `c` has not
+            // started and is not touched until it comes back.
+            unsafe { LocalGenerator::resume_instead_of_current(cp) };
+            l.borrow_mut().push("b2");
+        });
+        let bp: *mut LocalGenerator<'_, (), ()> = &mut b;
+        let l = log.clone();
+        let mut outer = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), ()>| {
+            // SAFETY: `b` is live, not running, and only touched here
+            // until it comes back (what comes back is `c`, which `b`'s
+            // `resume` does not look at).
+            unsafe { (*bp).resume() };
+            l.borrow_mut().push("outer");
+            assert!(crate::is_generator(), "back in `outer`");
+            s.yield_with(());
+        });
+        outer.resume();
+        assert_eq!(*log.borrow(), ["b1", "c1", "outer"]);
+        assert!(!crate::is_generator());
+        assert!(!b.is_done() && !c.is_done());
+        c.resume();
+        b.resume();
+        assert!(b.is_done() && c.is_done());
+        outer.resume();
+        assert!(outer.is_done());
+        assert_eq!(*log.borrow(), ["b1", "c1", "outer", "c2", "b2"]);
     }
 
     #[test]

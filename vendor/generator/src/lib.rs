@@ -22,5 +22,6 @@ pub use crate::rt::{get_local_data, is_generator, Error};
 pub use crate::scope::Scope;
 pub use crate::stack::{SpareStack, StackOwner};
 pub use crate::yield_::{
-    co_get_yield, co_set_para, co_yield_with, done, get_yield, yield_, yield_from, yield_with,
+    co_get_yield, co_set_para, co_yield_with, done, get_yield, suspend_current, yield_, yield_from,
+    yield_with,
 };

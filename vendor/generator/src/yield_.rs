@@ -41,6 +41,30 @@ pub fn raw_yield_now(env: &ContextStack, cur: &mut Context) {
     RegContext::swap(&mut cur.regs, &parent.regs);
 }
 
+/// Suspends the running generator back to its resumer, handing over
+/// nothing (green patch 6): what `Scope::yield_with` does, without the
+/// scope and without writing the return slot, so that `resume` returns
+/// `None` for it. For a body that suspends where its scope is out of reach
+/// (green switches greenlets deep inside their calls, and a generator
+/// reached through `resume_instead_of_current` may be resumed by anyone).
+/// Like `yield_with`, it continues when resumed again, and unwinds with the
+/// cancel panic when it is cancelled meanwhile.
+///
+/// # Panics
+///
+/// Panics when no generator runs on this thread.
+#[inline(always)]
+pub fn suspend_current() {
+    let env = ContextStack::current_inline();
+    let cur = env.top();
+    assert!(cur.is_generator(), "suspend_current called outside a generator");
+    cur._ref -= 1;
+    raw_yield_now(&env, cur);
+    if unlikely(cur._ref != REF_ACTIVE) {
+        std::panic::panic_any(Error::Cancel);
+    }
+}
+
 /// raw yield without catch passed in para
 #[inline]
 fn raw_yield<T: Any>(env: &ContextStack, context: &mut Context, v: T) {
