@@ -14,47 +14,40 @@ use generator::Gn;
 
 use crate::peers;
 use crate::table::{Aim, Kind, Row, Scale, Table, Unit};
-use crate::timing::per_op_ns;
+use crate::timing::interleaved;
 use crate::Plan;
 
 /// Runs every implementation and returns the table.
 pub fn run(plan: &Plan) -> Table {
     let n = plan.switch_iters;
-    let reps = plan.reps;
+    // The contenders take turns (see `interleaved`): the ratio to the raw
+    // generator is the aim, and a slow spell must not fall on one side.
+    let [green_ns, generator_ns, may_ns, tokio_ns, tokio_bare_ns] = interleaved(
+        plan.reps,
+        &mut [
+            (2 * n, &mut || green(n)),
+            (n, &mut || generator(n)),
+            (2 * n, &mut || may(n)),
+            (2 * n, &mut || tokio(n)),
+            (2 * n, &mut || tokio_bare(n)),
+        ],
+    )
+    .try_into()
+    .expect("one sample per contender");
     let rows = vec![
-        Row::timed(
-            "green `yield_now`",
-            Kind::Green,
-            per_op_ns(reps, 2 * n, || green(n)),
-        )
-        .note("two greenlets, each `green::yield_now()` in a loop"),
-        Row::timed(
-            "generator resume + yield",
-            Kind::Generator,
-            per_op_ns(reps, n, || generator(n)),
-        )
-        .reference(7.5)
-        .note("`LocalGenerator::resume` ↔ `Scope::yield_with`, no scheduler"),
-        Row::timed(
-            "may `yield_now`",
-            Kind::Peer,
-            per_op_ns(reps, 2 * n, || may(n)),
-        )
-        .reference(53.0)
-        .note("two coroutines, 1 worker thread"),
-        Row::timed(
-            "tokio `yield_now`",
-            Kind::Peer,
-            per_op_ns(reps, 2 * n, || tokio(n)),
-        )
-        .reference(72.0)
-        .note("two tasks, current-thread runtime, timer enabled"),
-        Row::timed(
-            "tokio `yield_now`, no timer",
-            Kind::Peer,
-            per_op_ns(reps, 2 * n, || tokio_bare(n)),
-        )
-        .note("same, runtime built without `enable_time`"),
+        Row::timed("green `yield_now`", Kind::Green, green_ns)
+            .note("two greenlets, each `green::yield_now()` in a loop"),
+        Row::timed("generator resume + yield", Kind::Generator, generator_ns)
+            .reference(7.5)
+            .note("`LocalGenerator::resume` ↔ `Scope::yield_with`, no scheduler"),
+        Row::timed("may `yield_now`", Kind::Peer, may_ns)
+            .reference(53.0)
+            .note("two coroutines, 1 worker thread"),
+        Row::timed("tokio `yield_now`", Kind::Peer, tokio_ns)
+            .reference(72.0)
+            .note("two tasks, current-thread runtime, timer enabled"),
+        Row::timed("tokio `yield_now`, no timer", Kind::Peer, tokio_bare_ns)
+            .note("same, runtime built without `enable_time`"),
     ];
     // The raw generator is the purest CPU figure: no scheduler, no syscall.
     let scale = rows
@@ -72,7 +65,9 @@ pub fn run(plan: &Plan) -> Table {
             inclusive: false,
         }),
         footnotes: vec![format!(
-            "{n} yields per task (2 tasks), best of {reps} runs after a warm-up."
+            "{n} yields per task (2 tasks), best of {} runs after a warm-up; the \
+             contenders' runs take turns.",
+            plan.reps
         )],
     }
 }

@@ -86,7 +86,7 @@ impl Hub {
         g.wait_kind.set(kind);
         g.reason.set(reason);
         g.state.set(State::Parked);
-        self.suspend_running(g);
+        self.suspend_running(g, false);
         match g.wake.replace(Wake::None) {
             // Already unwinding (in a destructor): the kill stays pending and
             // the wait returns early, as if woken spuriously; the greenlet
@@ -126,7 +126,7 @@ impl Hub {
     pub(crate) fn yield_now(&self) {
         let g = self.current_ref();
         g.state.set(State::Ready);
-        self.suspend_running(g);
+        self.suspend_running(g, true);
         if g.kill.get() && !self.unwinding(g) {
             g.kill.set(false);
             exit(g);

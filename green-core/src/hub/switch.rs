@@ -81,13 +81,15 @@ impl Hub {
     }
 
     /// Suspends the running greenlet, which set its state first: `Ready`
-    /// (it yields: it goes to the back of the queue) or `Parked`. The next
+    /// (it yields: it goes to the back of the queue), and then `yielded` is
+    /// true, or `Parked`. The next
     /// ready greenlet runs in its place straight away when there is one
     /// without a trip through the loop; otherwise the loop goes on. `me`
     /// is the running greenlet's record (`current`).
     #[inline(always)]
-    pub(super) fn suspend_running(&self, me: &Core) {
+    pub(super) fn suspend_running(&self, me: &Core, yielded: bool) {
         debug_assert!(std::ptr::eq(me, self.current.get()));
+        debug_assert_eq!(yielded, me.state.get() == State::Ready);
         // The answer is its own: it runs (see `unwinding`).
         if self.unwinding(me) {
             self.suspended_unwinding
@@ -95,7 +97,7 @@ impl Hub {
         }
         // It goes to the back of the queue if it yielded, in the same
         // borrow of the queue as taking the next one.
-        let queued = (me.state.get() == State::Ready).then(|| self.current_core());
+        let queued = yielded.then(|| self.current_core());
         let next = match self.next_ready_after(queued) {
             Some(next) => Some(next),
             None if self.start_next_batch_here() => self.next_ready(),

@@ -711,13 +711,19 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
     ///
     /// # Panics
     ///
-    /// Panics when the generator is done.
+    /// Panics when the generator is done (or running).
     #[inline(always)]
     unsafe fn to_resume(this: *mut Self) -> (*mut Context, *const RegContext) {
         // SAFETY: our caller's contract.
         unsafe {
-            assert!(!(*this).is_done(), "a done generator cannot be resumed");
             let ctx: *mut Context = &mut (*this).context;
+            // `is_done` without `is_started` (green patch 6): one load
+            // fewer on every switch, and it refuses the running generator
+            // too (only a suspended or fresh one is idle).
+            assert!(
+                (*ctx)._ref & REF_STATE_MASK == REF_IDLE,
+                "a done or running generator cannot be resumed"
+            );
             (*ctx)._ref += 1;
             (ctx, &(*(*ctx).parent).regs)
         }
