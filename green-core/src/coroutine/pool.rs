@@ -9,10 +9,13 @@
 //!   generator and touched pages included. Reusing one re-initialises its
 //!   generator: no system call, no page fault.
 //! - Beyond those, a finished coroutine's generator is dropped and its stack
-//!   goes back to its slab, its pages discarded (`MADV_DONTNEED`): it holds
-//!   no memory, and the next spawn that finds no hot coroutine builds a
-//!   generator on it (`Gn::new_scoped_local_on`) with no system call; the
-//!   pages it touches fault in as on a fresh mapping.
+//!   goes back to its slab, its pages discarded (`MADV_DONTNEED`, in
+//!   batches of 64 stacks): it holds no memory, and the next spawn that
+//!   finds no hot coroutine builds a generator on it
+//!   (`Gn::new_scoped_local_on`) with no system call; the pages it touches
+//!   fault in as on a fresh mapping. A released stack waiting for its
+//!   batch is not handed out: a spawn that finds no free slot has the
+//!   batch discarded first.
 //!
 //! # What the discard covers, and why it is sound
 //!
