@@ -41,8 +41,8 @@ pub(crate) fn install_hook() {
 type Hook = dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static;
 
 fn hook(info: &PanicHookInfo<'_>, previous: &Hook) {
-    // The hub's `current` rather than the coroutine's scope: a greenlet
-    // cancelled at a hand-off panics before it publishes its scope again.
+    // The hub's `current` names the greenlet whose stack runs, also one
+    // cancelled at a hand-off, which panics before it `arrive`s.
     let core = crate::hub::try_with(|hub| hub.current_core_opt()).flatten();
     if let Some(g) = &core {
         // This greenlet starts unwinding (see `Hub::unwinding`).

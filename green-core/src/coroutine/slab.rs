@@ -275,7 +275,9 @@ impl Slabs {
 
     /// Slot `i` of `slab` was released: its discard waits for the batch.
     fn released(&mut self, slab_ptr: NonNull<Slab>, i: usize) {
-        self.pending.reserve_exact(DISCARD_BATCH);
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(DISCARD_BATCH);
+        }
         self.pending.push((slab_ptr, i as u16));
         if self.pending.len() >= DISCARD_BATCH {
             self.discard_pending();
@@ -284,6 +286,9 @@ impl Slabs {
 
     /// Discards the pages of every pending stack, and frees their slots.
     fn discard_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
         let mut pending = std::mem::take(&mut self.pending);
         let mut ranges = [(ptr::null_mut(), 0); DISCARD_BATCH];
         for (range, &(slab_ptr, i)) in ranges.iter_mut().zip(&pending) {
@@ -293,17 +298,20 @@ impl Slabs {
             *range = (slab.stack(usize::from(i)), slab.stack_bytes);
         }
         let ranges = &ranges[..pending.len()];
-        if self.vectored != Some(false) {
-            let all = discard_together(ranges);
-            // The first batch decides, for a kernel without it.
-            if self.vectored.is_none() {
-                self.vectored = Some(all);
-            }
-            if !all {
+        let together = match self.vectored {
+            Some(false) => Err(None),
+            _ => discard_together(ranges),
+        };
+        match together {
+            Ok(()) => self.vectored = Some(true),
+            // A kernel without it says so at once; anything else (memory
+            // for the kernel's copy of the vector) is this batch's only.
+            Err(refused) => {
+                if self.vectored.is_none() && refused.is_some_and(kernel_lacks_it) {
+                    self.vectored = Some(false);
+                }
                 ranges.iter().for_each(|&(base, len)| discard(base, len));
             }
-        } else {
-            ranges.iter().for_each(|&(base, len)| discard(base, len));
         }
         for &(slab_ptr, i) in &pending {
             self.give_back(slab_ptr, usize::from(i));
@@ -477,16 +485,18 @@ unsafe fn release(data: *mut (), base: *mut u8, size: usize) {
 /// reads as zeroes again.
 fn discard(base: *mut u8, len: usize) {
     // SAFETY: `base .. base + len` is a released stack that nothing uses
-    // any more (see `release`), whole pages of a private anonymous mapping
+    // any more (see `release`; it is handed out again only once this
+    // discard is done: a pending stack is neither free nor given back),
+    // whole pages of a private anonymous mapping
     // of ours: the discard only replaces its contents with zero-fill pages,
     // and no Rust object lives there. The guard page below is not touched.
     unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) };
 }
 
-/// [`discard`] for every range at once, with one `process_madvise`; `false`
-/// when it did not discard them all (a kernel before 6.15 refuses
-/// `PIDFD_SELF`, one before 6.13 the advice), to be done one by one then.
-fn discard_together(ranges: &[(*mut u8, usize)]) -> bool {
+/// [`discard`] for every range at once, with one `process_madvise`. An
+/// error when it did not discard them all, to be done one by one then: the
+/// call's error, or `None` for a partial discard.
+fn discard_together(ranges: &[(*mut u8, usize)]) -> Result<(), Option<i32>> {
     let mut iov = [libc::iovec {
         iov_base: ptr::null_mut(),
         iov_len: 0,
@@ -510,7 +520,22 @@ fn discard_together(ranges: &[(*mut u8, usize)]) -> bool {
             0u32,
         )
     };
-    usize::try_from(done).is_ok_and(|done| done == total)
+    match usize::try_from(done) {
+        Ok(done) if done == total => Ok(()),
+        Ok(_) => Err(None),
+        Err(_) => Err(std::io::Error::last_os_error().raw_os_error()),
+    }
+}
+
+/// Whether `process_madvise` failed with `errno` because this kernel lacks
+/// it: the call (`ENOSYS`, before 5.10), `PIDFD_SELF` (`EBADF`, before 6.15)
+/// or the advice for it (`EINVAL`, before 6.13), or a sandbox forbids it
+/// (`EPERM`).
+fn kernel_lacks_it(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::ENOSYS | libc::EBADF | libc::EINVAL | libc::EPERM
+    )
 }
 
 /// A stack of `slab` was released after its thread's bookkeeping was
@@ -619,6 +644,16 @@ mod tests {
         SLABS.with(|s| s.borrow().pending.len())
     }
 
+    /// Whether the running kernel is `major.minor` or later (`uname`).
+    fn kernel_at_least(major: u32, minor: u32) -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>());
+        match (parts.next(), parts.next()) {
+            (Some(Ok(a)), Some(Ok(b))) => (a, b) >= (major, minor),
+            _ => panic!("cannot read the kernel release {release:?}"),
+        }
+    }
+
     /// The slab a stack came from: its mapping's range.
     fn slab_range(stack: &SpareStack) -> (usize, usize) {
         SLABS.with(|s| {
@@ -720,10 +755,8 @@ mod tests {
             let used = SLABS.with(|s| s.borrow().vectored);
             match vectored {
                 Some(forced) => assert_eq!(used, Some(forced)),
-                None if used == Some(false) => {
-                    eprintln!("the kernel refuses process_madvise(PIDFD_SELF): one by one");
-                }
-                None => assert_eq!(used, Some(true)),
+                None if kernel_at_least(6, 15) => assert_eq!(used, Some(true)),
+                None => eprintln!("a kernel before 6.15: one madvise a stack"),
             }
         });
     }

@@ -231,8 +231,8 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     /// # Safety
     ///
     /// - It is called from the body of the generator on top of this thread's
-    ///   context stack, which was resumed from a thread's own stack (no
-    ///   generator nested in another), and not from a `coroutine` body.
+    ///   context stack (which may be nested in another generator: `next`
+    ///   then takes its place there), and not from a `coroutine` body.
     /// - `next` points at a live generator of this thread that is not done,
     ///   not running, and not the running generator, and nothing else
     ///   accesses it during the call (until the switch).
@@ -872,8 +872,11 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
 
         // consume the fun if it's not started
         if !self.is_started() {
-            self.f.take();
+            // Done before the closure is dropped (green patch 6): its
+            // destructors may switch, and a resume meanwhile would start a
+            // body that is gone.
             self.context._ref = REF_ACTIVE;
+            drop(self.f.take());
         } else {
             self.raw_cancel();
         }
@@ -1250,6 +1253,36 @@ mod test {
         assert!(!dropped.get());
         g.cancel();
         assert!(dropped.get());
+        assert!(g.is_done());
+    }
+
+    #[test]
+    fn a_generator_cancelled_before_it_started_is_done_while_its_body_drops() {
+        // green patch 6: a destructor of the unstarted body resumes the
+        // generator; it must find it done, not start a body that is gone.
+        use std::cell::Cell;
+        use std::rc::Rc;
+        type Slot = Rc<Cell<*mut LocalGenerator<'static, (), ()>>>;
+        struct ResumeOnDrop(Slot, Rc<Cell<Option<bool>>>);
+        impl Drop for ResumeOnDrop {
+            fn drop(&mut self) {
+                // SAFETY: the generator is alive (it is dropping its body)
+                // and nothing else touches it during this call.
+                let g = unsafe { &mut *self.0.get() };
+                self.1.set(Some(g.is_done()));
+                assert_eq!(g.resume(), None);
+            }
+        }
+        let slot: Slot = Rc::new(Cell::new(std::ptr::null_mut()));
+        let seen = Rc::new(Cell::new(None));
+        let guard = ResumeOnDrop(slot.clone(), seen.clone());
+        let mut g = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+            let _keep = &guard;
+            unreachable!("never started");
+        });
+        slot.set(&mut g);
+        g.cancel();
+        assert_eq!(seen.get(), Some(true), "done while its body dropped");
         assert!(g.is_done());
     }
 

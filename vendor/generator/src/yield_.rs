@@ -50,6 +50,11 @@ pub fn raw_yield_now(env: &ContextStack, cur: &mut Context) {
 /// Like `yield_with`, it continues when resumed again, and unwinds with the
 /// cancel panic when it is cancelled meanwhile.
 ///
+/// Only for generators that are resumed on the thread they suspended on
+/// (`LocalGenerator`s, or `Generator`s that never move): it reads the
+/// thread's context stack inlined, which a compiler may keep across the
+/// switch (see `ContextStack::current`).
+///
 /// # Panics
 ///
 /// Panics when no generator runs on this thread.
