@@ -22,10 +22,6 @@ use crate::hub::{self, Direction};
 /// Waits until `fd` is readable (or has hung up, or failed), or until
 /// `deadline`.
 ///
-/// Inside a greenlet it waits for a readiness edge (the fd is registered
-/// edge-triggered), remembered if it came while nobody waited. Once the
-/// fd's read side has hung up, every later call returns at once.
-///
 /// # Errors
 ///
 /// [`io::ErrorKind::TimedOut`] when the deadline passes first (green-net

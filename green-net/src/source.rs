@@ -28,9 +28,6 @@ pub(crate) struct Source<T: AsFd> {
     /// `Some` until [`into_inner`](Source::into_inner) takes it.
     io: Option<T>,
     settings: Arc<Settings>,
-    /// The last stream read came back short: the socket had nothing more
-    /// then (see [`read_stream`](Source::read_stream)).
-    drained: AtomicBool,
 }
 
 /// What std keeps per socket and we must emulate.
@@ -69,7 +66,6 @@ impl<T: AsFd> Source<T> {
         Ok(Source {
             io: Some(io),
             settings: Arc::new(settings),
-            drained: AtomicBool::new(false),
         })
     }
 
@@ -81,7 +77,6 @@ impl<T: AsFd> Source<T> {
         Ok(Source {
             io: Some(io),
             settings: Arc::new(Settings::default()),
-            drained: AtomicBool::new(false),
         })
     }
 
@@ -91,7 +86,6 @@ impl<T: AsFd> Source<T> {
         Source {
             io: Some(io),
             settings: self.settings.clone(),
-            drained: AtomicBool::new(false),
         }
     }
 
@@ -122,34 +116,6 @@ impl<T: AsFd> Source<T> {
         self.retry(Interest::Read, timeout, op)
     }
 
-    /// [`read_with`](Self::read_with) for a read of a stream socket into
-    /// `len` bytes of buffer. When the last one came back short (fewer bytes
-    /// than asked, more than none), the socket's receive queue was empty
-    /// then (epoll(7), question 9), so a read now would most likely fail
-    /// with `WouldBlock`: inside `run` it waits for readiness first, which
-    /// returns at once if data arrived meanwhile (its edge is remembered)
-    /// or the peer hung up (green's `wait_readable`). A request-response
-    /// server then makes one `recv` per request instead of two, as tokio's
-    /// and netty's do.
-    pub(crate) fn read_stream(
-        &self,
-        len: usize,
-        op: impl FnMut(&T) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        let timeout = load(&self.settings.read_timeout);
-        let wait_first = self.drained.swap(false, Ordering::Relaxed)
-            && len > 0
-            && green::is_running()
-            && !self.settings.nonblocking.load(Ordering::Relaxed);
-        let n = if wait_first {
-            self.retry_after_wait(Interest::Read, timeout, op)?
-        } else {
-            self.retry(Interest::Read, timeout, op)?
-        };
-        self.drained.store(n > 0 && n < len, Ordering::Relaxed);
-        Ok(n)
-    }
-
     /// Runs `op` until it does not fail with `WouldBlock`, waiting to write
     /// in between, within the write timeout.
     pub(crate) fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
@@ -164,38 +130,14 @@ impl<T: AsFd> Source<T> {
         &self,
         interest: Interest,
         timeout: Option<Duration>,
-        op: impl FnMut(&T) -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.retry_from(interest, timeout, op, true)
-    }
-
-    /// [`retry`](Self::retry), waiting once before the first try.
-    fn retry_after_wait<R>(
-        &self,
-        interest: Interest,
-        timeout: Option<Duration>,
-        op: impl FnMut(&T) -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.retry_from(interest, timeout, op, false)
-    }
-
-    fn retry_from<R>(
-        &self,
-        interest: Interest,
-        timeout: Option<Duration>,
         mut op: impl FnMut(&T) -> io::Result<R>,
-        try_first: bool,
     ) -> io::Result<R> {
         let mut deadline: Option<Instant> = None;
-        let mut try_now = try_first;
         loop {
-            if try_now {
-                match op(self.get_ref()) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    result => return result,
-                }
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                result => return result,
             }
-            try_now = true;
             if self.settings.nonblocking.load(Ordering::Relaxed) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
@@ -302,76 +244,6 @@ fn load(cell: &AtomicU64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
-    use std::io::{Read, Write};
-    use std::net::Shutdown;
-    use std::os::unix::net::UnixStream;
-
-    /// Reads through `read_stream` into a 64-byte buffer; returns what came
-    /// and how many times the read was tried.
-    fn read_counted(source: &Source<UnixStream>) -> (Vec<u8>, usize) {
-        let tries = Cell::new(0);
-        let mut buf = [0u8; 64];
-        let n = source
-            .read_stream(buf.len(), |mut s| {
-                tries.set(tries.get() + 1);
-                s.read(&mut buf)
-            })
-            .expect("read within the timeout");
-        (buf[..n].to_vec(), tries.get())
-    }
-
-    #[test]
-    fn after_a_short_read_a_stream_read_waits_before_it_tries() {
-        green::run(|| {
-            let (a, b) = UnixStream::pair().unwrap();
-            let source = Source::fresh(b).unwrap();
-            // A hang would be a bug: it fails the read instead.
-            source
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let a = std::rc::Rc::new(a);
-            (&*a).write_all(b"ab").unwrap();
-            assert_eq!(read_counted(&source), (b"ab".to_vec(), 1), "short: drained");
-            // Data that comes while the reader waits: one try, no
-            // `WouldBlock` first.
-            let w = a.clone();
-            let writer = green::spawn(move || {
-                green::sleep(Duration::from_millis(20));
-                (&*w).write_all(b"cd").unwrap();
-            });
-            assert_eq!(read_counted(&source), (b"cd".to_vec(), 1));
-            writer.join().unwrap();
-            // Data that came before the read: its edge was remembered.
-            (&*a).write_all(b"ef").unwrap();
-            green::yield_now();
-            assert_eq!(read_counted(&source), (b"ef".to_vec(), 1));
-            // Data and the hang-up together, while the reader waits: the
-            // hang-up is not missed when it waits before the next read.
-            let w = a.clone();
-            let writer = green::spawn(move || {
-                green::sleep(Duration::from_millis(20));
-                (&*w).write_all(b"gh").unwrap();
-                w.shutdown(Shutdown::Write).unwrap();
-            });
-            assert_eq!(read_counted(&source), (b"gh".to_vec(), 1));
-            writer.join().unwrap();
-            assert_eq!(read_counted(&source), (Vec::new(), 1), "end of file");
-            assert_eq!(read_counted(&source), (Vec::new(), 1), "and again");
-        });
-    }
-
-    #[test]
-    fn a_full_read_tries_again_at_once() {
-        green::run(|| {
-            let (a, b) = UnixStream::pair().unwrap();
-            let source = Source::fresh(b).unwrap();
-            (&a).write_all(&[7u8; 100]).unwrap();
-            // 64 of 100: the buffer was full, more may be there.
-            assert_eq!(read_counted(&source).0.len(), 64);
-            assert_eq!(read_counted(&source), (vec![7u8; 36], 1));
-        });
-    }
 
     #[test]
     fn timeouts_follow_std_rules() {

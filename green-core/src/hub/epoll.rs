@@ -27,8 +27,6 @@ pub(crate) struct Ready {
     pub(crate) fd: RawFd,
     pub(crate) readable: bool,
     pub(crate) writable: bool,
-    /// Its read side hung up (or it failed): reads end at once from now on.
-    pub(crate) read_closed: bool,
 }
 
 /// An epoll instance and the eventfd that wakes it.
@@ -110,12 +108,10 @@ impl Epoll {
                 continue;
             }
             let hup = flags & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
-            let read_closed = hup || flags & libc::EPOLLRDHUP as u32 != 0;
             each(Ready {
                 fd: data as RawFd,
-                readable: read_closed || flags & libc::EPOLLIN as u32 != 0,
+                readable: hup || flags & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0,
                 writable: hup || flags & libc::EPOLLOUT as u32 != 0,
-                read_closed,
             });
         }
         Ok(())

@@ -14,13 +14,6 @@
 //! at the cost of an occasional spurious return: callers retry their
 //! operation and wait again on `WouldBlock`.
 //!
-//! Once an fd's read side has hung up (`EPOLLRDHUP`, `EPOLLHUP` or
-//! `EPOLLERR`), every later wait to read returns at once: there is no edge
-//! left to come, and a read ends at once (end of file, or the error). So a
-//! caller may wait *before* it reads, when its last read drained the fd
-//! (green-net does, after a short read of a stream socket): a hang-up that
-//! came with the data it read is not missed.
-//!
 //! # Numbers deregistered elsewhere
 //!
 //! `deregister` only reaches the hub of the thread that calls it, but a
@@ -78,8 +71,6 @@ struct FdState {
     armed_at: u32,
     readable: bool,
     writable: bool,
-    /// Its read side hung up: reads never wait again (see the module docs).
-    read_closed: bool,
     readers: Vec<(Rc<Core>, u64)>,
     writers: Vec<(Rc<Core>, u64)>,
 }
@@ -164,7 +155,6 @@ impl Io {
                 state.armed_at = count;
                 state.readable = false;
                 state.writable = false;
-                state.read_closed = false;
                 state
             }
             None => {
@@ -176,9 +166,6 @@ impl Io {
                 })
             }
         };
-        if dir == Direction::Read && state.read_closed {
-            return Ok(false);
-        }
         let (ready, waiters) = state.side(dir);
         if std::mem::take(ready) {
             return Ok(false);
@@ -239,7 +226,6 @@ impl Io {
             let Some(Some(state)) = entry else {
                 return;
             };
-            state.read_closed |= ev.read_closed;
             for (dir, ready) in [
                 (Direction::Read, ev.readable),
                 (Direction::Write, ev.writable),
