@@ -333,7 +333,10 @@ fn conversions_keep_mode_and_timeouts() -> io::Result<()> {
         back.recv(&mut [0; 4]).unwrap_err().kind(),
         ErrorKind::WouldBlock
     );
-    assert!(start.elapsed() >= Duration::from_millis(20));
+    // It blocked (a non-blocking socket returns at once). Not `>= 20 ms`:
+    // the kernel counts the timeout in whole ticks from inside the current
+    // one, so it may end up to a tick early (this failed once under load).
+    assert!(start.elapsed() >= Duration::from_millis(10));
     Ok(())
 }
 

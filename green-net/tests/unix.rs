@@ -701,7 +701,9 @@ fn conversions_keep_mode_and_timeouts() -> io::Result<()> {
     let start = Instant::now();
     let err = (&back).read(&mut [0; 4]).unwrap_err(); // blocking again
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
-    assert!(start.elapsed() >= Duration::from_millis(20));
+    // It blocked; the kernel's own timeout may end up to a tick early (see
+    // udp.rs), unlike green's, which never does.
+    assert!(start.elapsed() >= Duration::from_millis(10));
 
     let (std_d, _std_e) = std::os::unix::net::UnixDatagram::pair()?;
     std_d.set_nonblocking(true)?;
