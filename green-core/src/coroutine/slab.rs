@@ -289,18 +289,23 @@ impl Slabs {
         if self.pending.is_empty() {
             return;
         }
-        let mut pending = std::mem::take(&mut self.pending);
-        let mut ranges = [(ptr::null_mut(), 0); DISCARD_BATCH];
-        for (range, &(slab_ptr, i)) in ranges.iter_mut().zip(&pending) {
+        debug_assert!(self.pending.len() <= DISCARD_BATCH);
+        let empty = libc::iovec {
+            iov_base: ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut iov = [empty; DISCARD_BATCH];
+        for (v, &(slab_ptr, i)) in iov.iter_mut().zip(&self.pending) {
             // SAFETY: a slab of this thread, mapped (it has a slot in use,
             // pending); read only.
             let slab = unsafe { slab_ptr.as_ref() };
-            *range = (slab.stack(usize::from(i)), slab.stack_bytes);
+            v.iov_base = slab.stack(usize::from(i)).cast();
+            v.iov_len = slab.stack_bytes;
         }
-        let ranges = &ranges[..pending.len()];
+        let iov = &iov[..self.pending.len()];
         let together = match self.vectored {
             Some(false) => Err(None),
-            _ => discard_together(ranges),
+            _ => discard_together(iov),
         };
         match together {
             Ok(()) => self.vectored = Some(true),
@@ -310,18 +315,16 @@ impl Slabs {
                 if self.vectored.is_none() && refused.is_some_and(kernel_lacks_it) {
                     self.vectored = Some(false);
                 }
-                ranges.iter().for_each(|&(base, len)| discard(base, len));
+                iov.iter()
+                    .for_each(|v| discard(v.iov_base.cast(), v.iov_len));
             }
         }
-        for &(slab_ptr, i) in &pending {
+        // `give_back` leaves `pending` alone.
+        for k in 0..self.pending.len() {
+            let (slab_ptr, i) = self.pending[k];
             self.give_back(slab_ptr, usize::from(i));
         }
-        // The same buffer serves again, unless a release during the above
-        // (none is possible) filled a new one.
-        pending.clear();
-        if self.pending.is_empty() {
-            self.pending = pending;
-        }
+        self.pending.clear();
     }
 
     /// Slot `i` of `slab` was released and its pages discarded.
@@ -496,26 +499,16 @@ fn discard(base: *mut u8, len: usize) {
 /// [`discard`] for every range at once, with one `process_madvise`. An
 /// error when it did not discard them all, to be done one by one then: the
 /// call's error, or `None` for a partial discard.
-fn discard_together(ranges: &[(*mut u8, usize)]) -> Result<(), Option<i32>> {
-    let mut iov = [libc::iovec {
-        iov_base: ptr::null_mut(),
-        iov_len: 0,
-    }; DISCARD_BATCH];
-    for (v, &(base, len)) in iov.iter_mut().zip(ranges) {
-        *v = libc::iovec {
-            iov_base: base.cast(),
-            iov_len: len,
-        };
-    }
-    let total: usize = ranges.iter().map(|&(_, len)| len).sum();
+fn discard_together(iov: &[libc::iovec]) -> Result<(), Option<i32>> {
+    let total: usize = iov.iter().map(|v| v.iov_len).sum();
     // SAFETY: as in `discard`, for each range; the kernel only reads the
-    // `ranges.len()` iovecs, which describe them.
+    // `iov.len()` iovecs, which describe them.
     let done = unsafe {
         libc::syscall(
             libc::SYS_process_madvise,
             PIDFD_SELF,
             iov.as_ptr(),
-            ranges.len(),
+            iov.len(),
             libc::MADV_DONTNEED,
             0u32,
         )
