@@ -214,14 +214,11 @@ impl ContextStack {
                 } else {
                     r
                 };
+                ContextStack { root }
             }
-            _ => {
-                let r = ROOT_CONTEXT_P.get();
-                let root = if r.is_null() { Self::init_root() } else { r };
-            }
+            // green patch 6: the same read, inlined elsewhere
+            _ => Self::current_inline()
         }
-
-        ContextStack { root }
     }
 
     /// [`current`](Self::current), inlined (green patch 6), for the two
