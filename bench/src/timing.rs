@@ -24,15 +24,7 @@ pub struct Sample {
 /// in nanoseconds. `run` performs `ops` operations and returns how long they
 /// took.
 pub fn per_op_ns(reps: usize, ops: u64, mut run: impl FnMut() -> Duration) -> Sample {
-    let _warm_up = run();
-    let mut samples: Vec<f64> = (0..reps.max(1))
-        .map(|_| run().as_nanos() as f64 / ops as f64)
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    Sample {
-        best: samples[0],
-        median: samples[samples.len() / 2],
-    }
+    interleaved(reps, &mut [(ops, &mut run)])[0]
 }
 
 /// [`per_op_ns`] for several contenders whose figures are compared with
