@@ -77,6 +77,72 @@ pub fn wait_writable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()>
     wait(fd.as_fd().as_raw_fd(), Direction::Write, deadline)
 }
 
+/// Marks `fd` drained: the caller's read has just emptied its receive queue
+/// (a stream socket's read that filled less than its buffer, epoll(7)
+/// question 9), so until `fd` reports new readiness, [`is_drained`] tells a
+/// reader that trying again would fail with `WouldBlock`, and it may wait
+/// first. green-net's `TcpStream` does this: a request-response server makes
+/// one `recv` per request instead of two.
+///
+/// Only do it when a short read proves the queue empty. A Unix stream
+/// socket stops short at a boundary between writers or at passed
+/// descriptors, and kernel TLS at a control record, with more data queued,
+/// so they must not be marked. TCP's urgent mark is handled: urgent data
+/// turns the marks off for the fd, as does a hang-up or an error.
+///
+/// The mark lives in this thread's hub, for an fd it has waited on; it does
+/// nothing outside [`run`](crate::run) or for an fd not waited on yet.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// green::run(|| {
+///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     a.write_all(b"hi").unwrap();
+///     green::io::wait_readable(&b, None).unwrap();
+///     let mut buf = [0; 16];
+///     assert_eq!(b.read(&mut buf).unwrap(), 2); // short: nothing more queued
+///     green::io::note_drained(&b);
+///     assert!(green::io::is_drained(&b));
+///
+///     a.write_all(b"more").unwrap();
+///     // Whoever takes the readiness edge (here a wait of our own), the
+///     // mark is gone.
+///     green::io::wait_readable(&b, None).unwrap();
+///     assert!(!green::io::is_drained(&b));
+///     assert_eq!(b.read(&mut buf).unwrap(), 4);
+///     green::io::deregister(&b);
+/// });
+/// ```
+pub fn note_drained(fd: impl AsFd) {
+    let fd = fd.as_fd().as_raw_fd();
+    hub::try_with(|hub| hub.io_note_drained(fd));
+}
+
+/// Whether `fd` was marked with [`note_drained`] and has reported no
+/// read-side readiness since (nor a hang-up, an error or urgent data): a
+/// read now would fail with `WouldBlock`, so a reader may
+/// [`wait_readable`] before it tries. `false` outside [`run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+///
+/// green::run(|| {
+///     let (_a, b) = UnixStream::pair().unwrap();
+///     assert!(!green::io::is_drained(&b)); // never marked
+/// });
+/// ```
+pub fn is_drained(fd: impl AsFd) -> bool {
+    let fd = fd.as_fd().as_raw_fd();
+    hub::try_with(|hub| hub.io_is_drained(fd)).unwrap_or(false)
+}
+
 /// Forgets `fd`: call it before closing an fd that was waited on. Greenlets
 /// still waiting on it are woken (their retry then sees the fd's state).
 ///

@@ -319,3 +319,115 @@ fn outside_run_a_wait_blocks_the_thread_in_poll() {
     // deregister outside run does nothing
     green::io::deregister(&a);
 }
+
+/// Waits until `s` has something to read (taking the readiness edge), then
+/// reads it into a 64-byte buffer: a short read that drains the socket.
+fn wait_and_read(mut s: &UnixStream) -> Vec<u8> {
+    green::io::wait_readable(s, patience()).unwrap();
+    let mut buf = [0; 64];
+    let n = s.read(&mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+#[test]
+fn a_drained_mark_lasts_until_a_read_edge_whoever_takes_it() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        (&a).write_all(b"one").unwrap();
+        assert_eq!(wait_and_read(&b), b"one");
+        green::io::note_drained(&b);
+        assert!(green::io::is_drained(&b));
+        // The hub polls while this greenlet sleeps: nothing came.
+        green::sleep(Duration::from_millis(5));
+        assert!(green::io::is_drained(&b), "no edge, the mark stands");
+
+        // Data that comes while nobody waits on `b`: its edge is a ready
+        // bit, and the mark goes with it.
+        let a = std::rc::Rc::new(a);
+        let w = a.clone();
+        let writer = green::spawn(move || (&*w).write_all(b"two").unwrap());
+        green::sleep(Duration::from_millis(5));
+        writer.join().unwrap();
+        assert!(!green::io::is_drained(&b), "the edge took the mark");
+        assert_eq!(wait_and_read(&b), b"two");
+
+        // Data a wait of someone else's was woken by: the mark goes too.
+        green::io::note_drained(&b);
+        let b = std::rc::Rc::new(b);
+        let r = b.clone();
+        let other = green::spawn(move || green::io::wait_readable(&*r, patience()).unwrap());
+        green::yield_now(); // `other` waits
+        (&*a).write_all(b"three").unwrap();
+        other.join().unwrap();
+        assert!(!green::io::is_drained(&*b));
+        green::io::deregister(&*b);
+    });
+}
+
+#[test]
+fn a_hang_up_or_urgent_data_turns_the_drained_mark_off() {
+    let _w = util::watchdog();
+    green::run(|| {
+        // Data and the end of file in one edge: a read after the short one
+        // must not wait, for no edge announces the end again.
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        (&a).write_all(b"last").unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(wait_and_read(&b), b"last");
+        green::io::note_drained(&b);
+        assert!(!green::io::is_drained(&b), "the hang-up was reported");
+        green::io::deregister(&b);
+
+        // TCP urgent data: a read stops short at its mark with data queued.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        b.set_nonblocking(true).unwrap();
+        (&a).write_all(b"abc").unwrap();
+        // SAFETY: sends one byte from a live buffer on an open socket.
+        let sent = unsafe { libc::send(a.as_raw_fd(), b"!".as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(sent, 1, "{}", io::Error::last_os_error());
+        (&a).write_all(b"def").unwrap();
+        green::sleep(Duration::from_millis(20)); // all of it arrives
+        green::io::wait_readable(&b, patience()).unwrap();
+        let mut buf = [0; 64];
+        assert_eq!((&b).read(&mut buf).unwrap(), 3, "stops at the urgent mark");
+        green::io::note_drained(&b);
+        assert!(!green::io::is_drained(&b), "urgent data was reported");
+        let n = (&b).read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"def", "the rest was queued all along");
+        green::io::deregister(&b);
+    });
+}
+
+#[test]
+fn a_drained_mark_is_forgotten_with_its_fd() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        (&a).write_all(b"x").unwrap();
+        assert_eq!(wait_and_read(&b), b"x");
+        green::io::note_drained(&b);
+        green::io::deregister(&b);
+        assert!(!green::io::is_drained(&b), "deregistered here");
+
+        (&a).write_all(b"y").unwrap();
+        assert_eq!(wait_and_read(&b), b"y");
+        green::io::note_drained(&b);
+        assert!(green::io::is_drained(&b));
+        // Deregistered on another thread: the number may be another file's.
+        std::thread::scope(|s| {
+            s.spawn(|| green::io::deregister(&b));
+        });
+        assert!(!green::io::is_drained(&b), "deregistered elsewhere");
+        green::io::deregister(&b);
+    });
+    // Outside `run` there is no mark.
+    let (_a, b) = UnixStream::pair().unwrap();
+    green::io::note_drained(&b);
+    assert!(!green::io::is_drained(&b));
+}

@@ -28,6 +28,9 @@ pub(crate) struct Source<T: AsFd> {
     /// `Some` until [`into_inner`](Source::into_inner) takes it.
     io: Option<T>,
     settings: Arc<Settings>,
+    /// A read that fills less than its buffer empties the receive queue (a
+    /// TCP socket; see [`read_stream`](Source::read_stream)).
+    short_reads_drain: bool,
 }
 
 /// What std keeps per socket and we must emulate.
@@ -66,6 +69,7 @@ impl<T: AsFd> Source<T> {
         Ok(Source {
             io: Some(io),
             settings: Arc::new(settings),
+            short_reads_drain: false,
         })
     }
 
@@ -77,7 +81,32 @@ impl<T: AsFd> Source<T> {
         Ok(Source {
             io: Some(io),
             settings: Arc::new(Settings::default()),
+            short_reads_drain: false,
         })
+    }
+
+    /// Says whether a stream read that fills less than its buffer leaves the
+    /// socket's receive queue empty, as a TCP socket's does (epoll(7),
+    /// question 9): then [`read_stream`](Self::read_stream) may wait before
+    /// the next read instead of trying it. Not so for a Unix stream socket,
+    /// which stops short at a boundary between writers or at passed
+    /// descriptors with data still queued.
+    pub(crate) fn short_reads_drain(mut self, yes: bool) -> Self {
+        self.short_reads_drain = yes;
+        self
+    }
+
+    /// Whether a read of this socket stops short only when its receive
+    /// queue is empty: a TCP socket (asked of the kernel, for a socket made
+    /// elsewhere; MPTCP, say, is not).
+    pub(crate) fn is_tcp(&self) -> bool {
+        let protocol = socket2::SockRef::from(self.get_ref()).protocol();
+        matches!(protocol, Ok(Some(p)) if p == socket2::Protocol::TCP)
+    }
+
+    /// Whether [`short_reads_drain`](Self::short_reads_drain) was said.
+    pub(crate) fn drains_on_short_reads(&self) -> bool {
+        self.short_reads_drain
     }
 
     /// Wraps a duplicate of this source's socket (`try_clone`): the two
@@ -86,6 +115,7 @@ impl<T: AsFd> Source<T> {
         Source {
             io: Some(io),
             settings: self.settings.clone(),
+            short_reads_drain: self.short_reads_drain,
         }
     }
 
@@ -116,6 +146,33 @@ impl<T: AsFd> Source<T> {
         self.retry(Interest::Read, timeout, op)
     }
 
+    /// [`read_with`](Self::read_with) for a read of a stream socket into
+    /// `len` bytes of buffer. When the last read came back short on a socket
+    /// whose [short reads drain](Self::short_reads_drain) the queue, it marks
+    /// the fd drained in the hub ([`green::io::note_drained`]). A read that
+    /// finds the mark still standing (no readiness since) waits first: a
+    /// `recv` now would fail with `WouldBlock`. A request-response server
+    /// then makes one `recv` per request instead of two, as tokio's and
+    /// netty's do.
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if !self.short_reads_drain {
+            return self.read_with(op);
+        }
+        let timeout = load(&self.settings.read_timeout);
+        let wait_first = len > 0
+            && !self.settings.nonblocking.load(Ordering::Relaxed)
+            && green::io::is_drained(self.get_ref());
+        let n = self.retry_from(Interest::Read, timeout, op, !wait_first)?;
+        if n > 0 && n < len {
+            green::io::note_drained(self.get_ref());
+        }
+        Ok(n)
+    }
+
     /// Runs `op` until it does not fail with `WouldBlock`, waiting to write
     /// in between, within the write timeout.
     pub(crate) fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
@@ -130,14 +187,29 @@ impl<T: AsFd> Source<T> {
         &self,
         interest: Interest,
         timeout: Option<Duration>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.retry_from(interest, timeout, op, true)
+    }
+
+    /// [`retry`](Self::retry), starting with a wait unless `try_first`.
+    fn retry_from<R>(
+        &self,
+        interest: Interest,
+        timeout: Option<Duration>,
         mut op: impl FnMut(&T) -> io::Result<R>,
+        try_first: bool,
     ) -> io::Result<R> {
         let mut deadline: Option<Instant> = None;
+        let mut try_now = try_first;
         loop {
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                result => return result,
+            if try_now {
+                match op(self.get_ref()) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    result => return result,
+                }
             }
+            try_now = true;
             if self.settings.nonblocking.load(Ordering::Relaxed) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
@@ -244,6 +316,89 @@ fn load(cell: &AtomicU64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+    use std::io::{Read, Write};
+    use std::rc::Rc;
+
+    /// Reads through `read_stream` into a 64-byte buffer; returns what came
+    /// and how many times the read was tried.
+    fn read_counted<T: AsFd>(source: &Source<T>) -> (Vec<u8>, usize)
+    where
+        for<'a> &'a T: Read,
+    {
+        let tries = Cell::new(0);
+        let mut buf = [0u8; 64];
+        let n = source
+            .read_stream(buf.len(), |mut s| {
+                tries.set(tries.get() + 1);
+                s.read(&mut buf)
+            })
+            .expect("a read within the timeout");
+        (buf[..n].to_vec(), tries.get())
+    }
+
+    /// Writes `data` to `peer` 20 ms from now, from another greenlet.
+    fn write_later<W: 'static>(peer: &Rc<W>, data: &'static [u8]) -> green::JoinHandle<()>
+    where
+        for<'a> &'a W: Write,
+    {
+        let peer = peer.clone();
+        green::spawn(move || {
+            green::sleep(Duration::from_millis(20));
+            (&*peer).write_all(data).unwrap();
+        })
+    }
+
+    #[test]
+    fn after_a_short_tcp_read_the_next_waits_before_it_tries() {
+        green::run(|| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let peer = Rc::new(peer);
+            let source = Source::fresh(listener.accept().unwrap().0)
+                .unwrap()
+                .short_reads_drain(true);
+            // A hang would be a bug: the timeout fails the read instead.
+            source
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let w = write_later(&peer, b"ab");
+            assert_eq!(
+                read_counted(&source),
+                (b"ab".to_vec(), 2),
+                "WouldBlock, wait, read"
+            );
+            w.join().unwrap();
+            let w = write_later(&peer, b"cd");
+            assert_eq!(read_counted(&source), (b"cd".to_vec(), 1), "wait, read");
+            w.join().unwrap();
+            // A full read proves nothing: the next tries at once, and finds
+            // the rest (a wait would find no edge: the user's took it).
+            (&*peer).write_all(&[7; 100]).unwrap();
+            green::io::wait_readable(source.get_ref(), None).unwrap();
+            assert_eq!(read_counted(&source).0.len(), 64);
+            assert_eq!(read_counted(&source), (vec![7; 36], 1));
+        });
+    }
+
+    #[test]
+    fn a_socket_whose_short_reads_prove_nothing_tries_first() {
+        green::run(|| {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let a = Rc::new(a);
+            let source = Source::fresh(b).unwrap();
+            let w = write_later(&a, b"ab");
+            assert_eq!(read_counted(&source), (b"ab".to_vec(), 2));
+            w.join().unwrap();
+            let w = write_later(&a, b"cd");
+            assert_eq!(
+                read_counted(&source),
+                (b"cd".to_vec(), 2),
+                "WouldBlock first"
+            );
+            w.join().unwrap();
+        });
+    }
 
     #[test]
     fn timeouts_follow_std_rules() {

@@ -22,16 +22,18 @@ macro_rules! stream_io {
 
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let len = buf.len();
                 self.source
-                    .read_with(|mut s| std::io::Read::read(&mut s, buf))
+                    .read_stream(len, |mut s| std::io::Read::read(&mut s, buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
+                let len = bufs.iter().map(|b| b.len()).sum();
                 self.source
-                    .read_with(|mut s| std::io::Read::read_vectored(&mut s, bufs))
+                    .read_stream(len, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 

@@ -18,8 +18,10 @@ use std::time::Duration;
 /// The `data` of the eventfd's registration: not a valid fd number.
 const WAKE_KEY: u64 = u64::MAX;
 
-/// Interest in both directions, edge-triggered, with peer hang-ups.
-const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+/// Interest in both directions, edge-triggered, with peer hang-ups and
+/// urgent data (`EPOLLPRI`: see [`Ready::held_back`]).
+const INTEREST: u32 =
+    (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLPRI | libc::EPOLLET) as u32;
 
 /// One readiness report.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +29,11 @@ pub(crate) struct Ready {
     pub(crate) fd: RawFd,
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// Its read side hung up or failed, or urgent data came (`EPOLLRDHUP`,
+    /// `EPOLLHUP`, `EPOLLERR`, `EPOLLPRI`): a read may stop short of what is
+    /// queued (at an end of file or an error, at the urgent mark), and no
+    /// later edge announces the rest.
+    pub(crate) held_back: bool,
 }
 
 /// An epoll instance and the eventfd that wakes it.
@@ -108,10 +115,12 @@ impl Epoll {
                 continue;
             }
             let hup = flags & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+            let read_hup = hup || flags & libc::EPOLLRDHUP as u32 != 0;
             each(Ready {
                 fd: data as RawFd,
-                readable: hup || flags & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0,
+                readable: read_hup || flags & libc::EPOLLIN as u32 != 0,
                 writable: hup || flags & libc::EPOLLOUT as u32 != 0,
+                held_back: read_hup || flags & libc::EPOLLPRI as u32 != 0,
             });
         }
         Ok(())

@@ -14,6 +14,20 @@
 //! at the cost of an occasional spurious return: callers retry their
 //! operation and wait again on `WouldBlock`.
 //!
+//! # Drained fds
+//!
+//! A caller whose read has just emptied an fd's receive queue (a stream
+//! socket's read that came back short) may [`note_drained`](Io::note_drained)
+//! it. The mark stays until a read-side edge comes: data that arrives later
+//! makes one, whoever then takes the ready bit (a peek, a user's own wait),
+//! so while the mark stands ([`is_drained`](Io::is_drained)) a read would
+//! find nothing and the caller may wait before it tries (one `recv` per
+//! request instead of two, as tokio's and netty's servers make). What no
+//! later edge announces disables the mark for good (until the fd is
+//! re-armed): a read-side hang-up or error (the end of file or the error is
+//! queued behind the data) and urgent data (a TCP read stops short at its
+//! mark, data still queued). Waits themselves are unchanged by all this.
+//!
 //! # Numbers deregistered elsewhere
 //!
 //! `deregister` only reaches the hub of the thread that calls it, but a
@@ -71,6 +85,12 @@ struct FdState {
     armed_at: u32,
     readable: bool,
     writable: bool,
+    /// A read emptied the receive queue and no read-side edge came since
+    /// (see the module docs).
+    drained: bool,
+    /// A hang-up, an error or urgent data was reported: a short read proves
+    /// nothing any more (see the module docs).
+    held_back: bool,
     readers: Vec<(Rc<Core>, u64)>,
     writers: Vec<(Rc<Core>, u64)>,
 }
@@ -155,6 +175,8 @@ impl Io {
                 state.armed_at = count;
                 state.readable = false;
                 state.writable = false;
+                state.drained = false;
+                state.held_back = false;
                 state
             }
             None => {
@@ -173,6 +195,28 @@ impl Io {
         waiters.push((g.clone(), park_seq));
         self.waiters += 1;
         Ok(true)
+    }
+
+    /// `fd`'s entry, if it stands for the file that has the number now (not
+    /// deregistered anywhere since it was armed).
+    fn armed_entry(&mut self, fd: RawFd) -> Option<&mut FdState> {
+        let count = deregistered(fd).load(Ordering::Acquire);
+        self.entry(fd).filter(|state| state.armed_at == count)
+    }
+
+    /// Marks `fd` drained: a read has just emptied its receive queue (see
+    /// the module docs). Nothing happens for an fd this hub has not armed.
+    pub(crate) fn note_drained(&mut self, fd: RawFd) {
+        if let Some(state) = self.armed_entry(fd) {
+            state.drained = true;
+        }
+    }
+
+    /// Whether `fd` is marked drained, with no read-side edge since and
+    /// nothing held back: a read now would find nothing.
+    pub(crate) fn is_drained(&mut self, fd: RawFd) -> bool {
+        self.armed_entry(fd)
+            .is_some_and(|state| state.drained && !state.held_back)
     }
 
     /// Removes `g`'s waiter entry for `fd` (after it woke, for any reason).
@@ -226,6 +270,10 @@ impl Io {
             let Some(Some(state)) = entry else {
                 return;
             };
+            if ev.readable || ev.held_back {
+                state.drained = false;
+            }
+            state.held_back |= ev.held_back;
             for (dir, ready) in [
                 (Direction::Read, ev.readable),
                 (Direction::Write, ev.writable),

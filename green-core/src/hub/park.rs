@@ -165,6 +165,16 @@ impl Hub {
         }
     }
 
+    /// [`Io::note_drained`](super::io::Io::note_drained) on this hub's table.
+    pub(crate) fn io_note_drained(&self, fd: std::os::fd::RawFd) {
+        self.io.borrow_mut().note_drained(fd);
+    }
+
+    /// [`Io::is_drained`](super::io::Io::is_drained) on this hub's table.
+    pub(crate) fn io_is_drained(&self, fd: std::os::fd::RawFd) -> bool {
+        self.io.borrow_mut().is_drained(fd)
+    }
+
     /// Forgets `fd`; greenlets waiting on it wake up and retry.
     pub(crate) fn deregister_fd(&self, fd: std::os::fd::RawFd) {
         let woken = self.io.borrow_mut().deregister(fd);

@@ -86,7 +86,8 @@ impl TcpListener {
     pub(crate) fn from_std_fresh(listener: std::net::TcpListener) -> TcpListener {
         TcpListener {
             source: Source::fresh(listener)
-                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}")),
+                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"))
+                .short_reads_drain(true),
         }
     }
 
@@ -157,7 +158,8 @@ impl TcpListener {
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.source.read_with(|l| l.accept())?;
-        Ok((TcpStream::from_std_fresh(stream), addr))
+        let tcp = self.source.drains_on_short_reads();
+        Ok((TcpStream::from_std_fresh(stream, tcp), addr))
     }
 
     /// Returns an iterator over the connections being received on this
@@ -332,7 +334,11 @@ impl From<std::net::TcpListener> for TcpListener {
     fn from(listener: std::net::TcpListener) -> TcpListener {
         let source = Source::new(listener)
             .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
-        TcpListener { source }
+        // Its accepted streams are of its protocol.
+        let tcp = source.is_tcp();
+        TcpListener {
+            source: source.short_reads_drain(tcp),
+        }
     }
 }
 

@@ -295,11 +295,13 @@ impl TcpStream {
         Ok(())
     }
 
-    /// Wraps a stream this crate has just accepted (std's default mode).
-    pub(crate) fn from_std_fresh(stream: std::net::TcpStream) -> TcpStream {
+    /// Wraps a stream this crate has just accepted (std's default mode),
+    /// `tcp` if its listener is a TCP socket (not, say, MPTCP).
+    pub(crate) fn from_std_fresh(stream: std::net::TcpStream, tcp: bool) -> TcpStream {
         TcpStream {
             source: Source::fresh(stream)
-                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}")),
+                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"))
+                .short_reads_drain(tcp),
         }
     }
 }
@@ -311,7 +313,7 @@ fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpS
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
-    let source = Source::fresh(std::net::TcpStream::from(socket))?;
+    let source = Source::fresh(std::net::TcpStream::from(socket))?.short_reads_drain(true);
     match SockRef::from(source.get_ref()).connect(&(*addr).into()) {
         Ok(()) => return Ok(TcpStream { source }),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -364,7 +366,10 @@ impl From<std::net::TcpStream> for TcpStream {
     fn from(stream: std::net::TcpStream) -> TcpStream {
         let source = Source::new(stream)
             .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
-        TcpStream { source }
+        let tcp = source.is_tcp();
+        TcpStream {
+            source: source.short_reads_drain(tcp),
+        }
     }
 }
 
