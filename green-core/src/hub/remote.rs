@@ -77,7 +77,51 @@ impl Remote {
         self.jobs.fetch_sub(1, Ordering::AcqRel);
     }
 
-    pub(crate) fn jobs(&self) -> usize {
-        self.jobs.load(Ordering::Acquire)
+    /// What other threads may still do for this hub: whether blocking jobs
+    /// are out, and whether wake-ups are waiting in the inbox.
+    ///
+    /// The count is read first. A job queues its wake-up and then counts
+    /// itself finished, so a count of zero comes with its wake-up visible
+    /// (Acquire on the count, Release in `job_finished` after `push`). Read
+    /// the other way round, a job could queue and finish between the two
+    /// reads: neither a job out nor a wake-up waiting, and its greenlet
+    /// would be declared deadlocked (it happened, about once in a million
+    /// jobs).
+    pub(crate) fn outstanding(&self) -> (bool, bool) {
+        let jobs = self.jobs.load(Ordering::Acquire) > 0;
+        #[cfg(test)]
+        tests::between_the_reads(self);
+        (jobs, self.has_pending())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Run by `outstanding` between its two reads, in these tests.
+        static BETWEEN: Cell<Option<fn(&Remote)>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn between_the_reads(remote: &Remote) {
+        if let Some(f) = BETWEEN.take() {
+            f(remote);
+        }
+    }
+
+    #[test]
+    fn a_job_that_finishes_between_the_reads_still_shows() {
+        let remote = Remote::new(Arc::new(Epoll::new().unwrap()));
+        remote.job_started();
+        assert_eq!(remote.outstanding(), (true, false), "out, no wake-up yet");
+        // What the pool thread does, at the worst moment.
+        BETWEEN.set(Some(|remote| {
+            remote.push(0, GreenletId::new(0, 0));
+            remote.job_finished();
+        }));
+        assert_ne!(remote.outstanding(), (false, false), "it shows somewhere");
+        assert_eq!(remote.outstanding(), (false, true), "its wake-up waits");
     }
 }

@@ -141,16 +141,19 @@ impl Hub {
     fn poll_or_block(&self, main: &Rc<Core>) {
         let iterations = self.iterations.get().wrapping_add(1);
         self.iterations.set(iterations);
+        // One look at both, in the order that misses no job (see
+        // `outstanding`).
+        let (jobs_out, wakeups) = self.remote.outstanding();
         let timeout = if !self.ready.borrow().is_empty() {
             if !self.poll_due(iterations) {
                 return;
             }
             Some(Duration::ZERO)
-        } else if self.remote.has_pending() {
+        } else if wakeups {
             Some(Duration::ZERO)
         } else if let Some(at) = self.next_deadline() {
             Some(at.saturating_duration_since(Instant::now()))
-        } else if self.io.borrow().waiters() > 0 || self.remote.jobs() > 0 {
+        } else if self.io.borrow().waiters() > 0 || jobs_out {
             None
         } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
             // Another thread might unpark one of them: wait for it, but look
