@@ -79,16 +79,24 @@ pub fn wait_writable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()>
 
 /// Marks `fd` drained: the caller's read has just emptied its receive queue
 /// (a stream socket's read that filled less than its buffer, epoll(7)
-/// question 9), so until `fd` reports new readiness, [`is_drained`] tells a
-/// reader that trying again would fail with `WouldBlock`, and it may wait
-/// first. green-net's `TcpStream` does this: a request-response server makes
-/// one `recv` per request instead of two.
+/// question 9), so until `fd` reports read-side readiness again,
+/// [`is_drained`] tells a reader that trying again would fail with
+/// `WouldBlock`, and it may wait first. green-net's `TcpStream` does this:
+/// a request-response server makes one `recv` per request instead of two.
 ///
-/// Only do it when a short read proves the queue empty. A Unix stream
-/// socket stops short at a boundary between writers or at passed
-/// descriptors, and kernel TLS at a control record, with more data queued,
-/// so they must not be marked. TCP's urgent mark is handled: urgent data
-/// turns the marks off for the fd, as does a hang-up or an error.
+/// Any read-side edge clears the mark, whoever takes it (a peek, a wait of
+/// the user's own). A hang-up, an error or TCP urgent data turns the marks
+/// of the fd off until it is deregistered: a read may stop short of them
+/// with more queued, and no edge would announce it again.
+///
+/// Only mark an fd when a short read proves its queue empty: a plain TCP
+/// socket. A Unix stream socket stops short at a boundary between writers
+/// or at passed descriptors, and kernel TLS at a control record, with more
+/// data queued. Even on TCP a read stops short with data queued at an
+/// urgent byte the user took out of band (`MSG_OOB`) before the hub saw it
+/// (`SO_OOBINLINE` avoids it), and a `SO_RCVLOWAT` above the bytes queued
+/// makes the kernel withhold the edge: a reader that waits first then
+/// waits for the next edge.
 ///
 /// The mark lives in this thread's hub, for an fd it has waited on; it does
 /// nothing outside [`run`](crate::run) or for an fd not waited on yet.
@@ -97,10 +105,12 @@ pub fn wait_writable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()>
 ///
 /// ```
 /// use std::io::{Read, Write};
-/// use std::os::unix::net::UnixStream;
+/// use std::net::{TcpListener, TcpStream};
 ///
 /// green::run(|| {
-///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+///     let mut a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+///     let (mut b, _) = listener.accept().unwrap();
 ///     b.set_nonblocking(true).unwrap();
 ///     a.write_all(b"hi").unwrap();
 ///     green::io::wait_readable(&b, None).unwrap();
@@ -125,8 +135,9 @@ pub fn note_drained(fd: impl AsFd) {
 
 /// Whether `fd` was marked with [`note_drained`] and has reported no
 /// read-side readiness since (nor a hang-up, an error or urgent data): a
-/// read now would fail with `WouldBlock`, so a reader may
-/// [`wait_readable`] before it tries. `false` outside [`run`](crate::run).
+/// read now would fail with `WouldBlock` (within the limits
+/// [`note_drained`] names), so a reader may [`wait_readable`] before it
+/// tries. `false` outside [`run`](crate::run).
 ///
 /// # Examples
 ///

@@ -86,22 +86,15 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Says whether a stream read that fills less than its buffer leaves the
-    /// socket's receive queue empty, as a TCP socket's does (epoll(7),
+    /// socket's receive queue empty, as a plain TCP socket's does (epoll(7),
     /// question 9): then [`read_stream`](Self::read_stream) may wait before
     /// the next read instead of trying it. Not so for a Unix stream socket,
     /// which stops short at a boundary between writers or at passed
-    /// descriptors with data still queued.
+    /// descriptors with data still queued, nor for kernel TLS, which stops
+    /// at a control record.
     pub(crate) fn short_reads_drain(mut self, yes: bool) -> Self {
         self.short_reads_drain = yes;
         self
-    }
-
-    /// Whether a read of this socket stops short only when its receive
-    /// queue is empty: a TCP socket (asked of the kernel, for a socket made
-    /// elsewhere; MPTCP, say, is not).
-    pub(crate) fn is_tcp(&self) -> bool {
-        let protocol = socket2::SockRef::from(self.get_ref()).protocol();
-        matches!(protocol, Ok(Some(p)) if p == socket2::Protocol::TCP)
     }
 
     /// Whether [`short_reads_drain`](Self::short_reads_drain) was said.
@@ -147,13 +140,23 @@ impl<T: AsFd> Source<T> {
     }
 
     /// [`read_with`](Self::read_with) for a read of a stream socket into
-    /// `len` bytes of buffer. When the last read came back short on a socket
-    /// whose [short reads drain](Self::short_reads_drain) the queue, it marks
-    /// the fd drained in the hub ([`green::io::note_drained`]). A read that
-    /// finds the mark still standing (no readiness since) waits first: a
-    /// `recv` now would fail with `WouldBlock`. A request-response server
-    /// then makes one `recv` per request instead of two, as tokio's and
-    /// netty's do.
+    /// `len` bytes of buffer (0 for a read whose fill proves nothing). When a
+    /// read comes back short on a socket whose
+    /// [short reads drain](Self::short_reads_drain) the queue, it marks the
+    /// fd drained in the hub ([`green::io::note_drained`]); a read that
+    /// finds the mark still standing (no readiness since) waits before it
+    /// tries, since a `recv` would fail with `WouldBlock`. A
+    /// request-response server then makes one `recv` per request instead of
+    /// two, as tokio's and netty's do.
+    ///
+    /// Where the kernel stops a TCP read short with more queued and no edge
+    /// to come, the hub turns the marks off (an end of file, an error,
+    /// urgent data), except in two cases a read then waits for the next
+    /// edge, as a tokio read does: urgent data whose byte the user took with
+    /// `MSG_OOB` through the raw fd before the hub saw it (`SO_OOBINLINE`
+    /// avoids it), and a `SO_RCVLOWAT` above the bytes queued, which the
+    /// kernel announces only once it is reached (std's blocking read of a
+    /// smaller buffer returns the bytes at once).
     pub(crate) fn read_stream(
         &self,
         len: usize,
@@ -163,8 +166,7 @@ impl<T: AsFd> Source<T> {
             return self.read_with(op);
         }
         let timeout = load(&self.settings.read_timeout);
-        let wait_first = len > 0
-            && !self.settings.nonblocking.load(Ordering::Relaxed)
+        let wait_first = !self.settings.nonblocking.load(Ordering::Relaxed)
             && green::io::is_drained(self.get_ref());
         let n = self.retry_from(Interest::Read, timeout, op, !wait_first)?;
         if n > 0 && n < len {

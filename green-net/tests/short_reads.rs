@@ -7,13 +7,13 @@
 //! (Unix streams, which stop short at passed descriptors). Each read has a
 //! timeout, so a wrong wait fails the test instead of hanging it.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use green_net::unix::UnixStream;
-use green_net::{TcpListener, TcpStream};
+use green_net::{ListenOptions, TcpListener, TcpStream};
 
 /// Far longer than any passing read takes.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -190,5 +190,108 @@ fn unix_streams_stop_short_at_passed_descriptors_so_their_reads_try_first() {
         green::io::wait_readable(&reader, None).unwrap();
         assert_eq!(read64(&reader), b"ef");
         assert_eq!(read64(&reader), b"gh");
+    });
+}
+
+/// Leaves `reader` marked drained, if its short reads are trusted: a read
+/// that waits (so the hub watches the fd) and comes back short.
+fn read_short_after_a_wait(reader: &TcpStream, peer: &TcpStream) {
+    let writer = write_later(peer, b"hello");
+    assert_eq!(read64(reader), b"hello");
+    writer.join().unwrap();
+}
+
+#[test]
+fn every_way_to_get_a_tcp_stream_trusts_its_short_reads() {
+    green::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connected = TcpStream::connect(addr).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let clone = accepted.try_clone().unwrap();
+        let from_std = TcpStream::from(std::net::TcpStream::connect(addr).unwrap());
+        let (from_std_peer, _) = listener.accept().unwrap();
+
+        let options = ListenOptions::new().bind("127.0.0.1:0").unwrap();
+        let options_peer = TcpStream::connect(options.local_addr().unwrap()).unwrap();
+        let (from_options, _) = options.accept().unwrap();
+
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let converted = TcpListener::from(std_listener);
+        let converted_peer = TcpStream::connect(converted.local_addr().unwrap()).unwrap();
+        let (from_converted, _) = converted.accept().unwrap();
+
+        for (name, reader, peer) in [
+            ("connected", &connected, &accepted),
+            ("accepted", &accepted, &connected),
+            ("a clone", &clone, &connected),
+            ("converted from std", &from_std, &from_std_peer),
+            ("accepted from ListenOptions", &from_options, &options_peer),
+            (
+                "accepted from a converted listener",
+                &from_converted,
+                &converted_peer,
+            ),
+        ] {
+            read_short_after_a_wait(reader, peer);
+            assert!(green::io::is_drained(reader), "{name}: marked");
+        }
+    });
+}
+
+#[test]
+fn urgent_data_keeps_the_marks_off_after_its_byte_is_gone() {
+    green::run(|| {
+        let (reader, peer) = tcp_pair();
+        read_short_after_a_wait(&reader, &peer);
+        let sock = socket2::SockRef::from(&peer);
+        (&peer).write_all(b"abc").unwrap();
+        assert_eq!(sock.send_out_of_band(b"!").unwrap(), 1);
+        (&peer).write_all(b"def").unwrap();
+        green::sleep(Duration::from_millis(20)); // the hub sees the urgent data
+        let mut byte = [0u8; 1];
+        // SAFETY: reads at most one byte into a live buffer.
+        let n = unsafe {
+            libc::recv(
+                reader.as_raw_fd(),
+                byte.as_mut_ptr().cast(),
+                1,
+                libc::MSG_OOB,
+            )
+        };
+        assert_eq!((n, byte), (1, *b"!"), "the urgent byte, out of band");
+        // New data, reported without urgency now: the mark stays in the
+        // stream all the same.
+        (&peer).write_all(b"ghi").unwrap();
+        green::sleep(Duration::from_millis(20));
+        green::io::wait_readable(&reader, None).unwrap(); // takes the edge
+        assert_eq!(read64(&reader), b"abc", "a read stops at the mark");
+        assert_eq!(read64(&reader), b"defghi");
+    });
+}
+
+#[test]
+fn a_vectored_read_past_the_kernels_buffer_count_proves_nothing() {
+    green::run(|| {
+        let (reader, peer) = tcp_pair();
+        // A short vectored read is trusted like any other.
+        let writer = write_later(&peer, b"hello");
+        let (mut x, mut y) = ([0u8; 4], [0u8; 60]);
+        let mut bufs = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+        assert_eq!((&reader).read_vectored(&mut bufs).unwrap(), 5);
+        writer.join().unwrap();
+        assert!(
+            green::io::is_drained(&reader),
+            "a short vectored read marks"
+        );
+        let writer = write_later(&peer, &[7; 2000]);
+        // 1,025 one-byte buffers: the kernel fills the first 1,024 only.
+        let mut store = vec![[0u8; 1]; 1025];
+        let mut bufs: Vec<IoSliceMut<'_>> = store.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        assert_eq!((&reader).read_vectored(&mut bufs).unwrap(), 1024);
+        writer.join().unwrap();
+        assert!(!green::io::is_drained(&reader));
+        let mut buf = [0; 4096];
+        assert_eq!((&reader).read(&mut buf).unwrap(), 976, "the rest, at once");
     });
 }

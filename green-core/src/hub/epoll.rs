@@ -36,6 +36,20 @@ pub(crate) struct Ready {
     pub(crate) held_back: bool,
 }
 
+impl Ready {
+    /// The report for `fd` that epoll's `flags` make.
+    fn from_flags(fd: RawFd, flags: u32) -> Ready {
+        let hup = flags & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+        let read_hup = hup || flags & libc::EPOLLRDHUP as u32 != 0;
+        Ready {
+            fd,
+            readable: read_hup || flags & libc::EPOLLIN as u32 != 0,
+            writable: hup || flags & libc::EPOLLOUT as u32 != 0,
+            held_back: read_hup || flags & libc::EPOLLPRI as u32 != 0,
+        }
+    }
+}
+
 /// An epoll instance and the eventfd that wakes it.
 #[derive(Debug)]
 pub(crate) struct Epoll {
@@ -114,14 +128,7 @@ impl Epoll {
                 self.drain_wake();
                 continue;
             }
-            let hup = flags & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
-            let read_hup = hup || flags & libc::EPOLLRDHUP as u32 != 0;
-            each(Ready {
-                fd: data as RawFd,
-                readable: read_hup || flags & libc::EPOLLIN as u32 != 0,
-                writable: hup || flags & libc::EPOLLOUT as u32 != 0,
-                held_back: read_hup || flags & libc::EPOLLPRI as u32 != 0,
-            });
+            each(Ready::from_flags(data as RawFd, flags));
         }
         Ok(())
     }
@@ -214,5 +221,30 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_flag_makes_its_report() {
+        let report = |flags: libc::c_int| {
+            let r = Ready::from_flags(3, flags as u32);
+            (r.readable, r.writable, r.held_back)
+        };
+        assert_eq!(report(libc::EPOLLIN), (true, false, false));
+        assert_eq!(report(libc::EPOLLOUT), (false, true, false));
+        assert_eq!(report(libc::EPOLLIN | libc::EPOLLOUT), (true, true, false));
+        // A read-side hang-up: an end of file may be queued behind data.
+        assert_eq!(report(libc::EPOLLRDHUP), (true, false, true));
+        // A hang-up or an error: both sides end, a read may stop short of it.
+        assert_eq!(report(libc::EPOLLHUP), (true, true, true));
+        assert_eq!(report(libc::EPOLLERR), (true, true, true));
+        // Urgent data alone wakes no reader (the byte is out of band), but
+        // a read stops short at its mark from now on.
+        assert_eq!(report(libc::EPOLLPRI), (false, false, true));
+        assert_eq!(report(libc::EPOLLIN | libc::EPOLLPRI), (true, false, true));
     }
 }

@@ -16,17 +16,19 @@
 //!
 //! # Drained fds
 //!
-//! A caller whose read has just emptied an fd's receive queue (a stream
-//! socket's read that came back short) may [`note_drained`](Io::note_drained)
-//! it. The mark stays until a read-side edge comes: data that arrives later
-//! makes one, whoever then takes the ready bit (a peek, a user's own wait),
-//! so while the mark stands ([`is_drained`](Io::is_drained)) a read would
-//! find nothing and the caller may wait before it tries (one `recv` per
-//! request instead of two, as tokio's and netty's servers make). What no
-//! later edge announces disables the mark for good (until the fd is
-//! re-armed): a read-side hang-up or error (the end of file or the error is
-//! queued behind the data) and urgent data (a TCP read stops short at its
-//! mark, data still queued). Waits themselves are unchanged by all this.
+//! A caller whose read has just emptied an fd's receive queue (a plain TCP
+//! socket's read that came back short) may
+//! [`note_drained`](Io::note_drained) it. The mark stays until a read-side
+//! edge comes: data that arrives later makes one, whoever then takes the
+//! ready bit (a peek, a user's own wait), so while the mark stands
+//! ([`is_drained`](Io::is_drained)) a read would find nothing and the
+//! caller may wait before it tries (one `recv` per request instead of two,
+//! as tokio's and netty's servers make). What no later edge announces
+//! turns the marks off for good (until the fd is re-armed): a read-side
+//! hang-up or error (the end of file or the error is queued behind the
+//! data) and urgent data (a TCP read stops short at its mark, data still
+//! queued). Waits themselves are unchanged by all this. The limits are
+//! `crate::io::note_drained`'s.
 //!
 //! # Numbers deregistered elsewhere
 //!
@@ -270,9 +272,9 @@ impl Io {
             let Some(Some(state)) = entry else {
                 return;
             };
-            if ev.readable || ev.held_back {
-                state.drained = false;
-            }
+            // Urgent data alone is not `readable`, but it turns the marks
+            // off for good.
+            state.drained &= !ev.readable;
             state.held_back |= ev.held_back;
             for (dir, ready) in [
                 (Direction::Read, ev.readable),

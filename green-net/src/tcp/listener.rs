@@ -6,6 +6,7 @@ use std::iter::FusedIterator;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
+use super::plain;
 use crate::addr::{each_addr, ToSocketAddrs};
 use crate::source::Source;
 use crate::tcp::TcpStream;
@@ -84,10 +85,12 @@ impl TcpListener {
     /// Wraps a listener this crate has just created (blocking mode, as std
     /// makes it).
     pub(crate) fn from_std_fresh(listener: std::net::TcpListener) -> TcpListener {
+        // Its accepted streams are of its protocol.
+        let tcp = plain::is_plain_tcp(&listener);
         TcpListener {
             source: Source::fresh(listener)
                 .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"))
-                .short_reads_drain(true),
+                .short_reads_drain(tcp),
         }
     }
 
@@ -334,8 +337,7 @@ impl From<std::net::TcpListener> for TcpListener {
     fn from(listener: std::net::TcpListener) -> TcpListener {
         let source = Source::new(listener)
             .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
-        // Its accepted streams are of its protocol.
-        let tcp = source.is_tcp();
+        let tcp = plain::is_plain_tcp(source.get_ref());
         TcpListener {
             source: source.short_reads_drain(tcp),
         }

@@ -1,6 +1,7 @@
 //! TCP: [`TcpStream`] and [`TcpListener`].
 
 mod listener;
+mod plain;
 mod stream;
 
 pub use listener::{Incoming, IntoIncoming, TcpListener};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use super::plain;
 use crate::addr::{each_addr, ToSocketAddrs};
 use crate::source::{Interest, Source};
 
@@ -24,6 +25,18 @@ use crate::source::{Interest, Source};
 /// are done through the [`Read`](std::io::Read) and [`Write`](std::io::Write) traits, which are implemented
 /// for `TcpStream` and for `&TcpStream`, so one greenlet can read while
 /// another writes the same stream.
+///
+/// Inside `green::run`, a read that comes back short (fewer bytes than the
+/// buffer holds) has emptied the kernel's receive queue, so the next read
+/// waits for readiness before it asks the kernel: a request-response server
+/// makes one `recv` per request, as tokio's does. The kernel queues more
+/// after a short read without a readiness event in two cases, where that
+/// read then waits for the next event: an urgent byte taken out of band
+/// (`MSG_OOB`, through the raw fd) before the hub saw it (`SO_OOBINLINE`
+/// avoids it), and a `SO_RCVLOWAT` above the bytes queued. A socket with an
+/// upper-layer protocol (kernel TLS) is never trusted this way if it had
+/// one when it was wrapped; wrap it again after attaching one
+/// (`into_raw_fd`, then `from_raw_fd`).
 ///
 /// # Examples
 ///
@@ -313,7 +326,8 @@ fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpS
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
-    let source = Source::fresh(std::net::TcpStream::from(socket))?.short_reads_drain(true);
+    let tcp = plain::is_plain_tcp(&socket);
+    let source = Source::fresh(std::net::TcpStream::from(socket))?.short_reads_drain(tcp);
     match SockRef::from(source.get_ref()).connect(&(*addr).into()) {
         Ok(()) => return Ok(TcpStream { source }),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -366,7 +380,7 @@ impl From<std::net::TcpStream> for TcpStream {
     fn from(stream: std::net::TcpStream) -> TcpStream {
         let source = Source::new(stream)
             .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
-        let tcp = source.is_tcp();
+        let tcp = plain::is_plain_tcp(source.get_ref());
         TcpStream {
             source: source.short_reads_drain(tcp),
         }
