@@ -367,9 +367,9 @@ pub(crate) unsafe fn suspend_to(next: *mut Coroutine) {
 }
 
 /// Asks the CPU to bring `co`'s context into cache (generator's
-/// `prefetch`, patch 7): the hub calls it for the greenlet that runs after
-/// the next one, so that the miss on its context, the first thing its
-/// resume reads, overlaps the next greenlet's work.
+/// `prefetch_context`, patch 7): the hub calls it for the greenlet that runs
+/// after the next one, so that the miss on its context, the first thing
+/// its resume reads, overlaps the next greenlet's work.
 #[inline(always)]
 pub(crate) fn prefetch(co: &Coroutine) {
     co.gen.prefetch_context();
@@ -382,13 +382,17 @@ pub(crate) fn prefetch_record<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let first: *const i8 = p.cast();
-        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+        // Every cache line the record touches, from the one it starts in.
+        let start = p.cast::<i8>();
+        let skew = start.addr() % 64;
+        for offset in (0..skew + std::mem::size_of::<T>()).step_by(64) {
             // SAFETY: a prefetch never faults and reads nothing the program
-            // sees; the addresses lie inside the record at `p`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(offset)) };
+            // sees (the first line may begin before the record).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_sub(skew).wrapping_add(offset)) };
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Whether this thread is executing on a coroutine stack right now.

@@ -81,8 +81,8 @@ impl ReadyQueue {
         self.batch.pop()
     }
 
-    /// The greenlet of the batch that runs `i` places after the next one
-    /// taken, if any.
+    /// The greenlet of the batch that the `i + 1`-th [`pop`](Self::pop)
+    /// from now returns (`upcoming(0)` is the next one popped), if any.
     #[inline(always)]
     pub(crate) fn upcoming(&self, i: usize) -> Option<&Rc<Core>> {
         // Past the front, the index wraps around to one `get` refuses.

@@ -162,9 +162,12 @@ impl Hub {
     /// miss), and the record of the one after that.
     #[inline(always)]
     fn prefetch_upcoming(&self) {
-        // SAFETY: no borrow of the queue is alive on this path (the one
-        // that took `next` has ended), and nothing touches the hub while
-        // this reference lives: it ends with this function.
+        // SAFETY: the `borrow_mut` in `next_ready_after` succeeded just
+        // before, on every path here, so no other borrow of the queue
+        // existed anywhere on this thread (the loop, a suspended greenlet,
+        // a destructor); that one has ended, nothing in between ran user
+        // code, and this reference ends with this function, before anything
+        // else touches the hub.
         let ready = unsafe { &*self.ready.as_ptr() };
         let Some(after) = ready.upcoming(0) else {
             return;

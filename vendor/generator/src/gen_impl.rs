@@ -330,11 +330,12 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     /// cache.)
     #[inline(always)]
     pub fn prefetch_context(&self) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", unix))]
         {
             let ctx: *const Context = self.gen.as_ptr().cast_const().cast();
-            // `context` is the first field of the `repr(C)` record and
-            // spans two cache lines (128-byte aligned).
+            // `context` is the first field of the `repr(C)` record, 128-byte
+            // aligned; what a resume reads (registers, parent, `_ref`) lies
+            // in its first two cache lines (checked below).
             let line: *const i8 = ctx.cast();
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             // SAFETY: a prefetch never faults and reads nothing the program
@@ -509,6 +510,13 @@ impl<A: Any> Gn<A> {
         Generator { gen }
     }
 }
+
+// What `prefetch_context` fetches: the fields a resume reads first lie in
+// the first two cache lines of the context.
+#[cfg(all(target_arch = "x86_64", unix))]
+const _: () = assert!(
+    std::mem::offset_of!(Context, _ref) < 128 && std::mem::offset_of!(Context, parent) < 128
+);
 
 /// `GeneratorImpl`
 #[repr(C)]
