@@ -375,26 +375,6 @@ pub(crate) fn prefetch(co: &Coroutine) {
     co.gen.prefetch_context();
 }
 
-/// Asks the CPU to bring the record at `p` into cache: a greenlet's record
-/// that the hub reads two hand-offs from now (see [`prefetch`]).
-#[inline(always)]
-pub(crate) fn prefetch_record<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // Every cache line the record touches, from the one it starts in.
-        let start = p.cast::<i8>();
-        let skew = start.addr() % 64;
-        for offset in (0..skew + std::mem::size_of::<T>()).step_by(64) {
-            // SAFETY: a prefetch never faults and reads nothing the program
-            // sees (the first line may begin before the record).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_sub(skew).wrapping_add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// Whether this thread is executing on a coroutine stack right now.
 #[cfg(test)]
 pub(crate) fn in_coroutine() -> bool {

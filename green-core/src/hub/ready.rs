@@ -81,12 +81,11 @@ impl ReadyQueue {
         self.batch.pop()
     }
 
-    /// The greenlet of the batch that the `i + 1`-th [`pop`](Self::pop)
-    /// from now returns (`upcoming(0)` is the next one popped), if any.
+    /// The greenlet of the batch the next [`pop`](Self::pop) returns, if
+    /// any.
     #[inline(always)]
-    pub(crate) fn upcoming(&self, i: usize) -> Option<&Rc<Core>> {
-        // Past the front, the index wraps around to one `get` refuses.
-        self.batch.get(self.batch.len().wrapping_sub(i + 1))
+    pub(crate) fn upcoming(&self) -> Option<&Rc<Core>> {
+        self.batch.last()
     }
 
     /// Whether nothing is queued for the next batch.
@@ -107,7 +106,7 @@ mod tests {
     use crate::greenlet::GreenletId;
 
     #[test]
-    fn upcoming_names_the_greenlets_after_the_next_in_batch_order() {
+    fn upcoming_names_the_greenlet_the_next_pop_returns() {
         let cores: Vec<Rc<Core>> = (0..3u32)
             .map(|i| {
                 let mut co = Coroutine::new(64 * 1024, || {}).unwrap();
@@ -119,15 +118,12 @@ mod tests {
         for c in &cores {
             q.push(c.clone());
         }
-        assert!(q.upcoming(0).is_none(), "queued, not a batch yet");
+        assert!(q.upcoming().is_none(), "queued, not a batch yet");
         q.start_batch();
-        let next = q.pop().unwrap();
-        assert!(Rc::ptr_eq(&next, &cores[0]));
-        assert!(Rc::ptr_eq(q.upcoming(0).unwrap(), &cores[1]));
-        assert!(Rc::ptr_eq(q.upcoming(1).unwrap(), &cores[2]));
-        assert!(q.upcoming(2).is_none());
-        q.pop();
-        q.pop();
-        assert!(q.upcoming(0).is_none());
+        for c in &cores {
+            assert!(Rc::ptr_eq(q.upcoming().unwrap(), c));
+            assert!(Rc::ptr_eq(&q.pop().unwrap(), c));
+        }
+        assert!(q.upcoming().is_none());
     }
 }

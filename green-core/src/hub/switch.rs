@@ -27,12 +27,12 @@
 //! (the switch jumps, so the return stack buffer never matches). An
 //! out-of-line hand-off cost a third of a switch.
 //!
-//! On a hand-off the greenlet also starts loading what the next hand-offs
-//! read first (see `Hub::prefetch_upcoming`): with many greenlets, their
-//! records and generator contexts are out of cache by the time they run,
-//! and those misses were most of green's own time in a server with 1,000
+//! On a hand-off the greenlet also starts loading the generator context
+//! of the greenlet after the next one (see `Hub::prefetch_upcoming`): with
+//! many greenlets, contexts are out of cache by the time they run, and
+//! those misses were most of green's own time in a server with 1,000
 //! connections (`swap_registers` 2% of the server's samples before, 0.3%
-//! after; 6 instructions more per yield between two greenlets).
+//! after).
 //!
 //! [`ready`]: super::ready
 
@@ -156,10 +156,12 @@ impl Hub {
         }
     }
 
-    /// Starts loading what the next hand-offs read first, while the next
-    /// greenlet runs: the context of the greenlet after it, whose record
-    /// was prefetched one hand-off ago (so reading its coroutine costs no
-    /// miss), and the record of the one after that.
+    /// Starts loading the generator context of the greenlet after the next
+    /// one, which its resume reads first, while the next greenlet runs.
+    /// Reading its coroutine pointer may itself miss the cache (`perf`
+    /// puts most of what is left of this path there); prefetching its
+    /// record one hand-off earlier as well did not measurably help and was
+    /// dropped.
     #[inline(always)]
     fn prefetch_upcoming(&self) {
         // SAFETY: the `borrow_mut` in `next_ready_after` succeeded just
@@ -169,15 +171,12 @@ impl Hub {
         // code, and this reference ends with this function, before anything
         // else touches the hub.
         let ready = unsafe { &*self.ready.as_ptr() };
-        let Some(after) = ready.upcoming(0) else {
+        let Some(after) = ready.upcoming() else {
             return;
         };
         // SAFETY: as in `coroutine_ptr`; the reference ends here.
         if let Some(co) = unsafe { &*after.co.as_ptr() } {
             coroutine::prefetch(co);
-        }
-        if let Some(then) = ready.upcoming(1) {
-            coroutine::prefetch_record(Rc::as_ptr(then));
         }
     }
 
