@@ -52,8 +52,8 @@ fn a_read_after_a_peek_or_a_wait_of_ones_own_gets_what_came() {
         let (reader, peer) = tcp_pair();
         let mut buf = [0; 64];
         let writer = write_later(&peer, b"one");
-        assert_eq!(read64(&reader), b"one"); // short: drained
-                                             // A peek that waits takes the edge of what comes next.
+        assert_eq!(read64(&reader), b"one", "short: drained");
+        // A peek that waits takes the edge of what comes next.
         let writer2 = write_later(&peer, b"two");
         assert_eq!(reader.peek(&mut buf).unwrap(), 3);
         assert_eq!(read64(&reader), b"two");
