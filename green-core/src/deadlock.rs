@@ -9,10 +9,27 @@
 
 /// Whether no thread other than this one (and idle pool workers) exists.
 pub(crate) fn alone_in_process() -> bool {
+    #[cfg(test)]
+    if PRETEND_ALONE.take() {
+        return true;
+    }
     match thread_count() {
         Some(n) => n <= 1 + crate::unblock::pool_threads(),
         None => false,
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The next `alone_in_process` on this thread says yes (unit tests run
+    /// beside the test harness's threads, never alone).
+    static PRETEND_ALONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// See [`PRETEND_ALONE`].
+#[cfg(test)]
+pub(crate) fn pretend_alone() {
+    PRETEND_ALONE.set(true);
 }
 
 /// Threads in this process, where the OS says.

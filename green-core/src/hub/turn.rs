@@ -144,6 +144,8 @@ impl Hub {
         // One look at both, in the order that misses no job (see
         // `outstanding`).
         let (jobs_out, wakeups) = self.remote.outstanding();
+        #[cfg(test)]
+        tests::after_outstanding();
         let timeout = if !self.ready.borrow().is_empty() {
             if !self.poll_due(iterations) {
                 return;
@@ -159,6 +161,14 @@ impl Hub {
             // Another thread might unpark one of them: wait for it, but look
             // again now and then, in case those threads go away.
             Some(RECHECK_BLOCKED)
+        } else if self.remote.has_pending() {
+            // A thread woke a greenlet and exited after `outstanding` looked:
+            // gone from the count of threads, its wake-up must be in the
+            // inbox now. Read in this order (who could still act, then what
+            // they left), as `outstanding` does, nothing is missed. (The
+            // thread's exit and our read of the count go through the kernel,
+            // which orders the thread's stores before its exit.)
+            Some(Duration::ZERO)
         } else {
             if main.state.get() == State::Parked {
                 self.make_ready(main, Wake::Deadlock);
@@ -221,5 +231,56 @@ impl std::fmt::Write for StackMessage {
         self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
         self.len += n;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Run by `poll_or_block` right after `outstanding`, in these tests.
+        static AFTER_OUTSTANDING: Cell<Option<Box<dyn FnOnce()>>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn after_outstanding() {
+        if let Some(f) = AFTER_OUTSTANDING.take() {
+            f();
+        }
+    }
+
+    /// A thread unparks the main greenlet and exits between the hub's look
+    /// at its inbox and its count of threads: the hub, alone again, must
+    /// still find the wake-up (a channel doctest was declared deadlocked
+    /// this way once in CI).
+    #[test]
+    fn a_thread_that_wakes_and_exits_between_the_looks_is_not_a_deadlock() {
+        crate::run(|| {
+            let main = crate::current();
+            AFTER_OUTSTANDING.set(Some(Box::new(move || {
+                std::thread::spawn(move || main.unpark()).join().unwrap();
+                crate::deadlock::pretend_alone();
+            })));
+            crate::park();
+            assert!(AFTER_OUTSTANDING.take().is_none(), "the hook ran");
+        });
+    }
+
+    /// The same look with nobody left to wake the main greenlet is still a
+    /// deadlock: the re-check does not hide one.
+    #[test]
+    fn alone_with_no_wake_up_is_still_a_deadlock() {
+        let result = std::panic::catch_unwind(|| {
+            crate::run(|| {
+                AFTER_OUTSTANDING.set(Some(Box::new(crate::deadlock::pretend_alone)));
+                crate::park();
+            })
+        });
+        let err = result.expect_err("a deadlock");
+        let msg = err
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(msg.contains("all greenlets are blocked"), "{msg}");
     }
 }
