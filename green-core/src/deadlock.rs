@@ -7,29 +7,41 @@
 //! in the process besides green's own idle blocking-pool workers. Waits that
 //! only this hub can end (join, kill, sleep, fds) need no such check.
 
-/// Whether no thread other than this one (and idle pool workers) exists.
+/// Whether no thread other than this one (and idle pool workers with no
+/// queued job to take) exists.
+///
+/// The threads are counted first, then the quiet pool workers: a worker
+/// that goes quiet in between has queued its job's wake-up before (the
+/// caller reads the hub's inbox after this, see `Hub::poll_or_block`); a
+/// job queued in between came from a thread that was alive when counted.
+/// A busy worker always counts as a thread that may wake this hub: its job
+/// may come from another hub, whose thread may even be gone.
 pub(crate) fn alone_in_process() -> bool {
+    let alone = match thread_count() {
+        Some(n) => n <= 1 + crate::unblock::quiet_pool_threads(),
+        None => false,
+    };
     #[cfg(test)]
-    if PRETEND_ALONE.take() {
+    if let Some(then) = PRETEND_ALONE.take() {
+        then();
         return true;
     }
-    match thread_count() {
-        Some(n) => n <= 1 + crate::unblock::pool_threads(),
-        None => false,
-    }
+    alone
 }
 
 #[cfg(test)]
 thread_local! {
-    /// The next `alone_in_process` on this thread says yes (unit tests run
-    /// beside the test harness's threads, never alone).
-    static PRETEND_ALONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Makes the next `alone_in_process` on this thread run this, once it
+    /// has counted, and say yes (unit tests run beside the test harness's
+    /// threads, never alone).
+    static PRETEND_ALONE: std::cell::Cell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// See [`PRETEND_ALONE`].
 #[cfg(test)]
-pub(crate) fn pretend_alone() {
-    PRETEND_ALONE.set(true);
+pub(crate) fn pretend_alone_then(then: impl FnOnce() + 'static) {
+    PRETEND_ALONE.set(Some(Box::new(then)));
 }
 
 /// Threads in this process, where the OS says.

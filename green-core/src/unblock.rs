@@ -46,13 +46,15 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     threads: AtomicUsize::new(0),
 });
 
-/// Worker threads of the blocking pool alive right now.
-pub(crate) fn pool_threads() -> usize {
+/// Workers of the blocking pool that are idle with no queued job waiting
+/// for them: they cannot wake anyone until a new job comes.
+pub(crate) fn quiet_pool_threads() -> usize {
     // Do not create the pool just to count its threads.
     if LazyLock::get(&POOL).is_none() {
         return 0;
     }
-    POOL.threads.load(Ordering::Acquire)
+    let state = POOL.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.idle.saturating_sub(state.queue.len())
 }
 
 impl Pool {

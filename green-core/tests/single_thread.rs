@@ -53,6 +53,11 @@ const SCENARIOS: &[Scenario] = &[
         ],
     ),
     (
+        "channel_recv_beside_an_idle_pool_worker",
+        recv_forever_beside_an_idle_pool_worker,
+        &["all greenlets are blocked", "channel recv"],
+    ),
+    (
         "select",
         select_forever,
         &["all greenlets are blocked", "channel select"],
@@ -64,13 +69,20 @@ const SCENARIOS: &[Scenario] = &[
     ),
 ];
 
-/// Scenarios that must end well (exit status 0), each run [`REPEATS`] times:
-/// races between a thread that wakes a greenlet and exits and the hub's
-/// check for being alone in the process.
-const MUST_END_WELL: &[(&str, fn())] = &[("thread_sends_and_exits", thread_sends_and_exits)];
+/// Scenarios that must end well (exit status 0), each run the given number
+/// of times: threads that wake a greenlet where the hub's check for being
+/// alone in the process could miss them.
+const MUST_END_WELL: &[(&str, fn(), usize)] = &[
+    ("thread_sends_and_exits", thread_sends_and_exits, REPEATS),
+    (
+        "pool_job_of_a_finished_hub_sends",
+        pool_job_of_a_finished_hub_sends,
+        1,
+    ),
+];
 
-/// How often each of [`MUST_END_WELL`] runs (about 4 s in all, debug
-/// build). Before the hub read its inbox again once alone, 4–6 runs in
+/// How often the racy scenarios of [`MUST_END_WELL`] run (about 4 s each,
+/// debug build). Before the hub read its inbox again once alone, 4–6 runs in
 /// 1,000 of `thread_sends_and_exits` were declared deadlocked (three
 /// tries, debug build, 2 cores busy with another build).
 const REPEATS: usize = 1000;
@@ -84,6 +96,42 @@ fn thread_sends_and_exits() {
         let worker = std::thread::spawn(move || tx.send(6 * 7).unwrap());
         assert_eq!(rx.recv(), Ok(42));
         worker.join().unwrap();
+    });
+}
+
+/// Another hub's greenlet starts a blocking job that will send to this hub,
+/// and that hub finishes (killing the greenlet that waited for the job)
+/// while the job runs: the busy pool worker is all that can wake the main
+/// greenlet, which must wait for it, not be declared deadlocked (it was,
+/// when every pool worker counted as idle).
+fn pool_job_of_a_finished_hub_sends() {
+    green::run(|| {
+        let (tx, rx) = green::channel::unbounded();
+        std::thread::spawn(move || {
+            green::run(move || {
+                drop(green::spawn(move || {
+                    green::unblock(move || {
+                        std::thread::sleep(Duration::from_millis(300));
+                        tx.send(1).unwrap();
+                    })
+                }));
+                green::yield_now(); // the job starts; then this hub ends
+            })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(rx.recv(), Ok(1));
+    });
+}
+
+/// An idle pool worker cannot wake anyone: a wait nothing else can end is
+/// still a deadlock beside it.
+fn recv_forever_beside_an_idle_pool_worker() {
+    green::run(|| {
+        green::unblock(|| ()); // leaves an idle worker for 10 s
+        let (tx, rx) = green::channel::channel::<()>();
+        let _keep = tx;
+        let _ = rx.recv();
     });
 }
 
@@ -193,7 +241,7 @@ fn main() {
         let scenario = SCENARIOS
             .iter()
             .map(|(n, f, _)| (n, f))
-            .chain(MUST_END_WELL.iter().map(|(n, f)| (n, f)))
+            .chain(MUST_END_WELL.iter().map(|(n, f, _)| (n, f)))
             .find(|(n, _)| **n == name)
             .map(|(_, f)| f)
             .expect("known scenario");
@@ -202,10 +250,10 @@ fn main() {
     }
     let exe = std::env::current_exe().expect("test binary path");
     let mut failed = 0;
-    for (name, _) in MUST_END_WELL {
+    for (name, _, repeats) in MUST_END_WELL {
         let mut bad = 0;
         let mut first_stderr = String::new();
-        for _ in 0..REPEATS {
+        for _ in 0..*repeats {
             let out = run_child(&exe, name);
             if !out.hung && out.status == Some(0) {
                 continue;
@@ -219,12 +267,12 @@ fn main() {
             }
         }
         println!(
-            "test {name} ({REPEATS} runs) ... {}",
+            "test {name} ({repeats} runs) ... {}",
             if bad == 0 { "ok" } else { "FAILED" }
         );
         if bad > 0 {
             failed += 1;
-            println!("  {bad} of {REPEATS} runs failed; the first:\n{first_stderr}");
+            println!("  {bad} of {repeats} runs failed; the first:\n{first_stderr}");
         }
     }
     for (name, _, expected) in SCENARIOS {

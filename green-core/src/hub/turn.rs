@@ -145,8 +145,6 @@ impl Hub {
         // One look at both, in the order that misses no job (see
         // `outstanding`).
         let (jobs_out, wakeups) = self.remote.outstanding();
-        #[cfg(test)]
-        tests::after_outstanding();
         let timeout = if !self.ready.borrow().is_empty() {
             if !self.poll_due(iterations) {
                 return;
@@ -156,19 +154,29 @@ impl Hub {
             Some(Duration::ZERO)
         } else if let Some(at) = self.next_deadline() {
             Some(at.saturating_duration_since(Instant::now()))
-        } else if self.io.borrow().waiters() > 0 || jobs_out {
+        } else if self.io.borrow().waiters() > 0 {
             None
+        } else if jobs_out {
+            // A job queues its wake-up before it counts itself finished, so
+            // the hub may have taken the wake-up in, run its greenlet and
+            // come back here while the job still counts: nothing would
+            // tell the hub when it stops counting. Look again soon (a
+            // deadlock was reported never, not late, before).
+            Some(RECHECK_BLOCKED)
         } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
             // Another thread might unpark one of them: wait for it, but look
             // again now and then, in case those threads go away.
             Some(RECHECK_BLOCKED)
         } else if self.remote.has_pending() {
-            // A thread woke a greenlet and exited after `outstanding` looked:
-            // gone from the count of threads, its wake-up must be in the
-            // inbox now. Read in this order (who could still act, then what
-            // they left), as `outstanding` does, nothing is missed. (The
-            // thread's exit and our read of the count go through the kernel,
-            // which orders the thread's stores before its exit.)
+            // A thread woke a greenlet and exited (or a pool worker finished
+            // its job and went idle) after `outstanding` looked: gone from
+            // the count, its wake-up must be in the inbox now. Read in this
+            // order (who could still act, then what they left), as
+            // `outstanding` does, nothing is missed. (Linux lowers a
+            // process's thread count at a thread's exit under the lock
+            // that /proc/self/stat reads it under, so the exited thread's
+            // stores are visible once the count shows it gone; a worker
+            // goes idle under the pool's mutex.)
             Some(Duration::ZERO)
         } else {
             if main.state.get() == State::Parked {
@@ -237,43 +245,30 @@ impl std::fmt::Write for StackMessage {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-
-    thread_local! {
-        /// Run by `poll_or_block` right after `outstanding`, in these tests.
-        static AFTER_OUTSTANDING: Cell<Option<Box<dyn FnOnce()>>> = const { Cell::new(None) };
-    }
-
-    pub(super) fn after_outstanding() {
-        if let Some(f) = AFTER_OUTSTANDING.take() {
-            f();
-        }
-    }
-
-    /// A thread unparks the main greenlet and exits between the hub's look
-    /// at its inbox and its count of threads: the hub, alone again, must
+    /// A thread unparks the main greenlet and exits after the hub looked at
+    /// its inbox and while it counts threads: the hub, alone again, must
     /// still find the wake-up (a channel doctest was declared deadlocked
-    /// this way once in CI).
+    /// this way once in CI). The thread runs once the count is taken, so
+    /// the test fails both without the second look at the inbox and with
+    /// it before the count.
     #[test]
-    fn a_thread_that_wakes_and_exits_between_the_looks_is_not_a_deadlock() {
+    fn a_thread_that_wakes_and_exits_while_the_hub_counts_is_not_a_deadlock() {
         crate::run(|| {
             let main = crate::current();
-            AFTER_OUTSTANDING.set(Some(Box::new(move || {
+            crate::deadlock::pretend_alone_then(move || {
                 std::thread::spawn(move || main.unpark()).join().unwrap();
-                crate::deadlock::pretend_alone();
-            })));
+            });
             crate::park();
-            assert!(AFTER_OUTSTANDING.take().is_none(), "the hook ran");
         });
     }
 
-    /// The same look with nobody left to wake the main greenlet is still a
-    /// deadlock: the re-check does not hide one.
+    /// Alone with nothing in the inbox is still a deadlock: the second look
+    /// does not hide one.
     #[test]
     fn alone_with_no_wake_up_is_still_a_deadlock() {
         let result = std::panic::catch_unwind(|| {
             crate::run(|| {
-                AFTER_OUTSTANDING.set(Some(Box::new(crate::deadlock::pretend_alone)));
+                crate::deadlock::pretend_alone_then(|| {});
                 crate::park();
             })
         });
