@@ -159,9 +159,9 @@ impl Hub {
         } else if jobs_out {
             // A job queues its wake-up before it counts itself finished, so
             // the hub may have taken the wake-up in, run its greenlet and
-            // come back here while the job still counts: nothing would
-            // tell the hub when it stops counting. Look again soon (a
-            // deadlock was reported never, not late, before).
+            // come back here while the job still counts, and nothing tells
+            // the hub when it stops counting. Look again soon: blocking for
+            // good here left a real deadlock after an `unblock` unreported.
             Some(RECHECK_BLOCKED)
         } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
             // Another thread might unpark one of them: wait for it, but look
