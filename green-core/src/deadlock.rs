@@ -5,8 +5,8 @@
 //! end of the channel, and the hub cannot see where handles went. So the
 //! hub declares such waits deadlocked only when this thread is the only one
 //! in the process besides green's own idle blocking-pool workers (with no
-//! queued job to take). Waits that
-//! only this hub can end (join, kill, sleep, fds) need no such check.
+//! queued job to take). Waits that only this hub can end (join, kill,
+//! sleep, fds) need no such check.
 
 /// Whether no thread other than this one (and idle pool workers with no
 /// queued job to take) exists.
