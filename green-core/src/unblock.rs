@@ -150,15 +150,16 @@ where
     let remote = hub::with(|hub| hub.remote().clone());
     let slot = Arc::new(Mutex::new(None));
     let theirs = slot.clone();
-    let waiter = me.handle().clone();
+    let (waiter_slot, waiter_id) = (me.slot(), me.id());
     drop(me);
-    remote.job_started();
     POOL.submit(Box::new(move || {
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
         *theirs.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-        waiter.unpark();
-        remote.job_finished();
+        remote.job_done(waiter_slot, waiter_id);
     }));
+    // Counted once submitted (a failed submit panics); the hub takes the
+    // job's end in on this thread, so never before this.
+    hub::with(|hub| hub.job_started());
     loop {
         if let Some(outcome) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return outcome.unwrap_or_else(|payload| panic::resume_unwind(payload));

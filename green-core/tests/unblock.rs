@@ -175,12 +175,12 @@ fn jobs_sent_back_to_back_to_one_idle_thread_run_side_by_side() {
 
 /// Jobs back to back, with nothing else for the hub to wait for: each one
 /// finishes while the hub looks at what is still out. The hub once read
-/// the wake-up inbox before the count of jobs out, and a job that queued
-/// its wake-up and finished between the two reads left its greenlet
+/// the wake-up inbox before a shared count of jobs out, and a job that
+/// queued its wake-up and finished between the two reads left its greenlet
 /// declared deadlocked (green-std's doctests hit it; about once in five
-/// release runs of 200,000 jobs). This catches that only when the hub
-/// thread is preempted between the reads; `hub::remote`'s unit test puts
-/// the job there every time.
+/// release runs of 200,000 jobs). A job's end now arrives with its wake-up
+/// and the hub counts its jobs itself (`hub::remote`), so there is no
+/// second read to fall between.
 #[test]
 fn a_job_finishing_while_the_hub_looks_is_never_a_deadlock() {
     let _w = util::watchdog();

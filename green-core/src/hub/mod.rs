@@ -131,6 +131,10 @@ pub(crate) struct Hub {
     suspended_unwinding: Cell<usize>,
     iterations: Cell<u32>,
     inbox: RefCell<Vec<(u32, GreenletId)>>,
+    /// Blocking jobs (see `unblock`) started by this hub's greenlets whose
+    /// end (see [`Remote::job_done`]) the hub has not taken in yet: while
+    /// any is out, the hub is not deadlocked.
+    jobs_out: Cell<usize>,
 }
 
 /// Runs `f` with this thread's hub.
@@ -279,11 +283,18 @@ impl Hub {
             suspended_unwinding: Cell::new(0),
             iterations: Cell::new(0),
             inbox: RefCell::default(),
+            jobs_out: Cell::new(0),
         })
     }
 
     pub(crate) fn remote(&self) -> &Arc<Remote> {
         &self.remote
+    }
+
+    /// A greenlet of this hub hands a job to another thread, which ends it
+    /// with [`Remote::job_done`].
+    pub(crate) fn job_started(&self) {
+        self.jobs_out.set(self.jobs_out.get() + 1);
     }
 
     // ----- greenlet creation and lookup -------------------------------------

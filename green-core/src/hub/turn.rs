@@ -69,7 +69,8 @@ impl Hub {
             return;
         }
         let mut inbox = std::mem::take(&mut *self.inbox.borrow_mut());
-        self.remote.drain(&mut inbox);
+        let jobs_done = self.remote.drain(&mut inbox);
+        self.jobs_out.set(self.jobs_out.get() - jobs_done);
         for (slot, id) in inbox.drain(..) {
             self.unpark_slot(slot, id);
         }
@@ -142,9 +143,7 @@ impl Hub {
     fn poll_or_block(&self, main: &Rc<Core>) {
         let iterations = self.iterations.get().wrapping_add(1);
         self.iterations.set(iterations);
-        // One look at both, in the order that misses no job (see
-        // `outstanding`).
-        let (jobs_out, wakeups) = self.remote.outstanding();
+        let wakeups = self.remote.has_pending();
         let timeout = if !self.ready.borrow().is_empty() {
             if !self.poll_due(iterations) {
                 return;
@@ -154,25 +153,20 @@ impl Hub {
             Some(Duration::ZERO)
         } else if let Some(at) = self.next_deadline() {
             Some(at.saturating_duration_since(Instant::now()))
-        } else if self.io.borrow().waiters() > 0 {
+        } else if self.io.borrow().waiters() > 0 || self.jobs_out.get() > 0 {
+            // A job out has not delivered its end yet, and it notifies the
+            // poller when it does (see `remote`).
             None
-        } else if jobs_out {
-            // A job queues its wake-up before it counts itself finished, so
-            // the hub may have taken the wake-up in, run its greenlet and
-            // come back here while the job still counts, and nothing tells
-            // the hub when it stops counting. Look again soon: blocking for
-            // good here left a real deadlock after an `unblock` unreported.
-            Some(RECHECK_BLOCKED)
         } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
             // Another thread might unpark one of them: wait for it, but look
             // again now and then, in case those threads go away.
             Some(RECHECK_BLOCKED)
         } else if self.remote.has_pending() {
             // A thread woke a greenlet and exited (or a pool worker finished
-            // its job and went idle) after `outstanding` looked: gone from
-            // the count, its wake-up must be in the inbox now. Read in this
-            // order (who could still act, then what they left), as
-            // `outstanding` does, nothing is missed. (Linux lowers a
+            // another hub's job and went idle) after `wakeups` was read: gone
+            // from the count, its wake-up must be in the inbox now. Read in
+            // this order (who could still act, then what they left),
+            // nothing is missed. (Linux lowers a
             // process's thread count at a thread's exit under the lock
             // that /proc/self/stat reads it under, so the exited thread's
             // stores are visible once the count shows it gone; a worker
