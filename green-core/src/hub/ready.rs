@@ -80,7 +80,7 @@ impl ReadyQueue {
     #[inline]
     pub(crate) fn push_pop(&mut self, g: Option<Rc<Core>>) -> Option<Rc<Core>> {
         if let Some(g) = g {
-            self.ring.push_back(g);
+            self.push(g);
         }
         self.pop()
     }

@@ -163,6 +163,7 @@ impl Hub {
     /// one, which its resume reads first, while the next greenlet runs.
     /// Called right after the next one was taken from the queue (by a
     /// hand-off or by the loop).
+    ///
     /// Reading its coroutine pointer may itself miss the cache (`perf`
     /// puts most of what is left of this path there); prefetching its
     /// record one hand-off earlier as well did not measurably help and was
