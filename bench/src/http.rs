@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::contender::Contender;
 use crate::net::{self, format_ns, per_core, Server, Sweep};
 use crate::protocol::Proto;
+use crate::rounds::{self, Paired};
 use crate::table::thousands;
 use crate::{procfs, sys, Plan};
 
@@ -56,66 +57,68 @@ fn wrk_section(plan: &Plan, contenders: &[Contender]) -> String {
         out.push_str("`wrk` is not installed (Debian: `apt-get install wrk`): skipped.\n");
         return out;
     }
-    let results = net::take_turns(
-        plan.net_rounds,
-        contenders,
-        |run: &WrkRun| run.rate,
-        |round, who| {
-            eprint!(
-                "http: {} wrk -c{WRK_CONNS}, run {round}/{} ... ",
-                who.key(),
-                plan.net_rounds
-            );
-            let result = wrk(who, secs);
-            match &result {
-                Ok(run) => eprintln!(
-                    "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
-                    thousands(run.rate as i64),
-                    run.server_cpu * 100.0,
-                    run.wrk_cpu * 100.0
-                ),
-                Err(e) => eprintln!("failed: {e}"),
-            }
-            result
-        },
-    );
+    let runs = rounds::take_turns(plan.net_rounds, contenders, |round, who| {
+        eprint!(
+            "http: {} wrk -c{WRK_CONNS}, run {round}/{} ... ",
+            who.key(),
+            plan.net_rounds
+        );
+        let result = wrk(who, secs);
+        match &result {
+            Ok(run) => eprintln!(
+                "{} requests/s, server CPU {:.0}%, wrk CPU {:.0}%",
+                thousands(run.rate as i64),
+                run.server_cpu * 100.0,
+                run.wrk_cpu * 100.0
+            ),
+            Err(e) => eprintln!("failed: {e}"),
+        }
+        result
+    });
     out.push_str(
-        "| contender | requests/s | median | vs green | p50 | p99 | server CPU | wrk CPU | requests/s per busy server core | target machine, per busy core |\n\
-         | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n",
+        "| contender | requests/s | best | vs green | p50 | p99 | server CPU | wrk CPU | requests/s per busy server core | per busy core vs green | target machine, per busy core |\n\
+         | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n",
     );
-    let green = contenders
-        .iter()
-        .zip(&results)
-        .find(|(&c, _)| c == Contender::Green1)
-        .and_then(|(_, result)| Some(result.as_ref().ok()?.0.rate));
-    for (&who, result) in contenders.iter().zip(results) {
+    let green = contenders.iter().position(|&c| c == Contender::Green1);
+    for (i, &who) in contenders.iter().enumerate() {
         let name = who.label();
-        let (run, median) = match result {
-            Ok(best) => best,
+        let run = match runs[i].median(|r| r.rate) {
+            Ok(run) => run,
             Err(e) => {
-                out.push_str(&format!("| {name} | failed: {e} | | | | | | | | |\n"));
+                out.push_str(&format!("| {name} | failed: {e} | | | | | | | | | |\n"));
                 continue;
             }
         };
-        let vs = green.map_or("n/a".into(), |g| format!("{:.2}×", run.rate / g));
+        let vs_green = |figure: fn(&WrkRun) -> f64| match green {
+            Some(g) if g != i => net::format_paired(Paired::of(&runs[i], &runs[g], figure)),
+            Some(_) => "—".to_string(),
+            None => "n/a".to_string(),
+        };
         out.push_str(&format!(
-            "| {name} | {} | {} | {vs} | {} | {} | {:.0}% | {:.0}% | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {:.0}% | {:.0}% | {} | {} | {} |\n",
             thousands(run.rate as i64),
-            thousands(median as i64),
+            thousands(runs[i].best(|r| r.rate).unwrap_or(0.0) as i64),
+            vs_green(|r| r.rate),
             format_ns(run.p50_ns),
             format_ns(run.p99_ns),
             run.server_cpu * 100.0,
             run.wrk_cpu * 100.0,
             per_core(run.rate, run.server_cpu),
+            vs_green(|r| if r.server_cpu > 0.05 {
+                r.rate / r.server_cpu
+            } else {
+                0.0
+            }),
             who.wrk_reference()
                 .map_or(String::new(), |r| thousands(r as i64)),
         ));
     }
     out.push_str(&format!(
-        "\nBest of {} runs per contender, taking turns (median next to it). `wrk` runs \
+        "\n{} of turns, as above: the figures are from each contender's run with \
+         the median rate, \"vs green\" is the median ratio of the rounds. `wrk` runs \
          pinned to CPU {} (through this binary's `--pinned`), like the load generator; its \
          CPU is sampled from /proc while it runs.\n",
-        plan.net_rounds,
+        rounds::count(plan.net_rounds),
         sys::load_cpu()
     ));
     out

@@ -34,8 +34,10 @@
 //!    (green, tokio current_thread, may), each in a child process: total
 //!    time, wake-up lateness, peak memory.
 //!
-//! Timings are the best (and the median) of several runs after a warm-up,
-//! measured inside each runtime (runtime creation is left out). Nothing is
+//! Timings of workloads 1–3 and 6 are the best (and the median) of several
+//! runs after a warm-up, measured inside each runtime (runtime creation is
+//! left out). The server workloads run in rounds, every contender taking a
+//! turn in each, and compare contenders round by round ([`rounds`]). Nothing is
 //! asserted: the figures are for people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
@@ -57,6 +59,7 @@ mod peers;
 mod plot;
 mod procfs;
 mod protocol;
+mod rounds;
 mod serve;
 mod spawn;
 mod switch;
@@ -90,8 +93,8 @@ pub struct Plan {
     pub net_warmup: Duration,
     /// The measured window of each server measurement.
     pub net_window: Duration,
-    /// Runs of each server measurement, interleaved with the other
-    /// contenders'; the best is reported, with the median.
+    /// Rounds of each server measurement, every contender taking a turn in
+    /// each (see [`rounds`]).
     pub net_rounds: usize,
     /// Sleeping tasks in the timers workload.
     pub timers_count: usize,
@@ -110,7 +113,7 @@ impl Plan {
         conns: Vec::new(),
         net_warmup: Duration::from_millis(500),
         net_window: Duration::from_secs(1),
-        net_rounds: 3,
+        net_rounds: 5,
         timers_count: 1_000_000,
     };
 

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use crate::contender::Contender;
 use crate::load::{Report, Spec};
 use crate::protocol::Proto;
+use crate::rounds::{self, take_turns, Paired, Runs};
 use crate::table::thousands;
 use crate::{procfs, serve, sys, Plan};
 
@@ -74,19 +75,36 @@ pub struct Point {
     pub who: Contender,
     /// Connections.
     pub conns: usize,
-    /// The figures, or why there are none.
-    pub result: Result<Measured, String>,
+    /// Its runs, one per round.
+    pub runs: Runs<Measured>,
 }
 
-/// The figures of one [`Point`]: its best run (highest rate).
+impl Point {
+    /// The run with the median rate, or why there is none.
+    pub fn median(&self) -> Result<&Measured, String> {
+        self.runs.median(Measured::rate)
+    }
+}
+
+/// The figures of one run.
 #[derive(Clone, Copy, Debug)]
 pub struct Measured {
     /// What the load generator measured.
     pub load: Report,
-    /// The median rate of all its runs.
-    pub median_rate: f64,
     /// The server's peak resident memory (`VmHWM`), in KiB.
     pub server_peak_kib: u64,
+}
+
+impl Measured {
+    /// Round trips per second.
+    pub fn rate(&self) -> f64 {
+        self.load.rate()
+    }
+
+    /// The 99th-percentile latency, in nanoseconds.
+    pub fn p99(&self) -> f64 {
+        self.load.p99_ns as f64
+    }
 }
 
 /// Every point of one workload, and what was left out and why.
@@ -103,21 +121,29 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// The figures of `who` at `conns`, if measured.
-    pub fn get(&self, who: Contender, conns: usize) -> Option<&Measured> {
+    /// The point of `who` at `conns`, if it was in the plan.
+    pub fn point(&self, who: Contender, conns: usize) -> Option<&Point> {
         self.points
             .iter()
-            .find(|p| p.who == who && p.conns == conns)?
-            .result
-            .as_ref()
-            .ok()
+            .find(|p| p.who == who && p.conns == conns)
+    }
+
+    /// `figure` of `who` against `base`'s at `conns`, round by round.
+    pub fn paired(
+        &self,
+        who: Contender,
+        base: Contender,
+        conns: usize,
+        figure: impl Fn(&Measured) -> f64,
+    ) -> Option<Paired> {
+        let (a, b) = (self.point(who, conns)?, self.point(base, conns)?);
+        Paired::of(&a.runs, &b.runs, figure)
     }
 }
 
 /// Runs `proto` for every contender at every connection count of the plan,
-/// `plan.net_rounds` times each, the contenders taking turns so that a
-/// burst of load from elsewhere on the machine hits them alike; keeps each
-/// one's best run. Prints progress on stderr.
+/// in `plan.net_rounds` rounds of turns (see [`rounds`](crate::rounds)).
+/// Prints progress on stderr.
 pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
     let mut sweep = Sweep {
         proto,
@@ -137,83 +163,42 @@ pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
             ));
             continue;
         }
-        let results = take_turns(
-            plan.net_rounds,
-            contenders,
-            |m: &Measured| m.load.rate(),
-            |round, who| {
-                eprint!(
-                    "{}: {} {conns} conns, run {round}/{} ... ",
-                    proto.key(),
-                    who.key(),
-                    plan.net_rounds
-                );
-                let result = measure(proto, who, conns, plan);
-                match &result {
-                    Ok(m) => eprintln!(
-                        "{} rt/s, p99 {}, server CPU {:.0}%, client CPU {:.0}% \
-                         (connected in {:.2} s, warm in {:.2} s)",
-                        thousands(m.load.rate() as i64),
-                        format_ns(m.load.p99_ns),
-                        m.load.server_cpu * 100.0,
-                        m.load.client_cpu * 100.0,
-                        m.load.connect_secs,
-                        m.load.warmup_secs
-                    ),
-                    Err(e) => eprintln!("failed: {e}"),
-                }
-                result
-            },
-        );
-        for (&who, result) in contenders.iter().zip(results) {
-            sweep.points.push(Point {
-                who,
-                conns,
-                result: result.map(|(m, median_rate)| Measured { median_rate, ..m }),
-            });
+        let runs = take_turns(plan.net_rounds, contenders, |round, who| {
+            eprint!(
+                "{}: {} {conns} conns, run {round}/{} ... ",
+                proto.key(),
+                who.key(),
+                plan.net_rounds
+            );
+            let result = measure(proto, who, conns, plan);
+            match &result {
+                Ok(m) => eprintln!(
+                    "{} rt/s, p99 {}, server CPU {:.0}%, client CPU {:.0}% \
+                     (connected in {:.2} s, warm in {:.2} s)",
+                    thousands(m.load.rate() as i64),
+                    format_ns(m.load.p99_ns),
+                    m.load.server_cpu * 100.0,
+                    m.load.client_cpu * 100.0,
+                    m.load.connect_secs,
+                    m.load.warmup_secs
+                ),
+                Err(e) => eprintln!("failed: {e}"),
+            }
+            result
+        });
+        for (&who, runs) in contenders.iter().zip(runs) {
+            sweep.points.push(Point { who, conns, runs });
         }
     }
     sweep
 }
 
-/// Measures every contender `rounds` times, the contenders taking turns so
-/// that a burst of load from elsewhere on the machine hits them alike
-/// (`measure` gets the round, from 1, and the contender). Returns, per
-/// contender, its best run (the highest `rate`) with the median rate of the
-/// runs that succeeded; the first error if none did.
-pub fn take_turns<T: Copy>(
-    rounds: usize,
-    contenders: &[Contender],
-    rate: impl Fn(&T) -> f64,
-    mut measure: impl FnMut(usize, Contender) -> Result<T, String>,
-) -> Vec<Result<(T, f64), String>> {
-    let mut runs: Vec<Vec<Result<T, String>>> = vec![Vec::new(); contenders.len()];
-    for round in 1..=rounds {
-        for (&who, runs) in contenders.iter().zip(&mut runs) {
-            runs.push(measure(round, who));
-        }
-    }
-    runs.into_iter().map(|runs| best(runs, &rate)).collect()
-}
-
-/// The run with the highest `rate`, and the median rate of all that
-/// succeeded; the first error if none did.
-fn best<T: Copy>(
-    runs: Vec<Result<T, String>>,
-    rate: impl Fn(&T) -> f64,
-) -> Result<(T, f64), String> {
-    let mut ok: Vec<T> = runs
-        .iter()
-        .filter_map(|r| r.as_ref().ok().copied())
-        .collect();
-    if ok.is_empty() {
-        return Err(runs
-            .into_iter()
-            .find_map(Result::err)
-            .unwrap_or_else(|| "not run".to_string()));
-    }
-    ok.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
-    Ok((ok[ok.len() - 1], rate(&ok[ok.len() / 2])))
+/// A paired ratio for the tables: `1.03× (3/5)`, the rounds counted being
+/// those where the ratio is above 1; "n/a" without one.
+pub fn format_paired(paired: Option<Paired>) -> String {
+    paired.map_or("n/a".into(), |p| {
+        format!("{:.2}× ({}/{})", p.ratio, p.above, p.rounds)
+    })
 }
 
 /// One measurement: `who`'s server, `conns` connections.
@@ -237,7 +222,6 @@ fn measure(proto: Proto, who: Contender, conns: usize, plan: &Plan) -> Result<Me
     let load = Report::parse(&String::from_utf8_lossy(&out.stdout))?;
     Ok(Measured {
         load,
-        median_rate: load.rate(),
         server_peak_kib: procfs::peak_rss_kib(server.pid()),
     })
 }
@@ -246,12 +230,12 @@ fn measure(proto: Proto, who: Contender, conns: usize, plan: &Plan) -> Result<Me
 pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
     let mut out = format!(
         "### {title}\n\n\
-         | contender | conns | {unit}/s | median | vs green | p50 | p99 | p99 vs green | server CPU | client CPU | {unit}/s per busy server core | server peak RSS | target machine |\n\
+         | contender | conns | {unit}/s | best | vs green | p50 | p99 | p99 vs green | server CPU | client CPU | {unit}/s per busy server core | server peak RSS | target machine |\n\
          | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |\n"
     );
     for p in &sweep.points {
         let name = p.who.label();
-        let m = match &p.result {
+        let m = match p.median() {
             Ok(m) => m,
             Err(e) => {
                 out.push_str(&format!(
@@ -261,10 +245,12 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
                 continue;
             }
         };
-        let green = sweep.get(Contender::Green1, p.conns);
-        let ratio = |v: f64, base: Option<f64>| match base {
-            Some(b) if b > 0.0 => format!("{:.2}×", v / b),
-            _ => "n/a".into(),
+        let vs_green = |figure: fn(&Measured) -> f64| {
+            if p.who == Contender::Green1 {
+                "—".to_string()
+            } else {
+                format_paired(sweep.paired(p.who, Contender::Green1, p.conns, figure))
+            }
         };
         let l = &m.load;
         let reference = match (sweep.proto, p.who.echo_reference()) {
@@ -280,11 +266,11 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
             "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}%{} | {} | {} MiB | {reference} |\n",
             thousands(p.conns as i64),
             thousands(l.rate() as i64),
-            thousands(m.median_rate as i64),
-            ratio(l.rate(), green.map(|g| g.load.rate())),
+            thousands(p.runs.best(Measured::rate).unwrap_or(0.0) as i64),
+            vs_green(Measured::rate),
             format_ns(l.p50_ns),
             format_ns(l.p99_ns),
-            ratio(l.p99_ns as f64, green.map(|g| g.load.p99_ns as f64)),
+            vs_green(Measured::p99),
             l.server_cpu * 100.0,
             l.client_cpu * 100.0,
             if l.client_cpu >= SATURATED { " ⚠" } else { "" },
@@ -296,9 +282,13 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
     out.push_str(&aims(sweep));
     out.push('\n');
     out.push_str(&format!(
-        "Each contender's best of {} runs (rate; the other figures are from that run), \
-         the contenders taking turns; the median rate next to it. ",
-        sweep.rounds
+        "{}, each giving every contender one run (in turn, the order reversed every \
+         other round). A row's figures are from its run with the median rate; \"best\" is \
+         its highest rate. \"vs green\" is the median over the rounds of the contender's \
+         figure ÷ green's in the same round, with the number of rounds in which that ratio \
+         is above 1: runs seconds apart share the machine's drift, runs minutes apart do \
+         not. ",
+        rounds::count(sweep.rounds)
     ));
     out.push_str(
         "CPU is the share of one core used during the window (200% = two cores busy). \
@@ -318,72 +308,94 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
     out
 }
 
-/// Green's aims at every connection count: one hub at least as fast as
-/// tokio current_thread and may with one worker, with a p99 at least as
-/// low; N hubs at least 1.8× one hub and at least tokio multi_thread.
+/// Green's aims at every connection count, judged on the round-by-round
+/// ratios: one hub at least as fast as tokio current_thread and may with
+/// one worker, with a p99 at least as low; N hubs at least 1.8× one hub
+/// and at least tokio multi_thread.
 fn aims(sweep: &Sweep) -> String {
     let mut out = String::from(
-        "Green's aims:\n\n| conns | aim | green | peer | |\n| --: | --- | --: | --: | --- |\n",
+        "Green's aims, judged on the median ratio of the rounds:\n\n\
+         | conns | aim | green | peer | green ÷ peer, by round | |\n\
+         | --: | --- | --: | --: | --- | --- |\n",
     );
     let mut conns: Vec<usize> = sweep.points.iter().map(|p| p.conns).collect();
     conns.dedup();
-    let rate = |who, c| sweep.get(who, c).map(|m| m.load.rate());
-    let p99 = |who, c| sweep.get(who, c).map(|m| m.load.p99_ns as f64);
+    let median = |who, c| sweep.point(who, c).and_then(|p| p.median().ok().copied());
     for c in conns {
-        let checks = [
+        let rate_aims = [
             (
                 "1 hub rate ≥ tokio current_thread",
-                rate(Contender::Green1, c),
-                rate(Contender::TokioCt, c),
+                Contender::Green1,
+                Contender::TokioCt,
                 1.0,
             ),
             (
                 "1 hub rate ≥ may 1 worker",
-                rate(Contender::Green1, c),
-                rate(Contender::May1, c),
+                Contender::Green1,
+                Contender::May1,
                 1.0,
             ),
             (
                 "N hubs rate ≥ 1.8 × 1 hub",
-                rate(Contender::GreenN, c),
-                rate(Contender::Green1, c),
+                Contender::GreenN,
+                Contender::Green1,
                 1.8,
             ),
             (
                 "N hubs rate ≥ tokio multi_thread",
-                rate(Contender::GreenN, c),
-                rate(Contender::TokioMt, c),
+                Contender::GreenN,
+                Contender::TokioMt,
                 1.0,
             ),
         ];
-        for (aim, green, peer, factor) in checks {
-            if let (Some(g), Some(p)) = (green, peer) {
-                let met = if g >= p * factor {
-                    "met"
-                } else {
-                    "**not met**"
-                };
-                out.push_str(&format!(
-                    "| {} | {aim} | {} | {} | {met} |\n",
-                    thousands(c as i64),
-                    thousands(g as i64),
-                    thousands(p as i64)
-                ));
-            }
+        for (aim, green, peer, factor) in rate_aims {
+            let (Some(g), Some(p), Some(paired)) = (
+                median(green, c),
+                median(peer, c),
+                sweep.paired(green, peer, c, Measured::rate),
+            ) else {
+                continue;
+            };
+            let met = if paired.ratio >= factor {
+                "met"
+            } else {
+                "**not met**"
+            };
+            out.push_str(&format!(
+                "| {} | {aim} | {} | {} | {:.2}×, ahead in {} of {} | {met} |\n",
+                thousands(c as i64),
+                thousands(g.rate() as i64),
+                thousands(p.rate() as i64),
+                paired.ratio,
+                paired.above,
+                paired.rounds,
+            ));
         }
         for (aim, peer) in [
             ("1 hub p99 ≤ tokio current_thread", Contender::TokioCt),
             ("1 hub p99 ≤ may 1 worker", Contender::May1),
         ] {
-            if let (Some(g), Some(p)) = (p99(Contender::Green1, c), p99(peer, c)) {
-                let met = if g <= p { "met" } else { "**not met**" };
-                out.push_str(&format!(
-                    "| {} | {aim} | {} | {} | {met} |\n",
-                    thousands(c as i64),
-                    format_ns(g as u64),
-                    format_ns(p as u64)
-                ));
-            }
+            let (Some(g), Some(p), Some(paired)) = (
+                median(Contender::Green1, c),
+                median(peer, c),
+                sweep.paired(Contender::Green1, peer, c, Measured::p99),
+            ) else {
+                continue;
+            };
+            let met = if paired.ratio <= 1.0 {
+                "met"
+            } else {
+                "**not met**"
+            };
+            out.push_str(&format!(
+                "| {} | {aim} | {} | {} | {:.2}×, lower in {} of {} | {met} |\n",
+                thousands(c as i64),
+                format_ns(g.load.p99_ns),
+                format_ns(p.load.p99_ns),
+                paired.ratio,
+                paired.rounds - paired.above,
+                paired.rounds,
+            ));
         }
     }
     out
@@ -410,34 +422,5 @@ pub fn format_ns(ns: u64) -> String {
         format!("{:.2} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::take_turns;
-    use crate::contender::Contender;
-
-    #[test]
-    fn take_turns_keeps_the_best_run_and_the_median_rate() {
-        let who = [Contender::Green1, Contender::TokioCt];
-        let mut order = Vec::new();
-        let results = take_turns(
-            3,
-            &who,
-            |&rate: &f64| rate,
-            |round, c| {
-                order.push((round, c));
-                match (c, round) {
-                    (Contender::Green1, _) => Ok([5.0, 9.0, 7.0][round - 1]),
-                    _ => Err(format!("failed in round {round}")),
-                }
-            },
-        );
-        // Taking turns: every contender once per round.
-        assert_eq!(order[..2], [(1, who[0]), (1, who[1])]);
-        assert_eq!(order.len(), 6);
-        assert_eq!(results[0], Ok((9.0, 7.0)));
-        assert_eq!(results[1], Err("failed in round 1".to_string()));
     }
 }

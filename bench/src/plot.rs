@@ -26,7 +26,7 @@ pub fn write(dir: &Path, sweep: &Sweep, unit: &str) -> Result<Vec<PathBuf>, Stri
                     .points
                     .iter()
                     .filter(|p| p.who == who)
-                    .filter_map(|p| Some((p.conns as f64, value(p.result.as_ref().ok()?))))
+                    .filter_map(|p| Some((p.conns as f64, value(p.median().ok()?))))
                     .collect();
                 (!points.is_empty()).then(|| (who.label(), points))
             })
