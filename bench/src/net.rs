@@ -142,7 +142,7 @@ impl Sweep {
 }
 
 /// Runs `proto` for every contender at every connection count of the plan,
-/// in `plan.net_rounds` rounds of turns (see [`rounds`](crate::rounds)).
+/// in `plan.net_rounds` rounds of turns (see [`rounds`]).
 /// Prints progress on stderr.
 pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
     let mut sweep = Sweep {
