@@ -6,7 +6,7 @@
 //! cargo run --release -p green-bench -- --only echo,http --plot charts
 //! ```
 //!
-//! Six workloads, each printed as a markdown table with every figure's
+//! Seven workloads, each printed as a markdown table with every figure's
 //! ratio to green's (and, for the first three, to the raw `generator`
 //! crate's, the floor under any design built on it), plus the figure of the
 //! target machine for orientation where issue 7 gives one. Progress goes to
@@ -30,14 +30,19 @@
 //!    server's peak memory.
 //! 5. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
 //!    contender, loaded the same way, and by `wrk` when it is installed.
-//! 6. **timers** ([`timers`]): a million tasks sleeping scattered durations
+//! 6. **scale** ([`scale`]): echo with the clients inside the server's
+//!    process, each runtime on one core and on all of them: the scaling of
+//!    N hubs, which the load generator's own core hides in 4 and 5 on a
+//!    small machine.
+//! 7. **timers** ([`timers`]): a million tasks sleeping scattered durations
 //!    (green, tokio current_thread, may), each in a child process: total
 //!    time, wake-up lateness, peak memory.
 //!
-//! Timings of workloads 1–3 and 6 are the best (and the median) of several
-//! runs after a warm-up, measured inside each runtime (runtime creation is
-//! left out). The server workloads run in rounds, every contender taking a
-//! turn in each, and compare contenders round by round ([`rounds`]). Nothing is
+//! Timings of workloads 1–3 are the best (and the median) of several runs
+//! after a warm-up, measured inside each runtime (runtime creation is left
+//! out); timers runs once per contender. Workloads 4–6 run in rounds, every
+//! contender taking a turn in each, and compare contenders round by round
+//! ([`rounds`]). Nothing is
 //! asserted: the figures are for people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
@@ -60,6 +65,7 @@ mod plot;
 mod procfs;
 mod protocol;
 mod rounds;
+mod scale;
 mod serve;
 mod spawn;
 mod switch;
@@ -139,11 +145,12 @@ struct Selection {
     memory: bool,
     echo: bool,
     http: bool,
+    scale: bool,
     timers: bool,
 }
 
 const USAGE: &str =
-    "usage: green-bench [--quick] [--only switch,spawn,memory|idle,echo,http,timers] \
+    "usage: green-bench [--quick] [--only switch,spawn,memory|idle,echo,http,scale,timers] \
                      [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
                      [--conns 100,1000,10000] [--plot DIR]";
 
@@ -161,6 +168,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--timers") {
         timers::child_main(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("--scale") {
+        scale::child_main(&args[1..]);
+    }
     if args.first().map(String::as_str) == Some("--load") {
         load::child_main(&args[1..]);
     }
@@ -172,6 +182,7 @@ fn main() -> ExitCode {
         memory: true,
         echo: true,
         http: true,
+        scale: true,
         timers: true,
     };
     let mut contenders = Contender::SERVERS.to_vec();
@@ -244,6 +255,7 @@ fn parse_only(list: &str) -> Option<Selection> {
         memory: false,
         echo: false,
         http: false,
+        scale: false,
         timers: false,
     };
     for name in list.split(',') {
@@ -253,6 +265,7 @@ fn parse_only(list: &str) -> Option<Selection> {
             "memory" | "idle" => s.memory = true,
             "echo" => s.echo = true,
             "http" => s.http = true,
+            "scale" => s.scale = true,
             "timers" => s.timers = true,
             _ => return None,
         }
@@ -302,6 +315,9 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
         let (sweep, text) = http::run(plan, contenders);
         println!("{text}");
         plots(plot_dir, &sweep, "requests");
+    }
+    if selection.scale {
+        println!("{}", scale::run(plan, contenders));
     }
     if selection.timers {
         println!("{}", timers::run(plan));

@@ -39,6 +39,18 @@ impl<T> Runs<T> {
         Ok(ok[(ok.len() - 1) / 2])
     }
 
+    /// The median of `figure` over the runs that succeeded (the mean of the
+    /// two middle ones when their number is even).
+    pub fn median_of(&self, figure: impl Fn(&T) -> f64) -> Option<f64> {
+        let mut all: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(figure)
+            .collect();
+        (!all.is_empty()).then(|| median(&mut all))
+    }
+
     /// The highest `rate` of the runs that succeeded.
     pub fn best(&self, rate: impl Fn(&T) -> f64) -> Option<f64> {
         self.runs
@@ -65,31 +77,24 @@ impl Paired {
     /// `figure(a) / figure(b)` in every round where both runs succeeded;
     /// `None` if there is no such round or a `b` figure is not positive.
     pub fn of<T>(a: &Runs<T>, b: &Runs<T>, figure: impl Fn(&T) -> f64) -> Option<Paired> {
-        let mut ratios = Vec::new();
-        for (a, b) in a.runs.iter().zip(&b.runs) {
-            if let (Ok(a), Ok(b)) = (a, b) {
-                let base = figure(b);
-                if base <= 0.0 {
-                    return None;
-                }
-                ratios.push(figure(a) / base);
-            }
-        }
-        if ratios.is_empty() {
-            return None;
-        }
-        ratios.sort_by(f64::total_cmp);
-        let n = ratios.len();
-        let ratio = if n % 2 == 1 {
-            ratios[n / 2]
-        } else {
-            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
-        };
+        let mut ratios = ratios(a, b, figure)?;
         Some(Paired {
-            ratio,
-            rounds: n,
+            ratio: median(&mut ratios),
+            rounds: ratios.len(),
             above: ratios.iter().filter(|&&r| r > 1.0).count(),
         })
+    }
+}
+
+/// The median of `values` (not empty), which it sorts: the mean of the two
+/// middle ones when their number is even.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 
@@ -99,6 +104,23 @@ pub fn count(rounds: usize) -> String {
         1 => "1 round".to_string(),
         n => format!("{n} rounds"),
     }
+}
+
+/// `figure(a) / figure(b)` in every round where both runs succeeded, in
+/// round order; `None` if there is no such round or a `b` figure is not
+/// positive.
+pub fn ratios<T>(a: &Runs<T>, b: &Runs<T>, figure: impl Fn(&T) -> f64) -> Option<Vec<f64>> {
+    let mut ratios = Vec::new();
+    for (a, b) in a.runs.iter().zip(&b.runs) {
+        if let (Ok(a), Ok(b)) = (a, b) {
+            let base = figure(b);
+            if base <= 0.0 {
+                return None;
+            }
+            ratios.push(figure(a) / base);
+        }
+    }
+    (!ratios.is_empty()).then_some(ratios)
 }
 
 /// Measures every contender `rounds` times, one round after another, each
@@ -167,6 +189,8 @@ mod tests {
         assert_eq!((paired.ratio, paired.rounds, paired.above), (1.25, 2, 1));
         // The median of the three runs that succeeded (2, 3 and 1).
         assert_eq!(a.median(|&r| r), Ok(&2.0));
+        assert_eq!(b.median_of(|&r| r), Some(1.0));
+        assert_eq!(a.median_of(|&r| r * 2.0), Some(4.0));
         let zero = Runs::new(vec![Ok(0.0)]);
         assert_eq!(Paired::of(&a, &zero, |&r| r), None);
     }

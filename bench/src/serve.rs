@@ -75,14 +75,15 @@ pub fn child_main(args: &[String]) -> ! {
 /// What the hubs of one green server share: the address hub 0 bound (the
 /// others bind it too), and a barrier so that `LISTENING` is printed only
 /// once every hub listens.
-struct Hubs {
+pub struct Hubs {
     addr: Mutex<Option<SocketAddr>>,
     bound: Barrier,
     listening: Barrier,
 }
 
 impl Hubs {
-    fn new(n: usize) -> Hubs {
+    /// For `n` hubs.
+    pub fn new(n: usize) -> Hubs {
         Hubs {
             addr: Mutex::new(None),
             bound: Barrier::new(n),
@@ -92,9 +93,23 @@ impl Hubs {
 }
 
 /// One hub's server: its own `SO_REUSEPORT` listener on the shared address,
-/// a greenlet per connection. The barriers block the hub thread, which is
-/// fine before it has any greenlet to run.
+/// a greenlet per connection.
 fn serve_green(proto: Proto, hubs: &Hubs, hub: usize) {
+    let listener = green_listener(hubs, hub);
+    if hub == 0 {
+        announce(listener.local_addr().expect("local_addr"));
+    }
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let _ = conn.set_nodelay(true);
+        green::spawn(move || proto.serve(conn));
+    }
+}
+
+/// Hub `hub`'s `SO_REUSEPORT` listener on the address hub 0 binds; returns
+/// once every hub of `hubs` listens. The barriers block the hub thread,
+/// which is fine before it has any greenlet to run.
+pub fn green_listener(hubs: &Hubs, hub: usize) -> green_net::TcpListener {
     let options = green_net::ListenOptions::new()
         .reuse_port(true)
         .backlog(BACKLOG);
@@ -109,14 +124,7 @@ fn serve_green(proto: Proto, hubs: &Hubs, hub: usize) {
         options.bind(addr).expect("bind the shared port")
     };
     hubs.listening.wait();
-    if hub == 0 {
-        announce(listener.local_addr().expect("local_addr"));
-    }
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        let _ = conn.set_nodelay(true);
-        green::spawn(move || proto.serve(conn));
-    }
+    listener
 }
 
 async fn serve_tokio(proto: Proto) {
@@ -148,7 +156,7 @@ fn serve_may(proto: Proto, workers: usize) {
 }
 
 /// A std listener on `127.0.0.1:0` with std's options and our backlog.
-fn std_listener() -> std::net::TcpListener {
+pub fn std_listener() -> std::net::TcpListener {
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket.set_reuse_address(true).expect("SO_REUSEADDR");

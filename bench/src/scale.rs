@@ -1,0 +1,487 @@
+//! Workload **scale**: how a runtime's echo rate grows from one core to all
+//! of them, with the clients inside the server's own process.
+//!
+//! Issue 7 asks N hubs for 1.8× one hub on two cores. The echo and http
+//! workloads cannot show that on a two-core machine: their load generator
+//! needs a core of its own, so N hubs get one core and a share. Here every
+//! contender runs [`CONNS`] echo clients and their server connections as
+//! tasks of one process (this binary re-run as `--scale <contender> <conns>
+//! <warm-up ms> <window ms>`): the one-core contenders pinned to CPU 0, the
+//! N-core ones on every core, so the ratio of the two is the scaling. Green's
+//! hubs each bind the port with `SO_REUSEPORT` and run their share of the
+//! clients; the kernel spreads the connections over the hubs' listeners by
+//! their addresses, so a client and its server are often on different hubs.
+//! Tokio's and may's clients are spawned like any task and go where their
+//! schedulers put them.
+//!
+//! A client sends 64 bytes and reads them back, again and again, and counts
+//! the round trips it started in the measured window. A thread outside the
+//! runtime opens and closes the window, reads the process's CPU time at its
+//! edges, and prints `SCALE round_trips=… secs=… cpu=…` (or `ERROR why`)
+//! once every client has added its count.
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::contender::Contender;
+use crate::net::{format_paired, per_core};
+use crate::protocol::{Proto, MESSAGE};
+use crate::rounds::{self, Paired, Runs};
+use crate::serve::{self, Hubs};
+use crate::table::thousands;
+use crate::{peers, procfs, sys, Plan};
+
+/// Clients (and so connections) per run.
+pub const CONNS: usize = 1_000;
+
+/// How long the clients may take to connect, and to stop after the window.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The contenders, each N-core one after its one-core twin.
+const CONTENDERS: [Contender; 6] = [
+    Contender::Green1,
+    Contender::GreenN,
+    Contender::TokioCt,
+    Contender::TokioMt,
+    Contender::May1,
+    Contender::MayN,
+];
+
+/// Where the clients are: warming up, counting, or told to stop.
+const WARM: u8 = 0;
+const COUNT: u8 = 1;
+const STOP: u8 = 2;
+
+/// What the clients and the controlling thread share.
+static PHASE: AtomicU8 = AtomicU8::new(WARM);
+static CONNECTED: AtomicUsize = AtomicUsize::new(0);
+static FINISHED: AtomicUsize = AtomicUsize::new(0);
+static FAILED: AtomicUsize = AtomicUsize::new(0);
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+/// What one run measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Report {
+    round_trips: u64,
+    secs: f64,
+    /// The process's CPU use in the window, in cores.
+    cpu: f64,
+}
+
+impl Report {
+    fn rate(&self) -> f64 {
+        self.round_trips as f64 / self.secs.max(1e-9)
+    }
+
+    fn parse(out: &str) -> Result<Report, String> {
+        if let Some(why) = out.lines().find_map(|l| l.strip_prefix("ERROR ")) {
+            return Err(why.to_string());
+        }
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("SCALE "))
+            .ok_or("the child printed no result")?;
+        let mut r = Report::default();
+        for pair in line.split_whitespace() {
+            let (key, value) = pair.split_once('=').ok_or("malformed result")?;
+            let float = || value.parse::<f64>().map_err(|e| e.to_string());
+            match key {
+                "round_trips" => r.round_trips = value.parse().map_err(|e| format!("{e}"))?,
+                "secs" => r.secs = float()?,
+                "cpu" => r.cpu = float()?,
+                _ => {}
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// Runs every selected contender of [`CONTENDERS`] in `plan.net_rounds`
+/// rounds of turns; returns the markdown section.
+pub fn run(plan: &Plan, contenders: &[Contender]) -> String {
+    let who: Vec<Contender> = CONTENDERS
+        .into_iter()
+        .filter(|c| contenders.contains(c))
+        .collect();
+    let n = sys::cpus();
+    let mut out = format!(
+        "### Scaling: echo with {} clients inside the server's process, 1 core against {n}\n\n",
+        thousands(CONNS as i64)
+    );
+    if let Err(e) = sys::raise_nofile(serve::NOFILE) {
+        out.push_str(&format!("Skipped: cannot raise RLIMIT_NOFILE: {e}.\n"));
+        return out;
+    }
+    let runs = rounds::take_turns(plan.net_rounds, &who, |round, c| {
+        eprint!(
+            "scale: {} {CONNS} clients, run {round}/{} ... ",
+            c.key(),
+            plan.net_rounds
+        );
+        let result = in_child(c, plan);
+        match &result {
+            Ok(r) => eprintln!(
+                "{} rt/s, CPU {:.0}%",
+                thousands(r.rate() as i64),
+                r.cpu * 100.0
+            ),
+            Err(e) => eprintln!("failed: {e}"),
+        }
+        result
+    });
+    let runs_of = |c: Contender| who.iter().position(|&w| w == c).map(|i| &runs[i]);
+    out.push_str(
+        "| contender | round trips/s | best | CPU | round trips/s per busy core | vs its one-core twin | vs green on as many cores |\n\
+         | --- | --: | --: | --: | --: | --: | --: |\n",
+    );
+    for (&c, runs) in who.iter().zip(&runs) {
+        let m = match runs.median(Report::rate) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push_str(&format!("| {} | failed: {e} | | | | | |\n", c.label()));
+                continue;
+            }
+        };
+        let twin = one_core_twin(c).and_then(runs_of);
+        let green = runs_of(if c.multi_core() {
+            Contender::GreenN
+        } else {
+            Contender::Green1
+        });
+        let paired = |base: Option<&Runs<Report>>, mine: bool| match base {
+            _ if mine => "—".to_string(),
+            Some(base) => format_paired(Paired::of(runs, base, Report::rate)),
+            None => "n/a".to_string(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0}% | {} | {} | {} |\n",
+            c.label(),
+            thousands(m.rate() as i64),
+            thousands(runs.best(Report::rate).unwrap_or(0.0) as i64),
+            m.cpu * 100.0,
+            per_core(m.rate(), m.cpu),
+            paired(twin, !c.multi_core()),
+            paired(green, matches!(c, Contender::Green1 | Contender::GreenN)),
+        ));
+    }
+    out.push('\n');
+    let aim = 0.9 * n as f64;
+    let aims = [
+        (
+            format!("{n} hubs ≥ {aim:.1} × 1 hub"),
+            Contender::GreenN,
+            Contender::Green1,
+            aim,
+        ),
+        (
+            format!("{n} hubs ≥ tokio multi_thread"),
+            Contender::GreenN,
+            Contender::TokioMt,
+            1.0,
+        ),
+    ];
+    for (text, green, peer, factor) in aims {
+        let (Some(a), Some(b)) = (runs_of(green), runs_of(peer)) else {
+            continue;
+        };
+        if let Some(p) = Paired::of(a, b, Report::rate) {
+            let met = if p.ratio >= factor {
+                "met"
+            } else {
+                "**not met**"
+            };
+            out.push_str(&format!(
+                "- {text}: {:.2}×, at least {factor:.1} in {} of {} rounds; {met}.\n",
+                p.ratio,
+                rounds_at_least(a, b, factor),
+                p.rounds
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\n{} of turns, as in the server workloads. A client sends {MESSAGE} bytes and reads \
+         them back; the rate counts the round trips started in the {:?} window (after a \
+         {:?} warm-up). CPU is the whole process's (clients and servers), in cores. The \
+         one-core contenders are pinned to CPU 0; the others use every CPU. \"vs its \
+         one-core twin\" is the scaling: N hubs ÷ 1 hub, tokio multi_thread ÷ \
+         current_thread, may N workers ÷ 1, the median of the rounds' ratios (rounds \
+         above 1 in brackets).\n",
+        rounds::count(plan.net_rounds),
+        plan.net_window,
+        plan.net_warmup,
+    ));
+    out
+}
+
+/// The one-core configuration of an N-core contender.
+fn one_core_twin(c: Contender) -> Option<Contender> {
+    match c {
+        Contender::GreenN => Some(Contender::Green1),
+        Contender::TokioMt => Some(Contender::TokioCt),
+        Contender::MayN => Some(Contender::May1),
+        _ => None,
+    }
+}
+
+/// In how many rounds `a`'s rate is at least `factor` × `b`'s.
+fn rounds_at_least(a: &Runs<Report>, b: &Runs<Report>, factor: f64) -> usize {
+    rounds::ratios(a, b, Report::rate).map_or(0, |r| r.iter().filter(|&&x| x >= factor).count())
+}
+
+fn in_child(who: Contender, plan: &Plan) -> Result<Report, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(["--scale", who.key(), &CONNS.to_string()])
+        .arg(plan.net_warmup.as_millis().to_string())
+        .arg(plan.net_window.as_millis().to_string())
+        .output()
+        .map_err(|e| format!("cannot start the child: {e}"))?;
+    Report::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The child's entry point; never returns.
+pub fn child_main(args: &[String]) -> ! {
+    let ms = |i: usize| {
+        args.get(i)
+            .and_then(|a| a.parse().ok())
+            .map(Duration::from_millis)
+    };
+    let (Some(who), Some(conns), Some(warmup), Some(window)) = (
+        args.first().and_then(|c| Contender::from_key(c)),
+        args.get(1).and_then(|c| c.parse::<usize>().ok()),
+        ms(2),
+        ms(3),
+    ) else {
+        eprintln!("usage: green-bench --scale <contender> <conns> <warm-up ms> <window ms>");
+        std::process::exit(2);
+    };
+    if let Err(e) = sys::raise_nofile(serve::NOFILE) {
+        eprintln!("--scale: cannot raise RLIMIT_NOFILE: {e}");
+    }
+    std::thread::spawn(move || control(conns, warmup, window));
+    if !who.multi_core() {
+        sys::pin_to_cpu(0);
+    }
+    let n = sys::cpus();
+    match who {
+        Contender::Green1 => {
+            green::run(|| scale_green(&Hubs::new(1), 0, conns));
+        }
+        Contender::GreenN => {
+            let hubs = Hubs::new(n);
+            green::Runtime::new()
+                .hubs(n)
+                .run(|hub| scale_green(&hubs, hub, share(conns, n, hub)));
+        }
+        Contender::TokioCt => peers::tokio_runtime().block_on(scale_tokio(conns)),
+        Contender::TokioMt => peers::tokio_runtime_multi(n).block_on(scale_tokio(conns)),
+        Contender::May1 => scale_may(1, conns),
+        Contender::MayN => scale_may(n, conns),
+        Contender::Std => fail("std has no one-core and N-core pair here"),
+    }
+    // The controlling thread ends the process.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Hub `hub`'s share of `conns` clients over `n` hubs.
+fn share(conns: usize, n: usize, hub: usize) -> usize {
+    conns / n + usize::from(hub < conns % n)
+}
+
+/// Opens and closes the window, then prints the result and ends the
+/// process.
+fn control(conns: usize, warmup: Duration, window: Duration) -> ! {
+    wait_for(&CONNECTED, conns, "connected");
+    std::thread::sleep(warmup);
+    let me = std::process::id();
+    let (start, cpu_start) = (Instant::now(), procfs::cpu_ticks(me));
+    PHASE.store(COUNT, Ordering::Relaxed);
+    std::thread::sleep(window);
+    PHASE.store(STOP, Ordering::Relaxed);
+    let (secs, cpu_end) = (start.elapsed().as_secs_f64(), procfs::cpu_ticks(me));
+    wait_for(&FINISHED, conns, "stopped");
+    let failed = FAILED.load(Ordering::Relaxed);
+    if failed > 0 {
+        fail(&format!("{failed} of {conns} clients failed"));
+    }
+    let cpu = cpu_end.saturating_sub(cpu_start) as f64 / sys::ticks_per_second() / secs;
+    println!(
+        "SCALE round_trips={} secs={secs:.6} cpu={cpu:.4}",
+        ROUND_TRIPS.load(Ordering::Relaxed)
+    );
+    let _ = std::io::stdout().flush();
+    std::process::exit(0);
+}
+
+/// Waits until `counter` reaches `conns`, or fails after [`PATIENCE`].
+fn wait_for(counter: &AtomicUsize, conns: usize, what: &str) {
+    let since = Instant::now();
+    while counter.load(Ordering::Acquire) < conns {
+        if since.elapsed() > PATIENCE || FAILED.load(Ordering::Relaxed) > 0 {
+            fail(&format!(
+                "{} of {conns} clients {what} within {PATIENCE:?}, {} failed",
+                counter.load(Ordering::Relaxed),
+                FAILED.load(Ordering::Relaxed)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn fail(why: &str) -> ! {
+    println!("ERROR {why}");
+    let _ = std::io::stdout().flush();
+    std::process::exit(0);
+}
+
+/// One client's round trips, until told to stop; blocking style.
+fn client(conn: std::io::Result<impl Read + Write>) {
+    let counted = conn.and_then(|mut conn| {
+        CONNECTED.fetch_add(1, Ordering::Release);
+        let mut buf = [7u8; MESSAGE];
+        let mut counted = 0;
+        loop {
+            let phase = PHASE.load(Ordering::Relaxed);
+            if phase == STOP {
+                return Ok(counted);
+            }
+            conn.write_all(&buf)?;
+            conn.read_exact(&mut buf)?;
+            counted += u64::from(phase == COUNT);
+        }
+    });
+    finish(counted);
+}
+
+/// [`client`] for tokio.
+async fn client_tokio(addr: std::net::SocketAddr) {
+    let counted = async {
+        let mut conn = tokio::net::TcpStream::connect(addr).await?;
+        conn.set_nodelay(true)?;
+        CONNECTED.fetch_add(1, Ordering::Release);
+        let mut buf = [7u8; MESSAGE];
+        let mut counted = 0;
+        loop {
+            let phase = PHASE.load(Ordering::Relaxed);
+            if phase == STOP {
+                return Ok(counted);
+            }
+            conn.write_all(&buf).await?;
+            conn.read_exact(&mut buf).await?;
+            counted += u64::from(phase == COUNT);
+        }
+    };
+    finish(counted.await);
+}
+
+fn finish(counted: std::io::Result<u64>) {
+    match counted {
+        Ok(n) => {
+            ROUND_TRIPS.fetch_add(n, Ordering::Relaxed);
+        }
+        Err(e) => {
+            eprintln!("--scale: a client failed: {e}");
+            FAILED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    FINISHED.fetch_add(1, Ordering::Release);
+}
+
+/// One hub: its `SO_REUSEPORT` listener and acceptor, and `clients` clients.
+fn scale_green(hubs: &Hubs, hub: usize, clients: usize) {
+    let listener = serve::green_listener(hubs, hub);
+    let addr = listener.local_addr().expect("local_addr");
+    green::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let _ = conn.set_nodelay(true);
+            green::spawn(move || Proto::Echo.serve(conn));
+        }
+    });
+    let clients: Vec<_> = (0..clients)
+        .map(|_| {
+            green::spawn(move || {
+                client(green_net::TcpStream::connect(addr).and_then(|c| {
+                    c.set_nodelay(true)?;
+                    Ok(c)
+                }))
+            })
+        })
+        .collect();
+    for c in clients {
+        let _ = c.join();
+    }
+}
+
+async fn scale_tokio(conns: usize) {
+    let listener = serve::std_listener();
+    listener.set_nonblocking(true).expect("set_nonblocking");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("register");
+    let addr = listener.local_addr().expect("local_addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((conn, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = conn.set_nodelay(true);
+            tokio::spawn(Proto::Echo.serve_tokio(conn));
+        }
+    });
+    let clients: Vec<_> = (0..conns)
+        .map(|_| tokio::spawn(client_tokio(addr)))
+        .collect();
+    for c in clients {
+        let _ = c.await;
+    }
+}
+
+fn scale_may(workers: usize, conns: usize) {
+    peers::may_workers(workers);
+    let listener = may::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    peers::may_go(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let _ = conn.set_nodelay(true);
+            peers::may_go(move || Proto::Echo.serve(conn));
+        }
+    });
+    let clients: Vec<_> = (0..conns)
+        .map(|_| {
+            peers::may_go(move || {
+                client(may::net::TcpStream::connect(addr).and_then(|c| {
+                    c.set_nodelay(true)?;
+                    Ok(c)
+                }))
+            })
+        })
+        .collect();
+    for c in clients {
+        let _ = c.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_clients_over_hubs() {
+        assert_eq!((0..3).map(|h| share(1000, 3, h)).sum::<usize>(), 1000);
+        assert_eq!([share(5, 2, 0), share(5, 2, 1)], [3, 2]);
+    }
+
+    #[test]
+    fn parses_the_childs_line() {
+        let r = Report::parse("SCALE round_trips=2000 secs=2.0 cpu=1.9500\n").unwrap();
+        assert_eq!((r.round_trips, r.secs, r.cpu), (2000, 2.0, 1.95));
+        assert_eq!(r.rate(), 1000.0);
+        assert_eq!(Report::parse("ERROR no").unwrap_err(), "no");
+    }
+}
