@@ -117,6 +117,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod affinity;
 mod builder;
 pub mod channel;
 mod coroutine;
@@ -141,6 +142,7 @@ mod timeout;
 mod unblock;
 mod wait;
 
+pub use affinity::pinned_cpu;
 pub use builder::{spawn, spawn_later, Builder};
 pub use greenlet::{current, Greenlet, GreenletId};
 pub use join::{joinall, JoinError, JoinHandle};

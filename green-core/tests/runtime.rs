@@ -88,3 +88,57 @@ fn a_panic_in_one_hub_comes_out_after_all_finished() {
     assert!(r.is_err());
     assert_eq!(finished.load(Ordering::SeqCst), 3);
 }
+
+/// The CPUs the calling thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity writes
+    // at most its size into the set we own, and CPU_ISSET reads bits below
+    // CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set),
+            0
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+#[test]
+fn pinned_hubs_keep_to_their_cpus_and_the_caller_is_let_go() {
+    let before = allowed_cpus();
+    let hubs = before.len().clamp(2, 4);
+    let seen = green::Runtime::new()
+        .hubs(hubs)
+        .pin_to_cores(true)
+        .run(|_| {
+            // Greenlets see it too, before and after switches.
+            let g = green::spawn(|| {
+                green::yield_now();
+                (green::pinned_cpu(), allowed_cpus())
+            });
+            let mine = (green::pinned_cpu(), allowed_cpus());
+            assert_eq!(g.join().unwrap(), mine);
+            mine
+        });
+    for (hub, (cpu, mask)) in seen.iter().enumerate() {
+        let expected = before[hub % before.len()];
+        assert_eq!(*cpu, Some(expected), "hub {hub}");
+        assert_eq!(*mask, [expected], "hub {hub}'s thread runs on its CPU only");
+    }
+    assert_eq!(green::pinned_cpu(), None);
+    assert_eq!(
+        allowed_cpus(),
+        before,
+        "the calling thread gets its mask back"
+    );
+    // Unpinned hubs run wherever the caller may.
+    let free = green::Runtime::new()
+        .hubs(2)
+        .run(|_| (green::pinned_cpu(), allowed_cpus()));
+    assert!(free
+        .iter()
+        .all(|(cpu, mask)| cpu.is_none() && *mask == before));
+}
