@@ -1,6 +1,7 @@
 //! [`ListenOptions`]: binding a [`TcpListener`] with the options std does
 //! not expose: `SO_REUSEPORT` (several listeners, one per hub, sharing a
-//! port, the kernel spreading connections among them) and the backlog.
+//! port, the kernel spreading connections among them), `SO_INCOMING_CPU`
+//! (which of them gets a connection) and the backlog.
 
 use std::io;
 
@@ -35,6 +36,7 @@ pub struct ListenOptions {
     reuse_address: bool,
     backlog: i32,
     only_v6: Option<bool>,
+    incoming_cpu: Option<usize>,
 }
 
 impl ListenOptions {
@@ -52,6 +54,7 @@ impl ListenOptions {
             reuse_address: true,
             backlog: 1024,
             only_v6: None,
+            incoming_cpu: None,
         }
     }
 
@@ -112,6 +115,42 @@ impl ListenOptions {
         self
     }
 
+    /// Sets `SO_INCOMING_CPU`: among listeners sharing a port with
+    /// [`reuse_port`](Self::reuse_port), the kernel (Linux 6.1 and later)
+    /// gives a new connection to the one whose CPU is the CPU that handled
+    /// the connection's first packet, and spreads the rest by hash as
+    /// usual.
+    ///
+    /// With hubs pinned to their cores (`green::Runtime::pin_to_cores`),
+    /// each hub passes its own CPU ([`green::pinned_cpu`]), and a
+    /// connection's packets and its greenlet share a core: no cache line of
+    /// the socket moves between cores, and no hub wakes another. That pays
+    /// where the first packets of connections arrive on many CPUs (a NIC
+    /// with several receive queues, or clients on every core); when they
+    /// all arrive on one CPU, that CPU's hub gets every connection.
+    ///
+    /// [`green::pinned_cpu`]: green::pinned_cpu
+    ///
+    /// # Examples
+    ///
+    /// In a pinned hub, a listener that asks for its CPU's connections
+    /// (every hub binds the same address this way; see the type's example):
+    ///
+    /// ```
+    /// use green_net::ListenOptions;
+    ///
+    /// green::Runtime::new().hubs(1).pin_to_cores(true).run(|_| {
+    ///     let cpu = green::pinned_cpu().expect("the runtime pins its hubs");
+    ///     let options = ListenOptions::new().reuse_port(true).incoming_cpu(cpu);
+    ///     let listener = options.bind("127.0.0.1:0").unwrap();
+    ///     # drop(listener);
+    /// });
+    /// ```
+    pub fn incoming_cpu(mut self, cpu: usize) -> Self {
+        self.incoming_cpu = Some(cpu);
+        self
+    }
+
     /// Binds a listener with these options to the first address of `addr`
     /// that accepts it, as [`TcpListener::bind`] does.
     ///
@@ -144,6 +183,9 @@ impl ListenOptions {
             }
             socket.set_reuse_address(self.reuse_address)?;
             socket.set_reuse_port(self.reuse_port)?;
+            if let Some(cpu) = self.incoming_cpu {
+                socket.set_cpu_affinity(cpu)?;
+            }
             socket.bind(&(*addr).into())?;
             socket.listen(self.backlog)?;
             Ok(TcpListener::from_std_fresh(socket.into()))

@@ -81,3 +81,87 @@ fn hubs_share_a_port_and_the_kernel_spreads_connections() {
     );
     assert_eq!(done.load(Ordering::SeqCst), 1);
 }
+
+/// With hubs pinned to their cores and each listener asking for its CPU's
+/// connections (`SO_INCOMING_CPU`), a connection from a client greenlet is
+/// accepted by the client's own hub: its first packet is handled on the
+/// client's CPU. Needs two CPUs (and Linux 6.1 or later).
+#[test]
+fn pinned_hubs_get_the_connections_of_their_cpu() {
+    const HUBS: usize = 2;
+    const CLIENTS: usize = 100;
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < HUBS {
+        eprintln!("skipped: fewer than {HUBS} CPUs");
+        return;
+    }
+    let addr: OnceLock<SocketAddr> = OnceLock::new();
+    let bound = Barrier::new(HUBS);
+    // accepted[server hub][client hub]
+    let accepted: [[AtomicUsize; HUBS]; HUBS] = Default::default();
+    let total = AtomicUsize::new(0);
+    let cpus = green::Runtime::new()
+        .hubs(HUBS)
+        .pin_to_cores(true)
+        .run(|hub| {
+            let cpu = green::pinned_cpu().expect("pinned");
+            let options = ListenOptions::new().reuse_port(true).incoming_cpu(cpu);
+            let listener = if hub == 0 {
+                let l = options.bind("127.0.0.1:0").unwrap();
+                addr.set(l.local_addr().unwrap()).unwrap();
+                bound.wait();
+                l
+            } else {
+                bound.wait(); // the hub thread waits before it has greenlets
+                options.bind(*addr.get().unwrap()).unwrap()
+            };
+            let addr = *addr.get().unwrap();
+            let (accepted, total) = (&accepted, &total);
+            // Each client sends its hub's number; the server counts whose.
+            green::scope(|s| {
+                let acceptor = s.spawn(move || {
+                    for conn in listener.incoming() {
+                        let mut conn = conn.unwrap();
+                        let mut who = [0u8];
+                        conn.read_exact(&mut who).unwrap();
+                        accepted[hub][usize::from(who[0])].fetch_add(1, Ordering::SeqCst);
+                        total.fetch_add(1, Ordering::SeqCst);
+                        conn.write_all(&who).unwrap();
+                    }
+                });
+                let clients: Vec<_> = (0..CLIENTS)
+                    .map(|_| {
+                        s.spawn(move || {
+                            let mut c = TcpStream::connect(addr).unwrap();
+                            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                            c.write_all(&[hub as u8]).unwrap();
+                            let mut back = [0u8];
+                            c.read_exact(&mut back).unwrap();
+                        })
+                    })
+                    .collect();
+                for c in clients {
+                    c.join().unwrap();
+                }
+                // Until every hub's clients are through (or 10 s), keep
+                // accepting for them.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while total.load(Ordering::SeqCst) < HUBS * CLIENTS
+                    && std::time::Instant::now() < deadline
+                {
+                    green::sleep(Duration::from_millis(2));
+                }
+                acceptor.kill();
+            });
+            cpu
+        });
+    assert_ne!(cpus[0], cpus[1], "each hub on a CPU of its own");
+    let counts: Vec<Vec<usize>> = accepted
+        .iter()
+        .map(|row| row.iter().map(|n| n.load(Ordering::SeqCst)).collect())
+        .collect();
+    assert_eq!(
+        counts,
+        [[CLIENTS, 0], [0, CLIENTS]],
+        "accepted[server hub][client hub]: each hub gets its own clients"
+    );
+}
