@@ -8,11 +8,13 @@
 //! tasks of one process (this binary re-run as `--scale <contender> <conns>
 //! <warm-up ms> <window ms>`): the one-core contenders pinned to CPU 0, the
 //! N-core ones on every core, so the ratio of the two is the scaling. Green's
-//! hubs each bind the port with `SO_REUSEPORT` and run their share of the
-//! clients; the kernel spreads the connections over the hubs' listeners by
-//! their addresses, so a client and its server are often on different hubs.
-//! Tokio's and may's clients are spawned like any task and go where their
-//! schedulers put them.
+//! hubs are pinned, one per core (`Runtime::pin_to_cores`); each binds the
+//! port with `SO_REUSEPORT` and `SO_INCOMING_CPU` set to its CPU and runs
+//! its share of the clients, so the kernel hands each hub the connections
+//! of its own clients (whose first packets its CPU handles), as a server
+//! behind a NIC with a receive queue per core would get them. Tokio's and
+//! may's clients are spawned like any task and go where their schedulers
+//! put them (may pins its workers itself).
 //!
 //! A client sends 64 bytes and reads them back, again and again, and counts
 //! the round trips it started in the measured window. A thread outside the
@@ -275,6 +277,7 @@ pub fn child_main(args: &[String]) -> ! {
             let hubs = Hubs::new(n);
             green::Runtime::new()
                 .hubs(n)
+                .pin_to_cores(true)
                 .run(|hub| scale_green(&hubs, hub, share(conns, n, hub)));
         }
         Contender::TokioCt => peers::tokio_runtime().block_on(scale_tokio(conns)),
@@ -395,7 +398,7 @@ fn finish(counted: std::io::Result<u64>) {
 
 /// One hub: its `SO_REUSEPORT` listener and acceptor, and `clients` clients.
 fn scale_green(hubs: &Hubs, hub: usize, clients: usize) {
-    let listener = serve::green_listener(hubs, hub);
+    let listener = serve::green_listener(hubs, hub, true);
     let addr = listener.local_addr().expect("local_addr");
     green::spawn(move || {
         for conn in listener.incoming() {

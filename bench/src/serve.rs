@@ -95,7 +95,7 @@ impl Hubs {
 /// One hub's server: its own `SO_REUSEPORT` listener on the shared address,
 /// a greenlet per connection.
 fn serve_green(proto: Proto, hubs: &Hubs, hub: usize) {
-    let listener = green_listener(hubs, hub);
+    let listener = green_listener(hubs, hub, false);
     if hub == 0 {
         announce(listener.local_addr().expect("local_addr"));
     }
@@ -107,12 +107,17 @@ fn serve_green(proto: Proto, hubs: &Hubs, hub: usize) {
 }
 
 /// Hub `hub`'s `SO_REUSEPORT` listener on the address hub 0 binds; returns
-/// once every hub of `hubs` listens. The barriers block the hub thread,
-/// which is fine before it has any greenlet to run.
-pub fn green_listener(hubs: &Hubs, hub: usize) -> green_net::TcpListener {
-    let options = green_net::ListenOptions::new()
+/// once every hub of `hubs` listens. With `steer`, a pinned hub asks for the
+/// connections whose first packet its CPU handles (`SO_INCOMING_CPU`). The
+/// barriers block the hub thread, which is fine before it has any greenlet
+/// to run.
+pub fn green_listener(hubs: &Hubs, hub: usize, steer: bool) -> green_net::TcpListener {
+    let mut options = green_net::ListenOptions::new()
         .reuse_port(true)
         .backlog(BACKLOG);
+    if let (true, Some(cpu)) = (steer, green::pinned_cpu()) {
+        options = options.incoming_cpu(cpu);
+    }
     let listener = if hub == 0 {
         let l = options.bind("127.0.0.1:0").expect("bind");
         *hubs.addr.lock().expect("lock") = Some(l.local_addr().expect("local_addr"));
