@@ -36,9 +36,6 @@ const CONNECTING: usize = 128;
 /// How long opening the connections may stall before giving up.
 const STALL: Duration = Duration::from_secs(10);
 
-/// How long the warm-up may wait for every connection's first answer.
-const FIRST_ANSWERS: Duration = Duration::from_secs(30);
-
 /// What to run: the arguments of `--load`.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -52,6 +49,8 @@ pub struct Spec {
     pub warmup: Duration,
     /// The measured window.
     pub window: Duration,
+    /// How long the warm-up may wait for every connection's first answer.
+    pub patience: Duration,
     /// The server's process, whose CPU time is read.
     pub server_pid: u32,
 }
@@ -65,12 +64,13 @@ impl Spec {
             self.conns.to_string(),
             self.warmup.as_millis().to_string(),
             self.window.as_millis().to_string(),
+            self.patience.as_millis().to_string(),
             self.server_pid.to_string(),
         ]
     }
 
     fn parse(args: &[String]) -> Option<Spec> {
-        let [proto, addr, conns, warmup, window, pid] = args else {
+        let [proto, addr, conns, warmup, window, patience, pid] = args else {
             return None;
         };
         let ms = |s: &str| s.parse().ok().map(Duration::from_millis);
@@ -80,6 +80,7 @@ impl Spec {
             conns: conns.parse().ok()?,
             warmup: ms(warmup)?,
             window: ms(window)?,
+            patience: ms(patience)?,
             server_pid: pid.parse().ok()?,
         })
     }
@@ -161,7 +162,7 @@ impl Report {
 /// The child's entry point; never returns.
 pub fn child_main(args: &[String]) -> ! {
     let Some(spec) = Spec::parse(args) else {
-        eprintln!("usage: green-bench --load <echo|http> <addr> <conns> <warmup ms> <window ms> <server pid>");
+        eprintln!("usage: green-bench --load <echo|http> <addr> <conns> <warmup ms> <window ms> <patience ms> <server pid>");
         std::process::exit(2);
     };
     sys::pin_to_cpu(sys::load_cpu());
@@ -271,7 +272,7 @@ fn run(spec: &Spec) -> io::Result<Report> {
     let req = spec.proto.request();
     let now = Instant::now();
     let warmup_start = now;
-    let (warmup_min, give_up) = (now + spec.warmup, now + FIRST_ANSWERS);
+    let (warmup_min, give_up) = (now + spec.warmup, now + spec.patience);
     for c in &mut conns {
         c.request(req, now)?;
     }
@@ -319,8 +320,9 @@ fn run(spec: &Spec) -> io::Result<Report> {
         return Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
-                "{unanswered} of {} connections had no answer within {FIRST_ANSWERS:?}",
-                conns.len()
+                "{unanswered} of {} connections had no answer within {:?}",
+                conns.len(),
+                spec.patience
             ),
         ));
     };

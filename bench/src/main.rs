@@ -1,7 +1,7 @@
 //! green against its peers, side by side, in one run.
 //!
 //! ```text
-//! cargo run --release -p green-bench              # full run, about seven minutes
+//! cargo run --release -p green-bench              # full run, about eleven minutes
 //! cargo run --release -p green-bench -- --quick   # reduced counts, under two minutes
 //! cargo run --release -p green-bench -- --only echo,http --plot charts
 //! ```
@@ -99,6 +99,9 @@ pub struct Plan {
     pub net_warmup: Duration,
     /// The measured window of each server measurement.
     pub net_window: Duration,
+    /// How long the load generator waits for every connection's first
+    /// answer before it gives up on a server.
+    pub net_patience: Duration,
     /// Rounds of each server measurement, every contender taking a turn in
     /// each (see [`rounds`]).
     pub net_rounds: usize,
@@ -119,6 +122,7 @@ impl Plan {
         conns: Vec::new(),
         net_warmup: Duration::from_millis(500),
         net_window: Duration::from_secs(1),
+        net_patience: Duration::from_secs(30),
         net_rounds: 5,
         timers_count: 1_000_000,
     };
@@ -132,6 +136,7 @@ impl Plan {
         conns: Vec::new(),
         net_warmup: Duration::from_millis(200),
         net_window: Duration::from_millis(600),
+        net_patience: Duration::from_secs(10),
         net_rounds: 1,
         timers_count: 100_000,
     };

@@ -210,6 +210,7 @@ fn measure(proto: Proto, who: Contender, conns: usize, plan: &Plan) -> Result<Me
         conns,
         warmup: plan.net_warmup,
         window: plan.net_window,
+        patience: plan.net_patience,
         server_pid: server.pid(),
     };
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
