@@ -15,6 +15,7 @@
 use std::io;
 use std::num::NonZeroUsize;
 use std::panic;
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use crate::affinity;
 
@@ -132,11 +133,16 @@ impl Runtime {
     ///
     /// A pinned hub keeps its greenlets' data in one core's caches, and a
     /// server can have the kernel hand each hub the connections whose
-    /// packets its CPU handles (green-net's `ListenOptions::incoming_cpu`):
-    /// with the clients in the same process, 1,000 echo connections on two
-    /// pinned and steered hubs made 1.13× the round trips of two hubs that
-    /// got their connections by hash (the median of ten paired runs; the
-    /// bench's scale workload).
+    /// packets its CPU handles (green-net's `ListenOptions::incoming_cpu`).
+    /// In the bench's scale workload (1,000 echo clients inside the
+    /// process, each hub running its share), two pinned hubs that steer so
+    /// made 1.13× the round trips of two hubs that got their connections by
+    /// hash, where about half the clients were served by the other hub
+    /// (the median of ten paired runs).
+    ///
+    /// A thread started from a pinned hub starts on the hub's CPU alone, as
+    /// any thread inherits its starter's mask; green's blocking pool
+    /// ([`unblock`](crate::unblock)) puts back the mask the hub had before.
     ///
     /// [`pinned_cpu`]: crate::pinned_cpu
     ///
@@ -176,7 +182,7 @@ impl Runtime {
     /// # Panics
     ///
     /// If a hub's main panics, the panic continues here once every hub has
-    /// finished; panics if a hub thread cannot be started (use
+    /// finished; panics if a hub thread cannot be started or pinned (use
     /// [`try_run`](Self::try_run) to handle that), or if called inside
     /// [`run`](crate::run).
     ///
@@ -189,17 +195,19 @@ impl Runtime {
         T: Send,
     {
         self.try_run(main)
-            .unwrap_or_else(|e| panic!("green::Runtime: cannot start a hub thread: {e}"))
+            .unwrap_or_else(|e| panic!("green::Runtime: cannot start the hubs: {e}"))
     }
 
     /// Like [`run`](Self::run), but returns an error if a hub thread cannot
-    /// be started (then the hubs already started are waited for first).
+    /// be started or pinned. No hub runs its main until every hub has
+    /// started (and is pinned), so then none has run it.
     ///
     /// # Errors
     ///
     /// The OS error of the thread that could not be spawned, or, with
     /// [`pin_to_cores`](Self::pin_to_cores), of reading the calling
-    /// thread's CPU mask or pinning it.
+    /// thread's CPU mask or of pinning a hub (its message names the hub
+    /// and the CPU).
     ///
     /// # Examples
     ///
@@ -221,63 +229,50 @@ impl Runtime {
             true => Some(affinity::Mask::current()?.cpus()),
             false => None,
         };
-        let cpu_of = |hub: usize| cpus.as_ref().map(|c| c[hub % c.len()]);
-        // Hub 0's thread is the caller's: pinned for the run, then let go.
-        let saved = match cpu_of(0) {
-            Some(cpu) => {
-                let saved = affinity::Mask::current()?;
-                affinity::pin(cpu)?;
-                Some(saved)
-            }
-            None => None,
-        };
-        let _unpin = Unpin(saved);
+        let start = Start::new(n);
         let main = &main;
+        // Runs hub `i` once every hub has started (and is pinned).
+        let hub = |i: usize| -> Option<T> {
+            let pinned = match &cpus {
+                Some(cpus) => {
+                    let cpu = cpus[i % cpus.len()];
+                    affinity::pin(cpu).map_err(|e| {
+                        io::Error::new(e.kind(), format!("cannot pin hub {i} to CPU {cpu}: {e}"))
+                    })
+                }
+                None => Ok(()),
+            };
+            start.arrive(pinned).then(|| crate::run(|| main(i)))
+        };
+        let hub = &hub;
+        // Hub 0's thread is the caller's: pinned for the run, then let go.
+        let _unpin = Unpin;
         std::thread::scope(|s| {
             let mut others = Vec::with_capacity(n - 1);
-            let mut spawn_error = None;
-            for hub in 1..n {
-                let mut b = std::thread::Builder::new().name(format!("{}-{hub}", self.name));
+            for i in 1..n {
+                let mut b = std::thread::Builder::new().name(format!("{}-{i}", self.name));
                 if let Some(size) = self.stack_size {
                     b = b.stack_size(size);
                 }
-                let cpu = cpu_of(hub);
-                let hub_main = move || {
-                    if let Some(cpu) = cpu {
-                        affinity::pin(cpu).unwrap_or_else(|e| {
-                            panic!("green::Runtime: cannot pin hub {hub} to CPU {cpu}: {e}")
-                        });
-                    }
-                    crate::run(|| main(hub))
-                };
-                match b.spawn_scoped(s, hub_main) {
+                match b.spawn_scoped(s, move || hub(i)) {
                     Ok(h) => others.push(h),
                     Err(e) => {
-                        spawn_error = Some(e);
+                        start.fail(e);
                         break;
                     }
                 }
             }
-            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| {
-                if spawn_error.is_some() {
-                    None
-                } else {
-                    Some(crate::run(|| main(0)))
-                }
-            }));
-            let rest: Vec<std::thread::Result<T>> = others.into_iter().map(|h| h.join()).collect();
-            if let Some(e) = spawn_error {
+            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| hub(0)));
+            let rest: Vec<std::thread::Result<Option<T>>> =
+                others.into_iter().map(|h| h.join()).collect();
+            if let Some(e) = start.error() {
                 return Err(e);
             }
             let mut results = Vec::with_capacity(n);
-            match first {
-                Ok(Some(v)) => results.push(v),
-                Ok(None) => unreachable!("hub 0 runs unless a spawn failed"),
-                Err(payload) => panic::resume_unwind(payload),
-            }
-            for r in rest {
+            for r in std::iter::once(first).chain(rest) {
                 match r {
-                    Ok(v) => results.push(v),
+                    Ok(Some(v)) => results.push(v),
+                    Ok(None) => unreachable!("every hub runs unless one could not start"),
                     Err(payload) => panic::resume_unwind(payload),
                 }
             }
@@ -286,21 +281,101 @@ impl Runtime {
     }
 }
 
+/// Holds every hub back until all have started (and are pinned): a hub
+/// that could not start, or could not be pinned, must not leave the others
+/// running a main that waits for it.
+struct Start {
+    hubs: usize,
+    /// Hubs arrived, and the first failure.
+    state: Mutex<(usize, Option<io::Error>)>,
+    all: Condvar,
+}
+
+impl Start {
+    fn new(hubs: usize) -> Start {
+        Start {
+            hubs,
+            state: Mutex::new((0, None)),
+            all: Condvar::new(),
+        }
+    }
+
+    /// A hub arrives with how its start went; waits for the others, and
+    /// returns whether every hub started.
+    fn arrive(&self, result: io::Result<()>) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 += 1;
+        if let Err(e) = result {
+            state.1.get_or_insert(e);
+        }
+        self.all.notify_all();
+        while state.0 < self.hubs && state.1.is_none() {
+            state = self.all.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state.1.is_none()
+    }
+
+    /// A hub's thread could not be started.
+    fn fail(&self, e: io::Error) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.1.get_or_insert(e);
+        self.all.notify_all();
+    }
+
+    /// The first failure, once every thread is done with it.
+    fn error(&self) -> Option<io::Error> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .take()
+    }
+}
+
 /// Gives the calling thread its CPU mask back when the run ends, however it
-/// ends.
-struct Unpin(Option<affinity::Mask>);
+/// ends (nothing to do if it was not pinned).
+struct Unpin;
 
 impl Drop for Unpin {
     fn drop(&mut self) {
-        if let Some(saved) = &self.0 {
-            // Its own mask from before, which it was allowed to have.
-            let _ = affinity::unpin(saved);
-        }
+        affinity::unpin();
     }
 }
 
 impl Default for Runtime {
     fn default() -> Runtime {
         Runtime::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_hub_goes_on_when_one_could_not_start() {
+        let start = Start::new(3);
+        std::thread::scope(|s| {
+            let ok = s.spawn(|| start.arrive(Ok(())));
+            let pin_failed = s.spawn(|| start.arrive(Err(io::Error::other("no CPU"))));
+            assert!(!ok.join().unwrap());
+            assert!(!pin_failed.join().unwrap());
+        });
+        assert_eq!(start.error().unwrap().to_string(), "no CPU");
+        // A thread that could not be spawned releases those that wait.
+        let start = Start::new(2);
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| start.arrive(Ok(())));
+            start.fail(io::Error::other("no thread"));
+            assert!(!waiting.join().unwrap());
+        });
+        // All arrived, all well.
+        let start = Start::new(2);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| start.arrive(Ok(())));
+            assert!(start.arrive(Ok(())));
+            assert!(other.join().unwrap());
+        });
+        assert!(start.error().is_none());
     }
 }

@@ -75,9 +75,14 @@ impl Pool {
         }
         drop(state);
         self.threads.fetch_add(1, Ordering::AcqRel);
+        // Not on a pinned hub's CPU alone: the pool serves every hub.
+        let mask = crate::affinity::mask_for_new_thread();
         let spawned = std::thread::Builder::new()
             .name("green-blocking".into())
-            .spawn(move || self.work_loop());
+            .spawn(move || {
+                crate::affinity::free_new_thread(mask);
+                self.work_loop()
+            });
         if let Err(e) = spawned {
             self.threads.fetch_sub(1, Ordering::AcqRel);
             if self.threads.load(Ordering::Acquire) == 0 {

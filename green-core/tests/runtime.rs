@@ -121,6 +121,8 @@ fn pinned_hubs_keep_to_their_cpus_and_the_caller_is_let_go() {
             });
             let mine = (green::pinned_cpu(), allowed_cpus());
             assert_eq!(g.join().unwrap(), mine);
+            // The blocking pool's threads are not held to the hub's CPU.
+            assert_eq!(green::unblock(allowed_cpus), before);
             mine
         });
     for (hub, (cpu, mask)) in seen.iter().enumerate() {
@@ -141,4 +143,18 @@ fn pinned_hubs_keep_to_their_cpus_and_the_caller_is_let_go() {
     assert!(free
         .iter()
         .all(|(cpu, mask)| cpu.is_none() && *mask == before));
+}
+
+#[test]
+fn hubs_that_cannot_all_start_run_nothing_and_say_why() {
+    use std::sync::atomic::AtomicUsize;
+    let ran = AtomicUsize::new(0);
+    // No thread gets a stack this large: hub 1 cannot start, so hub 0 (the
+    // caller) must not run its main either.
+    let result = green::Runtime::new()
+        .hubs(2)
+        .thread_stack_size(usize::MAX / 4)
+        .try_run(|_| ran.fetch_add(1, Ordering::SeqCst));
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
