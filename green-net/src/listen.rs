@@ -123,13 +123,17 @@ impl ListenOptions {
     ///
     /// With hubs pinned to their cores (`green::Runtime::pin_to_cores`),
     /// each hub passes its own CPU ([`green::pinned_cpu`]), and a
-    /// connection's packets and its greenlet share a core: no cache line of
-    /// the socket moves between cores, and no hub wakes another. That pays
+    /// connection's packets and its greenlet share a core: the kernel's
+    /// work for the socket and the greenlet's reads and writes meet in one
+    /// core's caches, and no other hub is woken for it. That pays
     /// where the first packets of connections arrive on many CPUs (a NIC
     /// with several receive queues, or clients on every core); when they
     /// all arrive on one CPU, that CPU's hub gets every connection.
     ///
     /// [`green::pinned_cpu`]: green::pinned_cpu
+    ///
+    /// [`bind`](Self::bind) fails with `InvalidInput` for a number no CPU
+    /// can have (above `i32::MAX`).
     ///
     /// # Examples
     ///
@@ -158,12 +162,16 @@ impl ListenOptions {
     ///
     /// The OS error of the last attempt (`AddrInUse` when the port is taken
     /// by a listener without `SO_REUSEPORT`), or `InvalidInput` when `addr`
-    /// resolves to no address.
+    /// resolves to no address or [`incoming_cpu`](Self::incoming_cpu) names
+    /// no possible CPU.
     ///
     /// # Examples
     ///
     /// ```
     /// use green_net::ListenOptions;
+    ///
+    /// let huge = ListenOptions::new().incoming_cpu(usize::MAX).bind("127.0.0.1:0");
+    /// assert_eq!(huge.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     ///
     /// let taken = ListenOptions::new().bind("127.0.0.1:0").unwrap();
     /// let err = ListenOptions::new().bind(taken.local_addr().unwrap()).unwrap_err();
@@ -184,6 +192,12 @@ impl ListenOptions {
             socket.set_reuse_address(self.reuse_address)?;
             socket.set_reuse_port(self.reuse_port)?;
             if let Some(cpu) = self.incoming_cpu {
+                if i32::try_from(cpu).is_err() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("no CPU has the number {cpu} (SO_INCOMING_CPU)"),
+                    ));
+                }
                 socket.set_cpu_affinity(cpu)?;
             }
             socket.bind(&(*addr).into())?;

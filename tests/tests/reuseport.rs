@@ -94,6 +94,15 @@ fn pinned_hubs_get_the_connections_of_their_cpu() {
         eprintln!("skipped: fewer than {HUBS} CPUs");
         return;
     }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut version = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    if (version.next().unwrap_or(0), version.next().unwrap_or(0)) < (6, 1) {
+        eprintln!("skipped: Linux {release:?} does not steer by SO_INCOMING_CPU (6.1+ does)");
+        return;
+    }
     let addr: OnceLock<SocketAddr> = OnceLock::new();
     let bound = Barrier::new(HUBS);
     // accepted[server hub][client hub]
