@@ -303,6 +303,16 @@ pub fn render(sweep: &Sweep, title: &str, unit: &str) -> String {
          is the fairer comparison. The target-machine column is issue 7's peer figure \
          (its `may` figure is shown on the one-worker row).\n",
     );
+    for p in &sweep.points {
+        if let (Ok(_), Some((round, e))) = (p.median(), p.runs.first_failure()) {
+            out.push_str(&format!(
+                "{} at {} connections failed in round {round} and was not run again \
+                 (its figures are from the rounds before): {e}\n",
+                p.who.label(),
+                thousands(p.conns as i64)
+            ));
+        }
+    }
     for note in &sweep.notes {
         out.push_str(note);
         out.push('\n');
@@ -383,7 +393,7 @@ fn aims(sweep: &Sweep) -> String {
             } else {
                 (
                     paired.ratio <= 1.0,
-                    format!("lower in {}", paired.rounds - paired.above),
+                    format!("lower in {}", paired.below),
                     |v| format_ns(v as u64),
                 )
             };

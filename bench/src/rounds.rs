@@ -9,8 +9,6 @@
 //! the drift hits alike; its median over the rounds is the figure the aims
 //! are judged on, next to how many rounds green won.
 
-use crate::contender::Contender;
-
 /// Every run of one contender, in round order (an error where a run failed).
 #[derive(Clone, Debug)]
 pub struct Runs<T> {
@@ -51,6 +49,14 @@ impl<T> Runs<T> {
         (!all.is_empty()).then(|| median(&mut all))
     }
 
+    /// The first failed run: its round (from 1) and error.
+    pub fn first_failure(&self) -> Option<(usize, &str)> {
+        self.runs
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| r.as_ref().err().map(|e| (i + 1, e.as_str())))
+    }
+
     /// The highest `rate` of the runs that succeeded.
     pub fn best(&self, rate: impl Fn(&T) -> f64) -> Option<f64> {
         self.runs
@@ -71,6 +77,8 @@ pub struct Paired {
     pub rounds: usize,
     /// Of those, the rounds whose ratio is above 1.
     pub above: usize,
+    /// And those whose ratio is below 1 (ties count in neither).
+    pub below: usize,
 }
 
 impl Paired {
@@ -82,6 +90,7 @@ impl Paired {
             ratio: median(&mut ratios),
             rounds: ratios.len(),
             above: ratios.iter().filter(|&&r| r > 1.0).count(),
+            below: ratios.iter().filter(|&&r| r < 1.0).count(),
         })
     }
 }
@@ -129,10 +138,10 @@ pub fn ratios<T>(a: &Runs<T>, b: &Runs<T>, figure: impl Fn(&T) -> f64) -> Option
 /// (`measure` gets the round, from 1, and the contender). A contender whose
 /// run failed is not measured again; its later rounds repeat the error.
 /// Returns every contender's runs, in the order of `contenders`.
-pub fn take_turns<T>(
+pub fn take_turns<C: Copy, T>(
     rounds: usize,
-    contenders: &[Contender],
-    mut measure: impl FnMut(usize, Contender) -> Result<T, String>,
+    contenders: &[C],
+    mut measure: impl FnMut(usize, C) -> Result<T, String>,
 ) -> Vec<Runs<T>> {
     let mut runs: Vec<Vec<Result<T, String>>> = contenders.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
@@ -157,6 +166,7 @@ pub fn take_turns<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contender::Contender;
 
     #[test]
     fn turns_alternate_and_keep_every_run() {
@@ -196,6 +206,8 @@ mod tests {
         // Rounds 1 and 4: ratios 2 and 0.5; the median of two is their mean.
         let paired = Paired::of(&a, &b, |&r| r).unwrap();
         assert_eq!((paired.ratio, paired.rounds, paired.above), (1.25, 2, 1));
+        let tie = Paired::of(&a, &a, |&r| r).unwrap();
+        assert_eq!((tie.above, tie.below), (0, 0));
         // The median of the three runs that succeeded (2, 3 and 1).
         assert_eq!(a.median(|&r| r), Ok(&2.0));
         assert_eq!(b.median_of(|&r| r), Some(1.0));

@@ -8,13 +8,15 @@
 //! tasks of one process (this binary re-run as `--scale <contender> <conns>
 //! <warm-up ms> <window ms>`): the one-core contenders pinned to CPU 0, the
 //! N-core ones on every core, so the ratio of the two is the scaling. Green's
-//! hubs are pinned, one per core (`Runtime::pin_to_cores`); each binds the
-//! port with `SO_REUSEPORT` and `SO_INCOMING_CPU` set to its CPU and runs
-//! its share of the clients, so the kernel hands each hub the connections
-//! of its own clients (whose first packets its CPU handles), as a server
-//! behind a NIC with a receive queue per core would get them. Tokio's and
-//! may's clients are spawned like any task and go where their schedulers
-//! put them (may pins its workers itself).
+//! N hubs run in two configurations. By hash: each hub binds the port with
+//! `SO_REUSEPORT` and runs its share of the clients, and the kernel spreads
+//! the connections over the hubs' listeners by their addresses, so about
+//! half the clients are served by another hub. Pinned and steered: the hubs
+//! are pinned one per core (`Runtime::pin_to_cores`) and each listener has
+//! `SO_INCOMING_CPU` set to its hub's CPU, so each hub gets the connections
+//! of its own clients, as a server behind a NIC with a receive queue per
+//! core would get them. Tokio's and may's clients are spawned like any task
+//! and go where their schedulers put them (may pins its workers itself).
 //!
 //! A client sends 64 bytes and reads them back, again and again, and counts
 //! the round trips it started in the measured window. A thread outside the
@@ -42,16 +44,6 @@ pub const CONNS: usize = 1_000;
 
 /// How long the clients may take to connect, and to stop after the window.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// The contenders, each N-core one after its one-core twin.
-const CONTENDERS: [Contender; 6] = [
-    Contender::Green1,
-    Contender::GreenN,
-    Contender::TokioCt,
-    Contender::TokioMt,
-    Contender::May1,
-    Contender::MayN,
-];
 
 /// Where the clients are: warming up, counting, or told to stop.
 const WARM: u8 = 0;
@@ -102,13 +94,58 @@ impl Report {
     }
 }
 
-/// Runs every selected contender of [`CONTENDERS`] in `plan.net_rounds`
+/// One configuration measured: a contender, and for green's N hubs whether
+/// they are pinned and steer connections to their CPU or take them by hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    who: Contender,
+    steered: bool,
+}
+
+impl Entry {
+    fn plain(who: Contender) -> Entry {
+        Entry {
+            who,
+            steered: false,
+        }
+    }
+
+    fn label(self) -> String {
+        match (self.who, self.steered) {
+            (Contender::GreenN, true) => format!("{}, pinned, steered", self.who.label()),
+            (Contender::GreenN, false) => format!("{}, by hash", self.who.label()),
+            (who, _) => who.label(),
+        }
+    }
+
+    /// The one-core configuration of an N-core entry.
+    fn one_core_twin(self) -> Option<Entry> {
+        match self.who {
+            Contender::GreenN => Some(Entry::plain(Contender::Green1)),
+            Contender::TokioMt => Some(Entry::plain(Contender::TokioCt)),
+            Contender::MayN => Some(Entry::plain(Contender::May1)),
+            _ => None,
+        }
+    }
+}
+
+/// Runs every selected server contender but std (which has no N-core
+/// twin), green's N hubs both steered and by hash, in `plan.net_rounds`
 /// rounds of turns; returns the markdown section.
 pub fn run(plan: &Plan, contenders: &[Contender]) -> String {
-    let who: Vec<Contender> = CONTENDERS
-        .into_iter()
-        .filter(|c| contenders.contains(c))
-        .collect();
+    let mut who = Vec::new();
+    for c in Contender::SERVERS {
+        if c == Contender::Std || !contenders.contains(&c) {
+            continue;
+        }
+        who.push(Entry::plain(c));
+        if c == Contender::GreenN {
+            who.push(Entry {
+                who: c,
+                steered: true,
+            });
+        }
+    }
     let n = sys::cpus();
     let mut out = format!(
         "### Scaling: echo with {} clients inside the server's process, 1 core against {n}\n\n",
@@ -118,13 +155,14 @@ pub fn run(plan: &Plan, contenders: &[Contender]) -> String {
         out.push_str(&format!("Skipped: cannot raise RLIMIT_NOFILE: {e}.\n"));
         return out;
     }
-    let runs = rounds::take_turns(plan.net_rounds, &who, |round, c| {
+    let runs = rounds::take_turns(plan.net_rounds, &who, |round, e| {
         eprint!(
-            "scale: {} {CONNS} clients, run {round}/{} ... ",
-            c.key(),
+            "scale: {}{} {CONNS} clients, run {round}/{} ... ",
+            e.who.key(),
+            if e.steered { " steered" } else { "" },
             plan.net_rounds
         );
-        let result = in_child(c, plan);
+        let result = in_child(e, plan);
         match &result {
             Ok(r) => eprintln!(
                 "{} rt/s, CPU {:.0}%",
@@ -135,21 +173,21 @@ pub fn run(plan: &Plan, contenders: &[Contender]) -> String {
         }
         result
     });
-    let runs_of = |c: Contender| who.iter().position(|&w| w == c).map(|i| &runs[i]);
+    let runs_of = |e: Entry| who.iter().position(|&w| w == e).map(|i| &runs[i]);
     out.push_str(
-        "| contender | round trips/s | best | CPU | round trips/s per busy core | vs its one-core twin | vs green on as many cores |\n\
+        "| contender | round trips/s | best | CPU | round trips/s per busy core | vs its one-core twin | vs green by hash on as many cores |\n\
          | --- | --: | --: | --: | --: | --: | --: |\n",
     );
-    for (&c, runs) in who.iter().zip(&runs) {
+    for (&e, runs) in who.iter().zip(&runs) {
         let m = match runs.median(Report::rate) {
             Ok(m) => m,
-            Err(e) => {
-                out.push_str(&format!("| {} | failed: {e} | | | | | |\n", c.label()));
+            Err(why) => {
+                out.push_str(&format!("| {} | failed: {why} | | | | | |\n", e.label()));
                 continue;
             }
         };
-        let twin = one_core_twin(c).and_then(runs_of);
-        let green = runs_of(if c.multi_core() {
+        let twin = e.one_core_twin().and_then(runs_of);
+        let green = Entry::plain(if e.who.multi_core() {
             Contender::GreenN
         } else {
             Contender::Green1
@@ -161,57 +199,66 @@ pub fn run(plan: &Plan, contenders: &[Contender]) -> String {
         };
         out.push_str(&format!(
             "| {} | {} | {} | {:.0}% | {} | {} | {} |\n",
-            c.label(),
+            e.label(),
             thousands(m.rate() as i64),
             thousands(runs.best(Report::rate).unwrap_or(0.0) as i64),
             m.cpu * 100.0,
             per_core(m.rate(), m.cpu),
-            paired(twin, !c.multi_core()),
-            paired(green, matches!(c, Contender::Green1 | Contender::GreenN)),
+            paired(twin, !e.who.multi_core()),
+            paired(runs_of(green), e == green),
         ));
     }
     out.push('\n');
     let aim = 0.9 * n as f64;
-    let aims = [
-        (
-            format!("{n} hubs ≥ {aim:.1} × 1 hub"),
-            Contender::GreenN,
-            Contender::Green1,
-            aim,
-        ),
-        (
-            format!("{n} hubs ≥ tokio multi_thread"),
-            Contender::GreenN,
-            Contender::TokioMt,
-            1.0,
-        ),
-    ];
-    for (text, green, peer, factor) in aims {
-        let (Some(a), Some(b)) = (runs_of(green), runs_of(peer)) else {
-            continue;
+    for steered in [false, true] {
+        let green_n = Entry {
+            who: Contender::GreenN,
+            steered,
         };
-        if let Some(p) = Paired::of(a, b, Report::rate) {
-            let met = if p.ratio >= factor {
-                "met"
-            } else {
-                "**not met**"
+        let aims = [
+            (
+                Entry::plain(Contender::Green1),
+                format!("≥ {aim:.1} × 1 hub"),
+                aim,
+            ),
+            (
+                Entry::plain(Contender::TokioMt),
+                "≥ tokio multi_thread".to_string(),
+                1.0,
+            ),
+        ];
+        for (peer, text, factor) in aims {
+            let (Some(a), Some(b)) = (runs_of(green_n), runs_of(peer)) else {
+                continue;
             };
-            out.push_str(&format!(
-                "- {text}: {:.2}×, at least {factor:.1} in {} of {} rounds; {met}.\n",
-                p.ratio,
-                rounds_at_least(a, b, factor),
-                p.rounds
-            ));
+            if let Some(p) = Paired::of(a, b, Report::rate) {
+                let met = if p.ratio >= factor {
+                    "met"
+                } else {
+                    "**not met**"
+                };
+                out.push_str(&format!(
+                    "- {} {text}: {:.2}×, at least {factor:.1} in {} of {} rounds; {met}.\n",
+                    green_n.label(),
+                    p.ratio,
+                    rounds_at_least(a, b, factor),
+                    p.rounds
+                ));
+            }
         }
     }
     out.push_str(&format!(
         "\n{} of turns, as in the server workloads. A client sends {MESSAGE} bytes and reads \
          them back; the rate counts the round trips started in the {:?} window (after a \
          {:?} warm-up). CPU is the whole process's (clients and servers), in cores. The \
-         one-core contenders are pinned to CPU 0; the others use every CPU. \"vs its \
-         one-core twin\" is the scaling: N hubs ÷ 1 hub, tokio multi_thread ÷ \
-         current_thread, may N workers ÷ 1, the median of the rounds' ratios (rounds \
-         above 1 in brackets).\n",
+         one-core contenders are pinned to CPU 0; the others use every CPU. Green's N hubs \
+         run twice: by hash (the kernel spreads connections over the hubs' listeners, so \
+         about half the clients are served by another hub), and pinned and steered (each \
+         hub gets the connections of its own clients, as a server behind a NIC with a \
+         queue per core gets them; tokio's and may's tasks go where their schedulers put \
+         them). \"vs its one-core twin\" is the scaling: N hubs ÷ 1 hub, tokio \
+         multi_thread ÷ current_thread, may N workers ÷ 1, the median of the rounds' \
+         ratios (rounds above 1 in brackets).\n",
         rounds::count(plan.net_rounds),
         plan.net_window,
         plan.net_warmup,
@@ -219,27 +266,18 @@ pub fn run(plan: &Plan, contenders: &[Contender]) -> String {
     out
 }
 
-/// The one-core configuration of an N-core contender.
-fn one_core_twin(c: Contender) -> Option<Contender> {
-    match c {
-        Contender::GreenN => Some(Contender::Green1),
-        Contender::TokioMt => Some(Contender::TokioCt),
-        Contender::MayN => Some(Contender::May1),
-        _ => None,
-    }
-}
-
 /// In how many rounds `a`'s rate is at least `factor` × `b`'s.
 fn rounds_at_least(a: &Runs<Report>, b: &Runs<Report>, factor: f64) -> usize {
     rounds::ratios(a, b, Report::rate).map_or(0, |r| r.iter().filter(|&&x| x >= factor).count())
 }
 
-fn in_child(who: Contender, plan: &Plan) -> Result<Report, String> {
+fn in_child(e: Entry, plan: &Plan) -> Result<Report, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
-        .args(["--scale", who.key(), &CONNS.to_string()])
+        .args(["--scale", e.who.key(), &CONNS.to_string()])
         .arg(plan.net_warmup.as_millis().to_string())
         .arg(plan.net_window.as_millis().to_string())
+        .args(e.steered.then_some("steered"))
         .output()
         .map_err(|e| format!("cannot start the child: {e}"))?;
     Report::parse(&String::from_utf8_lossy(&out.stdout))
@@ -258,7 +296,9 @@ pub fn child_main(args: &[String]) -> ! {
         ms(2),
         ms(3),
     ) else {
-        eprintln!("usage: green-bench --scale <contender> <conns> <warm-up ms> <window ms>");
+        eprintln!(
+            "usage: green-bench --scale <contender> <conns> <warm-up ms> <window ms> [steered]"
+        );
         std::process::exit(2);
     };
     if let Err(e) = sys::raise_nofile(serve::NOFILE) {
@@ -271,14 +311,15 @@ pub fn child_main(args: &[String]) -> ! {
     let n = sys::cpus();
     match who {
         Contender::Green1 => {
-            green::run(|| scale_green(&Hubs::new(1), 0, conns));
+            green::run(|| scale_green(&Hubs::new(1), 0, conns, false));
         }
         Contender::GreenN => {
+            let steered = args.get(4).map(String::as_str) == Some("steered");
             let hubs = Hubs::new(n);
             green::Runtime::new()
                 .hubs(n)
-                .pin_to_cores(true)
-                .run(|hub| scale_green(&hubs, hub, share(conns, n, hub)));
+                .pin_to_cores(steered)
+                .run(|hub| scale_green(&hubs, hub, share(conns, n, hub), steered));
         }
         Contender::TokioCt => peers::tokio_runtime().block_on(scale_tokio(conns)),
         Contender::TokioMt => peers::tokio_runtime_multi(n).block_on(scale_tokio(conns)),
@@ -396,9 +437,10 @@ fn finish(counted: std::io::Result<u64>) {
     FINISHED.fetch_add(1, Ordering::Release);
 }
 
-/// One hub: its `SO_REUSEPORT` listener and acceptor, and `clients` clients.
-fn scale_green(hubs: &Hubs, hub: usize, clients: usize) {
-    let listener = serve::green_listener(hubs, hub, true);
+/// One hub: its `SO_REUSEPORT` listener (asking for its CPU's connections
+/// if `steered` and pinned) and acceptor, and `clients` clients.
+fn scale_green(hubs: &Hubs, hub: usize, clients: usize, steered: bool) {
+    let listener = serve::green_listener(hubs, hub, steered);
     let addr = listener.local_addr().expect("local_addr");
     green::spawn(move || {
         for conn in listener.incoming() {

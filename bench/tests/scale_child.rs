@@ -5,8 +5,12 @@
 use std::process::Command;
 
 fn scale(contender: &str, clients: usize) -> String {
+    let mut args: Vec<&str> = contender.split(' ').collect();
+    let clients = clients.to_string();
+    args.splice(1..1, [clients.as_str(), "50", "200"]);
     let out = Command::new(env!("CARGO_BIN_EXE_green-bench"))
-        .args(["--scale", contender, &clients.to_string(), "50", "200"])
+        .arg("--scale")
+        .args(&args)
         .output()
         .expect("run green-bench");
     assert!(out.status.success(), "{contender}: {out:?}");
