@@ -51,6 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::epoll::Epoll;
+use super::waiters::{Waiter, Waiters};
 use crate::greenlet::Core;
 
 /// Events taken from the kernel per wait.
@@ -93,12 +94,12 @@ struct FdState {
     /// A hang-up, an error or urgent data was reported: a short read proves
     /// nothing any more (see the module docs).
     held_back: bool,
-    readers: Vec<(Rc<Core>, u64)>,
-    writers: Vec<(Rc<Core>, u64)>,
+    readers: Waiters,
+    writers: Waiters,
 }
 
 impl FdState {
-    fn side(&mut self, dir: Direction) -> (&mut bool, &mut Vec<(Rc<Core>, u64)>) {
+    fn side(&mut self, dir: Direction) -> (&mut bool, &mut Waiters) {
         match dir {
             Direction::Read => (&mut self.readable, &mut self.readers),
             Direction::Write => (&mut self.writable, &mut self.writers),
@@ -225,8 +226,7 @@ impl Io {
     pub(crate) fn remove_waiter(&mut self, fd: RawFd, dir: Direction, g: &Rc<Core>) {
         if let Some(state) = self.entry(fd) {
             let (_, waiters) = state.side(dir);
-            if let Some(i) = waiters.iter().position(|(w, _)| Rc::ptr_eq(w, g)) {
-                waiters.swap_remove(i);
+            if waiters.remove(g) {
                 self.waiters -= 1;
             }
         }
@@ -235,7 +235,7 @@ impl Io {
     /// Forgets `fd` and removes it from the poller ([`crate::io::deregister`]
     /// on this hub's thread); returns the greenlets that were waiting on it,
     /// so they can be woken to see the fd gone.
-    pub(crate) fn deregister(&mut self, fd: RawFd) -> Vec<(Rc<Core>, u64)> {
+    pub(crate) fn deregister(&mut self, fd: RawFd) -> Vec<Waiter> {
         let taken = usize::try_from(fd)
             .ok()
             .and_then(|i| self.fds.get_mut(i))
@@ -247,8 +247,7 @@ impl Io {
         // Fails (harmlessly) only if the poller no longer has it: the entry
         // was stale (see the module docs).
         let _ = self.poller.delete(fd);
-        let mut woken = std::mem::take(&mut state.readers);
-        woken.append(&mut state.writers);
+        let woken: Vec<Waiter> = state.readers.take().chain(state.writers.take()).collect();
         self.waiters -= woken.len();
         woken
     }
@@ -287,7 +286,7 @@ impl Io {
                 if list.is_empty() {
                     *edge = true; // nobody waits: remembered for the next wait
                 }
-                for (g, seq) in list.drain(..) {
+                for (g, seq) in list.take() {
                     *waiters -= 1;
                     wake(g, seq);
                 }

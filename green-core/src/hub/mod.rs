@@ -41,6 +41,7 @@ pub(crate) mod remote;
 mod switch;
 pub(crate) mod timers;
 mod turn;
+mod waiters;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
