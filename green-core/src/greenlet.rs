@@ -398,6 +398,19 @@ impl fmt::Debug for Core {
     }
 }
 
+/// `n` records of finished greenlets (they may be dropped), for unit tests
+/// of the structures that hold records.
+#[cfg(test)]
+pub(crate) fn finished_cores(n: u32) -> Vec<std::rc::Rc<Core>> {
+    (0..n)
+        .map(|i| {
+            let mut co = Coroutine::new(64 * 1024, || {}).unwrap();
+            co.resume_alone(); // done: a record that may be dropped
+            std::rc::Rc::new(Core::new(GreenletId::new(0, i.into()), None, i, co))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

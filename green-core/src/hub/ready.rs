@@ -109,19 +109,8 @@ impl ReadyQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coroutine::Coroutine;
-    use crate::greenlet::GreenletId;
 
-    /// `n` records of finished greenlets (they may be dropped).
-    fn cores(n: u32) -> Vec<Rc<Core>> {
-        (0..n)
-            .map(|i| {
-                let mut co = Coroutine::new(64 * 1024, || {}).unwrap();
-                co.resume_alone(); // done: a record that may be dropped
-                Rc::new(Core::new(GreenletId::new(0, i.into()), None, i, co))
-            })
-            .collect()
-    }
+    use crate::greenlet::finished_cores as cores;
 
     #[test]
     fn what_is_pushed_during_a_batch_waits_for_the_next() {

@@ -69,18 +69,8 @@ impl Waiters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coroutine::Coroutine;
-    use crate::greenlet::GreenletId;
 
-    fn cores(n: u32) -> Vec<Rc<Core>> {
-        (0..n)
-            .map(|i| {
-                let mut co = Coroutine::new(64 * 1024, || {}).unwrap();
-                co.resume_alone(); // done: a record that may be dropped
-                Rc::new(Core::new(GreenletId::new(0, i.into()), None, i, co))
-            })
-            .collect()
-    }
+    use crate::greenlet::finished_cores as cores;
 
     fn ids(w: &mut Waiters) -> Vec<u64> {
         w.take().map(|(_, seq)| seq).collect()
