@@ -186,18 +186,27 @@ pub fn child_main(args: &[String]) -> ! {
         }),
         Contender::May1 => {
             peers::may_go(|| ()).join().expect("warm-up coroutine");
-            let started = Instant::now();
-            let handles: Vec<_> = (0..count)
-                .map(|i| {
-                    peers::may_go(move || {
-                        let due = Instant::now() + duration(i);
-                        may::coroutine::sleep(duration(i));
-                        late(due)
+            // The spawner is a coroutine on the worker, as green's main
+            // greenlet is on its hub and tokio's future in `block_on`: every
+            // spawn happens before any sleeper starts. (From the main
+            // thread, the worker would run sleepers alongside the spawns,
+            // and fewer would be alive at once.)
+            peers::may_go(move || {
+                let started = Instant::now();
+                let handles: Vec<_> = (0..count)
+                    .map(|i| {
+                        peers::may_go(move || {
+                            let due = Instant::now() + duration(i);
+                            may::coroutine::sleep(duration(i));
+                            late(due)
+                        })
                     })
-                })
-                .collect();
-            let lateness: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-            (started.elapsed(), lateness)
+                    .collect();
+                let lateness: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+                (started.elapsed(), lateness)
+            })
+            .join()
+            .expect("the spawner coroutine")
         }
         other => {
             eprintln!("--timers: {} has no timers workload", other.key());

@@ -17,8 +17,8 @@ pub(super) type Waiter = (Rc<Core>, u64);
 pub(super) struct Waiters {
     first: Option<Waiter>,
     /// Those after `first`, boxed so that an fd's entry is no larger than
-    /// with a `Vec` (24 bytes a direction); `None` until a second waiter
-    /// comes.
+    /// with a `Vec` (24 bytes a direction); `None` while nobody waits
+    /// behind `first`.
     #[expect(
         clippy::box_collection,
         reason = "the box is the point: 8 bytes in every fd's entry instead of 24, for a list that is almost never needed"
@@ -41,21 +41,28 @@ impl Waiters {
         }
     }
 
-    /// Removes `g`'s entry; whether it had one.
+    /// Removes `g`'s entry; whether it had one. The box goes once it is
+    /// empty, so waiters cancelled by a timeout or a kill leave no
+    /// allocation behind.
     pub(super) fn remove(&mut self, g: &Rc<Core>) -> bool {
         let more = self.more.as_deref_mut().filter(|m| !m.is_empty());
-        if self.first.as_ref().is_some_and(|(w, _)| Rc::ptr_eq(w, g)) {
+        let removed = if self.first.as_ref().is_some_and(|(w, _)| Rc::ptr_eq(w, g)) {
             self.first = more.map(|m| m.remove(0));
-            return true;
-        }
-        let Some(more) = more else { return false };
-        match more.iter().position(|(w, _)| Rc::ptr_eq(w, g)) {
-            Some(i) => {
-                more.remove(i);
-                true
+            true
+        } else {
+            let Some(more) = more else { return false };
+            match more.iter().position(|(w, _)| Rc::ptr_eq(w, g)) {
+                Some(i) => {
+                    more.remove(i);
+                    true
+                }
+                None => false,
             }
-            None => false,
+        };
+        if self.more.as_ref().is_some_and(|m| m.is_empty()) {
+            self.more = None;
         }
+        removed
     }
 
     /// Takes every waiter out, oldest first, leaving none.
@@ -111,5 +118,21 @@ mod tests {
         w.push((g[0].clone(), 7));
         assert!(w.remove(&g[0]));
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn waiters_removed_one_by_one_leave_no_box() {
+        let g = cores(3);
+        let mut w = Waiters::default();
+        for (i, g) in g.iter().enumerate() {
+            w.push((g.clone(), i as u64));
+        }
+        assert!(w.more.is_some());
+        assert!(w.remove(&g[2]));
+        assert!(w.more.is_some(), "g[1] still waits behind the first");
+        assert!(w.remove(&g[0]));
+        assert!(w.more.is_none(), "g[1] moved up: nobody behind it");
+        assert!(w.remove(&g[1]));
+        assert!(w.is_empty() && w.more.is_none());
     }
 }
