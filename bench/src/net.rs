@@ -223,7 +223,9 @@ fn measure(proto: Proto, who: Contender, conns: usize, plan: &Plan) -> Result<Me
     let load = Report::parse(&String::from_utf8_lossy(&out.stdout))?;
     Ok(Measured {
         load,
-        server_peak_kib: procfs::peak_rss_kib(server.pid()),
+        server_peak_kib: procfs::peak_rss_kib(server.pid()).ok_or_else(|| {
+            "the server's peak RSS (VmHWM) could not be read: did it exit?".to_string()
+        })?,
     })
 }
 
@@ -393,6 +395,18 @@ fn aims(sweep: &Sweep) -> String {
                 median(peer, c, figure),
                 sweep.paired(green, peer, c, figure),
             ) else {
+                // A side that ran and never succeeded: the aim cannot be
+                // judged, and the table says so rather than dropping it.
+                let failed = [green, peer]
+                    .into_iter()
+                    .find(|&who| sweep.point(who, c).is_some_and(|p| p.median().is_err()));
+                if let Some(who) = failed {
+                    out.push_str(&format!(
+                        "| {} | {aim} | | | {} had no good run | not judged |\n",
+                        thousands(c as i64),
+                        who.label(),
+                    ));
+                }
                 continue;
             };
             let (met, won) = match kind {
@@ -464,5 +478,91 @@ pub fn format_ns(ns: u64) -> String {
         format!("{:.2} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: u64, p99_ms: u64, peak_kib: u64) -> Result<Measured, String> {
+        Ok(Measured {
+            load: Report {
+                round_trips: rate,
+                secs: 1.0,
+                p50_ns: p99_ms * 500_000,
+                p99_ns: p99_ms * 1_000_000,
+                ..Report::default()
+            },
+            server_peak_kib: peak_kib,
+        })
+    }
+
+    fn point(who: Contender, runs: Vec<Result<Measured, String>>) -> Point {
+        Point {
+            who,
+            conns: 10_000,
+            runs: Runs::new(runs),
+        }
+    }
+
+    /// Two rounds at 10,000 connections: green uses less memory than may in
+    /// both, std never got through.
+    fn sweep() -> Sweep {
+        Sweep {
+            proto: Proto::Echo,
+            points: vec![
+                point(
+                    Contender::Green1,
+                    vec![run(100, 100, 47_000), run(110, 90, 47_100)],
+                ),
+                point(
+                    Contender::May1,
+                    vec![run(105, 120, 48_000), run(100, 80, 48_200)],
+                ),
+                point(
+                    Contender::Std,
+                    vec![Err("no answer".into()), Err("no answer".into())],
+                ),
+            ],
+            rounds: 2,
+            notes: Vec::new(),
+        }
+    }
+
+    fn row<'a>(table: &'a str, aim: &str) -> &'a str {
+        table
+            .lines()
+            .find(|l| l.contains(aim))
+            .unwrap_or_else(|| panic!("no row for {aim:?} in\n{table}"))
+    }
+
+    #[test]
+    fn memory_below_the_peer_in_every_round_is_met() {
+        let table = aims(&sweep());
+        let rss = row(&table, "1 hub peak RSS < may 1 worker");
+        assert!(rss.contains("lower in 2 of 2"), "{rss}");
+        assert!(rss.ends_with("| met |"), "{rss}");
+    }
+
+    #[test]
+    fn an_aim_against_a_peer_that_always_failed_is_shown_not_judged() {
+        let table = aims(&sweep());
+        let std = row(&table, "1 hub peak RSS < std threads");
+        assert!(std.contains("had no good run"), "{std}");
+        assert!(std.ends_with("| not judged |"), "{std}");
+    }
+
+    #[test]
+    fn rate_and_p99_aims_are_judged_round_by_round() {
+        let table = aims(&sweep());
+        // Rates 100 vs 105 and 110 vs 100: ratios 0.95 and 1.10, median
+        // 1.03 (two rounds: the mean of both).
+        let rate = row(&table, "1 hub rate ≥ may 1 worker");
+        assert!(rate.contains("ahead in 1 of 2"), "{rate}");
+        assert!(rate.ends_with("| met |"), "{rate}");
+        // p99 100 vs 120 ms and 90 vs 80 ms: ratios 0.83 and 1.125.
+        let p99 = row(&table, "1 hub p99 ≤ may 1 worker");
+        assert!(p99.contains("lower in 1 of 2"), "{p99}");
     }
 }

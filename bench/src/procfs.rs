@@ -86,12 +86,12 @@ fn stat_cpu_ticks(stat: &str) -> Option<u64> {
     Some(get(11)? + get(12)?)
 }
 
-/// The peak resident memory (`VmHWM`) of a process, in KiB; 0 if unknown.
-pub fn peak_rss_kib(pid: u32) -> u64 {
+/// The peak resident memory (`VmHWM`) of a process, in KiB; `None` if it
+/// cannot be read (no such process, or a zombie, which has no memory).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| status_kib(&s, "VmHWM:").ok())
-        .unwrap_or(0)
 }
 
 /// The load average over the last minute (`/proc/loadavg`).

@@ -218,7 +218,7 @@ pub fn child_main(args: &[String]) -> ! {
         late_mean_ns: lateness.iter().sum::<u64>() / lateness.len().max(1) as u64,
         late_max_ns: lateness.iter().copied().max().unwrap_or(0),
         base_kib,
-        peak_kib: procfs::peak_rss_kib(std::process::id()),
+        peak_kib: procfs::peak_rss_kib(std::process::id()).expect("this process's VmHWM"),
     };
     println!("{}", report.line());
     let _ = std::io::stdout().flush();
