@@ -552,23 +552,37 @@ fn discard(base: *mut u8, len: usize) {
 /// call's error, or `None` for a partial discard.
 fn discard_together(iov: &[libc::iovec]) -> Result<(), Option<i32>> {
     let total: usize = iov.iter().map(|v| v.iov_len).sum();
-    // SAFETY: as in `discard`, for each range; the kernel only reads the
-    // `iov.len()` iovecs, which describe them.
+    // SAFETY: as in `discard`, for each range.
+    match unsafe { advise_together(iov, libc::MADV_DONTNEED) } {
+        Ok(done) if done == total => Ok(()),
+        Ok(_) => Err(None),
+        Err(errno) => Err(Some(errno)),
+    }
+}
+
+/// `advice` for every range of `iov` with one `process_madvise` on this
+/// process: the bytes advised (the kernel works through the ranges in order
+/// and may stop early), or the call's `errno`.
+///
+/// # Safety
+///
+/// As for `madvise(advice)` on each range: they are whole pages of private
+/// anonymous mappings of ours, and what the advice does to them (discard
+/// their contents, make them fault) harms no object that lives there.
+unsafe fn advise_together(iov: &[libc::iovec], advice: libc::c_int) -> Result<usize, i32> {
+    // SAFETY: the kernel only reads the `iov.len()` iovecs, which describe
+    // the ranges; what it does to them the caller vouches for.
     let done = unsafe {
         libc::syscall(
             libc::SYS_process_madvise,
             PIDFD_SELF,
             iov.as_ptr(),
             iov.len(),
-            libc::MADV_DONTNEED,
+            advice,
             0u32,
         )
     };
-    match usize::try_from(done) {
-        Ok(done) if done == total => Ok(()),
-        Ok(_) => Err(None),
-        Err(_) => Err(std::io::Error::last_os_error().raw_os_error()),
-    }
+    usize::try_from(done).map_err(|_| std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
 }
 
 /// Installs guard markers on the guard pages of slots `first .. first + n`
@@ -592,26 +606,11 @@ fn install_markers(slab: &Slab, first: usize, n: usize) -> Result<usize, i32> {
     // thread mapped, inside the mapping (`first + n <= slots`, checked by
     // the caller's cap), of a slot never handed out (at or above `fresh`):
     // nothing lives there. A marker discards the page's contents and makes
-    // it fault on access, which is all a guard page is for. The kernel only
-    // reads the `iov.len()` iovecs, which describe them.
-    let done = unsafe {
-        libc::syscall(
-            libc::SYS_process_madvise,
-            PIDFD_SELF,
-            iov.as_ptr(),
-            iov.len(),
-            MADV_GUARD_INSTALL,
-            0u32,
-        )
-    };
-    match usize::try_from(done) {
-        // The kernel counts whole iovecs done, in order: whole pages.
-        Ok(bytes) => {
-            debug_assert_eq!(bytes % page, 0, "a part of a guard page");
-            Ok((bytes / page).min(iov.len()))
-        }
-        Err(_) => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-    }
+    // it fault on access, which is all a guard page is for.
+    let bytes = unsafe { advise_together(iov, MADV_GUARD_INSTALL) }?;
+    // The kernel counts whole iovecs done, in order: whole pages.
+    debug_assert_eq!(bytes % page, 0, "a part of a guard page");
+    Ok((bytes / page).min(iov.len()))
 }
 
 /// Whether `process_madvise` failed with `errno` because this kernel lacks
