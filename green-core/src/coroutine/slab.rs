@@ -80,6 +80,12 @@ const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// this many (their memory stays resident until then: a few pages each).
 const DISCARD_BATCH: usize = 64;
 
+/// An `iovec` to fill in.
+const EMPTY_IOVEC: libc::iovec = libc::iovec {
+    iov_base: ptr::null_mut(),
+    iov_len: 0,
+};
+
 /// `PIDFD_SELF` from the kernel's `linux/pidfd.h` (Linux 6.15): the calling
 /// thread, to `process_madvise`, without a pidfd of our own.
 const PIDFD_SELF: libc::c_int = -10000;
@@ -122,12 +128,10 @@ struct Slabs {
     /// Released stacks not yet discarded (slab and slot), at most
     /// [`DISCARD_BATCH`]: their slabs still count them as used.
     pending: Vec<(NonNull<Slab>, u16)>,
-    /// Whether one `process_madvise` discards a batch: found out at the
-    /// first batch (`None` until then).
+    /// Whether one `process_madvise` on ourselves can advise many ranges
+    /// (discards and guard markers alike): found out at the first such call
+    /// (`None` until then).
     vectored: Option<bool>,
-    /// Whether one `process_madvise` installs several guard markers: found
-    /// out at the first batch of them (`None` until then).
-    vectored_guards: Option<bool>,
 }
 
 /// One mapping of `slots` stacks. Slot `i` starts at `base + i * slot_bytes`
@@ -177,7 +181,6 @@ impl Slabs {
             guard: None,
             pending: Vec::new(),
             vectored: None,
-            vectored_guards: None,
         }
     }
 
@@ -254,24 +257,29 @@ impl Slabs {
     /// measured here). Whether any was installed.
     fn guard_slots(&mut self, slab: &mut Slab) -> bool {
         let first = slab.guarded;
-        debug_assert!(first < slab.slots);
+        debug_assert!(first < slab.slots, "every slot is guarded");
         let n = first.max(1).min(slab.slots - first);
-        if n > 1 && self.guard == Some(Guard::Marker) && self.vectored_guards != Some(false) {
-            match install_markers(slab, first, n) {
-                Ok(done) if done > 0 => {
-                    self.vectored_guards = Some(true);
-                    slab.guarded += done;
-                    return true;
-                }
-                // None done: one by one, below; a kernel that lacks the
-                // call says so at once.
-                Ok(_) => {}
-                Err(errno) => {
-                    if self.vectored_guards.is_none() && kernel_lacks_it(errno) {
-                        self.vectored_guards = Some(false);
-                    }
-                }
+        if n > 1 && self.guard == Some(Guard::Marker) {
+            let page = stack::page_size();
+            let mut iov = [EMPTY_IOVEC; SLOTS];
+            let iov = &mut iov[..n];
+            for (k, v) in iov.iter_mut().enumerate() {
+                v.iov_base = slab.slot(first + k).cast();
+                v.iov_len = page;
             }
+            // SAFETY: each range is the guard page of a slot of this
+            // thread's slab, inside the mapping (`first + n <= slots`), of a
+            // slot never handed out (at or above `fresh`): nothing lives
+            // there. A marker discards the page's contents and makes it
+            // fault on access, which is all a guard page is for.
+            let done = unsafe { self.advise_vectored(iov, MADV_GUARD_INSTALL) };
+            // The kernel counts whole iovecs done, in order: whole pages.
+            let pages = done.map_or(0, |bytes| bytes / page);
+            if pages > 0 {
+                slab.guarded += pages.min(n);
+                return true;
+            }
+            // None done: the one slot's, below.
         }
         match self.install_guard(slab.slot(first)) {
             Some(guard) => {
@@ -340,11 +348,7 @@ impl Slabs {
             return;
         }
         debug_assert!(self.pending.len() <= DISCARD_BATCH);
-        let empty = libc::iovec {
-            iov_base: ptr::null_mut(),
-            iov_len: 0,
-        };
-        let mut iov = [empty; DISCARD_BATCH];
+        let mut iov = [EMPTY_IOVEC; DISCARD_BATCH];
         for (v, &(slab_ptr, i)) in iov.iter_mut().zip(&self.pending) {
             // SAFETY: a slab of this thread, mapped (it has a slot in use,
             // pending); read only.
@@ -353,21 +357,13 @@ impl Slabs {
             v.iov_len = slab.stack_bytes;
         }
         let iov = &iov[..self.pending.len()];
-        let together = match self.vectored {
-            Some(false) => Err(None),
-            _ => discard_together(iov),
-        };
-        match together {
-            Ok(()) => self.vectored = Some(true),
-            // A kernel without it says so at once; anything else (memory
-            // for the kernel's copy of the vector) is this batch's only.
-            Err(refused) => {
-                if self.vectored.is_none() && refused.is_some_and(kernel_lacks_it) {
-                    self.vectored = Some(false);
-                }
-                iov.iter()
-                    .for_each(|v| discard(v.iov_base.cast(), v.iov_len));
-            }
+        let total: usize = iov.iter().map(|v| v.iov_len).sum();
+        // SAFETY: as in `discard`, for each range.
+        if unsafe { self.advise_vectored(iov, libc::MADV_DONTNEED) } != Some(total) {
+            // Refused, or stopped part way: one by one (a second discard of
+            // a range is harmless).
+            iov.iter()
+                .for_each(|v| discard(v.iov_base.cast(), v.iov_len));
         }
         // `give_back` leaves `pending` alone.
         for k in 0..self.pending.len() {
@@ -375,6 +371,39 @@ impl Slabs {
             self.give_back(slab_ptr, usize::from(i));
         }
         self.pending.clear();
+    }
+
+    /// `advice` for every range of `iov` with one `process_madvise`, unless
+    /// this kernel is known to lack it: the bytes advised (the kernel works
+    /// through the ranges in order and may stop early), or `None` when the
+    /// caller must go range by range. A kernel without it says so at the
+    /// first call, which settles it for the thread; any other error
+    /// (memory for the kernel's copy of the vector) is this call's only.
+    ///
+    /// # Safety
+    ///
+    /// As [`advise_together`].
+    unsafe fn advise_vectored(
+        &mut self,
+        iov: &[libc::iovec],
+        advice: libc::c_int,
+    ) -> Option<usize> {
+        if self.vectored == Some(false) {
+            return None;
+        }
+        // SAFETY: the caller's.
+        match unsafe { advise_together(iov, advice) } {
+            Ok(done) => {
+                self.vectored = Some(true);
+                Some(done)
+            }
+            Err(errno) => {
+                if self.vectored.is_none() && kernel_lacks_it(errno) {
+                    self.vectored = Some(false);
+                }
+                None
+            }
+        }
     }
 
     /// Slot `i` of `slab` was released and its pages discarded.
@@ -547,19 +576,6 @@ fn discard(base: *mut u8, len: usize) {
     unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) };
 }
 
-/// [`discard`] for every range at once, with one `process_madvise`. An
-/// error when it did not discard them all, to be done one by one then: the
-/// call's error, or `None` for a partial discard.
-fn discard_together(iov: &[libc::iovec]) -> Result<(), Option<i32>> {
-    let total: usize = iov.iter().map(|v| v.iov_len).sum();
-    // SAFETY: as in `discard`, for each range.
-    match unsafe { advise_together(iov, libc::MADV_DONTNEED) } {
-        Ok(done) if done == total => Ok(()),
-        Ok(_) => Err(None),
-        Err(errno) => Err(Some(errno)),
-    }
-}
-
 /// `advice` for every range of `iov` with one `process_madvise` on this
 /// process: the bytes advised (the kernel works through the ranges in order
 /// and may stop early), or the call's `errno`.
@@ -583,34 +599,6 @@ unsafe fn advise_together(iov: &[libc::iovec], advice: libc::c_int) -> Result<us
         )
     };
     usize::try_from(done).map_err(|_| std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
-
-/// Installs guard markers on the guard pages of slots `first .. first + n`
-/// of `slab` with one `process_madvise`: how many, from `first` on (the
-/// kernel works through the pages in order and may stop early), or the
-/// call's error.
-fn install_markers(slab: &Slab, first: usize, n: usize) -> Result<usize, i32> {
-    let page = stack::page_size();
-    let empty = libc::iovec {
-        iov_base: ptr::null_mut(),
-        iov_len: 0,
-    };
-    debug_assert!(first + n <= slab.slots, "guards past the slab's end");
-    let mut iov = [empty; SLOTS];
-    let iov = &mut iov[..n.min(SLOTS)];
-    for (k, v) in iov.iter_mut().enumerate() {
-        v.iov_base = slab.slot(first + k).cast();
-        v.iov_len = page;
-    }
-    // SAFETY: each range is the guard page of a slot of a slab that this
-    // thread mapped, inside the mapping (`first + n <= slots`, checked by
-    // the caller's cap), of a slot never handed out (at or above `fresh`):
-    // nothing lives there. A marker discards the page's contents and makes
-    // it fault on access, which is all a guard page is for.
-    let bytes = unsafe { advise_together(iov, MADV_GUARD_INSTALL) }?;
-    // The kernel counts whole iovecs done, in order: whole pages.
-    debug_assert_eq!(bytes % page, 0, "a part of a guard page");
-    Ok((bytes / page).min(iov.len()))
 }
 
 /// Whether `process_madvise` failed with `errno` because this kernel lacks

@@ -180,7 +180,7 @@ fn guard_counts(
     let result = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0, None)));
     let out = result.clone();
     on_fresh_thread(None, move || {
-        SLABS.with(|s| s.borrow_mut().vectored_guards = vectored);
+        SLABS.with(|s| s.borrow_mut().vectored = vectored);
         let mut stacks = vec![take(bytes).unwrap()];
         let slots = guarded_and_fresh(&stacks[0]).2.len();
         let mut counts = Vec::new();
@@ -200,7 +200,7 @@ fn guard_counts(
             }
             stacks.push(take(bytes).unwrap());
         }
-        let flag = SLABS.with(|s| s.borrow().vectored_guards);
+        let flag = SLABS.with(|s| s.borrow().vectored);
         *out.lock().unwrap() = (counts, slots, flag);
     });
     let result = result.lock().unwrap().clone();
@@ -278,6 +278,9 @@ fn released_stacks_are_discarded_in_a_batch(vectored: Option<bool>) {
         let mut stacks: Vec<SpareStack> =
             (0..DISCARD_BATCH).map(|_| take(bytes).unwrap()).collect();
         let last = stacks.pop().unwrap();
+        // Taking them may have found it out already (guard markers): from
+        // here on only the discards can.
+        SLABS.with(|s| s.borrow_mut().vectored = vectored);
         fill(&stacks[0]);
         fill(&last);
         let (first, len) = (stacks[0].base() as usize, stacks[0].size_bytes());
