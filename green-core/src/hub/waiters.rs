@@ -18,7 +18,8 @@ pub(super) struct Waiters {
     first: Option<Waiter>,
     /// Those after `first`, boxed so that an fd's entry is no larger than
     /// with a `Vec` (24 bytes a direction); `None` while nobody waits
-    /// behind `first`.
+    /// behind `first`, never an empty list. So `first` is `None` only when
+    /// nobody waits at all.
     #[expect(
         clippy::box_collection,
         reason = "the box is the point: 8 bytes in every fd's entry instead of 24, for a list that is almost never needed"
@@ -45,24 +46,21 @@ impl Waiters {
     /// empty, so waiters cancelled by a timeout or a kill leave no
     /// allocation behind.
     pub(super) fn remove(&mut self, g: &Rc<Core>) -> bool {
-        let more = self.more.as_deref_mut().filter(|m| !m.is_empty());
-        let removed = if self.first.as_ref().is_some_and(|(w, _)| Rc::ptr_eq(w, g)) {
-            self.first = more.map(|m| m.remove(0));
-            true
+        if self.first.as_ref().is_some_and(|(w, _)| Rc::ptr_eq(w, g)) {
+            self.first = self.more.as_mut().map(|m| m.remove(0));
         } else {
-            let Some(more) = more else { return false };
-            match more.iter().position(|(w, _)| Rc::ptr_eq(w, g)) {
-                Some(i) => {
-                    more.remove(i);
-                    true
-                }
-                None => false,
-            }
-        };
+            let Some(more) = self.more.as_mut() else {
+                return false;
+            };
+            let Some(i) = more.iter().position(|(w, _)| Rc::ptr_eq(w, g)) else {
+                return false;
+            };
+            more.remove(i);
+        }
         if self.more.as_ref().is_some_and(|m| m.is_empty()) {
             self.more = None;
         }
-        removed
+        true
     }
 
     /// Takes every waiter out, oldest first, leaving none.
@@ -79,18 +77,23 @@ mod tests {
 
     use crate::greenlet::finished_cores as cores;
 
+    /// `g` waiting, in order, each with its index as park sequence.
+    fn waiting(g: &[Rc<Core>]) -> Waiters {
+        let mut w = Waiters::default();
+        for (i, g) in g.iter().enumerate() {
+            w.push((g.clone(), i as u64));
+        }
+        w
+    }
+
     fn ids(w: &mut Waiters) -> Vec<u64> {
         w.take().map(|(_, seq)| seq).collect()
     }
 
     #[test]
     fn keeps_the_order_they_came_in() {
-        let g = cores(3);
-        let mut w = Waiters::default();
-        assert!(w.is_empty());
-        for (i, g) in g.iter().enumerate() {
-            w.push((g.clone(), i as u64));
-        }
+        assert!(Waiters::default().is_empty());
+        let mut w = waiting(&cores(3));
         assert!(!w.is_empty());
         assert_eq!(ids(&mut w), [0, 1, 2]);
         assert!(w.is_empty());
@@ -107,10 +110,7 @@ mod tests {
     #[test]
     fn removes_any_and_the_next_moves_up() {
         let g = cores(4);
-        let mut w = Waiters::default();
-        for (i, g) in g.iter().enumerate() {
-            w.push((g.clone(), i as u64));
-        }
+        let mut w = waiting(&g);
         assert!(w.remove(&g[0]));
         assert!(w.remove(&g[2]));
         assert!(!w.remove(&g[2]), "already gone");
@@ -123,10 +123,7 @@ mod tests {
     #[test]
     fn waiters_removed_one_by_one_leave_no_box() {
         let g = cores(3);
-        let mut w = Waiters::default();
-        for (i, g) in g.iter().enumerate() {
-            w.push((g.clone(), i as u64));
-        }
+        let mut w = waiting(&g);
         assert!(w.more.is_some());
         assert!(w.remove(&g[2]));
         assert!(w.more.is_some(), "g[1] still waits behind the first");
