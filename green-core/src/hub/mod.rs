@@ -97,18 +97,26 @@ pub(crate) struct Hub {
     /// on the hub's own stack.
     ///
     /// # Invariant
-    /// When non-null it is an `Rc<Core>` turned into a pointer
-    /// (`Rc::into_raw`), owned by this field. A greenlet puts itself here as
-    /// soon as it continues ([`Hub::arrive`], which takes its `Rc` from
-    /// `incoming`) and stays here while it suspends, until the next one
-    /// arrives or the loop takes it back ([`Hub::came_back`]); `shutdown`
-    /// sets it around a forced unwind. So wherever a greenlet's code can run
-    /// (and its stack overflow), `current` names it, which the overflow
-    /// report and the panic hook rely on. The `Rc` keeps the `Core` alive
-    /// while it is here, and the slab keeps it alive in any case until
-    /// [`Hub::finish`], which runs only once its body is over: a `&Core`
-    /// taken while the body runs stays valid across its suspends.
+    /// A greenlet puts itself here as soon as it continues ([`Hub::arrive`])
+    /// and stays here while it suspends, until the next one arrives or the
+    /// loop takes it back ([`Hub::came_back`]); `shutdown` sets it around a
+    /// forced unwind. So wherever a greenlet's code can run (and its stack
+    /// overflow), `current` names it, which the overflow report and the
+    /// panic hook rely on. The field owns no count: the slab keeps the
+    /// `Core` alive until [`Hub::finish`], which runs only once its body is
+    /// over, so a `&Core` taken while the body runs stays valid across its
+    /// suspends. Its `Rc` is in `held`, or lent to the run queue.
     current: Cell<*const Core>,
+    /// The `Rc` of `current`, turned into a pointer (`Rc::into_raw`) and
+    /// owned by this field; null on the hub's own stack, and from the
+    /// moment the running greenlet yields: its `Rc` then goes into the run
+    /// queue as it is, and the next greenlet's `Rc` comes out of the queue
+    /// into `incoming` and then here, so a yield neither adds nor drops a
+    /// count (the two were a tenth of a yield).
+    ///
+    /// # Invariant
+    /// When non-null it equals `current` and owns one count.
+    held: Cell<*const Core>,
     /// The greenlet about to continue, set by whoever resumes it (the loop,
     /// or a greenlet handing the thread on) and taken by it in
     /// [`Hub::arrive`] as soon as it continues; null otherwise. Still set
@@ -277,6 +285,7 @@ impl Hub {
             spare_cores: RefCell::default(),
             next_seq: Cell::new(0),
             current: Cell::new(std::ptr::null()),
+            held: Cell::new(std::ptr::null()),
             incoming: Cell::new(std::ptr::null()),
             main: RefCell::new(None),
             main_finished: Cell::new(false),
@@ -378,9 +387,10 @@ impl Hub {
         if p.is_null() {
             return None;
         }
-        // SAFETY: by `current`'s invariant a non-null pointer came from
-        // `Rc::into_raw` and the field owns one count, so adding one and
-        // taking that count as a new `Rc` is sound.
+        // SAFETY: by `current`'s invariant a non-null pointer names a
+        // `Core` the slab keeps alive, which came from `Rc::into_raw` (`held`
+        // or `incoming`); adding one count and taking it as a new `Rc` is
+        // sound.
         unsafe {
             Rc::increment_strong_count(p);
             Some(Rc::from_raw(p))
@@ -416,10 +426,13 @@ impl Hub {
     /// unwind (see `current`'s invariant).
     fn enter(&self, g: Rc<Core>) {
         debug_assert!(self.current.get().is_null());
-        self.current.set(Rc::into_raw(g));
+        let p = Rc::into_raw(g);
+        self.current.set(p);
+        self.held.set(p);
     }
 
-    /// Takes the `Rc` out of `current`, which is left null.
+    /// Takes the running greenlet out of `current` (and `held`), which are
+    /// left null.
     ///
     /// # Panics
     ///
@@ -436,10 +449,47 @@ impl Hub {
     #[inline]
     fn take_current(&self) -> Option<Rc<Core>> {
         let p = self.current.replace(std::ptr::null());
-        // SAFETY: by `current`'s invariant a non-null pointer came from
-        // `Rc::into_raw` and its `Rc` is owned by the field, which no longer
-        // has it.
-        (!p.is_null()).then(|| unsafe { Rc::from_raw(p) })
+        if p.is_null() {
+            return None;
+        }
+        let held = self.held.replace(std::ptr::null());
+        if held.is_null() {
+            // It yielded to the loop, its `Rc` lent to the run queue.
+            // SAFETY: as in `current_core_opt`.
+            return Some(unsafe {
+                Rc::increment_strong_count(p);
+                Rc::from_raw(p)
+            });
+        }
+        // SAFETY: by `held`'s invariant, an `Rc` it owned and no longer has.
+        Some(unsafe { Rc::from_raw(held) })
+    }
+
+    /// The running greenlet's `Rc`, taken out of `held` to go into the run
+    /// queue as the greenlet yields (see `held`). Put it back with
+    /// [`hold`](Self::hold) if the greenlet goes on after all.
+    #[inline(always)]
+    pub(super) fn lend_current(&self) -> Rc<Core> {
+        let held = self.held.replace(std::ptr::null());
+        if held.is_null() {
+            return self.current_core();
+        }
+        debug_assert!(std::ptr::eq(held, self.current.get()));
+        // SAFETY: by `held`'s invariant, an `Rc` it owned and no longer has.
+        unsafe { Rc::from_raw(held) }
+    }
+
+    /// Gives the running greenlet's `Rc` back to `held`, which is null (see
+    /// [`lend_current`](Self::lend_current)).
+    #[inline(always)]
+    pub(super) fn hold(&self, g: Rc<Core>) {
+        debug_assert!(std::ptr::eq(Rc::as_ptr(&g), self.current.get()));
+        let before = self.held.replace(Rc::into_raw(g));
+        if !before.is_null() {
+            // SAFETY: by `held`'s invariant (not expected: `lend_current`
+            // left it null).
+            drop(unsafe { Rc::from_raw(before) });
+        }
     }
 
     /// Names `g` as the greenlet about to continue (see `incoming`).
@@ -450,16 +500,19 @@ impl Hub {
     }
 
     /// Called by a greenlet as soon as it continues (when it starts, and
-    /// after each suspend): it becomes `current`, and the one whose place it
-    /// takes (the greenlet that handed it the thread, if any) lets go.
+    /// after each suspend): it becomes `current` and its `Rc` goes from
+    /// `incoming` to `held`, and the one whose place it takes (the greenlet
+    /// that handed it the thread, if any) lets go of its `Rc` unless it
+    /// lent it to the run queue.
     #[inline(always)]
     pub(super) fn arrive(&self) {
         let g = self.incoming.replace(std::ptr::null());
         debug_assert!(!g.is_null(), "a greenlet continued unannounced");
-        let before = self.current.replace(g);
+        self.current.set(g);
+        let before = self.held.replace(g);
         if !before.is_null() {
-            // SAFETY: by `current`'s invariant, an `Rc` it owned and no
-            // longer has. Not the last one: the greenlet is alive (it just
+            // SAFETY: by `held`'s invariant, an `Rc` it owned and no longer
+            // has. Not the last one: the greenlet is alive (it just
             // suspended), so the slab has one too.
             drop(unsafe { Rc::from_raw(before) });
         }
