@@ -104,18 +104,25 @@ pub(crate) struct Hub {
     /// overflow), `current` names it, which the overflow report and the
     /// panic hook rely on. The field owns no count: the slab keeps the
     /// `Core` alive until [`Hub::finish`], which runs only once its body is
-    /// over, so a `&Core` taken while the body runs stays valid across its
-    /// suspends. Its `Rc` is in `held`, or lent to the run queue.
+    /// over (and `shutdown` holds a clone around a forced unwind), so a
+    /// `&Core` taken while the body runs stays valid across its suspends,
+    /// and a count may be added from this pointer at any time. Whether its
+    /// own `Rc` is in `held` does not matter to that.
     current: Cell<*const Core>,
     /// The `Rc` of `current`, turned into a pointer (`Rc::into_raw`) and
     /// owned by this field; null on the hub's own stack, and from the
     /// moment the running greenlet yields: its `Rc` then goes into the run
     /// queue as it is, and the next greenlet's `Rc` comes out of the queue
-    /// into `incoming` and then here, so a yield neither adds nor drops a
-    /// count (the two were a tenth of a yield).
+    /// into `incoming` and then here, so a yield that hands the thread on
+    /// or goes on in place neither adds nor drops a count (the two were a
+    /// tenth of a yield). A yield to the loop adds one in `take_current`
+    /// and drops it again.
     ///
     /// # Invariant
-    /// When non-null it equals `current` and owns one count.
+    /// When non-null it equals `current` and owns one count. It may be null
+    /// while a greenlet runs (after a yield, or an unwind in between): code
+    /// that needs an `Rc` of the running greenlet then adds a count from
+    /// `current` (see its invariant).
     held: Cell<*const Core>,
     /// The greenlet about to continue, set by whoever resumes it (the loop,
     /// or a greenlet handing the thread on) and taken by it in
@@ -387,10 +394,10 @@ impl Hub {
         if p.is_null() {
             return None;
         }
-        // SAFETY: by `current`'s invariant a non-null pointer names a
-        // `Core` the slab keeps alive, which came from `Rc::into_raw` (`held`
-        // or `incoming`); adding one count and taking it as a new `Rc` is
-        // sound.
+        // SAFETY: by `current`'s invariant a non-null pointer came from
+        // `Rc::into_raw` (by way of `incoming`, or `enter`) and names a
+        // `Core` that the slab (or `shutdown`'s clone) keeps alive while it
+        // is here, so adding one count and taking it as a new `Rc` is sound.
         unsafe {
             Rc::increment_strong_count(p);
             Some(Rc::from_raw(p))
@@ -450,11 +457,14 @@ impl Hub {
     fn take_current(&self) -> Option<Rc<Core>> {
         let p = self.current.replace(std::ptr::null());
         if p.is_null() {
+            debug_assert!(self.held.get().is_null());
             return None;
         }
         let held = self.held.replace(std::ptr::null());
         if held.is_null() {
-            // It yielded to the loop, its `Rc` lent to the run queue.
+            // Its `Rc` was lent to the run queue (it yielded to the loop,
+            // maybe during `shutdown`'s forced unwind) or lost to an unwind
+            // in between; the slab keeps it alive.
             // SAFETY: as in `current_core_opt`.
             return Some(unsafe {
                 Rc::increment_strong_count(p);

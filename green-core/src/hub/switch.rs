@@ -265,17 +265,25 @@ mod tests {
                 h.join().unwrap();
             }
             assert_eq!(spare(), before + 3, "hand-offs");
-            // Alone: it goes on in place. With a sleeper's timer pending:
-            // each batch ends in the loop, a yield too.
-            let sleeper = crate::spawn(|| crate::sleep(Duration::from_millis(5)));
+            // Alone (the main greenlet waits on it): it goes on in place.
             let alone = crate::spawn(|| {
                 for _ in 0..100 {
                     crate::yield_now();
                 }
             });
             alone.join().unwrap();
+            assert_eq!(spare(), before + 3, "alone");
+            // With a sleeper's timer pending, each batch ends in the loop,
+            // a yield too.
+            let sleeper = crate::spawn(|| crate::sleep(Duration::from_millis(5)));
+            let yielder = crate::spawn(|| {
+                for _ in 0..100 {
+                    crate::yield_now();
+                }
+            });
+            yielder.join().unwrap();
             sleeper.join().unwrap();
-            assert_eq!(spare(), before + 3, "alone, and to the loop");
+            assert_eq!(spare(), before + 3, "to the loop");
             // Killed while its `Rc` is in the queue.
             let yielder = crate::spawn(|| loop {
                 crate::yield_now();
