@@ -21,26 +21,34 @@
 //!    task with 100,000 tasks, each implementation in a fresh child
 //!    process. This may raise `vm.max_map_count` when run as root (and says
 //!    so).
-//! 4. **echo** ([`echo`]): TCP echo round trips at 100, 1,000 and 10,000
+//! 4. **scale** ([`scale`]): echo with the clients inside the server's
+//!    process, each runtime on one core and on all of them: the scaling of
+//!    N hubs, which the load generator's own core hides in 6 and 7 on a
+//!    small machine.
+//! 5. **timers** ([`timers`]): a million tasks sleeping scattered durations
+//!    (green, tokio current_thread, may), each in a child process: total
+//!    time, wake-up lateness, peak memory.
+//! 6. **echo** ([`echo`]): TCP echo round trips at 100, 1,000 and 10,000
 //!    connections for every server contender ([`contender`]): green with
 //!    one hub and with N, tokio current_thread and multi_thread, may with
 //!    one worker and with N, std threads. Each server runs in a process of
 //!    its own ([`serve`]), loaded by one shared epoll load generator
 //!    ([`load`]) in another, with p50/p99, both sides' CPU use and the
 //!    server's peak memory.
-//! 5. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
+//! 7. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
 //!    contender, loaded the same way, and by `wrk` when it is installed.
-//! 6. **scale** ([`scale`]): echo with the clients inside the server's
-//!    process, each runtime on one core and on all of them: the scaling of
-//!    N hubs, which the load generator's own core hides in 4 and 5 on a
-//!    small machine.
-//! 7. **timers** ([`timers`]): a million tasks sleeping scattered durations
-//!    (green, tokio current_thread, may), each in a child process: total
-//!    time, wake-up lateness, peak memory.
+//!
+//! They run in that order: echo and http last, because std's server at
+//! 10,000 connections leaves the kernel tidying up after its threads for
+//! ten minutes and more. Run after them (the order until 2026-12-04), the
+//! scale rows of a full run came out up to a third lower than on a quiet
+//! machine (green's one hub 112k round trips/s at 15:48 that day, 174–185k
+//! in runs of their own a quarter hour later; 8% lower in the next full
+//! run), and timers varied by half.
 //!
 //! Timings of workloads 1–3 are the best (and the median) of several runs
 //! after a warm-up, measured inside each runtime (runtime creation is left
-//! out); timers runs once per contender. Workloads 4–6 run in rounds, every
+//! out); timers runs once per contender. Scale, echo and http run in rounds, every
 //! contender taking a turn in each, and compare contenders round by round
 //! ([`rounds`]). Nothing is
 //! asserted: the figures are for people. Build with `--release`; a debug
@@ -311,6 +319,12 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
     if selection.memory {
         println!("{}", memory::run(plan));
     }
+    if selection.scale {
+        println!("{}", scale::run(plan, contenders));
+    }
+    if selection.timers {
+        println!("{}", timers::run(plan));
+    }
     if selection.echo {
         let (sweep, text) = echo::run(plan, contenders);
         println!("{text}");
@@ -320,12 +334,6 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
         let (sweep, text) = http::run(plan, contenders);
         println!("{text}");
         plots(plot_dir, &sweep, "requests");
-    }
-    if selection.scale {
-        println!("{}", scale::run(plan, contenders));
-    }
-    if selection.timers {
-        println!("{}", timers::run(plan));
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
 }
