@@ -85,14 +85,14 @@ impl ReadyQueue {
         self.pop()
     }
 
-    /// The greenlet of the batch the next [`pop`](Self::pop) returns, if
-    /// any.
+    /// The greenlet that runs `i` places after the one the next
+    /// [`pop`](Self::pop) of this batch returns (`upcoming(0)` is that one),
+    /// in this batch or the next: the ring is in the order they run. For
+    /// prefetching: an entry may turn out stale when its turn comes, and
+    /// greenlets queued meanwhile run after all of these.
     #[inline(always)]
-    pub(crate) fn upcoming(&self) -> Option<&Rc<Core>> {
-        if self.batch == 0 {
-            return None;
-        }
-        self.ring.front()
+    pub(crate) fn upcoming(&self, i: usize) -> Option<&Rc<Core>> {
+        self.ring.get(i)
     }
 
     /// Whether nothing is queued for the next batch.
@@ -135,18 +135,28 @@ mod tests {
     }
 
     #[test]
-    fn upcoming_names_the_greenlet_the_next_pop_returns() {
-        let cores = cores(3);
+    fn upcoming_names_the_greenlets_in_the_order_they_run() {
+        let cores = cores(4);
         let mut q = ReadyQueue::default();
-        for c in &cores {
+        for c in &cores[..3] {
             q.push(c.clone());
         }
-        assert!(q.upcoming().is_none(), "queued, not a batch yet");
         q.start_batch();
-        for c in &cores {
-            assert!(Rc::ptr_eq(q.upcoming().unwrap(), c));
-            assert!(Rc::ptr_eq(&q.pop().unwrap(), c));
+        assert!(Rc::ptr_eq(q.upcoming(0).unwrap(), &cores[0]));
+        assert!(Rc::ptr_eq(&q.pop().unwrap(), &cores[0]));
+        // queued during the batch: after the batch's own
+        q.push(cores[3].clone());
+        for (i, want) in cores[1..].iter().enumerate() {
+            assert!(Rc::ptr_eq(q.upcoming(i).unwrap(), want));
         }
-        assert!(q.upcoming().is_none());
+        assert!(q.upcoming(3).is_none());
+        assert!(Rc::ptr_eq(&q.pop().unwrap(), &cores[1]));
+        assert!(Rc::ptr_eq(&q.pop().unwrap(), &cores[2]));
+        assert!(q.pop().is_none(), "the batch is over");
+        // the next batch's first, before it starts
+        assert!(Rc::ptr_eq(q.upcoming(0).unwrap(), &cores[3]));
+        q.start_batch();
+        assert!(Rc::ptr_eq(&q.pop().unwrap(), &cores[3]));
+        assert!(q.upcoming(0).is_none());
     }
 }

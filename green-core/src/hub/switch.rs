@@ -27,12 +27,12 @@
 //! (the switch jumps, so the return stack buffer never matches). An
 //! out-of-line hand-off cost a third of a switch.
 //!
-//! On a hand-off the greenlet also starts loading the generator context
-//! of the greenlet after the next one (see `Hub::prefetch_upcoming`): with
-//! many greenlets, contexts are out of cache by the time they run, and
-//! those misses were most of green's own time in a server with 1,000
-//! connections (`swap_registers` 2% of the server's samples before, 0.3%
-//! after). The loop does the same before each resume of its own
+//! On a hand-off the greenlet also starts loading what the greenlets
+//! after the next one read first when they resume: the generator context
+//! of one, the frames on the stack of the other (see
+//! `Hub::prefetch_upcoming`). With many greenlets these are out of cache by
+//! the time they run, and those misses were most of green's own time in a
+//! server with 1,000 connections. The loop does the same before each resume of its own
 //! (`run_until_main_finished`): greenlets that finish come back to it, and
 //! it resumes the next one itself (a million sleepers: the process's user
 //! time 4.9 s against 5.4 s, lower in six interleaved pairs of six).
@@ -124,7 +124,7 @@ impl Hub {
                 return;
             }
             Some(next) => {
-                self.prefetch_upcoming();
+                self.prefetch_upcoming(me);
                 let co = self.resuming_coroutine(&next);
                 self.set_incoming(next);
                 // SAFETY: the running greenlet was resumed by `switch_to` or
@@ -161,17 +161,30 @@ impl Hub {
         }
     }
 
-    /// Starts loading the generator context of the greenlet after the next
-    /// one, which its resume reads first, while the next greenlet runs.
-    /// Called right after the next one was taken from the queue (by a
-    /// hand-off or by the loop).
+    /// Starts loading what the greenlets after the next one read first
+    /// when they resume, while the next one runs; called right after the
+    /// next greenlet was taken from the queue (by a hand-off, whose
+    /// greenlet is `me`, or by the loop, with `me` null). Two stages, each
+    /// a hand-off ahead of its use:
     ///
-    /// Reading its coroutine pointer may itself miss the cache (`perf`
-    /// puts most of what is left of this path there); prefetching its
-    /// record one hand-off earlier as well did not measurably help and was
-    /// dropped.
+    /// - the greenlet after the one after next: its generator context
+    ///   (reading its coroutine pointer from its record may itself miss);
+    /// - the greenlet after next, whose context the previous hand-off
+    ///   fetched: the frames on its stack that it returns through, from
+    ///   its saved stack pointer up (at most 2 KiB) — unless that is `me`,
+    ///   whose stack is in cache anyway (two greenlets yielding in turn).
+    ///
+    /// With many greenlets their contexts and stacks are out of cache by
+    /// the time they run. The context alone (generator patch 7, until
+    /// 2026-12-04) took `swap_registers` from 2% of a 1,000-connection
+    /// server's samples to 0.3%; without it the in-process echo at 1,000
+    /// connections ran 10% slower (0 of 10 pairs ahead). The stack's
+    /// frames (patch 8) then gave it 3.6–7.6% more round trips (ahead in
+    /// 7–9 of 12 interleaved rounds, four sets), at 0.2–0.4 ns more per
+    /// yield between two greenlets. Prefetching the record a stage
+    /// earlier as well added 1% (4 of 12), within the noise: dropped.
     #[inline(always)]
-    pub(super) fn prefetch_upcoming(&self) {
+    pub(super) fn prefetch_upcoming(&self, me: *const Core) {
         // SAFETY: the `borrow_mut` in `next_ready_after` succeeded just
         // before, on every path here (both callers call it right after
         // taking the next greenlet), so no other borrow of the queue
@@ -180,12 +193,20 @@ impl Hub {
         // code, and this reference ends with this function, before anything
         // else touches the hub.
         let ready = unsafe { &*self.ready.as_ptr() };
-        let Some(after) = ready.upcoming() else {
-            return;
-        };
-        // SAFETY: as in `coroutine_ptr`; the reference ends here.
-        if let Some(co) = unsafe { &*after.co.as_ptr() } {
-            coroutine::prefetch(co);
+        if let Some(g) = ready.upcoming(1) {
+            // SAFETY: as in `coroutine_ptr`; the reference ends here.
+            if let Some(co) = unsafe { &*g.co.as_ptr() } {
+                coroutine::prefetch(co);
+            }
+        }
+        if let Some(g) = ready.upcoming(0) {
+            if std::ptr::eq(Rc::as_ptr(g), me) {
+                return;
+            }
+            // SAFETY: as in `coroutine_ptr`; the reference ends here.
+            if let Some(co) = unsafe { &*g.co.as_ptr() } {
+                coroutine::prefetch_stack(co);
+            }
         }
     }
 

@@ -30,7 +30,7 @@ impl Hub {
             // themselves (`suspend_running`), also into later batches, and
             // the last one comes back here.
             while let Some(g) = self.next_ready() {
-                self.prefetch_upcoming();
+                self.prefetch_upcoming(std::ptr::null());
                 self.switch_to(g);
             }
             if main.is_finished() {

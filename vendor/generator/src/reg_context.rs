@@ -19,6 +19,13 @@ impl RegContext {
         self.regs.prefetch();
     }
 
+    /// The saved stack pointer (green patch 8).
+    #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline(always)]
+    pub fn saved_sp(&self) -> usize {
+        self.regs.saved_sp()
+    }
+
     /// Create a new context, only used in tests
     #[cfg(test)]
     fn new(init: InitFn, arg: usize, start: *mut usize, stack: &Stack) -> RegContext {

@@ -34,6 +34,12 @@ impl Registers {
         Registers { gpr: [0; 8] }
     }
 
+    /// The saved stack pointer (green patch 8).
+    #[inline(always)]
+    pub fn saved_sp(&self) -> usize {
+        self.gpr[1]
+    }
+
     #[inline]
     pub fn prefetch(&self) {
         let ptr = self.gpr[1] as *const usize;
