@@ -367,9 +367,9 @@ pub(crate) unsafe fn suspend_to(next: *mut Coroutine) {
 }
 
 /// Asks the CPU to bring `co`'s context into cache (generator's
-/// `prefetch_context`, patch 7): the hub calls it for the greenlet that runs
-/// after the next one, so that the miss on its context, the first thing
-/// its resume reads, overlaps the next greenlet's work.
+/// `prefetch_context`, patch 7): the hub calls it for the greenlet two
+/// places after the next one, so that the miss on its context, the first
+/// thing its resume reads, overlaps other greenlets' work.
 #[inline(always)]
 pub(crate) fn prefetch(co: &Coroutine) {
     co.gen.prefetch_context();
@@ -378,8 +378,10 @@ pub(crate) fn prefetch(co: &Coroutine) {
 /// Asks the CPU to bring the part of `co`'s stack that its resume reads
 /// into cache, up to [`PREFETCH_STACK_LINES`] cache lines from its saved
 /// stack pointer up (generator's `prefetch_stack`, patch 8). It reads the
-/// saved stack pointer from `co`'s context: the hub calls it for a
-/// greenlet whose context it prefetched a hand-off earlier.
+/// saved stack pointer from `co`'s context: the hub calls it for the
+/// greenlet after the next one, whose context it prefetched a hand-off
+/// earlier when there was one (not for the first greenlets of a batch the
+/// loop starts: that read may then wait for a miss).
 #[inline(always)]
 pub(crate) fn prefetch_stack(co: &Coroutine) {
     co.gen.prefetch_stack(PREFETCH_STACK_LINES);

@@ -349,10 +349,9 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
 
     /// How many bytes of the suspended generator's stack are in use: from
     /// its saved stack pointer up to its own record, which sits at the top
-    /// of its stack, above the frames (green patch 8). Meaningful while the
-    /// generator is suspended or not started (while it runs, the saved
-    /// stack pointer is that of its last suspend); zero once it is done,
-    /// and on other architectures than x86-64 Unix.
+    /// of its stack, above the frames (green patch 8). Zero while it runs
+    /// (it then reads as done) or once it is done, and on other
+    /// architectures than x86-64 Unix.
     #[inline]
     pub fn live_stack_bytes(&self) -> usize {
         if self.is_done() {
@@ -392,13 +391,20 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
         {
             // Not `live_stack_bytes`: its check for a finished generator
             // reads a third cache line. A finished one's saved frames are
-            // still within its stack, and prefetching them is harmless.
-            let lines = self.saved_span().div_ceil(64).min(max_lines);
-            let sp = self.gen.context.regs.saved_sp() as *const i8;
+            // still within its stack (after an overflow, the saved stack
+            // pointer is on the signal stack instead), and prefetching them
+            // is harmless.
+            let (start, lines) = stack_lines(
+                self.gen.context.regs.saved_sp(),
+                self.saved_span(),
+                max_lines,
+            );
+            let sp = start as *const i8;
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             for i in 0..lines {
                 // SAFETY: a prefetch never faults and reads nothing the
-                // program sees; the addresses lie in the stack's used part.
+                // program sees, whatever the address (normally the stack's
+                // used part).
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(sp.wrapping_add(64 * i)) };
             }
         }
@@ -576,6 +582,19 @@ impl<A: Any> Gn<A> {
 const _: () = assert!(
     std::mem::offset_of!(Context, _ref) < 128 && std::mem::offset_of!(Context, parent) < 128
 );
+
+/// The cache lines that hold the `span` bytes from `sp` up: the address of
+/// the first and how many, at most `max_lines` (green patch 8).
+#[cfg_attr(not(all(target_arch = "x86_64", unix)), allow(dead_code))]
+#[inline(always)]
+fn stack_lines(sp: usize, span: usize, max_lines: usize) -> (usize, usize) {
+    let lines = if span == 0 {
+        0
+    } else {
+        (span + sp % 64).div_ceil(64)
+    };
+    (sp & !63, lines.min(max_lines))
+}
 
 /// `GeneratorImpl`
 #[repr(C)]
@@ -1293,6 +1312,20 @@ mod test {
         a.resume();
         a.resume();
         assert!(a.is_done());
+    }
+
+    #[test]
+    fn stack_lines_cover_the_span_in_whole_lines() {
+        // green patch 8
+        use super::stack_lines;
+        assert_eq!(stack_lines(0x1000, 0, 32), (0x1000, 0));
+        assert_eq!(stack_lines(0x1000, 64, 32), (0x1000, 1));
+        assert_eq!(stack_lines(0x1000, 65, 32), (0x1000, 2));
+        // unaligned: the line the pointer is in, up to the span's last byte
+        assert_eq!(stack_lines(0x1010, 0x30, 32), (0x1000, 1));
+        assert_eq!(stack_lines(0x1030, 0x20, 32), (0x1000, 2));
+        assert_eq!(stack_lines(0x103f, 1, 32), (0x1000, 1));
+        assert_eq!(stack_lines(0x1010, 4096, 32), (0x1000, 32), "capped");
     }
 
     #[cfg(all(target_arch = "x86_64", unix))]
