@@ -48,10 +48,10 @@
 //!
 //! Timings of workloads 1–3 are the best (and the median) of several runs
 //! after a warm-up, measured inside each runtime (runtime creation is left
-//! out); timers runs once per contender. Scale, echo and http run in rounds, every
-//! contender taking a turn in each, and compare contenders round by round
-//! ([`rounds`]). Nothing is
-//! asserted: the figures are for people. Build with `--release`; a debug
+//! out); timers runs once per contender. Scale, echo and http run in
+//! rounds, every contender taking a turn in each, and compare contenders
+//! round by round ([`rounds`]). Nothing is asserted: the figures are for
+//! people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
 //! Options: `--only` picks workloads; `--contenders green-1,tokio-ct,…`

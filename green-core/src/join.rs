@@ -319,11 +319,7 @@ impl std::error::Error for JoinError {}
 
 #[cfg(test)]
 mod tests {
-    use crate::hub;
-
-    fn spare() -> usize {
-        hub::with(|hub| hub.spare_cores())
-    }
+    use crate::hub::spare_cores as spare;
 
     #[test]
     fn a_finished_greenlets_record_serves_the_next_spawn() {

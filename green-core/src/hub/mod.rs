@@ -208,6 +208,13 @@ pub(crate) fn try_with<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
     Some(f(unsafe { &*hub }))
 }
 
+/// How many records of finished greenlets this thread's hub keeps for
+/// later spawns (see `Hub::recycle_core`).
+#[cfg(test)]
+pub(crate) fn spare_cores() -> usize {
+    with(Hub::spare_cores)
+}
+
 /// Whether this thread is inside `run`.
 pub(crate) fn is_running() -> bool {
     !HUB.get().is_null()
@@ -455,24 +462,20 @@ impl Hub {
     /// [`leave`](Self::leave), or `None` when no greenlet runs.
     #[inline]
     fn take_current(&self) -> Option<Rc<Core>> {
-        let p = self.current.replace(std::ptr::null());
-        if p.is_null() {
-            debug_assert!(self.held.get().is_null());
-            return None;
-        }
         let held = self.held.replace(std::ptr::null());
-        if held.is_null() {
+        let g = if held.is_null() {
             // Its `Rc` was lent to the run queue (it yielded to the loop,
             // maybe during `shutdown`'s forced unwind) or lost to an unwind
-            // in between; the slab keeps it alive.
-            // SAFETY: as in `current_core_opt`.
-            return Some(unsafe {
-                Rc::increment_strong_count(p);
-                Rc::from_raw(p)
-            });
-        }
-        // SAFETY: by `held`'s invariant, an `Rc` it owned and no longer has.
-        Some(unsafe { Rc::from_raw(held) })
+            // in between, or no greenlet runs.
+            self.current_core_opt()
+        } else {
+            debug_assert!(std::ptr::eq(held, self.current.get()));
+            // SAFETY: by `held`'s invariant, an `Rc` it owned and no longer
+            // has.
+            Some(unsafe { Rc::from_raw(held) })
+        };
+        self.current.set(std::ptr::null());
+        g
     }
 
     /// The running greenlet's `Rc`, taken out of `held` to go into the run
@@ -489,17 +492,14 @@ impl Hub {
         unsafe { Rc::from_raw(held) }
     }
 
-    /// Gives the running greenlet's `Rc` back to `held`, which is null (see
-    /// [`lend_current`](Self::lend_current)).
+    /// Gives the running greenlet's `Rc` back to `held`, which
+    /// [`lend_current`](Self::lend_current) left null (nothing in between
+    /// runs a greenlet).
     #[inline(always)]
     pub(super) fn hold(&self, g: Rc<Core>) {
         debug_assert!(std::ptr::eq(Rc::as_ptr(&g), self.current.get()));
-        let before = self.held.replace(Rc::into_raw(g));
-        if !before.is_null() {
-            // SAFETY: by `held`'s invariant (not expected: `lend_current`
-            // left it null).
-            drop(unsafe { Rc::from_raw(before) });
-        }
+        debug_assert!(self.held.get().is_null());
+        self.held.set(Rc::into_raw(g));
     }
 
     /// Names `g` as the greenlet about to continue (see `incoming`).
@@ -747,7 +747,7 @@ impl Hub {
 
     /// How many records [`recycle_core`](Self::recycle_core) keeps.
     #[cfg(test)]
-    pub(crate) fn spare_cores(&self) -> usize {
+    fn spare_cores(&self) -> usize {
         self.spare_cores.borrow().len()
     }
 

@@ -171,8 +171,9 @@ impl Hub {
     ///   (reading its coroutine pointer from its record may itself miss);
     /// - the greenlet after next, whose context the previous hand-off
     ///   fetched: the frames on its stack that it returns through, from
-    ///   its saved stack pointer up (at most 2 KiB) — unless that is `me`,
-    ///   whose stack is in cache anyway (two greenlets yielding in turn).
+    ///   its saved stack pointer up (at most 2 KiB) — unless that is `me`
+    ///   (two greenlets yielding in turn): its stack is in cache, and its
+    ///   saved stack pointer is that of its last suspend while it runs.
     ///
     /// With many greenlets their contexts and stacks are out of cache by
     /// the time they run. The context alone (generator patch 7, until
@@ -193,20 +194,17 @@ impl Hub {
         // code, and this reference ends with this function, before anything
         // else touches the hub.
         let ready = unsafe { &*self.ready.as_ptr() };
-        if let Some(g) = ready.upcoming(1) {
-            // SAFETY: as in `coroutine_ptr`; the reference ends here.
-            if let Some(co) = unsafe { &*g.co.as_ptr() } {
-                coroutine::prefetch(co);
-            }
+        if let Some(co) = ready.upcoming(1).and_then(|g| queued_coroutine(g)) {
+            coroutine::prefetch(co);
         }
-        if let Some(g) = ready.upcoming(0) {
-            if std::ptr::eq(Rc::as_ptr(g), me) {
-                return;
-            }
-            // SAFETY: as in `coroutine_ptr`; the reference ends here.
-            if let Some(co) = unsafe { &*g.co.as_ptr() } {
-                coroutine::prefetch_stack(co);
-            }
+        let Some(after_next) = ready.upcoming(0) else {
+            return;
+        };
+        if std::ptr::eq(Rc::as_ptr(after_next), me) {
+            return;
+        }
+        if let Some(co) = queued_coroutine(after_next) {
+            coroutine::prefetch_stack(co);
         }
     }
 
@@ -245,6 +243,17 @@ fn coroutine_ptr(g: &Core) -> *mut Coroutine {
     }
 }
 
+/// The coroutine of queued `g`, if it has one (a stale entry may not), to
+/// look at in passing: no borrow of `g.co` is held.
+#[inline(always)]
+fn queued_coroutine(g: &Core) -> Option<&Coroutine> {
+    // SAFETY: as in `coroutine_ptr`: nothing holds a borrow of `g.co`
+    // across a switch, and the hub takes the coroutine out only from the
+    // loop or from `discard`, never while a caller of this (on the path of
+    // a hand-off or a resume, running no user code) holds the reference.
+    unsafe { &*g.co.as_ptr() }.as_ref()
+}
+
 #[cold]
 fn no_coroutine() -> ! {
     panic!("green: a ready greenlet has no coroutine (this is a bug in green)")
@@ -254,13 +263,7 @@ fn no_coroutine() -> ! {
 mod tests {
     use std::time::Duration;
 
-    use crate::hub;
-
-    fn spare() -> usize {
-        hub::with(Hub::spare_cores)
-    }
-
-    use super::Hub;
+    use crate::hub::spare_cores as spare;
 
     /// A yield lends the greenlet's `Rc` to the run queue (see `held`):
     /// on every way a yield can go, no count is lost or left behind, so a

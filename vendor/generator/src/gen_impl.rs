@@ -357,23 +357,23 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
         if self.is_done() {
             return 0;
         }
-        self.saved_span()
+        self.saved_frames().1
     }
 
-    /// The distance from the saved stack pointer up to the generator's
-    /// record, whatever the generator's state; reads only the context.
+    /// The saved stack pointer and the distance from it up to the
+    /// generator's record, whatever the generator's state (zero when the
+    /// pointer is not below the record); reads only the context.
     #[inline(always)]
-    fn saved_span(&self) -> usize {
+    fn saved_frames(&self) -> (usize, usize) {
         #[cfg(all(target_arch = "x86_64", unix))]
         {
             let record = self.gen.as_ptr() as usize;
             let sp = self.gen.context.regs.saved_sp();
             // the saved frames lie below the record, on the same stack
-            if sp < record {
-                return record - sp;
-            }
+            (sp, record.saturating_sub(sp))
         }
-        0
+        #[cfg(not(all(target_arch = "x86_64", unix)))]
+        (0, 0)
     }
 
     /// Asks the CPU to bring the cache lines of the suspended generator's
@@ -394,11 +394,8 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
             // still within its stack (after an overflow, the saved stack
             // pointer is on the signal stack instead), and prefetching them
             // is harmless.
-            let (start, lines) = stack_lines(
-                self.gen.context.regs.saved_sp(),
-                self.saved_span(),
-                max_lines,
-            );
+            let (sp, span) = self.saved_frames();
+            let (start, lines) = stack_lines(sp, span, max_lines);
             let sp = start as *const i8;
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             for i in 0..lines {
