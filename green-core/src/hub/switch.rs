@@ -183,7 +183,9 @@ impl Hub {
     /// frames (patch 8) then gave it 3.6–7.6% more round trips (ahead in
     /// 7–9 of 12 interleaved rounds, four sets), at 0.2–0.4 ns more per
     /// yield between two greenlets. Prefetching the record a stage
-    /// earlier as well added 1% (4 of 12), within the noise: dropped.
+    /// earlier as well added 1% (4 of 12), within the noise, and tried
+    /// again 0.998× (10 of 16): the miss on reading the coroutine pointer
+    /// below left, the stall on the context's stack page stayed: dropped.
     #[inline(always)]
     pub(super) fn prefetch_upcoming(&self, me: *const Core) {
         // SAFETY: the `borrow_mut` in `next_ready_after` succeeded just
