@@ -9,54 +9,60 @@
 //!   rebuilt without them once they are the majority, so a server that
 //!   sets a long read timeout on every wait does not accumulate garbage.
 //!
-//! Push and pop are O(log n); a million pending timers cost a few dozen bytes
-//! each.
+//! The heap is 4-ary, in one `Vec`: a pop walks half as many levels as in
+//! a binary heap, and the four children it compares at each level are
+//! adjacent, two cache lines fetched together, where a binary heap waits
+//! for one line per level. A deadline is kept as nanoseconds from the
+//! heap's creation (`i64`, so deadlines before it order too), which makes
+//! an entry 32 bytes instead of 40. With a million scattered timers, far
+//! more than the caches hold, a pop waits on memory at every level.
+//! `a_million_timers_are_cheap` (a million scattered inserts, then every
+//! pop; release build) took 0.66–0.70 s with std's `BinaryHeap` of 40-byte
+//! entries and takes 0.36–0.37 s with this one.
+//!
+//! A deadline more than 292 years away orders after every nearer one and
+//! is reported by [`next_deadline`](Timers::next_deadline) as 292 years
+//! away.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Below this many stale entries the heap is never compacted.
 const COMPACT_MIN: usize = 1024;
 
+/// Children per node.
+const ARITY: usize = 4;
+
 pub(crate) struct Timers<T> {
-    heap: BinaryHeap<Reverse<Entry<T>>>,
+    /// What deadlines are counted from.
+    epoch: Instant,
+    /// A 4-ary min-heap on [`Entry::key`]: the children of `i` are
+    /// `4i + 1 ..= 4i + 4`.
+    heap: Vec<Entry<T>>,
     next_seq: u64,
     stale: usize,
 }
 
 struct Entry<T> {
-    deadline: Instant,
+    /// The deadline, in nanoseconds from the heap's epoch.
+    at: i64,
     seq: u64,
     target: T,
     /// The target's park sequence when the timer was set.
     park_seq: u64,
 }
 
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl<T> Eq for Entry<T> {}
-
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T> Ord for Entry<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+impl<T> Entry<T> {
+    #[inline]
+    fn key(&self) -> (i64, u64) {
+        (self.at, self.seq)
     }
 }
 
 impl<T> Default for Timers<T> {
     fn default() -> Self {
         Timers {
-            heap: BinaryHeap::new(),
+            epoch: Instant::now(),
+            heap: Vec::new(),
             next_seq: 0,
             stale: 0,
         }
@@ -64,25 +70,52 @@ impl<T> Default for Timers<T> {
 }
 
 impl<T> Timers<T> {
+    /// `t` in nanoseconds from the epoch, saturated at `i64`'s ends (292
+    /// years either way: no deadline a program waits for, and the order is
+    /// kept up to there).
+    fn nanos(&self, t: Instant) -> i64 {
+        let clamp = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        match t.checked_duration_since(self.epoch) {
+            Some(after) => clamp(after),
+            None => -clamp(self.epoch.duration_since(t)),
+        }
+    }
+
+    /// The instant `at` nanoseconds from the epoch (`at` came from
+    /// [`nanos`](Self::nanos); at the far end, the farthest representable).
+    fn instant(&self, at: i64) -> Instant {
+        let d = Duration::from_nanos(at.unsigned_abs());
+        let t = if at >= 0 {
+            self.epoch.checked_add(d)
+        } else {
+            self.epoch.checked_sub(d)
+        };
+        t.unwrap_or(self.epoch)
+    }
+
     /// Adds a timer for `target`, valid while its park sequence is `park_seq`.
     pub(crate) fn insert(&mut self, deadline: Instant, target: T, park_seq: u64) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Entry {
-            deadline,
+        self.heap.push(Entry {
+            at: self.nanos(deadline),
             seq,
             target,
             park_seq,
-        }));
+        });
+        self.sift_up(self.heap.len() - 1);
     }
 
     /// Records that one entry became stale; compacts when most are.
     pub(crate) fn cancelled(&mut self, is_live: impl Fn(&T, u64) -> bool) {
         self.stale += 1;
         if self.stale >= COMPACT_MIN && self.stale * 2 >= self.heap.len() {
-            self.heap
-                .retain(|Reverse(e)| is_live(&e.target, e.park_seq));
+            self.heap.retain(|e| is_live(&e.target, e.park_seq));
             self.stale = 0;
+            let parents = self.heap.len().div_ceil(ARITY);
+            for i in (0..parents).rev() {
+                self.sift_down(i);
+            }
         }
     }
 
@@ -94,11 +127,11 @@ impl<T> Timers<T> {
 
     /// The earliest deadline among live entries, dropping stale ones on top.
     pub(crate) fn next_deadline(&mut self, is_live: impl Fn(&T, u64) -> bool) -> Option<Instant> {
-        while let Some(Reverse(top)) = self.heap.peek() {
+        while let Some(top) = self.heap.first() {
             if is_live(&top.target, top.park_seq) {
-                return Some(top.deadline);
+                return Some(self.instant(top.at));
             }
-            self.heap.pop();
+            self.pop();
             self.stale = self.stale.saturating_sub(1);
         }
         None
@@ -111,12 +144,12 @@ impl<T> Timers<T> {
         now: Instant,
         is_live: impl Fn(&T, u64) -> bool,
     ) -> Option<(T, u64)> {
+        let now = self.nanos(now);
         loop {
-            let Reverse(top) = self.heap.peek()?;
-            if top.deadline > now {
+            if self.heap.first()?.at > now {
                 return None;
             }
-            let Reverse(e) = self.heap.pop()?;
+            let e = self.pop()?;
             if is_live(&e.target, e.park_seq) {
                 return Some((e.target, e.park_seq));
             }
@@ -127,6 +160,52 @@ impl<T> Timers<T> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
+    }
+
+    /// Takes the earliest entry out.
+    fn pop(&mut self) -> Option<Entry<T>> {
+        let last = self.heap.pop()?;
+        if self.heap.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.heap[0], last);
+        self.sift_down(0);
+        Some(top)
+    }
+
+    /// Moves the entry at `i` up to where its parent is no later.
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.heap[parent].key() <= self.heap[i].key() {
+                break;
+            }
+            self.heap.swap(parent, i);
+            i = parent;
+        }
+    }
+
+    /// Moves the entry at `i` down to where no child is earlier.
+    fn sift_down(&mut self, mut i: usize) {
+        let len = self.heap.len();
+        loop {
+            let first = i * ARITY + 1;
+            if first >= len {
+                return;
+            }
+            let children = first..(first + ARITY).min(len);
+            let mut min = first;
+            for c in children.skip(1) {
+                if self.heap[c].key() < self.heap[min].key() {
+                    min = c;
+                }
+            }
+            if self.heap[i].key() <= self.heap[min].key() {
+                return;
+            }
+            self.heap.swap(i, min);
+            i = min;
+        }
     }
 }
 
@@ -179,6 +258,121 @@ mod tests {
             fired += 1;
         }
         assert_eq!(fired, 5_000);
+    }
+
+    /// Inserts, pops and cancellations in a pseudo-random mix, checked
+    /// against a sorted list: the heap gives the same entries in the same
+    /// order, equal deadlines in insertion order, deadlines before the
+    /// heap's creation included, through compactions.
+    #[test]
+    fn fires_as_a_sorted_list_would() {
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut t = Timers::default();
+        let epoch = t.epoch;
+        let base = epoch
+            .checked_sub(Duration::from_millis(50))
+            .unwrap_or(epoch);
+        // The model: (deadline, insertion number, live) in firing order.
+        let mut model: Vec<(Instant, u64, bool)> = Vec::new();
+        let mut inserted = 0u64;
+        let live = std::cell::RefCell::new(std::collections::HashSet::new());
+        let is_live = |n: &u64, _: u64| live.borrow().contains(n);
+        let mut now = base;
+        for round in 0..40_000 {
+            match next() % 8 {
+                0..=3 => {
+                    // Few distinct deadlines, so that many are equal.
+                    let at = base + Duration::from_micros(next() % 200 * 500);
+                    t.insert(at, inserted, 0);
+                    live.borrow_mut().insert(inserted);
+                    let i = model.partition_point(|&(d, _, _)| d <= at);
+                    model.insert(i, (at, inserted, true));
+                    inserted += 1;
+                }
+                4 => {
+                    let Some(i) = (!model.is_empty()).then(|| next() as usize % model.len()) else {
+                        continue;
+                    };
+                    if std::mem::take(&mut model[i].2) {
+                        live.borrow_mut().remove(&model[i].1);
+                        t.cancelled(is_live);
+                    }
+                }
+                _ => {
+                    if round % 3 == 0 {
+                        now += Duration::from_micros(next() % 400);
+                    }
+                    let want = model.iter().position(|&(d, _, l)| l && d <= now);
+                    let got = t.pop_expired(now, is_live);
+                    match want {
+                        Some(i) => {
+                            assert!(model[..i].iter().all(|e| !e.2), "a live entry before it");
+                            assert_eq!(got, Some((model[i].1, 0)));
+                            live.borrow_mut().remove(&model[i].1);
+                            model.drain(..=i);
+                        }
+                        None => assert_eq!(got, None),
+                    }
+                    model.retain(|e| e.2 || e.0 > now);
+                    let first = model.iter().find(|e| e.2).map(|e| e.0);
+                    assert_eq!(t.next_deadline(is_live), first);
+                }
+            }
+        }
+        assert!(inserted > 10_000);
+        // Cancel three in four of what is left, and more: compactions.
+        let before = t.len();
+        for _ in 0..3 {
+            for n in 0..4_000 {
+                let at = now + Duration::from_micros(next() % 1_000);
+                t.insert(at, inserted, 0);
+                let i = model.partition_point(|&(d, _, _)| d <= at);
+                model.insert(i, (at, inserted, n % 4 == 0));
+                if n % 4 == 0 {
+                    live.borrow_mut().insert(inserted);
+                }
+                inserted += 1;
+            }
+            for _ in 0..3_000 {
+                t.cancelled(is_live);
+            }
+        }
+        assert!(
+            t.len() < before + 6_000,
+            "no compaction: {} entries",
+            t.len()
+        );
+        let end = base + Duration::from_secs(1);
+        let rest: Vec<u64> = std::iter::from_fn(|| t.pop_expired(end, is_live))
+            .map(|(n, _)| n)
+            .collect();
+        let want: Vec<u64> = model.iter().filter(|e| e.2).map(|e| e.1).collect();
+        assert_eq!(rest, want);
+    }
+
+    #[test]
+    fn a_deadline_centuries_away_orders_last_and_never_fires() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let live = |_: &&str, _| true;
+        let Some(far) = now.checked_add(Duration::from_secs(400 * 365 * 86_400)) else {
+            return; // not representable on this platform: nothing to check
+        };
+        t.insert(far, "far", 0);
+        t.insert(now + Duration::from_secs(1), "soon", 0);
+        assert!(t.next_deadline(live).unwrap() <= now + Duration::from_secs(1));
+        assert_eq!(
+            t.pop_expired(now + Duration::from_secs(2), live),
+            Some(("soon", 0))
+        );
+        assert_eq!(t.pop_expired(now + Duration::from_secs(2), live), None);
+        assert!(t.next_deadline(live).unwrap() > now + Duration::from_secs(200 * 365 * 86_400));
     }
 
     #[test]
