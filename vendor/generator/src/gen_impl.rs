@@ -1177,6 +1177,83 @@ mod test {
     }
 
     #[test]
+    fn a_gap_at_the_top_of_a_callers_stack_stays_unused() {
+        // green patch 9: the record and the frames go below the gap, which
+        // stays as it was through two generators; the release and the spare
+        // stack still name the whole range.
+        use crate::StackOwner;
+        use std::cell::RefCell;
+        thread_local! {
+            static RELEASED: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+        }
+        unsafe fn release(_: *mut (), base: *mut u8, size: usize) {
+            RELEASED.with(|r| r.borrow_mut().push((base as usize, size)));
+        }
+        let page = crate::stack::sys::page_size();
+        let (size, gap) = (16 * page, 1984);
+        // SAFETY: a fresh private mapping, unmapped at the end of the test;
+        // its lowest page is made the guard.
+        let mem = unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                size + page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANON,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            assert_eq!(libc::mprotect(p, page, libc::PROT_NONE), 0);
+            p.cast::<u8>()
+        };
+        let base = unsafe { mem.add(page) };
+        let top = base as usize + size;
+        // SAFETY: the gap is ours; nothing runs there yet.
+        let gap_bytes = unsafe { std::slice::from_raw_parts_mut(base.add(size - gap), gap) };
+        gap_bytes.fill(0xab);
+        let owner = StackOwner {
+            release,
+            data: std::ptr::null_mut(),
+        };
+        // SAFETY: the range is ours, unused, guarded below.
+        let mut spare = unsafe { SpareStack::from_raw_with_gap(base, size, gap, owner) };
+        for _ in 0..2 {
+            assert_eq!((spare.base(), spare.size_bytes()), (base, size));
+            let mut g = Gn::<()>::new_scoped_local_on(spare, |mut s: Scope<'_, '_, (), usize>| {
+                let local = 0u8;
+                s.yield_with(std::hint::black_box(&local) as *const u8 as usize);
+                3
+            });
+            let addr = g.next().expect("the body runs on the caller's memory");
+            assert!((base as usize..top - gap).contains(&addr), "{addr:#x} in the gap");
+            assert!(g.live_stack_bytes() > 0);
+            assert_eq!(g.next(), Some(3));
+            spare = g.into_spare_stack().expect("a finished generator's stack");
+        }
+        // SAFETY: nothing runs on the stack now.
+        let gap_bytes = unsafe { std::slice::from_raw_parts(base.add(size - gap), gap) };
+        assert!(gap_bytes.iter().all(|&b| b == 0xab), "the gap was written");
+        drop(spare);
+        RELEASED.with(|r| assert_eq!(*r.borrow(), [(base as usize, size)]));
+        unsafe { libc::munmap(mem.cast(), size + page) };
+    }
+
+    #[test]
+    #[should_panic(expected = "not whole cache lines")]
+    fn a_gap_of_part_of_a_line_is_refused() {
+        use crate::StackOwner;
+        unsafe fn release(_: *mut (), _: *mut u8, _: usize) {}
+        let owner = StackOwner {
+            release,
+            data: std::ptr::null_mut(),
+        };
+        let page = crate::stack::sys::page_size();
+        // Checked before anything touches the (absent) memory.
+        let base = std::ptr::without_provenance_mut(page * 1024);
+        let _ = unsafe { SpareStack::from_raw_with_gap(base, 16 * page, 100, owner) };
+    }
+
+    #[test]
     fn a_body_that_never_unwound_gives_no_spare_stack() {
         // A destructor that suspends while the cancel unwinds: generator
         // counts the body as done, with its frames (and its closure block)

@@ -128,7 +128,11 @@ fn guards_below_every_stack(guard: Option<Guard>) {
         }
         for s in &stacks {
             let base = s.base() as usize;
-            assert_eq!(s.size_bytes(), bytes);
+            assert_eq!(
+                s.size_bytes(),
+                bytes + stack::page_size(),
+                "a page for the colour"
+            );
             assert!(faults(base - 1), "no guard page below {base:#x}");
             assert!(!faults(base) && !faults(base + bytes - 1));
         }
@@ -240,7 +244,7 @@ fn guard_batches_stop_at_the_end_of_a_slab_of_fewer_slots() {
     // Twice the default: fewer than 64 slots (63 for 256 KiB), so the
     // last batch is cut short.
     let bytes = stack::default_size() * 2;
-    assert!(SLAB_BYTES / (bytes + stack::page_size()) < SLOTS);
+    assert!(SLAB_BYTES / (bytes + 2 * stack::page_size()) < SLOTS);
     guards_go_in_doubling_batches(bytes);
 }
 
@@ -492,4 +496,45 @@ fn an_overflow_of_a_slab_stack_is_caught() {
 #[test]
 fn an_overflow_of_a_slab_stack_is_caught_without_guard_markers() {
     an_overflow_is_caught(Some(Guard::Protect));
+}
+
+/// Consecutive slots put their tops at [`COLOURS`] different offsets in
+/// the page, [`COLOUR_STEP`] apart, and each still has the bytes asked for
+/// below its generator.
+#[test]
+fn stack_tops_take_every_colour_and_keep_their_size() {
+    on_fresh_thread(None, || {
+        let bytes = stack::default_size();
+        let page = stack::page_size();
+        let (mut offsets, mut alive) = (Vec::new(), Vec::new());
+        for _ in 0..COLOURS {
+            let spare = take(bytes).unwrap();
+            let (base, span) = (spare.base() as usize, spare.size_bytes());
+            let mut g = generator::Gn::<()>::new_scoped_local_on(
+                spare,
+                |mut s: generator::Scope<'_, '_, (), usize>| {
+                    let local = 0u8;
+                    s.yield_with(std::hint::black_box(&local) as *const u8 as usize);
+                    0
+                },
+            );
+            let addr = g.next().unwrap();
+            assert!(
+                addr - base >= bytes,
+                "{} bytes below the first frame",
+                addr - base
+            );
+            assert!(addr < base + span);
+            offsets.push(addr % page);
+            alive.push(g); // its slot is not taken again
+        }
+        let gaps: Vec<usize> = offsets
+            .windows(2)
+            .map(|w| w[0].wrapping_sub(w[1]))
+            .collect();
+        assert!(
+            gaps.iter().all(|&d| d == COLOUR_STEP),
+            "tops at page offsets {offsets:?}"
+        );
+    });
 }

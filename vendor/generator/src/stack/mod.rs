@@ -555,6 +555,10 @@ struct StackMem {
     // green patch 4: who releases the memory, when the caller provided it
     // (`SpareStack::from_raw`); `None`: generator mapped it and unmaps it
     owner: Option<StackOwner>,
+    // green patch 9: the bytes from `buf.bottom` to the end of the memory,
+    // which is `buf.len()` plus the gap `SpareStack::from_raw_with_gap`
+    // leaves unused above `buf.top`
+    span: usize,
 }
 
 /// green patch 4: how memory that the caller owns goes back to it when the
@@ -580,7 +584,7 @@ impl Drop for StackMem {
         if let Some(owner) = self.owner {
             // SAFETY: the owner's contract (`SpareStack::from_raw`): this is
             // the last handle, so nothing of generator's uses the memory.
-            unsafe { (owner.release)(owner.data, self.buf.bottom.cast(), self.buf.len()) };
+            unsafe { (owner.release)(owner.data, self.buf.bottom.cast(), self.span) };
             #[cfg(test)]
             STACK_DEALLOCS.with(|drops| drops.set(drops.get() + 1));
             return;
@@ -592,7 +596,7 @@ impl Drop for StackMem {
             .cast::<u8>()
             .wrapping_sub(page_size)
             .cast::<c_void>();
-        let size_with_guard = self.buf.len() + page_size;
+        let size_with_guard = self.span + page_size;
         unsafe {
             sys::deallocate_stack(guard, size_with_guard);
         }
@@ -620,6 +624,7 @@ impl Stack {
 
         let stk = Stack {
             mem: Rc::new(StackMem {
+                span: buf.len(),
                 buf,
                 offset: Cell::new(0),
                 abandoned: Cell::new(false),
@@ -780,6 +785,35 @@ impl SpareStack {
     /// a generator that is leaked (`mem::forget`), whose memory the caller
     /// must then never reuse.
     pub unsafe fn from_raw(base: *mut u8, size_bytes: usize, owner: StackOwner) -> SpareStack {
+        // SAFETY: the caller's, as documented; no gap.
+        unsafe { SpareStack::from_raw_with_gap(base, size_bytes, 0, owner) }
+    }
+
+    /// green patch 9: [`from_raw`](Self::from_raw), with the top `top_gap`
+    /// bytes of the range left unused: the generator's record (aligned to
+    /// 128 bytes, as its `Context` is) and its first frames go right below
+    /// them. A caller that gives its stacks
+    /// different gaps spreads their hot top lines over different cache
+    /// sets: otherwise every stack's record and outer frames sit at the
+    /// same offsets in its top page, and a thousand stacks compete for a
+    /// quarter of the sets of a physically indexed cache. `owner.release`
+    /// and [`size_bytes`](Self::size_bytes) still name the whole range,
+    /// gap included.
+    ///
+    /// # Panics
+    ///
+    /// When `top_gap` is not a multiple of 64 or leaves less than
+    /// [`min_size`](Self::min_size) bytes below it, and as `from_raw`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`from_raw`](Self::from_raw).
+    pub unsafe fn from_raw_with_gap(
+        base: *mut u8,
+        size_bytes: usize,
+        top_gap: usize,
+        owner: StackOwner,
+    ) -> SpareStack {
         let page = sys::page_size();
         assert!(
             base.addr().is_multiple_of(page)
@@ -788,9 +822,15 @@ impl SpareStack {
             "SpareStack::from_raw: {size_bytes} bytes at {base:p} are not whole pages \
              of a usable size"
         );
-        // SAFETY: `base + size_bytes` is the end of the caller's range.
-        let top = unsafe { base.add(size_bytes) };
-        // SAFETY: the caller vouches for the range.
+        assert!(
+            top_gap.is_multiple_of(64) && size_bytes - SpareStack::min_size() >= top_gap,
+            "SpareStack::from_raw_with_gap: a gap of {top_gap} bytes at the top of a \
+             {size_bytes}-byte stack is not whole cache lines or leaves too little below"
+        );
+        // SAFETY: `base + size_bytes - top_gap` is inside the caller's range
+        // or its end (checked above).
+        let top = unsafe { base.add(size_bytes - top_gap) };
+        // SAFETY: the caller vouches for the range; `top` is in it.
         let buf = unsafe { SysStack::new(top.cast(), base.cast()) };
         SpareStack {
             stack: Stack {
@@ -800,6 +840,7 @@ impl SpareStack {
                     abandoned: Cell::new(false),
                     tracked: false,
                     owner: Some(owner),
+                    span: size_bytes,
                 }),
             },
         }
@@ -828,7 +869,7 @@ impl SpareStack {
     /// The usable size in bytes, from [`base`](Self::base) to the top of the
     /// mapping: whole pages, the guard page not included.
     pub fn size_bytes(&self) -> usize {
-        self.stack.mem.buf.len()
+        self.stack.mem.span
     }
 }
 
