@@ -62,14 +62,22 @@
 //! long before the cache is full. So each slot's stack leaves its top
 //! `(i % COLOURS) * COLOUR_STEP` bytes unused (16 colours, 128 bytes
 //! apart: generator patch 9, `SpareStack::from_raw_with_gap`), and has a
-//! page more than asked for to make up for it: a stack still has at least
-//! the size asked for, and the extra page costs address space only (the
-//! colour is at most 1,920 bytes, so a greenlet that used one page still
-//! uses one). Measured: spawning and joining batches of 1,000 greenlets
-//! took 160–196 ns each against 207–237 ns (`--only spawn`, eight
-//! processes each, in turns); the in-process echo at 1,000 connections
-//! and a million sleepers were level, and so was the resident memory of
-//! 100,000 idle greenlets.
+//! page more than asked for to make up for it, so that a stack still has
+//! at least the size asked for.
+//!
+//! The price is memory for some greenlets: one that is suspended between
+//! about 2,200 and 4,096 bytes below its top (or as far past a page
+//! boundary deeper down) touches one page more with the larger colours; a
+//! greenlet suspended within 2 KiB of its top, as the benchmark's servers
+//! and idle greenlets are, never does. Measured with 64 greenlets waiting
+//! on a channel with a local buffer of 1, 1.5 and 2 KiB (by review,
+//! `mincore`): colours 13–15, 9–15 and 5–15 touched a second page.
+//!
+//! Measured (`--only spawn`, processes in turns): spawning and joining
+//! batches of 1,000 greenlets took 149–169 ns each with 16 colours,
+//! 182–204 ns with 8 (at most 896 bytes) and 196–232 ns without; the
+//! in-process echo at 1,000 connections and a million sleepers were level,
+//! and so was the resident memory of 100,000 idle greenlets.
 //!
 //! One guard page between neighbouring stacks, as generator, glibc's
 //! threads and Rust's own threads have: a frame larger than a page without
@@ -97,7 +105,8 @@ const SLAB_BYTES: usize = 32 << 20;
 const COLOURS: usize = 16;
 
 /// Two cache lines: generator aligns its record (its `Context`) to 128
-/// bytes, so a gap of one line more often than not leaves it where it was.
+/// bytes, so with one-line steps the record would move at every other
+/// step only.
 const COLOUR_STEP: usize = 128;
 
 /// `MADV_GUARD_INSTALL` from the kernel's `asm-generic/mman-common.h`

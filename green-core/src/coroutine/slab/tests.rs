@@ -498,16 +498,15 @@ fn an_overflow_of_a_slab_stack_is_caught_without_guard_markers() {
     an_overflow_is_caught(Some(Guard::Protect));
 }
 
-/// Consecutive slots put their tops at [`COLOURS`] different offsets in
-/// the page, [`COLOUR_STEP`] apart, and each still has the bytes asked for
-/// below its generator.
+/// A slab's slots leave their tops unused by [`COLOURS`] different gaps,
+/// [`COLOUR_STEP`] apart, slot after slot, and each stack still has the
+/// bytes asked for below its generator's first frame.
 #[test]
 fn stack_tops_take_every_colour_and_keep_their_size() {
     on_fresh_thread(None, || {
         let bytes = stack::default_size();
-        let page = stack::page_size();
-        let (mut offsets, mut alive) = (Vec::new(), Vec::new());
-        for _ in 0..COLOURS {
+        let (mut below_top, mut alive) = (Vec::new(), Vec::new());
+        for _ in 0..SLOTS {
             let spare = take(bytes).unwrap();
             let (base, span) = (spare.base() as usize, spare.size_bytes());
             let mut g = generator::Gn::<()>::new_scoped_local_on(
@@ -524,17 +523,12 @@ fn stack_tops_take_every_colour_and_keep_their_size() {
                 "{} bytes below the first frame",
                 addr - base
             );
-            assert!(addr < base + span);
-            offsets.push(addr % page);
+            below_top.push(base + span - addr);
             alive.push(g); // its slot is not taken again
         }
-        let gaps: Vec<usize> = offsets
-            .windows(2)
-            .map(|w| w[0].wrapping_sub(w[1]))
-            .collect();
-        assert!(
-            gaps.iter().all(|&d| d == COLOUR_STEP),
-            "tops at page offsets {offsets:?}"
-        );
+        // On a fresh thread the first slot taken is the slab's first.
+        let colours: Vec<usize> = below_top.iter().map(|d| d - below_top[0]).collect();
+        let want: Vec<usize> = (0..SLOTS).map(|i| i % COLOURS * COLOUR_STEP).collect();
+        assert_eq!(colours, want);
     });
 }

@@ -100,8 +100,9 @@ impl<T> StackBox<T> {
         let word = std::mem::size_of::<usize>();
 
         // Align the data using the real address instead of assuming `top` is
-        // `align` aligned: `top` is only guaranteed to be page aligned and
-        // `align` may exceed the page size. The data is placed as low as
+        // `align` aligned: `top` is only guaranteed to be page aligned (64-
+        // byte aligned below a gap, green patch 9) and `align` may exceed
+        // the page size. The data is placed as low as
         // possible while staying aligned; everything between its end and the
         // old end of the used area is padding.
         let offset = stack.offset();
@@ -565,8 +566,9 @@ struct StackMem {
 /// last handle to a stack made by [`SpareStack::from_raw`] is dropped.
 #[derive(Clone, Copy, Debug)]
 pub struct StackOwner {
-    /// Called once, with `data` and the stack's usable range (`base`,
-    /// `size_bytes`, as given to `from_raw`), when nothing uses the stack
+    /// Called once, with `data` and the stack's range (`base`,
+    /// `size_bytes`, as given to `from_raw`, a gap at the top included:
+    /// green patch 9), when nothing uses the stack
     /// any more: nothing runs on it and no record of generator's is left on
     /// it.
     pub release: unsafe fn(data: *mut (), base: *mut u8, size_bytes: usize),
@@ -819,7 +821,7 @@ impl SpareStack {
             base.addr().is_multiple_of(page)
                 && size_bytes.is_multiple_of(page)
                 && size_bytes >= SpareStack::min_size(),
-            "SpareStack::from_raw: {size_bytes} bytes at {base:p} are not whole pages \
+            "SpareStack: {size_bytes} bytes at {base:p} are not whole pages \
              of a usable size"
         );
         assert!(
@@ -866,8 +868,10 @@ impl SpareStack {
         self.stack.mem.buf.bottom.cast()
     }
 
-    /// The usable size in bytes, from [`base`](Self::base) to the top of the
-    /// mapping: whole pages, the guard page not included.
+    /// The size in bytes from [`base`](Self::base) to the top of the
+    /// mapping, or of the range given to `from_raw`: whole pages, the guard
+    /// page not included, a gap left by
+    /// [`from_raw_with_gap`](Self::from_raw_with_gap) included.
     pub fn size_bytes(&self) -> usize {
         self.stack.mem.span
     }
