@@ -55,6 +55,8 @@ static PHASE: AtomicU8 = AtomicU8::new(WARM);
 static CONNECTED: AtomicUsize = AtomicUsize::new(0);
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
+/// The first client failure, for the `ERROR` line.
+static FIRST_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
 
 /// What one run measured.
@@ -352,7 +354,10 @@ fn control(conns: usize, warmup: Duration, window: Duration) -> ! {
     wait_for(&FINISHED, conns, "stopped");
     let failed = FAILED.load(Ordering::Relaxed);
     if failed > 0 {
-        fail(&format!("{failed} of {conns} clients failed"));
+        let first = FIRST_FAILURE.get().map_or("?", String::as_str);
+        fail(&format!(
+            "{failed} of {conns} clients failed (the first: {first})"
+        ));
     }
     let cpu = cpu_end.saturating_sub(cpu_start) as f64 / sys::ticks_per_second() / secs;
     println!(
@@ -369,9 +374,10 @@ fn wait_for(counter: &AtomicUsize, conns: usize, what: &str) {
     while counter.load(Ordering::Acquire) < conns {
         if since.elapsed() > PATIENCE || FAILED.load(Ordering::Relaxed) > 0 {
             fail(&format!(
-                "{} of {conns} clients {what} within {PATIENCE:?}, {} failed",
+                "{} of {conns} clients {what} within {PATIENCE:?}, {} failed (the first: {})",
                 counter.load(Ordering::Relaxed),
-                FAILED.load(Ordering::Relaxed)
+                FAILED.load(Ordering::Relaxed),
+                FIRST_FAILURE.get().map_or("none", String::as_str)
             ));
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -386,7 +392,7 @@ fn fail(why: &str) -> ! {
 
 /// One client's round trips, until told to stop; blocking style.
 fn client(conn: std::io::Result<impl Read + Write>) {
-    let counted = conn.and_then(|mut conn| {
+    let counted = conn.map_err(|e| during("connect", e)).and_then(|mut conn| {
         CONNECTED.fetch_add(1, Ordering::Release);
         let mut buf = [7u8; MESSAGE];
         let mut counted = 0;
@@ -395,18 +401,30 @@ fn client(conn: std::io::Result<impl Read + Write>) {
             if phase == STOP {
                 return Ok(counted);
             }
-            conn.write_all(&buf)?;
-            conn.read_exact(&mut buf)?;
+            conn.write_all(&buf).map_err(|e| during("write", e))?;
+            conn.read_exact(&mut buf).map_err(|e| during("read", e))?;
             counted += u64::from(phase == COUNT);
         }
     });
     finish(counted);
 }
 
+/// `e`, saying which step of a client it ended, and in which phase.
+fn during(step: &str, e: std::io::Error) -> std::io::Error {
+    let phase = match PHASE.load(Ordering::Relaxed) {
+        WARM => "warming up",
+        COUNT => "counting",
+        _ => "stopping",
+    };
+    std::io::Error::new(e.kind(), format!("{step} while {phase}: {e}"))
+}
+
 /// [`client`] for tokio.
 async fn client_tokio(addr: std::net::SocketAddr) {
     let counted = async {
-        let mut conn = tokio::net::TcpStream::connect(addr).await?;
+        let mut conn = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| during("connect", e))?;
         conn.set_nodelay(true)?;
         CONNECTED.fetch_add(1, Ordering::Release);
         let mut buf = [7u8; MESSAGE];
@@ -416,8 +434,10 @@ async fn client_tokio(addr: std::net::SocketAddr) {
             if phase == STOP {
                 return Ok(counted);
             }
-            conn.write_all(&buf).await?;
-            conn.read_exact(&mut buf).await?;
+            conn.write_all(&buf).await.map_err(|e| during("write", e))?;
+            conn.read_exact(&mut buf)
+                .await
+                .map_err(|e| during("read", e))?;
             counted += u64::from(phase == COUNT);
         }
     };
@@ -431,6 +451,7 @@ fn finish(counted: std::io::Result<u64>) {
         }
         Err(e) => {
             eprintln!("--scale: a client failed: {e}");
+            let _ = FIRST_FAILURE.set(e.to_string());
             FAILED.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -14,7 +14,13 @@ fn scale(contender: &str, clients: usize) -> String {
         .output()
         .expect("run green-bench");
     assert!(out.status.success(), "{contender}: {out:?}");
-    String::from_utf8(out.stdout).expect("utf-8")
+    // A failure's `ERROR` line is on stdout, each client's error on stderr.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    if stdout.starts_with("ERROR ") && !stderr.is_empty() {
+        eprintln!("{contender}'s stderr:\n{stderr}");
+    }
+    stdout
 }
 
 /// The value of `key=` in the child's `SCALE` line.
