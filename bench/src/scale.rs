@@ -313,7 +313,7 @@ pub fn child_main(args: &[String]) -> ! {
     let n = sys::cpus();
     match who {
         Contender::Green1 => {
-            green::run(|| scale_green(&Hubs::new(1), 0, conns, false));
+            green::run(|| scale_green(&Hubs::new(1), 0, conns, conns, false));
         }
         Contender::GreenN => {
             let steered = args.get(4).map(String::as_str) == Some("steered");
@@ -321,7 +321,7 @@ pub fn child_main(args: &[String]) -> ! {
             green::Runtime::new()
                 .hubs(n)
                 .pin_to_cores(steered)
-                .run(|hub| scale_green(&hubs, hub, share(conns, n, hub), steered));
+                .run(|hub| scale_green(&hubs, hub, share(conns, n, hub), conns, steered));
         }
         Contender::TokioCt => peers::tokio_runtime().block_on(scale_tokio(conns)),
         Contender::TokioMt => peers::tokio_runtime_multi(n).block_on(scale_tokio(conns)),
@@ -459,8 +459,13 @@ fn finish(counted: std::io::Result<u64>) {
 }
 
 /// One hub: its `SO_REUSEPORT` listener (asking for its CPU's connections
-/// if `steered` and pinned) and acceptor, and `clients` clients.
-fn scale_green(hubs: &Hubs, hub: usize, clients: usize, steered: bool) {
+/// if `steered` and pinned) and acceptor, and `clients` clients. It
+/// returns once all `total` clients of the process have finished, not
+/// just its own: by hash, its servers serve clients of other hubs too, and
+/// a hub whose main greenlet returns drops them, resetting a connection
+/// whose client still waits for its last echo (`read while stopping:
+/// Connection reset by peer`, one run in about twenty in debug builds).
+fn scale_green(hubs: &Hubs, hub: usize, clients: usize, total: usize, steered: bool) {
     let listener = serve::green_listener(hubs, hub, steered);
     let addr = listener.local_addr().expect("local_addr");
     green::spawn(move || {
@@ -482,6 +487,9 @@ fn scale_green(hubs: &Hubs, hub: usize, clients: usize, steered: bool) {
         .collect();
     for c in clients {
         let _ = c.join();
+    }
+    while FINISHED.load(Ordering::Acquire) < total {
+        green::sleep(Duration::from_millis(1));
     }
 }
 
