@@ -191,15 +191,29 @@ struct Slab {
     open_at: Option<usize>,
 }
 
+/// The bytes of a slot's stack, for stacks of `stack_bytes`: what was
+/// asked for, and a page whose top part is left unused as the stack's
+/// colour; `None` if that overflows.
+fn span_for(stack_bytes: usize) -> Option<usize> {
+    stack_bytes.checked_add(stack::page_size())
+}
+
+/// The bytes of a slot: its guard page, then its stack's
+/// [`span`](span_for).
+fn slot_bytes_for(stack_bytes: usize) -> Option<usize> {
+    span_for(stack_bytes)?.checked_add(stack::page_size())
+}
+
 impl Slab {
-    /// The bytes of a slot's stack: what was asked for, and a page whose
-    /// top part is left unused as the stack's colour.
+    /// [`span_for`] this slab's stacks (`map_slab` checked that it fits).
     fn span(&self) -> usize {
-        self.stack_bytes + stack::page_size()
+        self.slot_bytes() - stack::page_size()
     }
 
+    /// [`slot_bytes_for`] this slab's stacks (`map_slab` checked that it
+    /// fits).
     fn slot_bytes(&self) -> usize {
-        self.span() + stack::page_size()
+        slot_bytes_for(self.stack_bytes).expect("checked by map_slab")
     }
 
     fn map_bytes(&self) -> usize {
@@ -533,7 +547,7 @@ fn is_main_thread() -> bool {
 /// Maps a slab for stacks of `stack_bytes`; `None` if the kernel refuses
 /// (or the size overflows).
 fn map_slab(stack_bytes: usize) -> Option<NonNull<Slab>> {
-    let slot_bytes = stack_bytes.checked_add(2 * stack::page_size())?;
+    let slot_bytes = slot_bytes_for(stack_bytes)?;
     let slots = (SLAB_BYTES / slot_bytes).clamp(1, SLOTS);
     let len = slots.checked_mul(slot_bytes)?;
     // SAFETY: a new private anonymous mapping; it overlaps nothing.

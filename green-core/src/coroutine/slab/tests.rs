@@ -244,7 +244,7 @@ fn guard_batches_stop_at_the_end_of_a_slab_of_fewer_slots() {
     // Twice the default: fewer than 64 slots (63 for 256 KiB), so the
     // last batch is cut short.
     let bytes = stack::default_size() * 2;
-    assert!(SLAB_BYTES / (bytes + 2 * stack::page_size()) < SLOTS);
+    assert!(SLAB_BYTES / slot_bytes_for(bytes).unwrap() < SLOTS);
     guards_go_in_doubling_batches(bytes);
 }
 
