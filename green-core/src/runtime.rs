@@ -179,6 +179,12 @@ impl Runtime {
     /// the calling thread), waits for all of them, and returns their
     /// results in hub order.
     ///
+    /// Each hub ends as [`run`](crate::run) does: when its main greenlet
+    /// returns, the hub kills its greenlets still alive, whatever the other
+    /// hubs are doing. Hubs that share a port (`SO_REUSEPORT`) serve each
+    /// other's clients, so a main whose hub must go on serving until some
+    /// work elsewhere is done waits for that work before it returns.
+    ///
     /// # Panics
     ///
     /// If a hub's main panics, the panic continues here once every hub has
