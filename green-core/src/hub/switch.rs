@@ -164,28 +164,36 @@ impl Hub {
     /// Starts loading what the greenlets after the next one read first
     /// when they resume, while the next one runs; called right after the
     /// next greenlet was taken from the queue (by a hand-off, whose
-    /// greenlet is `me`, or by the loop, with `me` null). Two stages, each
-    /// a hand-off ahead of its use:
+    /// greenlet is `me`, or by the loop, with `me` null). Three stages,
+    /// each a hand-off ahead of its use:
     ///
-    /// - the greenlet after the one after next: its generator context
-    ///   (reading its coroutine pointer from its record may itself miss);
+    /// - the third greenlet after the next: the lines of its record that
+    ///   the next stage reads (its coroutine pointer, its state);
+    /// - the greenlet after the one after next: its generator context,
+    ///   whose address that stage reads from the record fetched by the
+    ///   previous hand-off;
     /// - the greenlet after next, whose context the previous hand-off
     ///   fetched: the frames on its stack that it returns through, from
     ///   its saved stack pointer up (at most 2 KiB) — unless that is `me`
     ///   (two greenlets yielding in turn): its stack is in cache, and its
     ///   saved stack pointer is that of its last suspend while it runs.
     ///
-    /// With many greenlets their contexts and stacks are out of cache by
-    /// the time they run. The context alone (generator patch 7, until
-    /// 2026-12-04) took `swap_registers` from 2% of a 1,000-connection
-    /// server's samples to 0.3%; without it the in-process echo at 1,000
+    /// With many greenlets their records, contexts and stacks are out of
+    /// cache by the time they run. The context alone (generator patch 7)
+    /// took `swap_registers` from 2% of a 1,000-connection server's
+    /// samples to 0.3%; without it the in-process echo at 1,000
     /// connections ran 10% slower (0 of 10 pairs ahead). The stack's
     /// frames (patch 8) then gave it 3.6–7.6% more round trips (ahead in
     /// 7–9 of 12 interleaved rounds, four sets), at 0.2–0.4 ns more per
-    /// yield between two greenlets. Prefetching the record a stage
-    /// earlier as well added 1% (4 of 12), within the noise, and tried
-    /// again 0.998× (10 of 16): the miss on reading the coroutine pointer
-    /// below left, the stall on the context's stack page stayed: dropped.
+    /// yield between two greenlets. The record (2026-12-04): with a million
+    /// sleepers, 12% of the samples were the loop waiting on the record of
+    /// the greenlet two ahead, read for its context's address; fetching it
+    /// a stage earlier took the million sleepers from 5.07–5.39 s to
+    /// 4.90–5.06 s, and was level or a little ahead in the in-process echo
+    /// (1.012× at 1,000 connections, 8 of 10 rounds; 1.029× at 4,000, 3
+    /// of 6) and for a yield between two greenlets (8.8–9.1 ns against
+    /// 9.3–9.6). Earlier tries in the echo alone had found it within the
+    /// noise (1.01×, 0.998×).
     #[inline(always)]
     pub(super) fn prefetch_upcoming(&self, me: *const Core) {
         // SAFETY: the `borrow_mut` in `next_ready_after` succeeded just
@@ -196,6 +204,9 @@ impl Hub {
         // code, and this reference ends with this function, before anything
         // else touches the hub.
         let ready = unsafe { &*self.ready.as_ptr() };
+        if let Some(g) = ready.upcoming(2) {
+            prefetch_record(g);
+        }
         if let Some(co) = ready.upcoming(1).and_then(|g| queued_coroutine(g)) {
             coroutine::prefetch(co);
         }
@@ -259,6 +270,25 @@ fn queued_coroutine(g: &Core) -> Option<&Coroutine> {
 #[cold]
 fn no_coroutine() -> ! {
     panic!("green: a ready greenlet has no coroutine (this is a bug in green)")
+}
+
+/// Starts loading the lines of `g`'s record that the next hand-offs read:
+/// its coroutine pointer (the next one, for its context's address) and its
+/// state (the one that takes it from the queue).
+#[inline(always)]
+fn prefetch_record(g: &Core) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch never faults and reads nothing the program
+        // sees; both addresses are fields of a live record.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(g.co.as_ptr().cast());
+            _mm_prefetch::<_MM_HINT_T0>(g.state.as_ptr().cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = g;
 }
 
 #[cfg(test)]
