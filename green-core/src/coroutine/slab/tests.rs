@@ -256,6 +256,43 @@ fn guards_go_in_one_by_one_without_vectored_calls() {
     }
 }
 
+#[test]
+fn the_top_pages_of_a_batch_of_guards_are_resident_before_use() {
+    if !kernel_at_least(6, 15) {
+        eprintln!("skipped: process_madvise(PIDFD_SELF) needs Linux 6.15");
+        return;
+    }
+    on_fresh_thread(None, || {
+        let page = stack::page_size();
+        let mut stacks = vec![take(stack::default_size()).unwrap()];
+        let slot_bytes = {
+            let pages = guarded_and_fresh(&stacks[0]).2;
+            pages[1] - pages[0]
+        };
+        while stacks.len() < 20 {
+            stacks.push(take(stack::default_size()).unwrap());
+        }
+        if SLABS.with(|s| s.borrow().vectored) == Some(false) {
+            eprintln!("skipped: the kernel refused the vectored call (a sandbox?)");
+            return;
+        }
+        let (guarded, fresh, pages) = guarded_and_fresh(&stacks[0]);
+        // 20 taken: guards up to 32, slots 20..32 ready and not handed out.
+        assert_eq!((guarded, fresh), (32, 20));
+        for (i, &slot) in pages.iter().enumerate().take(guarded).skip(fresh) {
+            let top = slot + slot_bytes - page;
+            assert_eq!(resident_pages(top, page), 1, "slot {i}'s top page");
+            assert_eq!(
+                resident_pages(slot + page, slot_bytes - 2 * page),
+                0,
+                "slot {i}: only its top page"
+            );
+        }
+        let top = pages[guarded] + slot_bytes - page;
+        assert_eq!(resident_pages(top, page), 0, "past the guards");
+    });
+}
+
 /// Fills `s` with a pattern: all its pages become resident.
 fn fill(s: &SpareStack) {
     // SAFETY: the stack is ours and nothing runs on it.
