@@ -216,6 +216,44 @@ fn other_greenlets_run_while_one_waits_on_an_fd() {
 }
 
 #[test]
+fn more_fds_ready_at_once_than_one_poll_takes_all_wake() {
+    // A poll takes at most 128 events from the kernel (`EVENTS_PER_WAIT`):
+    // the rest must come with the next polls, none lost.
+    const PAIRS: usize = 300;
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let mut writers = Vec::new();
+        let mut readers = Vec::new();
+        for i in 0..PAIRS {
+            let (a, b) = UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let l = log.clone();
+            readers.push(green::spawn(move || {
+                let got = read_some(&a).unwrap();
+                green::io::deregister(&a);
+                l.push(format!("{i} read {got:?}"));
+            }));
+            writers.push(b);
+        }
+        green::yield_now(); // every reader waits now
+        assert!(log.lines().is_empty());
+        for (i, mut b) in writers.iter().enumerate() {
+            b.write_all(&[i as u8]).unwrap();
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+    });
+    let mut lines = log.lines();
+    lines.sort_by_key(|l| l.split(' ').next().unwrap().parse::<usize>().unwrap());
+    let want: Vec<String> = (0..PAIRS)
+        .map(|i| format!("{i} read [{}]", i as u8))
+        .collect();
+    assert_eq!(lines, want);
+}
+
+#[test]
 fn deregister_wakes_the_waiters() {
     let _w = util::watchdog();
     let log = Log::new();
