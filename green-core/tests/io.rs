@@ -254,6 +254,45 @@ fn more_fds_ready_at_once_than_one_poll_takes_all_wake() {
 }
 
 #[test]
+fn io_keeps_up_with_a_greenlet_that_keeps_yielding() {
+    // With greenlets always ready the hub polls only every 61 turns of its
+    // loop; such a poll takes up to 1,024 events, so 300 sockets ready at
+    // once all wake within about 61 yields, not 61 for every 128.
+    const PAIRS: usize = 300;
+    let _w = util::watchdog();
+    let woken = std::rc::Rc::new(std::cell::Cell::new(0));
+    let yields = green::run(|| {
+        let mut writers = Vec::new();
+        let mut readers = Vec::new();
+        for _ in 0..PAIRS {
+            let (a, b) = UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let woken = woken.clone();
+            readers.push(green::spawn(move || {
+                read_some(&a).unwrap();
+                green::io::deregister(&a);
+                woken.set(woken.get() + 1);
+            }));
+            writers.push(b);
+        }
+        green::yield_now(); // every reader waits now
+        for mut b in &writers {
+            b.write_all(b"x").unwrap();
+        }
+        let mut yields = 0;
+        while woken.get() < PAIRS && yields < 1000 {
+            green::yield_now();
+            yields += 1;
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+        yields
+    });
+    assert!(yields <= 100, "{yields} yields before every reader woke");
+}
+
+#[test]
 fn deregister_wakes_the_waiters() {
     let _w = util::watchdog();
     let log = Log::new();

@@ -109,16 +109,19 @@ impl Epoll {
     }
 
     /// Waits for events (at most `timeout`, forever when `None`) and passes
-    /// each fd's report to `each`. A wake-up from [`notify`](Self::notify)
-    /// ends the wait without a report.
+    /// each fd's report to `each`, for at most `max` events (and at most
+    /// `buf`'s capacity); the kernel keeps the others ready for the next
+    /// wait. A wake-up from [`notify`](Self::notify) ends the wait without
+    /// a report.
     pub(crate) fn wait(
         &self,
         buf: &mut Vec<libc::epoll_event>,
+        max: usize,
         timeout: Option<Duration>,
         mut each: impl FnMut(Ready),
     ) -> io::Result<()> {
         buf.clear();
-        let n = self.wait_raw(buf, timeout)?;
+        let n = self.wait_raw(buf, max, timeout)?;
         // SAFETY: the kernel initialised the first `n` entries, `n` is at
         // most the capacity it was given.
         unsafe { buf.set_len(n) };
@@ -136,9 +139,10 @@ impl Epoll {
     fn wait_raw(
         &self,
         buf: &mut Vec<libc::epoll_event>,
+        max: usize,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let cap = i32::try_from(buf.capacity()).unwrap_or(i32::MAX);
+        let cap = i32::try_from(max.min(buf.capacity())).unwrap_or(i32::MAX);
         if !self.no_pwait2.load(Ordering::Relaxed) {
             let ts = timeout.map(|t| libc::timespec {
                 tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),

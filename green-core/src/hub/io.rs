@@ -54,8 +54,8 @@ use super::epoll::Epoll;
 use super::waiters::{Waiter, Waiters};
 use crate::greenlet::Core;
 
-/// Events taken from the kernel per wait, at most; the kernel keeps the
-/// others ready for the next waits, in order.
+/// Events taken from the kernel per wait when no greenlet is ready, at
+/// most; the kernel keeps the others ready for the next waits, in order.
 ///
 /// Few enough that the sockets the kernel looks at to report them (its
 /// `tcp_poll` of each) are still in cache when their greenlets read and
@@ -73,6 +73,12 @@ use crate::greenlet::Core;
 /// was 1.5–2% slower than 1,024 woken at once: what must stay close to
 /// the greenlets' use is the kernel's look at their sockets, not the wake.
 const EVENTS_PER_WAIT: usize = 128;
+
+/// Events taken per wait while greenlets are ready, at most. The hub polls
+/// then only every [`POLL_EVERY`](super::turn::POLL_EVERY) turns of its
+/// loop (greenlets that keep yielding), so a wait takes more at once, for
+/// IO not to fall behind.
+const EVENTS_PER_BUSY_WAIT: usize = 1024;
 
 /// Which way a greenlet waits on an fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +144,7 @@ impl Io {
     pub(crate) fn new() -> io::Result<Self> {
         Ok(Io {
             poller: Arc::new(Epoll::new()?),
-            events: Vec::with_capacity(EVENTS_PER_WAIT),
+            events: Vec::with_capacity(EVENTS_PER_BUSY_WAIT),
             fds: Vec::new(),
             registered: 0,
             waiters: 0,
@@ -270,12 +276,19 @@ impl Io {
     }
 
     /// Waits for IO events (at most `timeout`, forever when `None`) and
-    /// passes every waiter that became ready to `wake`.
+    /// passes every waiter that became ready to `wake`; `busy` says that
+    /// greenlets are ready (see [`EVENTS_PER_BUSY_WAIT`]).
     pub(crate) fn poll(
         &mut self,
         timeout: Option<Duration>,
+        busy: bool,
         mut wake: impl FnMut(Rc<Core>, u64),
     ) -> io::Result<()> {
+        let max = if busy {
+            EVENTS_PER_BUSY_WAIT
+        } else {
+            EVENTS_PER_WAIT
+        };
         let Io {
             poller,
             events,
@@ -283,7 +296,7 @@ impl Io {
             waiters,
             ..
         } = self;
-        poller.wait(events, timeout, |ev| {
+        poller.wait(events, max, timeout, |ev| {
             let entry = usize::try_from(ev.fd).ok().and_then(|i| fds.get_mut(i));
             let Some(Some(state)) = entry else {
                 return;

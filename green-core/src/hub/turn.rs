@@ -144,7 +144,8 @@ impl Hub {
         let iterations = self.iterations.get().wrapping_add(1);
         self.iterations.set(iterations);
         let wakeups = self.remote.has_pending();
-        let timeout = if !self.ready.borrow().is_empty() {
+        let busy = !self.ready.borrow().is_empty();
+        let timeout = if busy {
             if !self.poll_due(iterations) {
                 return;
             }
@@ -178,7 +179,7 @@ impl Hub {
             }
             return;
         };
-        let result = self.io.borrow_mut().poll(timeout, |g, seq| {
+        let result = self.io.borrow_mut().poll(timeout, busy, |g, seq| {
             self.wake(&g, seq, Wake::Unparked);
         });
         if let Err(e) = result {
