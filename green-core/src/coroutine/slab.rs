@@ -29,7 +29,14 @@
 //! spawn writes generator's record to, which would otherwise fault at
 //! every spawn on a fresh slot (see [`populate_tops`]). A million sleeping
 //! greenlets took 4.39–4.50 s instead of 4.61–4.75 s (their page faults
-//! went from 26% of the samples to 20%, in the system call).
+//! went from 26% of the samples to 20%, in the system call). Those pages
+//! are resident ahead of use, and counted in RSS: up to 31 (124 KiB) for
+//! the slab being filled, and as many in the slab a thread keeps once its
+//! greenlets are gone (its slots were never handed out, so nothing
+//! discards them); none in a full slab. On the AMD machine of the earlier
+//! measurements, faulting in 20,000 top pages ahead of use this way took
+//! as long as touching them (1.7–2.1 µs a stack against 1.7–2.2 µs); the
+//! 2 vCPU Intel guest's page faults cost more than its system calls.
 //!
 //! A slot is handed to generator as a [`SpareStack`] that it gives back
 //! through [`release`] when the last generator on it is gone (generator
@@ -343,7 +350,7 @@ impl Slabs {
             let pages = done.map_or(0, |bytes| bytes / page);
             if pages > 0 {
                 let guarded = pages.min(n);
-                populate_tops(slab, first, guarded);
+                populate_tops(slab, first, &mut iov[..guarded]);
                 slab.guarded += guarded;
                 return true;
             }
@@ -644,20 +651,20 @@ fn discard(base: *mut u8, len: usize) {
     unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) };
 }
 
-/// Faults in the top page of slots `first .. first + n` of `slab`, never
-/// handed out yet, in one `process_madvise(MADV_POPULATE_WRITE)` (Linux
-/// 5.14 for the advice): the page that generator writes its record to when
-/// a greenlet is spawned on the slot, and that the greenlet's outer frames
-/// use. Called with the batch of guards installed ahead of use, so that
-/// those pages cost one system call between them rather than a page fault
-/// each: 1.06 µs a slot against 1.39–1.57 µs (a million slots, 264 KiB
-/// apart, on the 2 vCPU KVM guest; a fault is dearer in a virtual machine).
-/// Up to a batch of those pages, 32 at most, is resident before a greenlet
-/// needs it. A failure leaves the pages to fault in on first use.
-fn populate_tops(slab: &Slab, first: usize, n: usize) {
+/// Faults in the top page of the slots of `slab` from `first` on, one per
+/// entry of `iov` (whose entries it overwrites), never handed out yet, in
+/// one `process_madvise(MADV_POPULATE_WRITE)` (Linux 5.14 for the advice):
+/// the page that generator writes its record to when a greenlet is
+/// spawned on the slot, and that the greenlet's outer frames use. Called
+/// with the batch of guards installed ahead of use, so that those pages
+/// cost one system call between them rather than a page fault each: 1.06
+/// µs a slot against 1.39–1.57 µs (a million slots, 264 KiB apart, on the
+/// 2 vCPU KVM guest; a fault is dearer in a virtual machine). Up to 31 of
+/// those pages are resident before a greenlet needs them (see the module
+/// docs). A failure leaves the pages to fault in on first use.
+fn populate_tops(slab: &Slab, first: usize, iov: &mut [libc::iovec]) {
+    debug_assert!(first + iov.len() <= slab.slots);
     let page = stack::page_size();
-    let mut iov = [EMPTY_IOVEC; SLOTS];
-    let iov = &mut iov[..n];
     for (k, v) in iov.iter_mut().enumerate() {
         v.iov_base = slab
             .stack(first + k)
@@ -666,9 +673,11 @@ fn populate_tops(slab: &Slab, first: usize, n: usize) {
         v.iov_len = page;
     }
     // SAFETY: each range is the top page of a slot of this thread's slab,
-    // inside the mapping, of a slot never handed out (at or above `fresh`,
-    // which the caller does not move past `first`): nothing lives there,
-    // and populating for writing only faults it in, zero-filled.
+    // inside the mapping (`first + iov.len() <= slots`), of a slot never
+    // handed out (at or above `fresh`, which the caller has not moved past
+    // `first`): nothing lives there. Populating for writing never changes
+    // a page's contents; it only faults in the zero-filled page a first
+    // write would.
     let _ = unsafe { advise_together(iov, libc::MADV_POPULATE_WRITE) };
 }
 

@@ -142,6 +142,7 @@ impl Epoll {
         max: usize,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
+        debug_assert!(max > 0, "epoll_wait takes at least one event");
         let cap = i32::try_from(max.min(buf.capacity())).unwrap_or(i32::MAX);
         if !self.no_pwait2.load(Ordering::Relaxed) {
             let ts = timeout.map(|t| libc::timespec {

@@ -59,19 +59,27 @@ use crate::greenlet::Core;
 ///
 /// Few enough that the sockets the kernel looks at to report them (its
 /// `tcp_poll` of each) are still in cache when their greenlets read and
-/// write them right after, as in tokio, which polls every 61 tasks. With
-/// 1,024 a server at 1,000 connections and more took all its connections'
-/// events in one wait, and the first of them were out of cache again by the
-/// time their turn came. Measured (2 vCPU KVM guest, server and load
-/// pinned to a core each, four to six rounds in turns): with 128 instead of
-/// 1,024, echo at 1,000 connections made 8–9% more round trips from an
-/// external load (64 and 128 alike; 32: 6%) and 4–5% in process (1,000
-/// and 4,000 clients on the server's hub), HTTP at 1,000 connections 6%;
-/// at 100 connections, where a wait took up to 100 events anyway, 64 cost
-/// HTTP 1.3% in extra waits and 128 nothing; at 10,000, 2% more. Taking
-/// 1,024 and waking their greenlets 32 at a time instead (no extra waits)
-/// was 1.5–2% slower than 1,024 woken at once: what must stay close to
-/// the greenlets' use is the kernel's look at their sockets, not the wake.
+/// write them right after. With 1,024 a server at 1,000 connections and
+/// more took all its connections' events in one wait, and the first of
+/// them were out of cache again by the time their turn came. Measured (2
+/// vCPU KVM guest, server and load pinned to a core each, four to six
+/// rounds in turns): with 128 instead of 1,024, echo at 1,000 connections
+/// made 8–9% more round trips from an external load (64 and 128 alike; 32:
+/// 6%) and 4–5% in process (1,000 and 4,000 clients on the server's hub),
+/// HTTP at 1,000 connections 6%; at 100 connections, where a wait took up
+/// to 100 events anyway, 64 cost HTTP 1.3% in extra waits and 128
+/// nothing; at 10,000, 2% more.
+///
+/// Two other ways were slower. Taking 1,024 and waking their greenlets 32
+/// at a time (no extra waits): 1.5–2% below 1,024 woken at once, so what
+/// must stay close to the greenlets' use is the kernel's look at their
+/// sockets, not the wake. Polling, as tokio does, every 64 greenlets run
+/// (batches of at most 64) and taking everything ready each time: the
+/// kernel's ready list then stays short and its look at each socket finds
+/// it in cache (the epoll time per event halved, to tokio's), but the
+/// greenlets run about a thousand places later, by which time their
+/// sockets are cold again: level in process, 3–6% fewer round trips from
+/// an external load at 1,000 and 10,000 connections.
 const EVENTS_PER_WAIT: usize = 128;
 
 /// Events taken per wait while greenlets are ready, at most. The hub polls
