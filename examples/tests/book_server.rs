@@ -356,7 +356,10 @@ fn a_hundred_sleeps_on_one_os_thread_take_about_one_sleep() {
     // are greenlets on the main thread; `fs::read_to_string` runs on
     // green's blocking pool, whose threads are named "green-blocking" (a
     // new thread carries its parent's name until it has set its own, so
-    // a thread counts as the pool's once it has been seen with that name).
+    // a thread counts as the pool's once it has been seen with that name;
+    // the pool starts threads right as the sleeps end, so one last look a
+    // moment after the requests sees the names of those started at the
+    // very end: idle pool threads live on for 10 s).
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
         let done = done.clone();
@@ -364,16 +367,25 @@ fn a_hundred_sleeps_on_one_os_thread_take_about_one_sleep() {
             let mut most = 0;
             let mut pool = HashSet::new();
             let mut seen = HashSet::new();
-            while !done.load(Ordering::Relaxed) {
+            let mut last_look = false;
+            loop {
                 let now = threads(pid);
-                most = most.max(now.len());
-                for (tid, name) in now {
-                    seen.insert(tid);
+                for (tid, name) in &now {
                     if name == "green-blocking" {
-                        pool.insert(tid);
+                        pool.insert(*tid);
                     }
                 }
-                std::thread::sleep(Duration::from_millis(2));
+                if last_look {
+                    break;
+                }
+                most = most.max(now.len());
+                seen.extend(now.into_iter().map(|(tid, _)| tid));
+                if done.load(Ordering::Relaxed) {
+                    last_look = true;
+                    std::thread::sleep(Duration::from_millis(100));
+                } else {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
             }
             let mut not_pool: Vec<u32> = seen.difference(&pool).copied().collect();
             not_pool.sort();
