@@ -215,29 +215,40 @@ fn other_greenlets_run_while_one_waits_on_an_fd() {
     assert_eq!(log.lines(), ["work 0", "work 1", "work 2", "read 4"]);
 }
 
+/// Socket pairs (150: 300 fds, so that the two tests that use this fit
+/// side by side under a soft limit of 1,024), one greenlet waiting to read
+/// each, and the pairs' other ends once all of them wait: `then(i, bytes)`
+/// runs in reader `i` with what it read.
+fn waiting_readers(
+    then: impl Fn(usize, Vec<u8>) + Clone + 'static,
+) -> (Vec<UnixStream>, Vec<green::JoinHandle<()>>) {
+    const PAIRS: usize = 150;
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for i in 0..PAIRS {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let then = then.clone();
+        readers.push(green::spawn(move || {
+            let got = read_some(&a).unwrap();
+            green::io::deregister(&a);
+            then(i, got);
+        }));
+        writers.push(b);
+    }
+    green::yield_now(); // every reader waits now
+    (writers, readers)
+}
+
 #[test]
 fn more_fds_ready_at_once_than_one_poll_takes_all_wake() {
     // A poll takes at most 128 events from the kernel (`EVENTS_PER_WAIT`):
-    // the rest must come with the next polls, none lost. (300 fds: this
-    // and the next test run side by side under a soft limit of 1,024.)
-    const PAIRS: usize = 150;
+    // the rest must come with the next polls, none lost.
     let _w = util::watchdog();
     let log = Log::new();
-    green::run(|| {
-        let mut writers = Vec::new();
-        let mut readers = Vec::new();
-        for i in 0..PAIRS {
-            let (a, b) = UnixStream::pair().unwrap();
-            a.set_nonblocking(true).unwrap();
-            let l = log.clone();
-            readers.push(green::spawn(move || {
-                let got = read_some(&a).unwrap();
-                green::io::deregister(&a);
-                l.push(format!("{i} read {got:?}"));
-            }));
-            writers.push(b);
-        }
-        green::yield_now(); // every reader waits now
+    let pairs = green::run(|| {
+        let l = log.clone();
+        let (writers, readers) = waiting_readers(move |i, got| l.push(format!("{i} read {got:?}")));
         assert!(log.lines().is_empty());
         for (i, mut b) in writers.iter().enumerate() {
             b.write_all(&[i as u8]).unwrap();
@@ -245,10 +256,12 @@ fn more_fds_ready_at_once_than_one_poll_takes_all_wake() {
         for r in readers {
             r.join().unwrap();
         }
+        writers.len()
     });
+    assert!(pairs > 128);
     let mut lines = log.lines();
     lines.sort_by_key(|l| l.split(' ').next().unwrap().parse::<usize>().unwrap());
-    let want: Vec<String> = (0..PAIRS)
+    let want: Vec<String> = (0..pairs)
         .map(|i| format!("{i} read [{}]", i as u8))
         .collect();
     assert_eq!(lines, want);
@@ -259,29 +272,16 @@ fn io_keeps_up_with_a_greenlet_that_keeps_yielding() {
     // With greenlets always ready the hub polls only every 61 turns of its
     // loop; such a poll takes up to 1,024 events, so 150 sockets ready at
     // once all wake within about 61 yields, not 61 for every 128.
-    const PAIRS: usize = 150;
     let _w = util::watchdog();
     let woken = std::rc::Rc::new(std::cell::Cell::new(0));
     let yields = green::run(|| {
-        let mut writers = Vec::new();
-        let mut readers = Vec::new();
-        for _ in 0..PAIRS {
-            let (a, b) = UnixStream::pair().unwrap();
-            a.set_nonblocking(true).unwrap();
-            let woken = woken.clone();
-            readers.push(green::spawn(move || {
-                read_some(&a).unwrap();
-                green::io::deregister(&a);
-                woken.set(woken.get() + 1);
-            }));
-            writers.push(b);
-        }
-        green::yield_now(); // every reader waits now
+        let w = woken.clone();
+        let (writers, readers) = waiting_readers(move |_, _| w.set(w.get() + 1));
         for mut b in &writers {
             b.write_all(b"x").unwrap();
         }
         let mut yields = 0;
-        while woken.get() < PAIRS && yields < 1000 {
+        while woken.get() < writers.len() && yields < 1000 {
             green::yield_now();
             yields += 1;
         }
