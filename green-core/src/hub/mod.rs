@@ -19,8 +19,9 @@
 //!    order: the greenlets go to the back of the run queue.
 //! 4. Poll for IO: without blocking when greenlets are ready (and only every
 //!    [`turn::POLL_EVERY`] iterations, so yield-heavy code does not pay a syscall
-//!    per switch), otherwise blocking until the next timer deadline, an IO
-//!    event or a notification from another thread.
+//!    per switch; up to 1,024 events), otherwise blocking until the next
+//!    timer deadline, an IO event or a notification from another thread (up
+//!    to 128 events: see `EVENTS_PER_WAIT` in [`io`]).
 //! 5. If nothing is ready and nothing can ever make anything ready (no live
 //!    timer, no fd waiter, no blocking job out, no possible wake-up from
 //!    another thread), the main greenlet is woken with a deadlock panic:

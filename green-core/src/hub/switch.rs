@@ -30,12 +30,13 @@
 //! On a hand-off the greenlet also starts loading what the greenlets
 //! after the next one read first when they resume: the record of one, the
 //! generator context of the next, the frames on the stack of the one
-//! after (see `Hub::prefetch_upcoming`). With many greenlets these are out of cache by
-//! the time they run, and those misses were most of green's own time in a
-//! server with 1,000 connections. The loop does the same before each
-//! resume of its own (`run_until_main_finished`): greenlets that finish come back to it, and
-//! it resumes the next one itself (a million sleepers: the process's user
-//! time 4.9 s against 5.4 s, lower in six interleaved pairs of six).
+//! after (see `Hub::prefetch_upcoming`). With many greenlets these are out
+//! of cache by the time they run, and those misses were most of green's
+//! own time in a server with 1,000 connections. The loop does the same
+//! before each resume of its own (`run_until_main_finished`): greenlets
+//! that finish come back to it, and it resumes the next one itself (a
+//! million sleepers: the process's user time 4.9 s against 5.4 s, lower in
+//! six interleaved pairs of six).
 //!
 //! [`ready`]: super::ready
 
