@@ -221,7 +221,7 @@ fn slot_bytes_for(stack_bytes: usize) -> Option<usize> {
 impl Slab {
     /// [`span_for`] this slab's stacks (`map_slab` checked that it fits).
     fn span(&self) -> usize {
-        self.slot_bytes() - stack::page_size()
+        span_for(self.stack_bytes).expect("checked by map_slab")
     }
 
     /// [`slot_bytes_for`] this slab's stacks (`map_slab` checked that it
@@ -665,11 +665,9 @@ fn discard(base: *mut u8, len: usize) {
 fn populate_tops(slab: &Slab, first: usize, iov: &mut [libc::iovec]) {
     debug_assert!(first + iov.len() <= slab.slots);
     let page = stack::page_size();
+    let top_page = slab.span() - page;
     for (k, v) in iov.iter_mut().enumerate() {
-        v.iov_base = slab
-            .stack(first + k)
-            .wrapping_add(slab.span() - page)
-            .cast();
+        v.iov_base = slab.stack(first + k).wrapping_add(top_page).cast();
         v.iov_len = page;
     }
     // SAFETY: each range is the top page of a slot of this thread's slab,
