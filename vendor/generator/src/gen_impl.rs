@@ -1117,6 +1117,49 @@ mod test {
         assert_eq!(g.next(), Some(2));
     }
 
+    /// `size` bytes of a private mapping above a guard page, unmapped when
+    /// dropped: a stack in the caller's memory, for `SpareStack::from_raw`
+    /// (declared before what runs on it, so that it is dropped after).
+    struct CallersStack {
+        mem: *mut u8,
+        size: usize,
+    }
+
+    impl CallersStack {
+        fn new(size: usize) -> CallersStack {
+            let page = crate::stack::sys::page_size();
+            // SAFETY: a fresh private mapping, unmapped by `drop`; its lowest
+            // page is made the guard.
+            let mem = unsafe {
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    size + page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANON,
+                    -1,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                assert_eq!(libc::mprotect(p, page, libc::PROT_NONE), 0);
+                p.cast::<u8>()
+            };
+            CallersStack { mem, size }
+        }
+
+        /// The stack's lowest usable byte, right above the guard page.
+        fn base(&self) -> *mut u8 {
+            self.mem.wrapping_add(crate::stack::sys::page_size())
+        }
+    }
+
+    impl Drop for CallersStack {
+        fn drop(&mut self) {
+            let page = crate::stack::sys::page_size();
+            // SAFETY: the mapping made by `new`; nothing uses it any more.
+            unsafe { libc::munmap(self.mem.cast(), self.size + page) };
+        }
+    }
+
     #[test]
     fn a_stack_in_the_callers_memory_goes_back_to_the_caller() {
         // green patch 4: the caller maps (and guards) the memory, generator
@@ -1131,22 +1174,8 @@ mod test {
         }
         let page = crate::stack::sys::page_size();
         let size = 16 * page;
-        // SAFETY: a fresh private mapping, unmapped at the end of the test;
-        // its lowest page is made the guard.
-        let mem = unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                size + page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANON,
-                -1,
-                0,
-            );
-            assert_ne!(p, libc::MAP_FAILED);
-            assert_eq!(libc::mprotect(p, page, libc::PROT_NONE), 0);
-            p.cast::<u8>()
-        };
-        let base = unsafe { mem.add(page) };
+        let mem = CallersStack::new(size);
+        let base = mem.base();
         let owner = StackOwner {
             release,
             data: std::ptr::without_provenance_mut(42),
@@ -1173,7 +1202,6 @@ mod test {
         // a spare stack given back without a generator is released too
         drop(unsafe { SpareStack::from_raw(base, size, owner) });
         RELEASED.with(|r| assert_eq!(r.borrow().len(), 3));
-        unsafe { libc::munmap(mem.cast(), size + page) };
     }
 
     #[test]
@@ -1191,22 +1219,8 @@ mod test {
         }
         let page = crate::stack::sys::page_size();
         let (size, gap) = (16 * page, 1984);
-        // SAFETY: a fresh private mapping, unmapped at the end of the test;
-        // its lowest page is made the guard.
-        let mem = unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                size + page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANON,
-                -1,
-                0,
-            );
-            assert_ne!(p, libc::MAP_FAILED);
-            assert_eq!(libc::mprotect(p, page, libc::PROT_NONE), 0);
-            p.cast::<u8>()
-        };
-        let base = unsafe { mem.add(page) };
+        let mem = CallersStack::new(size);
+        let base = mem.base();
         let top = base as usize + size;
         // SAFETY: the gap is ours; nothing runs there yet.
         let gap_bytes = unsafe { std::slice::from_raw_parts_mut(base.add(size - gap), gap) };
@@ -1237,7 +1251,6 @@ mod test {
         assert!(gap_bytes.iter().all(|&b| b == 0xab), "the gap was written");
         drop(spare);
         RELEASED.with(|r| assert_eq!(*r.borrow(), [(base as usize, size)]));
-        unsafe { libc::munmap(mem.cast(), size + page) };
     }
 
     /// Whether `from_raw_with_gap` takes a gap of `gap` bytes at the top of
