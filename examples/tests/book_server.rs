@@ -367,26 +367,16 @@ fn a_hundred_sleeps_on_one_os_thread_take_about_one_sleep() {
             let mut most = 0;
             let mut pool = HashSet::new();
             let mut seen = HashSet::new();
-            let mut last_look = false;
-            loop {
+            let is_pool = |(tid, name): &(u32, String)| (name == "green-blocking").then_some(*tid);
+            while !done.load(Ordering::Relaxed) {
                 let now = threads(pid);
-                for (tid, name) in &now {
-                    if name == "green-blocking" {
-                        pool.insert(*tid);
-                    }
-                }
-                if last_look {
-                    break;
-                }
                 most = most.max(now.len());
+                pool.extend(now.iter().filter_map(is_pool));
                 seen.extend(now.into_iter().map(|(tid, _)| tid));
-                if done.load(Ordering::Relaxed) {
-                    last_look = true;
-                    std::thread::sleep(Duration::from_millis(100));
-                } else {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
+                std::thread::sleep(Duration::from_millis(2));
             }
+            std::thread::sleep(Duration::from_millis(100));
+            pool.extend(threads(pid).iter().filter_map(is_pool));
             let mut not_pool: Vec<u32> = seen.difference(&pool).copied().collect();
             not_pool.sort();
             (most, pool.len(), not_pool)
