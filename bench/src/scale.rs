@@ -354,9 +354,9 @@ fn control(conns: usize, warmup: Duration, window: Duration) -> ! {
     wait_for(&FINISHED, conns, "stopped");
     let failed = FAILED.load(Ordering::Relaxed);
     if failed > 0 {
-        let first = FIRST_FAILURE.get().map_or("?", String::as_str);
         fail(&format!(
-            "{failed} of {conns} clients failed (the first: {first})"
+            "{failed} of {conns} clients failed (the first: {})",
+            first_failure()
         ));
     }
     let cpu = cpu_end.saturating_sub(cpu_start) as f64 / sys::ticks_per_second() / secs;
@@ -377,7 +377,7 @@ fn wait_for(counter: &AtomicUsize, conns: usize, what: &str) {
                 "{} of {conns} clients {what} within {PATIENCE:?}, {} failed (the first: {})",
                 counter.load(Ordering::Relaxed),
                 FAILED.load(Ordering::Relaxed),
-                FIRST_FAILURE.get().map_or("none", String::as_str)
+                first_failure()
             ));
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -407,6 +407,11 @@ fn client(conn: std::io::Result<impl Read + Write>) {
         }
     });
     finish(counted);
+}
+
+/// The first client failure, for the `ERROR` line ("none" before any).
+fn first_failure() -> &'static str {
+    FIRST_FAILURE.get().map_or("none", String::as_str)
 }
 
 /// `e`, saying which step of a client it ended, and in which phase.
