@@ -40,7 +40,11 @@
 //!
 //! A slot is handed to generator as a [`SpareStack`] that it gives back
 //! through [`release`] when the last generator on it is gone (generator
-//! patch 4): its pages are discarded (`MADV_DONTNEED`: its memory goes back,
+//! patch 4). While it is out, generator keeps its record of the stack
+//! (bounds, bump offset, owner) in the slot's top line below the colour
+//! gap (patch 10), not in a `malloc`'d block of 80 bytes a greenlet.
+//! Given back, its pages are
+//! discarded (`MADV_DONTNEED`: its memory goes back,
 //! and it reads as zeroes again, as a fresh mapping does), its guard stays
 //! (markers survive a discard), and the slot is free for the next spawn: no
 //! system call. The discards wait until [`DISCARD_BATCH`] released stacks

@@ -1254,8 +1254,8 @@ mod test {
     }
 
     /// Whether `from_raw_with_gap` takes a gap of `gap` bytes at the top of
-    /// a 16-page stack (it is checked before anything touches the memory,
-    /// which is absent: the release does nothing).
+    /// a 16-page stack (it is checked before anything touches the memory;
+    /// the release does nothing).
     fn takes_gap(gap: usize) -> bool {
         use crate::StackOwner;
         unsafe fn release(_: *mut (), _: *mut u8, _: usize) {}
@@ -1264,11 +1264,14 @@ mod test {
             data: std::ptr::null_mut(),
         };
         let page = crate::stack::sys::page_size();
-        let base = std::ptr::without_provenance_mut(page * 1024);
-        // SAFETY: nothing runs on the stack; it is dropped at once, and
-        // dropping it only calls the release above.
+        // Memory of its own: the stack's record is written at its top
+        // (green patch 10).
+        let mem = CallersStack::new(16 * page);
+        // SAFETY: the caller's memory, guarded, which nothing runs on; the
+        // stack is dropped at once, and dropping it only calls the release
+        // above.
         std::panic::catch_unwind(|| unsafe {
-            drop(SpareStack::from_raw_with_gap(base, 16 * page, gap, owner))
+            drop(SpareStack::from_raw_with_gap(mem.base(), 16 * page, gap, owner))
         })
         .is_ok()
     }

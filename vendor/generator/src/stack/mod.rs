@@ -8,7 +8,6 @@ use std::fmt::{self, Display};
 use std::io;
 use std::os::raw::c_void;
 use std::ptr;
-use std::rc::Rc;
 
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
@@ -106,7 +105,7 @@ impl<T> StackBox<T> {
         // possible while staying aligned; everything between its end and the
         // old end of the used area is padding.
         let offset = stack.offset();
-        let top = stack.mem.buf.top.cast::<u8>();
+        let top = stack.mem().buf.top.cast::<u8>();
         let old_end = top.wrapping_sub(offset * word);
         let old_end_addr = old_end.addr();
         let needed = layout.size().div_ceil(word).saturating_add(extra_words);
@@ -138,7 +137,7 @@ impl<T> StackBox<T> {
         }
 
         // Commit the reservation in one step.
-        stack.mem.offset.set(end_offset);
+        stack.mem().offset.set(end_offset);
         (data_ptr, prev_offset, end_offset)
     }
 
@@ -243,7 +242,7 @@ impl<T> Drop for StackBoxUninit<T> {
                 offset: stack.offset_cell(),
                 prev_offset: (*header).prev_offset,
                 end_offset: (*header).end_offset,
-                abandoned: Some(&stack.mem.abandoned),
+                abandoned: Some(&stack.mem().abandoned),
             };
         }
     }
@@ -400,7 +399,7 @@ impl<T> Drop for StackBox<T> {
             offset: stack.offset_cell(),
             prev_offset,
             end_offset,
-            abandoned: Some(&stack.mem.abandoned),
+            abandoned: Some(&stack.mem().abandoned),
         };
 
         unsafe { ptr::drop_in_place(self.ptr.as_ptr()) };
@@ -538,13 +537,32 @@ const STACK_SENTINEL: usize = 0xDEAD_BEEFusize;
 /// The handle is deliberately thread-affine: every handle lives in the
 /// generator's own allocation and moves with it, so `Generator`'s `Send` impl
 /// is the only place where a stack may cross a thread boundary.
-#[derive(Clone)]
+///
+/// green patch 10: the handles share a [`StackMem`] record, counted by hand
+/// rather than by an `Rc`. For a stack in the caller's memory
+/// ([`SpareStack::from_raw`]) the record lives in the top [`MEM_BYTES`] of
+/// that memory, so such a stack costs no `malloc` and no `free`; a stack
+/// generator maps itself keeps it on the heap, so that its
+/// [`size`](Stack::size) stays the size asked for (`may` recycles only the
+/// coroutines whose stack is exactly its configured size).
 pub struct Stack {
-    mem: Rc<StackMem>,
+    mem: ptr::NonNull<StackMem>,
 }
 
-/// The shared allocation backing a `Stack`.
+/// green patch 10: the bytes at the top of a stack in the caller's memory
+/// (below a gap, see [`SpareStack::from_raw_with_gap`]) that hold its
+/// [`StackMem`]; the stack proper (`buf`) ends below them.
+const MEM_BYTES: usize = 64;
+const _: () = assert!(
+    std::mem::size_of::<StackMem>() <= MEM_BYTES
+        && MEM_BYTES.is_multiple_of(std::mem::align_of::<StackMem>())
+);
+
+/// The record a stack's handles share: at the top of its memory when the
+/// caller provided that (`owner`), on the heap otherwise.
 struct StackMem {
+    // green patch 10: the handles to the stack (an `Rc`'s strong count)
+    refs: Cell<usize>,
     buf: SysStack,
     // bump offset in words from the top of the stack
     offset: Cell<usize>,
@@ -557,8 +575,9 @@ struct StackMem {
     // (`SpareStack::from_raw`); `None`: generator mapped it and unmaps it
     owner: Option<StackOwner>,
     // green patch 9: the bytes from `buf.bottom` to the end of the memory,
-    // which is `buf.len()` plus the gap `SpareStack::from_raw_with_gap`
-    // leaves unused above `buf.top`
+    // which is `buf.len()`, plus (in the caller's memory) this record
+    // (green patch 10) and the gap `SpareStack::from_raw_with_gap` leaves
+    // unused above it
     span: usize,
 }
 
@@ -582,6 +601,8 @@ thread_local! {
 }
 
 impl Drop for StackMem {
+    /// Releases the memory. A record in that memory is copied out of it
+    /// first (see [`Stack`]'s drop), and this runs on the copy.
     fn drop(&mut self) {
         if let Some(owner) = self.owner {
             // SAFETY: the owner's contract (`SpareStack::from_raw`): this is
@@ -607,7 +628,82 @@ impl Drop for StackMem {
     }
 }
 
+impl Clone for Stack {
+    fn clone(&self) -> Stack {
+        let refs = &self.mem().refs;
+        refs.set(refs.get() + 1);
+        Stack { mem: self.mem }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let refs = &self.mem().refs;
+        let left = refs.get() - 1;
+        refs.set(left);
+        if left == 0 {
+            let at = self.mem.as_ptr();
+            if self.mem().owner.is_some() {
+                // SAFETY: the record was written by `Stack::in_memory` and
+                // this was its last handle: nothing reads it any more. It
+                // is copied out of the memory before that memory is released
+                // (the copy's drop releases it), so nothing refers into the
+                // memory then.
+                drop(unsafe { ptr::read(at) });
+            } else {
+                // SAFETY: the record was leaked from a `Box` by `Stack::new`
+                // (no owner) and this was its last handle.
+                drop(unsafe { Box::from_raw(at) });
+            }
+        }
+    }
+}
+
 impl Stack {
+    /// green patch 10: a stack in the caller's memory `bottom .. top`, its
+    /// record written into the top [`MEM_BYTES`] and the stack proper below
+    /// them; `span` is what `owner.release` is given from `bottom` up.
+    ///
+    /// # Safety
+    ///
+    /// `bottom .. top` is writable memory that nothing else uses until
+    /// `owner.release` is called, `top` is aligned to [`MEM_BYTES`], and
+    /// the range is larger than [`MEM_BYTES`].
+    unsafe fn in_memory(top: *mut u8, bottom: *mut u8, owner: StackOwner, span: usize) -> Stack {
+        debug_assert!(
+            top.addr().is_multiple_of(MEM_BYTES) && top.addr() - bottom.addr() > MEM_BYTES
+        );
+        let at = top.wrapping_sub(MEM_BYTES);
+        // SAFETY: `at .. top` is in the caller's range, hence writable and
+        // unused; aligned for the record (checked above and at compile time).
+        unsafe {
+            ptr::write(
+                at.cast::<StackMem>(),
+                StackMem {
+                    refs: Cell::new(1),
+                    buf: SysStack::new(at.cast(), bottom.cast()),
+                    offset: Cell::new(0),
+                    abandoned: Cell::new(false),
+                    tracked: false,
+                    owner: Some(owner),
+                    span,
+                },
+            );
+        }
+        Stack {
+            // SAFETY: `at` is inside the caller's range, hence not null.
+            mem: unsafe { ptr::NonNull::new_unchecked(at.cast()) },
+        }
+    }
+
+    /// The record, alive while this handle is.
+    #[inline]
+    fn mem(&self) -> &StackMem {
+        // SAFETY: every handle counts in `refs`, so the record (and the
+        // memory it is in) stays until the last one is dropped.
+        unsafe { self.mem.as_ref() }
+    }
+
     /// Allocate a new stack of `size` words (`size * size_of::<usize>()`
     /// bytes). Sizes below the platform minimum are rounded up to it.
     ///
@@ -623,16 +719,18 @@ impl Stack {
             .max(SysStack::min_size());
 
         let buf = SysStack::allocate(bytes).expect("failed to alloc sys stack");
-
+        let mem = Box::new(StackMem {
+            refs: Cell::new(1),
+            span: buf.len(),
+            buf,
+            offset: Cell::new(0),
+            abandoned: Cell::new(false),
+            tracked: track_usage,
+            owner: None,
+        });
+        // green patch 10: freed by the last handle's drop.
         let stk = Stack {
-            mem: Rc::new(StackMem {
-                span: buf.len(),
-                buf,
-                offset: Cell::new(0),
-                abandoned: Cell::new(false),
-                tracked: track_usage,
-                owner: None,
-            }),
+            mem: ptr::NonNull::from(Box::leak(mem)),
         };
 
         // green patch: without usage tracking, write no sentinel at all.
@@ -646,7 +744,7 @@ impl Stack {
         // words (instead of raw bytes) keeps the written pattern identical to
         // what `get_used_size` compares against, on any word size/endianness.
         unsafe {
-            let mut p = stk.mem.buf.bottom.cast::<usize>();
+            let mut p = stk.mem().buf.bottom.cast::<usize>();
             for _ in 0..count {
                 p.write(STACK_SENTINEL);
                 p = p.offset(1);
@@ -662,7 +760,7 @@ impl Stack {
     /// tracking). Otherwise (green patch) it returns 0: no sentinel was
     /// written to measure against.
     pub fn get_used_size(&self) -> usize {
-        if !self.mem.tracked {
+        if !self.mem().tracked {
             // green patch: no sentinel to measure against; report nothing
             // used, which also disables the "filled to the bottom" drop check
             // that the guard page makes redundant.
@@ -675,7 +773,7 @@ impl Stack {
         // written to at most `cap` words by `Stack::new`).
         let mut free: usize = 0;
         unsafe {
-            let mut ptr = self.mem.buf.bottom.cast::<usize>();
+            let mut ptr = self.mem().buf.bottom.cast::<usize>();
             while free < cap && *ptr == STACK_SENTINEL {
                 free += 1;
                 ptr = ptr.offset(1);
@@ -687,18 +785,18 @@ impl Stack {
     /// get the stack cap
     #[inline]
     pub fn size(&self) -> usize {
-        self.mem.buf.len() / std::mem::size_of::<usize>()
+        self.mem().buf.len() / std::mem::size_of::<usize>()
     }
 
     /// Point to the high end of the allocated stack
     pub fn end(&self) -> *mut usize {
         let offset = self.offset();
-        unsafe { (self.mem.buf.top.cast::<usize>()).offset(0 - offset as isize) }
+        unsafe { (self.mem().buf.top.cast::<usize>()).offset(0 - offset as isize) }
     }
 
     /// Point to the low end of the allocated stack
     pub fn begin(&self) -> *mut usize {
-        self.mem.buf.bottom.cast::<usize>()
+        self.mem().buf.bottom.cast::<usize>()
     }
 
     /// Reserve a block for `T` on this stack.
@@ -712,12 +810,12 @@ impl Stack {
 
     // current bump offset in words
     fn offset(&self) -> usize {
-        self.mem.offset.get()
+        self.mem().offset.get()
     }
 
     // the offset can be restored from a guard
     fn offset_cell(&self) -> &Cell<usize> {
-        &self.mem.offset
+        &self.mem().offset
     }
 
     /// Mark the stack as abandoned mid-run.
@@ -727,7 +825,7 @@ impl Stack {
     /// The bump offset cannot be trusted after that, so the LIFO check is
     /// skipped when the stack's blocks are dropped.
     pub(crate) fn abandon(&self) {
-        self.mem.abandoned.set(true);
+        self.mem().abandoned.set(true);
     }
 }
 
@@ -739,12 +837,18 @@ impl Stack {
 /// the stack. So a `SpareStack` is the one handle to its mapping and nothing
 /// on the stack is live: [`Gn::new_scoped_local_on`](crate::Gn) writes its
 /// generator block as on a fresh mapping, and a body writes every stack word
-/// before it reads it. The owner may therefore have the kernel discard the
-/// contents (`madvise(MADV_DONTNEED)` over [`base`](Self::base) ..
-/// `base + `[`size_bytes`](Self::size_bytes), which leaves the guard page
-/// below alone): the stack is then, page for page, what a fresh `mmap`
-/// gives. Stacks with full usage tracking (odd sizes) are never spare: their
-/// sentinel would not survive that.
+/// before it reads it. Stacks with full usage tracking (odd sizes) are never
+/// spare.
+///
+/// The range from [`base`](Self::base) to `base + `[`size_bytes`](Self::size_bytes)
+/// is the stack and, in its top line (below a gap, see
+/// [`from_raw_with_gap`](Self::from_raw_with_gap)), the record its handles
+/// share (green patch 10): while the `SpareStack` is held, the owner must
+/// neither write nor discard that line. Once the memory is released
+/// (dropping the spare stack, or the last generator built on it), nothing
+/// in it is live: the owner may then have the kernel discard it whole
+/// (`madvise(MADV_DONTNEED)`, which leaves the guard page below alone), and
+/// it is then, page for page, what a fresh `mmap` gives.
 ///
 /// Dropping it unmaps the stack (or gives a caller's memory back, see
 /// [`from_raw`](Self::from_raw)).
@@ -757,10 +861,9 @@ impl SpareStack {
     /// nothing allocated on it, was not abandoned by an overflow and does
     /// not track its usage.
     pub(crate) fn new(stack: Stack) -> Option<SpareStack> {
-        let spare = Rc::strong_count(&stack.mem) == 1
-            && stack.offset() == 0
-            && !stack.mem.abandoned.get()
-            && !stack.mem.tracked;
+        let mem = stack.mem();
+        let spare =
+            mem.refs.get() == 1 && stack.offset() == 0 && !mem.abandoned.get() && !mem.tracked;
         spare.then_some(SpareStack { stack })
     }
 
@@ -769,8 +872,9 @@ impl SpareStack {
     }
 
     /// green patch 4: a stack in memory the caller provides, for
-    /// [`Gn::new_scoped_local_on`](crate::Gn): `size_bytes` usable bytes
-    /// from `base` up. Dropping it, or the last generator built on it, calls
+    /// [`Gn::new_scoped_local_on`](crate::Gn): `size_bytes` bytes from
+    /// `base` up, the top line of which holds the record the stack's handles
+    /// share (green patch 10) and the rest the stack. Dropping it, or the last generator built on it, calls
     /// `owner.release` instead of unmapping anything.
     ///
     /// # Safety
@@ -832,20 +936,10 @@ impl SpareStack {
         // SAFETY: `base + size_bytes - top_gap` is inside the caller's range
         // or its end (checked above).
         let top = unsafe { base.add(size_bytes - top_gap) };
-        // SAFETY: the caller vouches for the range; `top` is in it.
-        let buf = unsafe { SysStack::new(top.cast(), base.cast()) };
-        SpareStack {
-            stack: Stack {
-                mem: Rc::new(StackMem {
-                    buf,
-                    offset: Cell::new(0),
-                    abandoned: Cell::new(false),
-                    tracked: false,
-                    owner: Some(owner),
-                    span: size_bytes,
-                }),
-            },
-        }
+        // SAFETY: the caller vouches for the range; `top` is in it, whole
+        // lines below its end and at least a page (`min_size`) above `base`.
+        let stack = unsafe { Stack::in_memory(top, base, owner, size_bytes) };
+        SpareStack { stack }
     }
 
     /// The smallest `size_bytes` that [`from_raw`](Self::from_raw) takes.
@@ -865,7 +959,7 @@ impl SpareStack {
     /// The lowest usable address of the stack, just above its guard page;
     /// page aligned.
     pub fn base(&self) -> *mut u8 {
-        self.stack.mem.buf.bottom.cast()
+        self.stack.mem().buf.bottom.cast()
     }
 
     /// The size in bytes from [`base`](Self::base) to the top of the
@@ -873,20 +967,20 @@ impl SpareStack {
     /// page not included, a gap left by
     /// [`from_raw_with_gap`](Self::from_raw_with_gap) included.
     pub fn size_bytes(&self) -> usize {
-        self.stack.mem.span
+        self.stack.mem().span
     }
 }
 
 impl fmt::Debug for SpareStack {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SpareStack<{:?}>", self.stack.mem.buf)
+        write!(f, "SpareStack<{:?}>", self.stack.mem().buf)
     }
 }
 
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let offset = self.offset();
-        write!(f, "Stack<{:?}, Offset={}>", self.mem.buf, offset)
+        write!(f, "Stack<{:?}, Offset={}>", self.mem().buf, offset)
     }
 }
 
@@ -1005,6 +1099,39 @@ mod tests {
 
         let deallocations_after = STACK_DEALLOCS.with(std::cell::Cell::get);
         assert_eq!(deallocations_after, deallocations_before + 1);
+    }
+
+    /// green patch 10: the handles' record is in a caller's memory, right
+    /// above the stack proper (below a gap), not on the heap; a stack that
+    /// generator maps keeps the size asked for.
+    #[test]
+    fn the_record_lives_at_the_top_of_a_callers_stack() {
+        let page = sys::page_size();
+        let words = 4 * page / std::mem::size_of::<usize>();
+        let mine = Stack::new(words);
+        assert_eq!(mine.size(), words, "a stack generator maps: as asked");
+        let (record, buf) = (mine.mem.as_ptr().addr(), &mine.mem().buf);
+        assert!(!(buf.bottom.addr()..buf.top.addr() + page).contains(&record));
+
+        unsafe fn release(_: *mut (), _: *mut u8, _: usize) {}
+        let owner = StackOwner {
+            release,
+            data: ptr::null_mut(),
+        };
+        let base = mine.begin().cast::<u8>();
+        let gap = 128;
+        // SAFETY: the lower half of `mine`'s memory, above its guard page,
+        // which outlives the spare stack and runs nothing (its record is on
+        // the heap).
+        let spare = unsafe { SpareStack::from_raw_with_gap(base, 2 * page, gap, owner) };
+        let record = spare.stack.mem.as_ptr().addr();
+        assert_eq!(record, base.addr() + 2 * page - gap - MEM_BYTES);
+        assert_eq!(record, spare.stack.mem().buf.top.addr());
+        assert_eq!(
+            spare.size_bytes(),
+            2 * page,
+            "the whole range, record and gap included"
+        );
     }
 
     #[test]
