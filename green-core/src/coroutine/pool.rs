@@ -20,9 +20,10 @@
 //! # What the discard covers, and why it is sound
 //!
 //! generator keeps its own record (`GeneratorImpl`: registers, body slots,
-//! the handle to the stack) in a block at the top of the coroutine's stack,
-//! right below the stack's record (its bounds and bump offset, patch 10),
-//! the body's closure below it, and the frames below that. The discard
+//! the handle to the stack) in a block at the top of the coroutine's stack
+//! (on a slab's stack, right below the stack's record, its bounds and bump
+//! offset: patch 10), the body's closure below it, and the frames below
+//! that. The discard
 //! covers the whole usable stack, from just above the guard page to the top
 //! of the slot, so that record cannot survive it: the stack is discarded
 //! only once generator gives it back (`StackOwner::release`, generator patch

@@ -101,6 +101,9 @@
 //! threads and Rust's own threads have: a frame larger than a page without
 //! stack probes (C code with a large `alloca`) could jump over it into the
 //! neighbour's top page. Rust code probes every page of a large frame.
+//! (That top page holds the neighbour's generator records, the stack's
+//! own among them, patch 10: such a write would corrupt what generator
+//! releases the stack by.)
 
 use std::cell::RefCell;
 use std::ptr::{self, NonNull};
@@ -126,6 +129,10 @@ const COLOURS: usize = 16;
 /// bytes, so with one-line steps the record would move at every other
 /// step only.
 const COLOUR_STEP: usize = 128;
+
+// The largest gap and generator's record of the stack (one line, patch 10)
+// stay within the extra page a slot has, on the smallest pages there are.
+const _: () = assert!(COLOURS * COLOUR_STEP + 64 <= 4096);
 
 /// `MADV_GUARD_INSTALL` from the kernel's `asm-generic/mman-common.h`
 /// (Linux 6.13; the `libc` crate does not have it yet).

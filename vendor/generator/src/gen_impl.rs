@@ -61,7 +61,8 @@ pub struct GeneratorObj<'a, A, T, const LOCAL: bool> {
 /// ```
 pub type Generator<'a, A, T> = GeneratorObj<'a, A, T, false>;
 
-// The stack handles are thread-affine (`Rc`): they all live in the generator's
+// The stack handles are thread-affine (a non-atomic count, green patch 10):
+// they all live in the generator's
 // own stack allocation, so moving the generator moves the access to them too
 // and the non-atomic counts are never touched from several threads at once.
 //

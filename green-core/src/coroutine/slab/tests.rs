@@ -306,17 +306,24 @@ fn fill(s: &SpareStack) {
     );
 }
 
-/// Whether `s` reads as zeroes but for one line, generator's record of the
-/// stack, written when it was taken (generator patch 10).
+/// Whether `s` reads as zeroes but for generator's record of the stack,
+/// written when it was taken (generator patch 10): the line right below
+/// the slot's colour gap.
 fn reads_as_zeroes(s: &SpareStack) -> bool {
-    let words = s.size_bytes() / 8;
+    let size = s.size_bytes();
     let base = s.base().cast::<u64>();
     // SAFETY: inside the stack, which is ours, whole words.
-    let dirty = (0..words)
-        .step_by(8)
-        .filter(|&at| (at..at + 8).any(|w| unsafe { base.add(w).read_volatile() } != 0))
-        .count();
-    dirty <= 1
+    let dirty =
+        |line: usize| (0..8).any(|w| unsafe { base.add(line * 8 + w).read_volatile() } != 0);
+    let dirty: Vec<usize> = (0..size / 64).filter(|&line| dirty(line)).collect();
+    match dirty[..] {
+        [] => true,
+        [line] => {
+            let gap = size - (line + 1) * 64;
+            gap.is_multiple_of(COLOUR_STEP) && gap < COLOURS * COLOUR_STEP
+        }
+        _ => false,
+    }
 }
 
 /// Released stacks keep their pages until a batch is complete, then

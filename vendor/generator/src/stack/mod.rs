@@ -99,9 +99,10 @@ impl<T> StackBox<T> {
         let word = std::mem::size_of::<usize>();
 
         // Align the data using the real address instead of assuming `top` is
-        // `align` aligned: `top` is only guaranteed to be page aligned (64-
-        // byte aligned below a gap, green patch 9) and `align` may exceed
-        // the page size. The data is placed as low as
+        // `align` aligned: `top` is page aligned for a stack generator maps,
+        // only 64-byte aligned for one in the caller's memory (below a gap,
+        // green patch 9, and the stack's record, patch 10), and `align` may
+        // exceed the page size. The data is placed as low as
         // possible while staying aligned; everything between its end and the
         // old end of the used area is padding.
         let offset = stack.offset();
@@ -639,16 +640,28 @@ impl Clone for Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let refs = &self.mem().refs;
+        debug_assert!(refs.get() > 0, "a stack handle dropped twice");
         let left = refs.get() - 1;
         refs.set(left);
         if left == 0 {
             let at = self.mem.as_ptr();
+            // The record is in the stack's memory exactly when the caller
+            // provided that memory (`in_memory`, with an owner); it then
+            // sits right above the stack proper.
+            debug_assert_eq!(
+                self.mem().owner.is_some(),
+                at.cast::<c_void>() == self.mem().buf.top
+            );
             if self.mem().owner.is_some() {
                 // SAFETY: the record was written by `Stack::in_memory` and
-                // this was its last handle: nothing reads it any more. It
-                // is copied out of the memory before that memory is released
-                // (the copy's drop releases it), so nothing refers into the
-                // memory then.
+                // this was its last handle: nothing reads it any more. This
+                // handle lives outside the memory released below (the last
+                // one is always taken out of a stack block's header, or is
+                // the generator's or spare stack's own), and so does every
+                // reference into the record made through it (`OffsetGuard`,
+                // `Func::offset`), which is dead by now. The record is copied
+                // out before the memory is released (the copy's drop
+                // releases it), so nothing refers into the memory then.
                 drop(unsafe { ptr::read(at) });
             } else {
                 // SAFETY: the record was leaked from a `Box` by `Stack::new`
@@ -670,8 +683,10 @@ impl Stack {
     /// `owner.release` is called, `top` is aligned to [`MEM_BYTES`], and
     /// the range is larger than [`MEM_BYTES`].
     unsafe fn in_memory(top: *mut u8, bottom: *mut u8, owner: StackOwner, span: usize) -> Stack {
-        debug_assert!(
-            top.addr().is_multiple_of(MEM_BYTES) && top.addr() - bottom.addr() > MEM_BYTES
+        assert!(
+            top.addr().is_multiple_of(MEM_BYTES) && top.addr() - bottom.addr() > MEM_BYTES,
+            "a stack's record needs the top of its memory aligned to {MEM_BYTES} bytes, \
+             and more memory below it"
         );
         let at = top.wrapping_sub(MEM_BYTES);
         // SAFETY: `at .. top` is in the caller's range, hence writable and
@@ -896,9 +911,10 @@ impl SpareStack {
     }
 
     /// green patch 9: [`from_raw`](Self::from_raw), with the top `top_gap`
-    /// bytes of the range left unused: the generator's record (aligned to
-    /// 128 bytes, as its `Context` is) and its first frames go right below
-    /// them. A caller that gives its stacks
+    /// bytes of the range left unused: the stack's own record (one line,
+    /// patch 10), the generator's record (aligned to 128 bytes, as its
+    /// `Context` is) and its first frames go right below them. A caller
+    /// that gives its stacks
     /// different gaps spreads their hot top lines over different cache
     /// sets: otherwise every stack's record and outer frames sit at the
     /// same offsets in its top page, and a thousand stacks compete for a
@@ -909,7 +925,8 @@ impl SpareStack {
     /// # Panics
     ///
     /// When `top_gap` is not a multiple of 64 or leaves less than
-    /// [`min_size`](Self::min_size) bytes below it, and as `from_raw`.
+    /// [`min_size`](Self::min_size) bytes below it (the stack's record
+    /// included), and as `from_raw`.
     ///
     /// # Safety
     ///
