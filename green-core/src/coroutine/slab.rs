@@ -84,12 +84,15 @@
 //! at least the size asked for.
 //!
 //! The price is memory for some greenlets: one that is suspended between
-//! about 2,200 and 4,096 bytes below its top (or as far past a page
+//! about 2,050 and 4,096 bytes below its slot's top (or as far past a page
 //! boundary deeper down) touches one page more with the larger colours; a
-//! greenlet suspended within 2 KiB of its top, as the benchmark's servers
-//! and idle greenlets are, never does. Measured with 64 greenlets waiting
-//! on a channel with a local buffer of 1, 1.5 and 2 KiB (by review,
-//! `mincore`): colours 13–15, 9–15 and 5–15 touched a second page.
+//! greenlet suspended within 2 KiB of it (the largest colour, 1,920
+//! bytes, and generator's 128 for its record of the stack and a line of
+//! alignment, patch 10, leave 2,048 in the page), as the benchmark's
+//! servers and idle greenlets are, never does. Measured before patch 10
+//! (128 bytes less at the top) with 64 greenlets waiting on a channel with
+//! a local buffer of 1, 1.5 and 2 KiB (by review, `mincore`): colours
+//! 13–15, 9–15 and 5–15 touched a second page.
 //!
 //! Measured (`--only spawn`, processes in turns): spawning and joining
 //! batches of 1,000 greenlets took 149–169 ns each with 16 colours,
