@@ -13,7 +13,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== cargo doc (broken links are errors)"
+echo "== cargo doc (broken links are errors; private items too, then public)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --document-private-items --quiet
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 
 echo "== cargo test (debug, with doctests)"

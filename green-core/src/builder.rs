@@ -79,7 +79,7 @@ impl Builder {
     ///
     /// # Panics
     ///
-    /// Panics outside [`run`](crate::run).
+    /// Panics outside [`run`](crate::run()).
     ///
     /// # Examples
     ///
@@ -132,7 +132,7 @@ impl Builder {
     ///
     /// # Panics
     ///
-    /// If the scope was made outside [`run`](crate::run) (its children are
+    /// If the scope was made outside [`run`](crate::run()) (its children are
     /// OS threads: use [`spawn_scoped_send`](Self::spawn_scoped_send)), or
     /// on another thread.
     ///
@@ -165,7 +165,7 @@ impl Builder {
     }
 
     /// Spawns a `Send` closure in `scope`: a greenlet if the scope was made
-    /// inside [`run`](crate::run), an OS thread (named and sized by this
+    /// inside [`run`](crate::run()), an OS thread (named and sized by this
     /// builder, as [`std::thread::Builder`] would) otherwise; see
     /// [`Scope::spawn_send`].
     ///
@@ -299,7 +299,7 @@ fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run), and when the stack cannot be mapped
+/// Panics outside [`run`](crate::run()), and when the stack cannot be mapped
 /// (use [`Builder::spawn`] to handle that as an error).
 ///
 /// # Examples

@@ -1,6 +1,6 @@
 //! Can another thread still wake this hub's greenlets?
 //!
-//! A greenlet parked in [`park`](crate::park) or on a channel can be woken by
+//! A greenlet parked in [`park`](crate::park()) or on a channel can be woken by
 //! any thread holding its [`Greenlet`](crate::Greenlet) handle or the other
 //! end of the channel, and the hub cannot see where handles went. So the
 //! hub declares such waits deadlocked only when this thread is the only one

@@ -12,7 +12,7 @@ use crate::hub::{self, Remote};
 /// A greenlet's identifier: small and sequential within its hub, like
 /// gevent's `minimal_ident`.
 ///
-/// The main greenlet that [`run`](crate::run) starts is number 0; spawned
+/// The main greenlet that [`run`](crate::run()) starts is number 0; spawned
 /// greenlets are numbered 1, 2, 3, … in spawn order. Identifiers of different
 /// hubs never compare equal, even when their numbers match.
 ///
@@ -129,7 +129,7 @@ impl Greenlet {
         self.inner.name.as_deref()
     }
 
-    /// Wakes the greenlet if it is blocked in [`park`](crate::park), or makes
+    /// Wakes the greenlet if it is blocked in [`park`](crate::park()), or makes
     /// its next `park` return at once, exactly like
     /// [`Thread::unpark`](std::thread::Thread::unpark).
     ///
@@ -187,7 +187,7 @@ fn fmt_greenlet(f: &mut fmt::Formatter<'_>, id: GreenletId, name: Option<&str>) 
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run).
+/// Panics outside [`run`](crate::run()).
 ///
 /// # Examples
 ///
@@ -304,7 +304,7 @@ pub(crate) struct Extras {
     pub(crate) joiners: Vec<(Rc<Core>, u64)>,
     /// Ids of its live [`Timeout`](crate::Timeout)s, innermost last.
     pub(crate) timeouts: Vec<u64>,
-    /// Its [`local!`](crate::local) values, by key address.
+    /// Its [`local!`](crate::local!) values, by key address.
     pub(crate) locals: Vec<(usize, Rc<dyn std::any::Any>)>,
 }
 

@@ -1,7 +1,7 @@
 //! Waiting for file descriptors: the one place green-net and green-std get
 //! IO readiness from.
 //!
-//! Inside [`run`](crate::run), [`wait_readable`] and [`wait_writable`] park
+//! Inside [`run`](crate::run()), [`wait_readable`] and [`wait_writable`] park
 //! the calling greenlet until the hub's poller reports the fd ready; outside
 //! it they block the thread in `poll(2)`, so callers need no second code path.
 //!
@@ -99,7 +99,7 @@ pub fn wait_writable(fd: impl AsFd, deadline: Option<Instant>) -> io::Result<()>
 /// waits for the next edge.
 ///
 /// The mark lives in this thread's hub, for an fd it has waited on; it does
-/// nothing outside [`run`](crate::run) or for an fd not waited on yet.
+/// nothing outside [`run`](crate::run()) or for an fd not waited on yet.
 ///
 /// # Examples
 ///
@@ -137,7 +137,7 @@ pub fn note_drained(fd: impl AsFd) {
 /// read-side readiness since (nor a hang-up, an error or urgent data): a
 /// read now would fail with `WouldBlock` (within the limits
 /// [`note_drained`] names), so a reader may [`wait_readable`] before it
-/// tries. `false` outside [`run`](crate::run).
+/// tries. `false` outside [`run`](crate::run()).
 ///
 /// # Examples
 ///

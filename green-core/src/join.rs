@@ -57,7 +57,7 @@ impl<T> JoinHandle<T> {
     ///
     /// # Panics
     ///
-    /// Panics if a greenlet joins itself, and outside [`run`](crate::run) if
+    /// Panics if a greenlet joins itself, and outside [`run`](crate::run()) if
     /// the greenlet has not finished.
     ///
     /// # Examples
@@ -165,7 +165,7 @@ impl<T> JoinHandle<T> {
     ///
     /// # Panics
     ///
-    /// Panics outside [`run`](crate::run).
+    /// Panics outside [`run`](crate::run()).
     ///
     /// # Examples
     ///
@@ -259,7 +259,7 @@ impl JoinError {
     }
 
     /// Whether the greenlet was killed (by [`JoinHandle::kill`], or because
-    /// [`run`](crate::run) ended while it was still alive).
+    /// [`run`](crate::run()) ended while it was still alive).
     pub fn is_killed(&self) -> bool {
         matches!(self.repr, Repr::Killed)
     }

@@ -72,22 +72,22 @@
 //!
 //! # What runs when
 //!
-//! - [`run`] makes a hub for the calling thread and runs its closure as the
-//!   *main greenlet* (id 0). When it returns, the greenlets still alive are
+//! - [`run`](run()) makes a hub for the calling thread and runs its
+//!   closure as the *main greenlet* (id 0). When it returns, the greenlets still alive are
 //!   killed, and `run` returns its value.
 //! - [`spawn`] queues a new greenlet at the back of the FIFO run queue; it
 //!   runs when the current greenlet next switches. [`yield_now`] goes to the
 //!   back of the queue. One hub iteration runs the greenlets that were ready
 //!   when it began, fires due timers, then polls for IO.
-//! - [`sleep`] and timeouts never return early; equal deadlines fire in the
-//!   order they were set.
+//! - [`sleep`](sleep()) and timeouts never return early; equal deadlines
+//!   fire in the order they were set.
 //!
 //! # Failure is loud and contained
 //!
 //! - A panicking greenlet is reported once, by name (`greenlet <Greenlet 3
 //!   "worker"> panicked at …`), and its payload goes to [`JoinHandle::join`];
 //!   the hub and the other greenlets carry on. A panic of the main greenlet
-//!   comes out of [`run`].
+//!   comes out of [`run`](run()).
 //! - [`JoinHandle::kill`] unwinds a greenlet where it is suspended, running
 //!   its destructors.
 //! - When every greenlet is blocked and nothing could ever wake one, the main
@@ -102,14 +102,14 @@
 //!
 //! Greenlets never leave their hub's thread, so [`spawn`] needs no `Send`.
 //! Other threads reach a greenlet through [`Greenlet::unpark`], through the
-//! [`channel`]s (which are `Send` when their values are), and [`unblock`]
-//! runs blocking work on a thread pool.
+//! [`channel`]s (which are `Send` when their values are), and
+//! [`unblock`](unblock()) runs blocking work on a thread pool.
 //!
 //! # Known traps
 //!
 //! - Blocking the thread (a `std::sync::Mutex` held across a switch, a
 //!   blocking call from a crate that uses std directly) blocks every greenlet
-//!   of the hub. Use `green-std`, or [`unblock`].
+//!   of the hub. Use `green-std`, or [`unblock`](unblock()).
 //! - A greenlet that blocks *while unwinding* (a destructor that sleeps or
 //!   does green IO during a panic or a kill) lets other greenlets run while
 //!   `std::thread::panicking()` is true for the thread; a `std::sync::Mutex`
@@ -178,7 +178,7 @@ pub fn default_stack_size() -> usize {
     coroutine::stack::default_size()
 }
 
-/// Whether the calling thread is inside [`run`].
+/// Whether the calling thread is inside [`run`](run()).
 ///
 /// Libraries that work both ways (green-std's types block the thread outside
 /// `run`, like std, and park the greenlet inside it) use this to choose.

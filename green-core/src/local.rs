@@ -1,4 +1,4 @@
-//! Greenlet-local storage: [`local!`](crate::local) and [`LocalKey`],
+//! Greenlet-local storage: [`local!`](crate::local!) and [`LocalKey`],
 //! gevent's `gevent.local`, shaped like std's `thread_local!`.
 //!
 //! Each greenlet that touches a key gets its own value, created on first
@@ -58,7 +58,7 @@ macro_rules! local {
     };
 }
 
-/// A greenlet-local key, declared with [`local!`](crate::local).
+/// A greenlet-local key, declared with [`local!`](crate::local!).
 pub struct LocalKey<T: 'static> {
     init: fn() -> T,
 }
@@ -74,7 +74,7 @@ impl<T: 'static> LocalKey<T> {
     ///
     /// # Panics
     ///
-    /// Panics outside [`run`](crate::run).
+    /// Panics outside [`run`](crate::run()).
     ///
     /// # Examples
     ///

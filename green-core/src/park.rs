@@ -16,7 +16,7 @@ use crate::hub;
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run).
+/// Panics outside [`run`](crate::run()).
 ///
 /// # Examples
 ///
@@ -49,7 +49,7 @@ pub fn park() {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run).
+/// Panics outside [`run`](crate::run()).
 ///
 /// # Examples
 ///

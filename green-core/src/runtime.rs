@@ -142,7 +142,7 @@ impl Runtime {
     ///
     /// A thread started from a pinned hub starts on the hub's CPU alone, as
     /// any thread inherits its starter's mask; green's blocking pool
-    /// ([`unblock`](crate::unblock)) puts back the mask the hub had before.
+    /// ([`unblock`](crate::unblock())) puts back the mask the hub had before.
     ///
     /// [`pinned_cpu`]: crate::pinned_cpu
     ///
@@ -179,7 +179,7 @@ impl Runtime {
     /// the calling thread), waits for all of them, and returns their
     /// results in hub order.
     ///
-    /// Each hub ends as [`run`](crate::run) does: when its main greenlet
+    /// Each hub ends as [`run`](crate::run()) does: when its main greenlet
     /// returns, the hub kills its greenlets still alive, whatever the other
     /// hubs are doing. Hubs that share a port (`SO_REUSEPORT`) serve each
     /// other's clients, so a main whose hub must go on serving until some
@@ -190,7 +190,7 @@ impl Runtime {
     /// If a hub's main panics, the panic continues here once every hub has
     /// finished; panics if a hub thread cannot be started or pinned (use
     /// [`try_run`](Self::try_run) to handle that), or if called inside
-    /// [`run`](crate::run).
+    /// [`run`](crate::run()).
     ///
     /// # Examples
     ///

@@ -27,7 +27,7 @@ use crate::hub;
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run).
+/// Panics outside [`run`](crate::run()).
 #[doc(alias = "sleep(0)")]
 #[inline]
 pub fn yield_now() {
@@ -43,7 +43,7 @@ pub fn yield_now() {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run) (use `std::thread::sleep` there, or
+/// Panics outside [`run`](crate::run()) (use `std::thread::sleep` there, or
 /// `green_std::thread::sleep`, which works in both places).
 ///
 /// # Examples
@@ -74,7 +74,7 @@ pub fn sleep(dur: Duration) {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run).
+/// Panics outside [`run`](crate::run()).
 ///
 /// # Examples
 ///

@@ -77,7 +77,7 @@ pub(crate) fn raise_elapsed(id: u64) -> ! {
 ///
 /// # Panics
 ///
-/// [`start`](Self::start) panics outside [`run`](crate::run).
+/// [`start`](Self::start) panics outside [`run`](crate::run()).
 ///
 /// # Examples
 ///
@@ -175,7 +175,7 @@ impl fmt::Debug for Timeout {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run); panics of `f` and outer timeouts go
+/// Panics outside [`run`](crate::run()); panics of `f` and outer timeouts go
 /// through.
 ///
 /// # Examples

@@ -120,7 +120,7 @@ impl Pool {
 /// or continues its panic in the caller.
 ///
 /// Use it for work that can only block: a file system call, a DNS lookup,
-/// a C library call, a long computation. Outside [`run`](crate::run) (or on a
+/// a C library call, a long computation. Outside [`run`](crate::run()) (or on a
 /// plain thread) `f` simply runs on the calling thread.
 ///
 /// Killing the waiting greenlet does not stop `f`: it runs to completion on

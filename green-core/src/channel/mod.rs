@@ -11,7 +11,7 @@
 //! - [`unbounded()`]: a `send` never waits.
 //!
 //! A greenlet that waits on a channel switches to the others; a thread
-//! outside [`run`](crate::run) blocks as it would on an `mpsc` channel. When
+//! outside [`run`](crate::run()) blocks as it would on an `mpsc` channel. When
 //! the values are `Send`, so are the ends, and a channel links greenlets of
 //! different hubs, or a hub and plain threads.
 //!

@@ -40,7 +40,7 @@ impl<T> Receiver<T> {
     }
 
     /// Receives a value, waiting until there is one. Inside
-    /// [`run`](crate::run) the greenlet waits and the hub runs others;
+    /// [`run`](crate::run()) the greenlet waits and the hub runs others;
     /// outside, the thread blocks.
     ///
     /// # Errors

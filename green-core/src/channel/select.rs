@@ -198,7 +198,7 @@ impl<'a, R> Select<'a, R> {
 
     /// Waits until one operation proceeds (or the timeout, or at once with a
     /// default) and returns what its closure returns. Inside
-    /// [`run`](crate::run) the greenlet waits and the hub runs others;
+    /// [`run`](crate::run()) the greenlet waits and the hub runs others;
     /// outside, the thread blocks.
     ///
     /// # Panics

@@ -37,7 +37,7 @@ impl<T> Sender<T> {
     }
 
     /// Sends `value`, waiting while the channel is full (for a rendezvous
-    /// channel: until a receiver has taken it). Inside [`run`](crate::run)
+    /// channel: until a receiver has taken it). Inside [`run`](crate::run())
     /// the greenlet waits and the hub runs others; outside, the thread
     /// blocks.
     ///

@@ -26,8 +26,8 @@
 //! - Stack sizes are *words* in `generator`; everything outside this module
 //!   speaks bytes ([`stack`] converts, and keeps the word count even, because
 //!   an odd count silently turns on full stack-usage tracking).
-//! - `generator::Stack::new` panics when `mmap` fails; [`Coroutine::new`]
-//!   catches that panic silently and returns an [`io::Error`] that names the
+//! - `generator::Stack::new` panics when `mmap` fails;
+//!   [`Coroutine::new_unchecked`] catches that panic silently and returns an [`io::Error`] that names the
 //!   cause (memory, or `vm.max_map_count`).
 //! - A panic escaping a generator body is re-raised in the resumer by
 //!   generator's `resume`. green resumes with generator's `resume_raw`
@@ -119,7 +119,7 @@ impl Coroutine {
         unsafe { Self::new_unchecked(stack_bytes, body) }
     }
 
-    /// Like [`new`](Self::new), for a body that borrows from its caller.
+    /// Like `new` (tests only), for a body that borrows from its caller.
     ///
     /// # Safety
     ///
@@ -144,7 +144,7 @@ impl Coroutine {
         Ok(co)
     }
 
-    /// Maps a fresh stack. Its body is a no-op until [`install`] replaces it.
+    /// Maps a fresh stack. Its body is a no-op until [`install`](Self::install) replaces it.
     fn allocate(stack_bytes: usize) -> io::Result<Self> {
         let words = stack::bytes_to_words(stack_bytes);
         // generator's `Stack::new` panics when mmap/mprotect fail; the panic

@@ -1,6 +1,6 @@
 //! A per-thread pool of finished coroutines, so that a spawn reuses a
 //! coroutine whole instead of building one on a stack from the thread's
-//! slabs ([`slab`](super::slab)).
+//! slabs ([`slab`]).
 //!
 //! Only the default stack size is pooled; other sizes are rare enough that
 //! keeping them would mostly hold memory, and generator maps them itself.

@@ -18,7 +18,7 @@ pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// The smallest stack a greenlet gets: 16 KiB.
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
 
-/// The stack of the main greenlet, the one [`crate::run`] starts: 8 MiB, like
+/// The stack of the main greenlet, the one [`crate::run()`] starts: 8 MiB, like
 /// a process's main thread.
 pub(crate) const MAIN_STACK_SIZE: usize = 8 * 1024 * 1024;
 

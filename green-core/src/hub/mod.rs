@@ -1,4 +1,4 @@
-//! The hub: one per OS thread, created by [`run`](crate::run).
+//! The hub: one per OS thread, created by [`run`](crate::run()).
 //!
 //! The hub owns the run queue ([`ready`]), the timers ([`timers`]), the
 //! poller and fd table ([`io`]), the inbox for wake-ups from other threads
@@ -158,7 +158,7 @@ pub(crate) struct Hub {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run), with a message that says what to do.
+/// Panics outside [`run`](crate::run()), with a message that says what to do.
 #[track_caller]
 #[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&Hub) -> R) -> R {
@@ -177,7 +177,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&Hub) -> R) -> R {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run), like [`with`].
+/// Panics outside [`run`](crate::run()), like [`with`].
 #[track_caller]
 #[inline(always)]
 pub(crate) fn yield_now() {
@@ -194,7 +194,7 @@ pub(crate) fn yield_now() {
 ///
 /// # Panics
 ///
-/// Panics outside [`run`](crate::run), like [`with`].
+/// Panics outside [`run`](crate::run()), like [`with`].
 pub(crate) fn arrive() {
     with(Hub::arrive);
 }

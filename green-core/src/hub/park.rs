@@ -134,7 +134,7 @@ impl Hub {
         self.raise_interrupt(g);
     }
 
-    /// Waits until `fd` is ready in direction `dir` (see [`io`]).
+    /// Waits until `fd` is ready in direction `dir` (see [`io`](super::io)).
     pub(crate) fn wait_fd(
         &self,
         fd: std::os::fd::RawFd,

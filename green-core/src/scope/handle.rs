@@ -240,7 +240,7 @@ impl<'scope, T> ScopedSendJoinHandle<'scope, T> {
         }
     }
 
-    /// The greenlet, when the scope was made inside [`run`](crate::run).
+    /// The greenlet, when the scope was made inside [`run`](crate::run()).
     ///
     /// # Examples
     ///
@@ -259,7 +259,7 @@ impl<'scope, T> ScopedSendJoinHandle<'scope, T> {
         }
     }
 
-    /// The OS thread, when the scope was made outside [`run`](crate::run).
+    /// The OS thread, when the scope was made outside [`run`](crate::run()).
     ///
     /// # Examples
     ///

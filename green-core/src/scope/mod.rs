@@ -1,4 +1,4 @@
-//! [`scope`]: greenlets (or, outside [`run`](crate::run), OS threads) that
+//! [`scope`]: greenlets (or, outside [`run`](crate::run()), OS threads) that
 //! borrow from their spawner's stack, like [`std::thread::scope`].
 //!
 //! # Two modes
@@ -71,7 +71,7 @@ pub use handle::{ScopedJoinHandle, ScopedSendJoinHandle};
 /// Creates a scope for spawning greenlets (or OS threads) that may borrow
 /// non-`'static` data, like [`std::thread::scope`].
 ///
-/// Inside [`run`](crate::run), the scope's children are greenlets of the
+/// Inside [`run`](crate::run()), the scope's children are greenlets of the
 /// calling hub; outside it, they are OS threads, spawned with
 /// [`Scope::spawn_send`], and `scope` behaves exactly like
 /// [`std::thread::scope`].
@@ -221,7 +221,7 @@ impl<'scope> Scope<'scope, '_> {
     /// # Panics
     ///
     /// As [`spawn`](crate::spawn), and if the scope was made outside
-    /// [`run`](crate::run) (use [`spawn_send`](Self::spawn_send) there) or
+    /// [`run`](crate::run()) (use [`spawn_send`](Self::spawn_send) there) or
     /// on another thread.
     ///
     /// # Examples
@@ -248,7 +248,7 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// Spawns a `Send` closure in the scope: as a greenlet if the scope was
-    /// made inside [`run`](crate::run), as an OS thread otherwise. This is
+    /// made inside [`run`](crate::run()), as an OS thread otherwise. This is
     /// `std::thread::Scope::spawn` for code that must work both ways
     /// (green-std's scoped threads are made with it).
     ///

@@ -1,4 +1,4 @@
-//! [`Condvar`]: `std::sync::Condvar` for [`Mutex`]es of this module.
+//! [`Condvar`]: `std::sync::Condvar` for [`Mutex`](super::Mutex)es of this module.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -13,7 +13,7 @@ use crate::park::{block, Waiter};
 /// [`green::sync::Mutex`](super::Mutex).
 ///
 /// A greenlet that waits parks and the hub runs the others; outside
-/// [`run`](crate::run), the thread blocks. Notifications wake waiters in
+/// [`run`](crate::run()), the thread blocks. Notifications wake waiters in
 /// the order they began to wait. As with std, waits may wake spuriously:
 /// check the condition in a loop, or use [`wait_while`](Self::wait_while).
 ///

@@ -2,7 +2,7 @@
 //! [`std::sync`]'s [`Mutex`], [`RwLock`], [`Condvar`] and [`Barrier`],
 //! poisoning included.
 //!
-//! Inside [`run`](crate::run), a greenlet that must wait parks and the hub
+//! Inside [`run`](crate::run()), a greenlet that must wait parks and the hub
 //! runs the others; outside, the thread blocks as with std. Greenlets of
 //! several hubs and plain threads may share one lock (they are `Sync` when
 //! their data is `Send`). Waiters are served first come, first served.

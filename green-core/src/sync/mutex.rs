@@ -10,7 +10,7 @@ use super::sem::{Permit, RawSemaphore};
 /// A mutual exclusion primitive useful for protecting shared data, with the
 /// API of [`std::sync::Mutex`], poisoning included.
 ///
-/// Inside [`run`](crate::run), a greenlet that finds the mutex locked parks
+/// Inside [`run`](crate::run()), a greenlet that finds the mutex locked parks
 /// and the hub runs the others; outside, the thread blocks. Greenlets and
 /// threads may share one mutex (it is `Sync` when `T: Send`). Waiters get
 /// the lock in the order they asked for it.

@@ -13,7 +13,7 @@ const ALL: usize = usize::MAX >> 1;
 /// included: any number of readers or one writer at a time.
 ///
 /// A greenlet that must wait parks and the hub runs the others; outside
-/// [`run`](crate::run), the thread blocks. The lock is fair: requests are
+/// [`run`](crate::run()), the thread blocks. The lock is fair: requests are
 /// served in order, so a waiting writer holds back readers that come after
 /// it and is never starved.
 ///

@@ -3,7 +3,7 @@
 //! [`stdin`], [`stdout`] and [`stderr`] never block the hub: inside
 //! [`green::run`] a greenlet waiting for input, or writing to a pipe its
 //! reader has not drained, parks while the others run (see [`Stdout`] for
-//! how, without making the shared descriptors non-blocking). [`pipe`]'s
+//! how, without making the shared descriptors non-blocking). [`pipe`](pipe())'s
 //! ends, like `process`'s child pipes, wait for readiness like sockets.
 //!
 //! Everything else is std's, and works with green types through the

@@ -6,7 +6,7 @@
 //! [`wait_writable`](green::io::wait_writable) (the greenlet parks inside
 //! `green::run`; the thread blocks in `poll(2)` outside it) and tries again:
 //! one code path for both. Converting an end back into an [`OwnedFd`] or a
-//! [`Stdio`] restores blocking mode, so a child process that inherits it
+//! [`Stdio`](std::process::Stdio) restores blocking mode, so a child process that inherits it
 //! sees an ordinary pipe.
 
 use std::fs::File;
@@ -192,7 +192,7 @@ macro_rules! pipe_end {
 }
 pub(crate) use pipe_end;
 
-/// Creates an anonymous pipe: std's [`io::pipe`](std::io::pipe) whose ends
+/// Creates an anonymous pipe: std's [`io::pipe`] whose ends
 /// park the greenlet inside `green::run` instead of blocking the thread.
 ///
 /// # Errors

@@ -1,9 +1,9 @@
 //! `std::thread`, where a "thread" spawned inside [`green::run`] is a
 //! greenlet.
 //!
-//! Inside `run`, [`spawn`] starts a greenlet on the calling hub, [`sleep`],
-//! [`park`] and [`JoinHandle::join`] park the greenlet, and [`current`]
-//! names the running greenlet. Outside `run`, every item is std's: `spawn`
+//! Inside `run`, [`spawn`](spawn()) starts a greenlet on the calling hub,
+//! [`sleep`], [`park`] and [`JoinHandle::join`] park the greenlet, and
+//! [`current`](current()) names the running greenlet. Outside `run`, every item is std's: `spawn`
 //! starts an OS thread, `sleep` blocks it. Code written against this module
 //! works both ways, unchanged.
 //!

@@ -1,5 +1,5 @@
-//! [`stdin`], [`stdout`], [`stderr`]: the process's standard streams, which
-//! never block the hub.
+//! [`stdin`](stdin()), [`stdout`](stdout()), [`stderr`](stderr()): the
+//! process's standard streams, which never block the hub.
 //!
 //! The streams' descriptors are shared with the parent process (a shell, a
 //! pipeline), so they are never switched to non-blocking mode: that flag
