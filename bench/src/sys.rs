@@ -32,6 +32,26 @@ pub fn pin_to_cpu(cpu: usize) {
     }
 }
 
+/// Makes the calling thread a real-time one (`SCHED_FIFO`, the lowest
+/// priority) whose new threads start as ordinary ones
+/// (`SCHED_RESET_ON_FORK`): it runs as soon as it is ready, ahead of every
+/// ordinary thread, and the threads it starts do not. Needs root (or
+/// `CAP_SYS_NICE`, or an `RLIMIT_RTPRIO` of 1 or more); the error says when
+/// it is refused.
+pub fn realtime_thread() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 1 };
+    // SAFETY: sched_setscheduler only reads `param`, which we own; pid 0 is
+    // the calling thread.
+    let r = unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Raises this process's open-file limit (`RLIMIT_NOFILE`) to at least
 /// `wanted` if it can: the soft limit up to the hard one, and the hard one
 /// too when running as root. Returns the soft limit in force afterwards;
