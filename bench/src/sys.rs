@@ -99,3 +99,36 @@ pub fn ticks_per_second() -> f64 {
         100.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The calling thread's scheduling policy, `SCHED_RESET_ON_FORK` left out.
+    fn policy() -> i32 {
+        // SAFETY: sched_getscheduler has no preconditions; pid 0 is the
+        // calling thread.
+        unsafe { libc::sched_getscheduler(0) & !libc::SCHED_RESET_ON_FORK }
+    }
+
+    /// A real-time thread's new threads are ordinary ones: std's acceptor
+    /// must not hand its priority to its connection threads.
+    #[test]
+    fn a_realtime_threads_children_are_ordinary() {
+        std::thread::spawn(|| {
+            match realtime_thread() {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                    eprintln!("skipped: not allowed to make a real-time thread ({e})");
+                    return;
+                }
+                Err(e) => panic!("sched_setscheduler: {e}"),
+            }
+            assert_eq!(policy(), libc::SCHED_FIFO);
+            let child = std::thread::spawn(policy).join().unwrap();
+            assert_eq!(child, libc::SCHED_OTHER, "the child is an ordinary thread");
+        })
+        .join()
+        .unwrap();
+    }
+}
