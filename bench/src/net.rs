@@ -141,6 +141,58 @@ impl Sweep {
     }
 }
 
+/// `net.core.somaxconn` raised to [`serve::BACKLOG`] for a sweep (root
+/// only), and put back when dropped. At the default 4,096, the load
+/// generator's burst of 10,000 connects overflowed the accept queue of a
+/// server slow to accept (std's, 128 overflows in a run that got through):
+/// the kernel then drops the handshake's last packet, the client believes
+/// it is connected and sends, and its retransmissions back off until some
+/// connections' first answer comes after the load generator's 30 s of
+/// patience.
+struct AcceptQueue(Option<usize>);
+
+impl AcceptQueue {
+    fn raise(notes: &mut Vec<String>) -> AcceptQueue {
+        let wanted = serve::BACKLOG as usize;
+        match procfs::somaxconn() {
+            Some(now) if now < wanted && procfs::is_root() => match procfs::set_somaxconn(wanted) {
+                Ok(()) => {
+                    notes.push(format!(
+                        "Note: net.core.somaxconn was {now}; running as root, this benchmark \
+                         raised it to {wanted} for the servers' accept queues and put {now} \
+                         back afterwards."
+                    ));
+                    AcceptQueue(Some(now))
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "Note: net.core.somaxconn is {now} ({e} raising it)."
+                    ));
+                    AcceptQueue(None)
+                }
+            },
+            Some(now) if now < wanted => {
+                notes.push(format!(
+                    "Note: net.core.somaxconn is {now}: accept queues are shorter than the \
+                     load generator's bursts of connects (`sysctl -w net.core.somaxconn={wanted}`)."
+                ));
+                AcceptQueue(None)
+            }
+            _ => AcceptQueue(None),
+        }
+    }
+}
+
+impl Drop for AcceptQueue {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            if let Err(e) = procfs::set_somaxconn(old) {
+                eprintln!("warning: could not restore net.core.somaxconn to {old}: {e}");
+            }
+        }
+    }
+}
+
 /// Runs `proto` for every contender at every connection count of the plan,
 /// in `plan.net_rounds` rounds of turns (see [`rounds`]).
 /// Prints progress on stderr.
@@ -153,6 +205,7 @@ pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
     };
     // Children inherit the raised limit; each raises its own too.
     let limit = sys::raise_nofile(serve::NOFILE).unwrap_or(0);
+    let _backlog = AcceptQueue::raise(&mut sweep.notes);
     for &conns in &plan.conns {
         if conns as u64 + 64 > limit {
             sweep.notes.push(format!(

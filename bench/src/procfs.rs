@@ -6,6 +6,9 @@ use std::io;
 /// The kernel's `vm.max_map_count`.
 pub const MAX_MAP_COUNT: &str = "/proc/sys/vm/max_map_count";
 
+/// The kernel's cap on a listener's accept queue.
+const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
+
 /// This process's memory, at one moment, in bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
@@ -64,6 +67,16 @@ pub fn max_map_count() -> Option<usize> {
 /// Sets the kernel's `vm.max_map_count` (root only).
 pub fn set_max_map_count(value: usize) -> io::Result<()> {
     fs::write(MAX_MAP_COUNT, value.to_string())
+}
+
+/// The kernel's `net.core.somaxconn`, if it can be read.
+pub fn somaxconn() -> Option<usize> {
+    fs::read_to_string(SOMAXCONN).ok()?.trim().parse().ok()
+}
+
+/// Sets the kernel's `net.core.somaxconn` (root only).
+pub fn set_somaxconn(value: usize) -> io::Result<()> {
+    fs::write(SOMAXCONN, value.to_string())
 }
 
 /// CPU time (user + system, every thread) a process has used so far, in

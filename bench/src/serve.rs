@@ -24,8 +24,11 @@ use crate::protocol::Proto;
 use crate::sys;
 
 /// Accept backlog of every server: enough for the load generator's burst of
-/// connects.
-const BACKLOG: i32 = 4096;
+/// connects, 10,000 at most, even while the server is slow to accept them
+/// (std's, which starts a thread for each). The kernel caps it at
+/// `net.core.somaxconn`, which [`net::sweep`](crate::net::sweep) raises to
+/// this for its servers when it can.
+pub const BACKLOG: i32 = 16_384;
 
 /// Open files a server asks for: the largest connection count and room.
 pub const NOFILE: u64 = 10_000 + 1_000;
