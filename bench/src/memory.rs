@@ -80,7 +80,7 @@ pub struct Budget {
     /// What was done, for under the table.
     pub notes: Vec<String>,
     /// Puts `vm.max_map_count` back when dropped, if it was raised.
-    pub restore: Option<RestoreMapCount>,
+    pub restore: Option<procfs::Restore>,
 }
 
 impl Budget {
@@ -92,10 +92,10 @@ impl Budget {
             notes: Vec::new(),
             restore: None,
         };
-        let Some(limit) = procfs::max_map_count() else {
+        let Some(limit) = procfs::MAX_MAP_COUNT.get() else {
             budget.notes.push(format!(
                 "Note: cannot read {}; trying {wanted} tasks anyway.",
-                procfs::MAX_MAP_COUNT
+                procfs::MAX_MAP_COUNT.name()
             ));
             return budget;
         };
@@ -103,15 +103,15 @@ impl Budget {
             return budget;
         }
         let raise_error = if procfs::is_root() {
-            match procfs::set_max_map_count(RAISED_MAP_COUNT.max(needed)) {
-                Ok(()) => {
+            match procfs::MAX_MAP_COUNT.set_for_now(RAISED_MAP_COUNT.max(needed), limit) {
+                Ok(restore) => {
                     budget.notes.push(format!(
                         "Note: vm.max_map_count was {limit}, too low for {wanted} guarded stacks \
                          (2 mappings each); running as root, this benchmark raised it to {} for \
                          the measurement and put {limit} back afterwards.",
                         RAISED_MAP_COUNT.max(needed)
                     ));
-                    budget.restore = Some(RestoreMapCount(limit));
+                    budget.restore = Some(restore);
                     return budget;
                 }
                 Err(e) => format!("raising it as root failed: {e}"),
@@ -128,21 +128,6 @@ impl Budget {
             budget.count
         ));
         budget
-    }
-}
-
-/// Writes the original `vm.max_map_count` back on drop.
-#[derive(Debug)]
-pub struct RestoreMapCount(usize);
-
-impl Drop for RestoreMapCount {
-    fn drop(&mut self) {
-        if let Err(e) = procfs::set_max_map_count(self.0) {
-            eprintln!(
-                "warning: could not restore vm.max_map_count to {}: {e}",
-                self.0
-            );
-        }
     }
 }
 

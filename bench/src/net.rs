@@ -141,54 +141,36 @@ impl Sweep {
     }
 }
 
-/// `net.core.somaxconn` raised to [`serve::BACKLOG`] for a sweep (root
-/// only), and put back when dropped. At the default 4,096, the load
-/// generator's burst of 10,000 connects overflowed the accept queue of a
-/// server slow to accept (std's, 128 overflows in a run that got through):
-/// the kernel then drops the handshake's last packet, the client believes
-/// it is connected and sends, and its retransmissions back off until some
-/// connections' first answer comes after the load generator's 30 s of
-/// patience.
-struct AcceptQueue(Option<usize>);
-
-impl AcceptQueue {
-    fn raise(notes: &mut Vec<String>) -> AcceptQueue {
-        let wanted = serve::BACKLOG as usize;
-        match procfs::somaxconn() {
-            Some(now) if now < wanted && procfs::is_root() => match procfs::set_somaxconn(wanted) {
-                Ok(()) => {
-                    notes.push(format!(
-                        "Note: net.core.somaxconn was {now}; running as root, this benchmark \
-                         raised it to {wanted} for the servers' accept queues and put {now} \
-                         back afterwards."
-                    ));
-                    AcceptQueue(Some(now))
-                }
-                Err(e) => {
-                    notes.push(format!(
-                        "Note: net.core.somaxconn is {now} ({e} raising it)."
-                    ));
-                    AcceptQueue(None)
-                }
-            },
-            Some(now) if now < wanted => {
-                notes.push(format!(
-                    "Note: net.core.somaxconn is {now}: accept queues are shorter than the \
-                     load generator's bursts of connects (`sysctl -w net.core.somaxconn={wanted}`)."
-                ));
-                AcceptQueue(None)
-            }
-            _ => AcceptQueue(None),
-        }
+/// Raises `net.core.somaxconn` to [`serve::BACKLOG`] for a sweep (root
+/// only), to be put back when the returned guard is dropped, and says what
+/// it did in `notes`. At the default 4,096, the load generator's burst of
+/// 10,000 connects overflowed the accept queue of a server slow to accept
+/// (std's, 128 overflows in a run that got through): the kernel then drops
+/// the handshake's last packet, the client believes it is connected and
+/// sends, and its retransmissions back off until some connections' first
+/// answer comes after the load generator's 30 s of patience.
+fn raise_accept_queue(notes: &mut Vec<String>) -> Option<procfs::Restore> {
+    let (sysctl, wanted) = (procfs::SOMAXCONN, serve::BACKLOG as usize);
+    let name = sysctl.name();
+    let now = sysctl.get().filter(|&now| now < wanted)?;
+    if !procfs::is_root() {
+        notes.push(format!(
+            "Note: {name} is {now}: accept queues are shorter than the load generator's \
+             bursts of connects (`sysctl -w {name}={wanted}`)."
+        ));
+        return None;
     }
-}
-
-impl Drop for AcceptQueue {
-    fn drop(&mut self) {
-        if let Some(old) = self.0 {
-            if let Err(e) = procfs::set_somaxconn(old) {
-                eprintln!("warning: could not restore net.core.somaxconn to {old}: {e}");
-            }
+    match sysctl.set_for_now(wanted, now) {
+        Ok(restore) => {
+            notes.push(format!(
+                "Note: {name} was {now}; running as root, this benchmark raised it to \
+                 {wanted} for the servers' accept queues and put {now} back afterwards."
+            ));
+            Some(restore)
+        }
+        Err(e) => {
+            notes.push(format!("Note: {name} is {now} ({e} raising it)."));
+            None
         }
     }
 }
@@ -205,7 +187,7 @@ pub fn sweep(proto: Proto, plan: &Plan, contenders: &[Contender]) -> Sweep {
     };
     // Children inherit the raised limit; each raises its own too.
     let limit = sys::raise_nofile(serve::NOFILE).unwrap_or(0);
-    let _backlog = AcceptQueue::raise(&mut sweep.notes);
+    let _backlog = raise_accept_queue(&mut sweep.notes);
     for &conns in &plan.conns {
         if conns as u64 + 64 > limit {
             sweep.notes.push(format!(

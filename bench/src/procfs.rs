@@ -3,11 +3,63 @@
 use std::fs;
 use std::io;
 
-/// The kernel's `vm.max_map_count`.
-pub const MAX_MAP_COUNT: &str = "/proc/sys/vm/max_map_count";
+/// A kernel setting under `/proc/sys` that holds one number.
+#[derive(Clone, Copy, Debug)]
+pub struct Sysctl(&'static str);
 
-/// The kernel's cap on a listener's accept queue.
-const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
+/// The kernel's `vm.max_map_count`.
+pub const MAX_MAP_COUNT: Sysctl = Sysctl("vm/max_map_count");
+
+/// The kernel's cap on a listener's accept queue, `net.core.somaxconn`.
+pub const SOMAXCONN: Sysctl = Sysctl("net/core/somaxconn");
+
+impl Sysctl {
+    /// Its name as `sysctl` spells it (`vm.max_map_count`).
+    pub fn name(self) -> String {
+        self.0.replace('/', ".")
+    }
+
+    fn path(self) -> String {
+        format!("/proc/sys/{}", self.0)
+    }
+
+    /// Its value, if it can be read.
+    pub fn get(self) -> Option<usize> {
+        fs::read_to_string(self.path()).ok()?.trim().parse().ok()
+    }
+
+    /// Sets it (root only).
+    pub fn set(self, value: usize) -> io::Result<()> {
+        fs::write(self.path(), value.to_string())
+    }
+
+    /// Sets it to `value` until the returned guard is dropped, which
+    /// writes `old` (its value now) back.
+    pub fn set_for_now(self, value: usize, old: usize) -> io::Result<Restore> {
+        self.set(value)?;
+        Ok(Restore { sysctl: self, old })
+    }
+}
+
+/// Writes a setting's earlier value back when dropped (see
+/// [`Sysctl::set_for_now`]).
+#[derive(Debug)]
+pub struct Restore {
+    sysctl: Sysctl,
+    old: usize,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Err(e) = self.sysctl.set(self.old) {
+            eprintln!(
+                "warning: could not restore {} to {}: {e}",
+                self.sysctl.name(),
+                self.old
+            );
+        }
+    }
+}
 
 /// This process's memory, at one moment, in bytes.
 #[derive(Clone, Copy, Debug)]
@@ -57,26 +109,6 @@ pub fn is_root() -> bool {
             ids.split_whitespace().nth(1).map(|euid| euid == "0")
         })
         .unwrap_or(false)
-}
-
-/// The kernel's `vm.max_map_count`, if it can be read.
-pub fn max_map_count() -> Option<usize> {
-    fs::read_to_string(MAX_MAP_COUNT).ok()?.trim().parse().ok()
-}
-
-/// Sets the kernel's `vm.max_map_count` (root only).
-pub fn set_max_map_count(value: usize) -> io::Result<()> {
-    fs::write(MAX_MAP_COUNT, value.to_string())
-}
-
-/// The kernel's `net.core.somaxconn`, if it can be read.
-pub fn somaxconn() -> Option<usize> {
-    fs::read_to_string(SOMAXCONN).ok()?.trim().parse().ok()
-}
-
-/// Sets the kernel's `net.core.somaxconn` (root only).
-pub fn set_somaxconn(value: usize) -> io::Result<()> {
-    fs::write(SOMAXCONN, value.to_string())
 }
 
 /// CPU time (user + system, every thread) a process has used so far, in
