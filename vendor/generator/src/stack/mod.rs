@@ -601,6 +601,21 @@ thread_local! {
     static STACK_DEALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
+impl StackMem {
+    /// A record with one handle and nothing allocated on the stack yet.
+    fn new(buf: SysStack, tracked: bool, owner: Option<StackOwner>, span: usize) -> StackMem {
+        StackMem {
+            refs: Cell::new(1),
+            buf,
+            offset: Cell::new(0),
+            abandoned: Cell::new(false),
+            tracked,
+            owner,
+            span,
+        }
+    }
+}
+
 impl Drop for StackMem {
     /// Releases the memory. A record in that memory is copied out of it
     /// first (see [`Stack`]'s drop), and this runs on the copy.
@@ -639,20 +654,18 @@ impl Clone for Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let refs = &self.mem().refs;
-        debug_assert!(refs.get() > 0, "a stack handle dropped twice");
-        let left = refs.get() - 1;
-        refs.set(left);
+        let mem = self.mem();
+        debug_assert!(mem.refs.get() > 0, "a stack handle dropped twice");
+        let left = mem.refs.get() - 1;
+        mem.refs.set(left);
         if left == 0 {
             let at = self.mem.as_ptr();
             // The record is in the stack's memory exactly when the caller
             // provided that memory (`in_memory`, with an owner); it then
             // sits right above the stack proper.
-            debug_assert_eq!(
-                self.mem().owner.is_some(),
-                at.cast::<c_void>() == self.mem().buf.top
-            );
-            if self.mem().owner.is_some() {
+            let in_memory = mem.owner.is_some();
+            debug_assert_eq!(in_memory, at.cast::<c_void>() == mem.buf.top);
+            if in_memory {
                 // SAFETY: the record was written by `Stack::in_memory` and
                 // this was its last handle: nothing reads it any more. This
                 // handle lives outside the memory released below (the last
@@ -690,20 +703,11 @@ impl Stack {
         );
         let at = top.wrapping_sub(MEM_BYTES);
         // SAFETY: `at .. top` is in the caller's range, hence writable and
-        // unused; aligned for the record (checked above and at compile time).
+        // unused; aligned for the record (checked above and at compile
+        // time). `bottom .. at` is the rest of that range, the stack.
         unsafe {
-            ptr::write(
-                at.cast::<StackMem>(),
-                StackMem {
-                    refs: Cell::new(1),
-                    buf: SysStack::new(at.cast(), bottom.cast()),
-                    offset: Cell::new(0),
-                    abandoned: Cell::new(false),
-                    tracked: false,
-                    owner: Some(owner),
-                    span,
-                },
-            );
+            let buf = SysStack::new(at.cast(), bottom.cast());
+            ptr::write(at.cast::<StackMem>(), StackMem::new(buf, false, Some(owner), span));
         }
         Stack {
             // SAFETY: `at` is inside the caller's range, hence not null.
@@ -734,18 +738,11 @@ impl Stack {
             .max(SysStack::min_size());
 
         let buf = SysStack::allocate(bytes).expect("failed to alloc sys stack");
-        let mem = Box::new(StackMem {
-            refs: Cell::new(1),
-            span: buf.len(),
-            buf,
-            offset: Cell::new(0),
-            abandoned: Cell::new(false),
-            tracked: track_usage,
-            owner: None,
-        });
+        let span = buf.len();
         // green patch 10: freed by the last handle's drop.
+        let mem = Box::leak(Box::new(StackMem::new(buf, track_usage, None, span)));
         let stk = Stack {
-            mem: ptr::NonNull::from(Box::leak(mem)),
+            mem: ptr::NonNull::from(mem),
         };
 
         // green patch: without usage tracking, write no sentinel at all.
@@ -889,8 +886,9 @@ impl SpareStack {
     /// green patch 4: a stack in memory the caller provides, for
     /// [`Gn::new_scoped_local_on`](crate::Gn): `size_bytes` bytes from
     /// `base` up, the top line of which holds the record the stack's handles
-    /// share (green patch 10) and the rest the stack. Dropping it, or the last generator built on it, calls
-    /// `owner.release` instead of unmapping anything.
+    /// share (green patch 10) and the rest the stack. Dropping it, or the
+    /// last generator built on it, calls `owner.release` instead of
+    /// unmapping anything.
     ///
     /// # Safety
     ///
