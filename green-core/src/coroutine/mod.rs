@@ -27,8 +27,8 @@
 //!   speaks bytes ([`stack`] converts, and keeps the word count even, because
 //!   an odd count silently turns on full stack-usage tracking).
 //! - `generator::Stack::new` panics when `mmap` fails;
-//!   [`Coroutine::new_unchecked`] catches that panic silently and returns an [`io::Error`] that names the
-//!   cause (memory, or `vm.max_map_count`).
+//!   [`Coroutine::allocate`] catches that panic silently and returns an
+//!   [`io::Error`] that names the cause (memory, or `vm.max_map_count`).
 //! - A panic escaping a generator body is re-raised in the resumer by
 //!   generator's `resume`. green resumes with generator's `resume_raw`
 //!   instead (patch 3), which leaves it with the generator that came back,
@@ -144,7 +144,8 @@ impl Coroutine {
         Ok(co)
     }
 
-    /// Maps a fresh stack. Its body is a no-op until [`install`](Self::install) replaces it.
+    /// Maps a fresh stack. Its body is a no-op until
+    /// [`install`](Self::install) replaces it.
     fn allocate(stack_bytes: usize) -> io::Result<Self> {
         let words = stack::bytes_to_words(stack_bytes);
         // generator's `Stack::new` panics when mmap/mprotect fail; the panic
