@@ -34,7 +34,8 @@
 //!    one worker and with N, std threads. Each server runs in a process of
 //!    its own ([`serve`]), loaded by one shared epoll load generator
 //!    ([`load`]) in another, with p50/p99, both sides' CPU use and the
-//!    server's peak memory.
+//!    server's peak memory. This may raise `net.core.somaxconn` when run
+//!    as root (and says so).
 //! 7. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
 //!    contender, loaded the same way, and by `wrk` when it is installed.
 //!
