@@ -49,9 +49,9 @@
 //!
 //! Timings of workloads 1–3 are the best (and the median) of several runs
 //! after a warm-up, measured inside each runtime (runtime creation is left
-//! out); timers runs once per contender. Scale, echo and http run in
-//! rounds, every contender taking a turn in each, and compare contenders
-//! round by round ([`rounds`]). Nothing is asserted: the figures are for
+//! out). Timers (three runs of each contender), scale, echo and http run
+//! in rounds, every contender taking a turn in each, and compare
+//! contenders round by round ([`rounds`]). Nothing is asserted: the figures are for
 //! people. Build with `--release`; a debug
 //! build says so at the top of its output.
 //!
@@ -116,6 +116,9 @@ pub struct Plan {
     pub net_rounds: usize,
     /// Sleeping tasks in the timers workload.
     pub timers_count: usize,
+    /// Runs of each contender in the timers workload, in turns (see
+    /// [`rounds`]).
+    pub timers_rounds: usize,
 }
 
 /// The connection counts of the server workloads, unless `--conns` says.
@@ -134,6 +137,7 @@ impl Plan {
         net_patience: Duration::from_secs(30),
         net_rounds: 5,
         timers_count: 1_000_000,
+        timers_rounds: 3,
     };
 
     const QUICK: Plan = Plan {
@@ -148,6 +152,7 @@ impl Plan {
         net_patience: Duration::from_secs(10),
         net_rounds: 1,
         timers_count: 100_000,
+        timers_rounds: 1,
     };
 }
 

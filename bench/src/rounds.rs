@@ -57,6 +57,15 @@ impl<T> Runs<T> {
             .find_map(|(i, r)| r.as_ref().err().map(|e| (i + 1, e.as_str())))
     }
 
+    /// The lowest and the highest `figure` of the runs that succeeded.
+    pub fn range(&self, figure: impl Fn(&T) -> f64) -> Option<(f64, f64)> {
+        let ok = self.runs.iter().filter_map(|r| r.as_ref().ok()).map(figure);
+        ok.fold(None, |acc, x| match acc {
+            None => Some((x, x)),
+            Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
+        })
+    }
+
     /// The highest `rate` of the runs that succeeded.
     pub fn best(&self, rate: impl Fn(&T) -> f64) -> Option<f64> {
         self.runs
@@ -189,6 +198,8 @@ mod tests {
         assert_eq!(order, expected);
         assert_eq!(runs[0].median(|&r| r), Ok(&7.0));
         assert_eq!(runs[0].best(|&r| r), Some(9.0));
+        assert_eq!(runs[0].range(|&r| r), Some((5.0, 9.0)));
+        assert_eq!(runs[2].range(|&r| r), None);
         assert_eq!(runs[2].median(|&r| r), Err("failed in round 1".into()));
         // Tokio against green, round by round: 6/5, 8/9, 8/7.
         let paired = Paired::of(&runs[1], &runs[0], |&r| r).unwrap();

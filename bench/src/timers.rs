@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::contender::Contender;
 use crate::memory::Budget;
-use crate::net::format_ns;
+use crate::net::{format_ns, format_paired};
 use crate::procfs::{self, Memory};
+use crate::rounds::{self, Paired, Runs};
 use crate::table::thousands;
 use crate::{peers, sys, Plan};
 
@@ -63,55 +64,79 @@ impl Report {
     }
 }
 
-/// Runs every contender in a child; returns the markdown section.
+/// Runs every contender in a child, [`Plan::timers_rounds`] times in turns;
+/// returns the markdown section.
 pub fn run(plan: &Plan) -> String {
     let budget = Budget::new(plan.timers_count);
     let count = budget.count;
+    let rounds = plan.timers_rounds;
+    let who = Contender::TIMERS;
+    let runs = rounds::take_turns(rounds, &who, |round, c| {
+        eprint!(
+            "timers: {} {count} tasks, run {round}/{rounds} ... ",
+            c.key()
+        );
+        let r = in_child(c, count);
+        match &r {
+            Ok(r) => eprintln!("{:.2} s, peak RSS {} MiB", r.secs, r.peak_kib / 1024),
+            Err(e) => eprintln!("failed: {e}"),
+        }
+        r
+    });
+    drop(budget.restore);
     let mut out = format!(
         "### Timers: {} tasks, each sleeping 0–{LONGEST:?} (scattered)\n\n\
-         | contender | total time | vs green | over the longest sleep | mean lateness | worst lateness | peak RSS | RSS per task |\n\
-         | --- | --: | --: | --: | --: | --: | --: | --: |\n",
+         | contender | total time | runs | vs green | over the longest sleep | mean lateness | worst lateness | peak RSS | RSS per task |\n\
+         | --- | --: | --: | --: | --: | --: | --: | --: | --: |\n",
         thousands(count as i64)
     );
-    let mut green = None;
-    for who in Contender::TIMERS {
-        eprint!("timers: {} {count} tasks ... ", who.key());
-        let name = who.label();
-        let r = match in_child(who, count) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("failed: {e}");
-                out.push_str(&format!("| {name} | failed: {e} | | | | | | |\n"));
-                continue;
-            }
-        };
-        eprintln!("{:.2} s, peak RSS {} MiB", r.secs, r.peak_kib / 1024);
-        if who == Contender::Green1 {
-            green = Some(r.secs);
-        }
-        let per_task = (r.peak_kib.saturating_sub(r.base_kib) * 1024) as f64 / count as f64;
-        out.push_str(&format!(
-            "| {name} | {:.2} s | {} | {:.2} s | {} | {} | {} MiB | {} B |\n",
-            r.secs,
-            green.map_or("n/a".into(), |g| format!("{:.2}×", r.secs / g)),
-            r.secs - LONGEST.as_secs_f64(),
-            format_ns(r.late_mean_ns),
-            format_ns(r.late_max_ns),
-            r.peak_kib / 1024,
-            thousands(per_task as i64),
-        ));
+    let green = who.iter().position(|&c| c == Contender::Green1);
+    for (i, c) in who.iter().enumerate() {
+        out.push_str(&row(&c.label(), &runs[i], green.map(|g| &runs[g]), count));
     }
-    drop(budget.restore);
-    out.push_str(
-        "\nEach row in a fresh child process pinned to CPU 0. Total time: first spawn to \
-         last join. Lateness: wake-up time minus the deadline, per task. RSS per task: \
-         (peak `VmHWM` − `VmRSS` before the first spawn) ÷ tasks, task handles included.\n",
-    );
+    out.push_str(&format!(
+        "\nEach run in a fresh child process pinned to CPU 0, {} taken in turns \
+         (the order reversed every other round). The row is the contender's run with the \
+         median total time; \"runs\" is the range of its total times, and \"vs green\" \
+         the median of the rounds' ratios, with the rounds in which it took longer than \
+         green. Total time: first spawn to last join. Lateness: wake-up time minus the \
+         deadline, per task. RSS per task: (peak `VmHWM` − `VmRSS` before the first \
+         spawn) ÷ tasks, task handles included.\n",
+        rounds::count(rounds)
+    ));
     for note in budget.notes {
         out.push_str(&note);
         out.push('\n');
     }
     out
+}
+
+/// One contender's row: its median run, the range of its runs, and its
+/// paired ratio to green's runs (`None` when this row is green's).
+fn row(name: &str, runs: &Runs<Report>, green: Option<&Runs<Report>>, count: usize) -> String {
+    let secs = |r: &Report| r.secs;
+    let r = match runs.median(secs) {
+        Ok(r) => r,
+        Err(e) => return format!("| {name} | failed: {e} | | | | | | | |\n"),
+    };
+    let range = match runs.range(secs) {
+        Some((lo, hi)) if hi > lo => format!("{lo:.2}–{hi:.2} s"),
+        _ => format!("{:.2} s", r.secs),
+    };
+    let vs_green = match green {
+        Some(g) if !std::ptr::eq(g, runs) => format_paired(Paired::of(runs, g, secs)),
+        _ => "—".to_string(),
+    };
+    let per_task = (r.peak_kib.saturating_sub(r.base_kib) * 1024) as f64 / count as f64;
+    format!(
+        "| {name} | {:.2} s | {range} | {vs_green} | {:.2} s | {} | {} | {} MiB | {} B |\n",
+        r.secs,
+        r.secs - LONGEST.as_secs_f64(),
+        format_ns(r.late_mean_ns),
+        format_ns(r.late_max_ns),
+        r.peak_kib / 1024,
+        thousands(per_task as i64),
+    )
 }
 
 fn in_child(who: Contender, count: usize) -> Result<Report, String> {
@@ -235,6 +260,34 @@ mod tests {
         assert!(d.iter().all(|d| *d < LONGEST));
         assert!(d.iter().any(|d| *d < LONGEST / 10));
         assert!(d.iter().any(|d| *d > LONGEST * 9 / 10));
+    }
+
+    #[test]
+    fn a_row_is_the_median_run_with_the_range_and_the_paired_ratio() {
+        let run = |secs: f64| {
+            Ok(Report {
+                secs,
+                late_mean_ns: 1_000,
+                late_max_ns: 2_000_000,
+                base_kib: 1_000,
+                peak_kib: 1_000 + 4 * 1024,
+            })
+        };
+        let green = Runs::new(vec![run(4.0), run(6.0), run(3.9)]);
+        let tokio = Runs::new(vec![run(1.5), run(1.4), run(1.6)]);
+        let failed: Runs<Report> = Runs::new(vec![Err("child exit status: 1".into())]);
+        // Green's median run is 4.0 s; 4 MiB over 1,024 tasks is 4,096 B each.
+        assert_eq!(
+            row("green", &green, Some(&green), 1024),
+            "| green | 4.00 s | 3.90–6.00 s | — | 3.00 s | 1.0 µs | 2.00 ms | 4 MiB | 4,096 B |\n"
+        );
+        // Tokio against green, round by round: 1.5/4.0, 1.4/6.0, 1.6/3.9.
+        assert!(row("tokio", &tokio, Some(&green), 1024)
+            .starts_with("| tokio | 1.50 s | 1.40–1.60 s | 0.38× (0/3) | 0.50 s |"));
+        assert_eq!(
+            row("may", &failed, Some(&green), 1024),
+            "| may | failed: child exit status: 1 | | | | | | | |\n"
+        );
     }
 
     #[test]
