@@ -51,9 +51,9 @@
 //! after a warm-up, measured inside each runtime (runtime creation is left
 //! out). Timers (three runs of each contender), scale, echo and http run
 //! in rounds, every contender taking a turn in each, and compare
-//! contenders round by round ([`rounds`]). Nothing is asserted: the figures are for
-//! people. Build with `--release`; a debug
-//! build says so at the top of its output.
+//! contenders round by round ([`rounds`]). Nothing is asserted: the
+//! figures are for people. Build with `--release`; a debug build says so
+//! at the top of its output.
 //!
 //! Options: `--only` picks workloads; `--contenders green-1,tokio-ct,…`
 //! limits the server workloads to those contenders; `--conns 100,1000`
