@@ -117,7 +117,9 @@ impl Pool {
 
 /// Runs blocking `f` on green's thread pool and parks the calling greenlet
 /// until it is done; other greenlets run meanwhile. Returns `f`'s value,
-/// or continues its panic in the caller.
+/// or continues its panic in the caller. The call is a switch point like
+/// any blocking call: the greenlets that are ready run before it returns,
+/// even when `f` is done at once.
 ///
 /// Use it for work that can only block: a file system call, a DNS lookup,
 /// a C library call, a long computation. Outside [`run`](crate::run()) (or on a
@@ -165,10 +167,35 @@ where
     // Counted once submitted (a failed submit panics); the hub takes the
     // job's end in on this thread, so never before this.
     hub::with(|hub| hub.job_started());
+    // The caller's `park` token (an `unpark` meant for its own `park`, as a
+    // file read on a std thread leaves the thread's token alone): set aside
+    // now, so that the wait below suspends, and given back at the end, as
+    // is one that comes during the wait.
+    let mut token = KeptToken(hub::with(|hub| hub.current_core().token.replace(false)));
+    // Park before looking: a job can be done by now (a read from the page
+    // cache), but the call is a switch point all the same, so the greenlets
+    // that are ready run first, as they do at every blocking call. Parked,
+    // this greenlet also takes the job's wake-up as a wake-up, where one
+    // that had already returned would keep it as a token for its next park.
     loop {
+        hub::with(|hub| hub.park(WaitKind::Token, "unblock", None));
         if let Some(outcome) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            drop(token);
             return outcome.unwrap_or_else(|payload| panic::resume_unwind(payload));
         }
-        hub::with(|hub| hub.park(WaitKind::Token, "unblock", None));
+        // Woken before the job was done: an `unpark`, not the job's.
+        token.0 = true;
+    }
+}
+
+/// A `park` token [`unblock`] set aside: given back to the running greenlet
+/// when dropped, also when the wait unwinds (a kill, a timeout).
+struct KeptToken(bool);
+
+impl Drop for KeptToken {
+    fn drop(&mut self) {
+        if self.0 {
+            hub::try_with(|hub| hub.current_core_opt().map(|g| g.token.set(true)));
+        }
     }
 }

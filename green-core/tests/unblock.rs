@@ -3,7 +3,9 @@
 
 mod util;
 
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -81,6 +83,71 @@ fn many_greenlets_unblock_at_once() {
             .map(Result::unwrap)
             .collect();
         assert_eq!(results, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_call_lets_the_ready_greenlets_run_even_when_its_job_is_done_at_once() {
+    let _w = util::watchdog();
+    green::run(|| {
+        // A ticker that is always ready, and two greenlets calling into the
+        // pool back to back, so that a worker is often still awake and done
+        // with a trivial job before its caller looks (until 2026-12-05 the
+        // caller then went on without a switch, and a greenlet reading a
+        // cached file could run through it while the others waited).
+        let ticks = Rc::new(Cell::new(0u64));
+        let stop = Rc::new(Cell::new(false));
+        let ticker = {
+            let (ticks, stop) = (ticks.clone(), stop.clone());
+            green::spawn(move || {
+                while !stop.get() {
+                    ticks.set(ticks.get() + 1);
+                    green::yield_now();
+                }
+            })
+        };
+        let caller = |name: &'static str| {
+            let ticks = ticks.clone();
+            move || {
+                for i in 0..500 {
+                    let before = ticks.get();
+                    green::unblock(|| ());
+                    assert!(
+                        ticks.get() > before,
+                        "{name}'s call {i} returned before the ready ticker ran"
+                    );
+                }
+            }
+        };
+        let (a, b) = (green::spawn(caller("a")), green::spawn(caller("b")));
+        a.join().unwrap();
+        b.join().unwrap();
+        stop.set(true);
+        ticker.join().unwrap();
+    });
+}
+
+#[test]
+fn an_unpark_before_or_during_a_call_is_kept_for_the_callers_park() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let main = green::current();
+        // Before: as a file read on a std thread leaves the token alone.
+        main.unpark();
+        green::unblock(|| ());
+        green::park(); // returns at once
+                       // During: the job waits for the unpark, so it comes mid-call.
+        let (unparked, wait_for_it) = mpsc::channel::<()>();
+        let waker = {
+            let main = main.clone();
+            green::spawn(move || {
+                main.unpark();
+                unparked.send(()).unwrap();
+            })
+        };
+        green::unblock(move || wait_for_it.recv_timeout(PATIENCE).unwrap());
+        waker.join().unwrap();
+        green::park(); // returns at once
     });
 }
 
