@@ -148,10 +148,21 @@ impl Greenlet {
     /// });
     /// ```
     pub fn unpark(&self) {
+        self.wake_by(WaitKind::Token);
+    }
+
+    /// Ends the greenlet's `WaitKind::Signal` wait (or makes its next one
+    /// return at once), from any thread: [`unpark`](Self::unpark) for the
+    /// crate's own waits, which leaves the park token alone.
+    pub(crate) fn signal(&self) {
+        self.wake_by(WaitKind::Signal);
+    }
+
+    fn wake_by(&self, kind: WaitKind) {
         let i = &*self.inner;
-        if !hub::unpark_local(i.id, i.slot) {
+        if !hub::unpark_local(i.id, i.slot, kind) {
             if let Some(remote) = &i.remote {
-                remote.push(i.slot, i.id);
+                remote.push(i.slot, i.id, kind);
             }
         }
     }
@@ -249,6 +260,12 @@ pub(crate) enum WaitKind {
     Local,
     /// Woken by [`Greenlet::unpark`], possibly from another thread.
     Token,
+    /// Woken by the crate's own signal ([`Greenlet::signal`]: locks,
+    /// condition variables, channels, pool jobs), possibly from another
+    /// thread. It leaves the park token alone, as std's locks leave a
+    /// thread's: an `unpark` that comes during such a wait is kept for the
+    /// greenlet's own `park`.
+    Signal,
 }
 
 /// The hub's record of one greenlet. Lives in an `Rc` owned by the hub's
@@ -276,6 +293,9 @@ pub(crate) struct Core {
     pub(crate) wake: Cell<Wake>,
     /// The unpark token of [`Greenlet::unpark`].
     pub(crate) token: Cell<bool>,
+    /// A [`Greenlet::signal`] that came while it was not in a
+    /// `WaitKind::Signal` wait: its next one returns at once.
+    pub(crate) signal: Cell<bool>,
     /// A kill is pending: raise `GreenletExit` at the next switch point.
     pub(crate) kill: Cell<bool>,
     /// Its own frames are unwinding (a panic or a kill is on its way out), as
@@ -309,6 +329,16 @@ pub(crate) struct Extras {
 }
 
 impl Core {
+    /// The flag that remembers a wake-up of `kind` that came while the
+    /// greenlet was not in such a wait.
+    pub(crate) fn pending(&self, kind: WaitKind) -> &Cell<bool> {
+        match kind {
+            WaitKind::Token => &self.token,
+            WaitKind::Signal => &self.signal,
+            WaitKind::Local => unreachable!("a local wait has no pending flag"),
+        }
+    }
+
     pub(crate) fn new(id: GreenletId, name: Option<String>, slot: u32, co: Coroutine) -> Self {
         Core {
             id,
@@ -324,6 +354,7 @@ impl Core {
             waits_for: Cell::new(None),
             wake: Cell::new(Wake::None),
             token: Cell::new(false),
+            signal: Cell::new(false),
             kill: Cell::new(false),
             unwinding: Cell::new(false),
             timer_armed: Cell::new(false),

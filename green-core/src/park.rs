@@ -2,6 +2,7 @@
 //! [`std::thread::park`], plus the crate's own "block this greenlet, or this
 //! thread outside `run`" primitive that channels build on.
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::greenlet::{Greenlet, WaitKind};
@@ -12,7 +13,10 @@ use crate::hub;
 ///
 /// If the token is already available (an `unpark` came first), it is
 /// consumed and `park` returns at once. Like std's, it may also return
-/// spuriously, so call it in a loop that checks a condition.
+/// spuriously, so call it in a loop that checks a condition. Green's own
+/// waits (locks, condition variables, channels, [`unblock`](crate::unblock()))
+/// leave the token alone: an `unpark` that comes while the greenlet waits on
+/// one of them is kept for its next `park`.
 ///
 /// # Panics
 ///
@@ -70,7 +74,50 @@ pub fn park_timeout(dur: Duration) {
 #[derive(Clone, Debug)]
 pub(crate) enum Waiter {
     Greenlet(Greenlet),
-    Thread(std::thread::Thread),
+    Thread(Arc<Parker>),
+}
+
+/// An OS thread's wake-up flag for [`block`] outside `run`: a token of its
+/// own, so that green's waits leave the thread's park token alone, as std's
+/// locks do (`std::thread::park` would take an `unpark` meant for the
+/// thread's own `park`).
+#[derive(Debug, Default)]
+pub(crate) struct Parker {
+    woken: Mutex<bool>,
+    wake: Condvar,
+}
+
+thread_local! {
+    static PARKER: Arc<Parker> = Arc::default();
+}
+
+impl Parker {
+    fn unpark(&self) {
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits for [`unpark`](Self::unpark) (consuming it) or `deadline`.
+    fn park(&self, deadline: Option<Instant>) {
+        let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        while !*woken {
+            let wait = match deadline {
+                None => None,
+                Some(at) => match at.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return,
+                },
+            };
+            woken = match wait {
+                None => self.wake.wait(woken).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => {
+                    let waited = self.wake.wait_timeout(woken, left);
+                    waited.unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
+        *woken = false;
+    }
 }
 
 impl Waiter {
@@ -78,14 +125,14 @@ impl Waiter {
     pub(crate) fn current() -> Waiter {
         match hub::try_with(|hub| hub.current_core_opt()).flatten() {
             Some(g) => Waiter::Greenlet(g.handle().clone()),
-            None => Waiter::Thread(std::thread::current()),
+            None => Waiter::Thread(PARKER.with(Arc::clone)),
         }
     }
 
     /// Wakes it (or makes its next [`block`] return at once). Any thread.
     pub(crate) fn wake(&self) {
         match self {
-            Waiter::Greenlet(g) => g.unpark(),
+            Waiter::Greenlet(g) => g.signal(),
             Waiter::Thread(t) => t.unpark(),
         }
     }
@@ -93,7 +140,8 @@ impl Waiter {
 
 /// Blocks until woken by [`Waiter::wake`] or until `deadline`, possibly
 /// spuriously: the caller re-checks its condition. Parks the greenlet inside
-/// `run`; parks the OS thread outside it, as std would.
+/// `run` (a `Signal` wait); blocks the OS thread on its [`Parker`] outside
+/// it. Neither touches the park token.
 ///
 /// `reason` names the wait in deadlock reports.
 pub(crate) fn block(reason: &'static str, deadline: Option<Instant>) {
@@ -101,19 +149,11 @@ pub(crate) fn block(reason: &'static str, deadline: Option<Instant>) {
         if !hub.in_greenlet() {
             return false;
         }
-        hub.park(WaitKind::Token, reason, deadline);
+        hub.park(WaitKind::Signal, reason, deadline);
         true
     });
     if in_greenlet == Some(true) {
         return;
     }
-    match deadline {
-        None => std::thread::park(),
-        Some(at) => {
-            let now = Instant::now();
-            if at > now {
-                std::thread::park_timeout(at - now);
-            }
-        }
-    }
+    PARKER.with(|p| p.park(deadline));
 }

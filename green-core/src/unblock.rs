@@ -167,35 +167,21 @@ where
     // Counted once submitted (a failed submit panics); the hub takes the
     // job's end in on this thread, so never before this.
     hub::with(|hub| hub.job_started());
-    // The caller's `park` token (an `unpark` meant for its own `park`, as a
-    // file read on a std thread leaves the thread's token alone): set aside
-    // now, so that the wait below suspends, and given back at the end, as
-    // is one that comes during the wait.
-    let mut token = KeptToken(hub::with(|hub| hub.current_core().token.replace(false)));
     // Park before looking: a job can be done by now (a read from the page
     // cache), but the call is a switch point all the same, so the greenlets
     // that are ready run first, as they do at every blocking call. Parked,
     // this greenlet also takes the job's wake-up as a wake-up, where one
-    // that had already returned would keep it as a token for its next park.
+    // that had already returned would keep it for its next such wait. The
+    // wait is a `Signal` one: it leaves the caller's `park` token alone, as
+    // a file read on a std thread leaves the thread's. A signal pending from
+    // an earlier wait is stale here (this job's comes through the hub's
+    // inbox, which the hub reads only once this greenlet has parked), and
+    // would let the first park return without a switch.
+    hub::with(|hub| hub.current_core().signal.set(false));
     loop {
-        hub::with(|hub| hub.park(WaitKind::Token, "unblock", None));
+        hub::with(|hub| hub.park(WaitKind::Signal, "unblock", None));
         if let Some(outcome) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            drop(token);
             return outcome.unwrap_or_else(|payload| panic::resume_unwind(payload));
-        }
-        // Woken before the job was done: an `unpark`, not the job's.
-        token.0 = true;
-    }
-}
-
-/// A `park` token [`unblock`] set aside: given back to the running greenlet
-/// when dropped, also when the wait unwinds (a kill, a timeout).
-struct KeptToken(bool);
-
-impl Drop for KeptToken {
-    fn drop(&mut self) {
-        if self.0 {
-            hub::try_with(|hub| hub.current_core_opt().map(|g| g.token.set(true)));
         }
     }
 }

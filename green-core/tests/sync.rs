@@ -329,3 +329,112 @@ fn barrier_of_fifty_greenlets_has_one_leader_per_generation() {
     assert!(rounds.windows(2).all(|w| w[0] <= w[1]), "{rounds:?}");
     assert_eq!(rounds.len(), 150);
 }
+
+/// Runs `f` in `run` on a thread of its own; fails if it does not finish
+/// within 10 s (a `park` left waiting for an `unpark` that was lost).
+fn finishes(f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        green::run(f);
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("park hung: the unpark was taken by a lock's or a channel's wait");
+}
+
+#[test]
+fn an_unpark_during_a_lock_wait_is_kept_for_park() {
+    // std's locks leave a thread's park token alone; green's waits on a lock
+    // took it as a spurious wake-up until 2026-12-05, and the park after
+    // waited for an unpark that had come already.
+    finishes(|| {
+        let m = Rc::new(Mutex::new(()));
+        let main = green::current();
+        let holder = {
+            let m = m.clone();
+            green::spawn(move || {
+                let _held = m.lock().unwrap();
+                green::yield_now(); // main now waits for the lock
+                main.unpark(); // comes while main waits
+                green::yield_now();
+            })
+        };
+        green::yield_now(); // the holder takes the lock
+        drop(m.lock().unwrap());
+        holder.join().unwrap();
+        green::park(); // the unpark came before: returns at once
+    });
+}
+
+#[test]
+fn an_unpark_during_a_condvar_wait_is_kept_for_park() {
+    finishes(|| {
+        let pair = Rc::new((Mutex::new(false), Condvar::new()));
+        let main = green::current();
+        let notifier = {
+            let pair = pair.clone();
+            green::spawn(move || {
+                main.unpark(); // comes while main waits on the condvar
+                green::yield_now();
+                *pair.0.lock().unwrap() = true;
+                pair.1.notify_one();
+            })
+        };
+        let mut ready = pair.0.lock().unwrap();
+        while !*ready {
+            ready = pair.1.wait(ready).unwrap();
+        }
+        drop(ready);
+        notifier.join().unwrap();
+        green::park(); // returns at once
+    });
+}
+
+#[test]
+fn an_unpark_from_another_thread_during_a_lock_wait_is_kept_for_park() {
+    finishes(|| {
+        let m = Arc::new(Mutex::new(()));
+        let main = green::current();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                let held = m.lock().unwrap();
+                locked.send(()).unwrap();
+                main.unpark(); // while main waits for the lock, or just before
+                std::thread::sleep(Duration::from_millis(50));
+                drop(held);
+            })
+        };
+        green::unblock(move || is_locked.recv().unwrap());
+        drop(m.lock().unwrap());
+        green::unblock(move || holder.join().unwrap());
+        green::park(); // returns at once
+    });
+}
+
+#[test]
+fn outside_run_an_unpark_during_a_lock_wait_is_kept_for_park() {
+    // A plain thread waiting on a green lock: its wait has a flag of its own,
+    // and the thread's park token stays for `std::thread::park`, as with
+    // std's locks.
+    let m = Arc::new(Mutex::new(()));
+    let held = m.lock().unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = {
+        let m = m.clone();
+        std::thread::spawn(move || {
+            drop(m.lock().unwrap());
+            std::thread::park(); // the unpark came before: returns at once
+            done.send(()).unwrap();
+        })
+    };
+    waiter.thread().unpark();
+    std::thread::sleep(Duration::from_millis(50)); // let it wait for the lock
+    drop(held);
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("park hung: the unpark was taken by the lock's wait");
+    waiter.join().unwrap();
+}

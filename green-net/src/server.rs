@@ -7,8 +7,10 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
+use green::sync::{Condvar, Mutex, MutexGuard};
 use green::{Greenlet, GreenletId, JoinHandle};
 
 use crate::addr::ToSocketAddrs;
@@ -169,7 +171,8 @@ impl StreamServer {
             handlers: RefCell::new(BTreeMap::new()),
             acceptor: RefCell::new(None),
             slot_waiter: RefCell::new(None),
-            idle_waiters: RefCell::new(Vec::new()),
+            idle: Mutex::new(()),
+            idle_changed: Condvar::new(),
             stopped: Cell::new(false),
         });
         let s = shared.clone();
@@ -230,8 +233,11 @@ struct Shared {
     acceptor: RefCell<Option<JoinHandle<()>>>,
     /// The acceptor, parked until a handler finishes (at the cap).
     slot_waiter: RefCell<Option<Greenlet>>,
-    /// Greenlets parked until no handler is left.
-    idle_waiters: RefCell<Vec<Greenlet>>,
+    /// Greenlets in `stop` and `wait` wait on `idle_changed` (with `idle`,
+    /// which guards nothing else) until no handler is left. A lock's wait,
+    /// unlike `park`, leaves the caller's park token alone.
+    idle: Mutex<()>,
+    idle_changed: Condvar,
     stopped: Cell<bool>,
 }
 
@@ -256,11 +262,14 @@ impl Shared {
 
     /// Lets greenlets in `stop` and `wait` re-check their condition.
     fn wake_idle_waiters(&self) {
-        let waiters = std::mem::take(&mut *self.idle_waiters.borrow_mut());
-        for waiter in waiters {
-            waiter.unpark();
-        }
+        self.idle_changed.notify_all();
     }
+}
+
+/// Locks `idle`, which guards nothing: a panic while it was held leaves
+/// nothing half-done.
+fn lock(idle: &Mutex<()>) -> MutexGuard<'_, ()> {
+    idle.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn accept_loop<F>(shared: &Rc<Shared>, listener: &TcpListener, handler: F)
@@ -438,17 +447,22 @@ impl ServerHandle {
         }
         shared.wake_idle_waiters();
         let deadline = Instant::now().checked_add(grace);
+        let mut idle = lock(&shared.idle);
         while shared.others() > 0 {
             let now = Instant::now();
-            if deadline.is_some_and(|at| now >= at) {
-                break;
-            }
-            shared.idle_waiters.borrow_mut().push(green::current());
-            match deadline {
-                Some(at) => green::park_timeout(at - now),
-                None => green::park(),
-            }
+            idle = match deadline {
+                Some(at) if now >= at => break,
+                Some(at) => match shared.idle_changed.wait_timeout(idle, at - now) {
+                    Ok((idle, _)) => idle,
+                    Err(poisoned) => poisoned.into_inner().0,
+                },
+                None => shared
+                    .idle_changed
+                    .wait(idle)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
         }
+        drop(idle);
         let me = green::current().id();
         let rest: Vec<JoinHandle<()>> = {
             let mut handlers = shared.handlers.borrow_mut();
@@ -478,9 +492,12 @@ impl ServerHandle {
     /// ```
     pub fn wait(&self) {
         let shared = &self.shared;
+        let mut idle = lock(&shared.idle);
         while !shared.stopped.get() || shared.others() > 0 {
-            shared.idle_waiters.borrow_mut().push(green::current());
-            green::park();
+            idle = shared
+                .idle_changed
+                .wait(idle)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }

@@ -93,6 +93,39 @@ fn stop_refuses_new_connections_waits_for_handlers_then_kills_the_rest() {
     });
 }
 
+#[test]
+fn stop_and_wait_leave_the_callers_park_token_alone() {
+    green::run(|| {
+        let stuck_server = || {
+            let handle = StreamServer::bind("127.0.0.1:0")
+                .unwrap()
+                .start(|_, _| green::sleep(Duration::from_secs(3600)));
+            let conn = TcpStream::connect(handle.local_addr()).unwrap();
+            green::sleep(Duration::from_millis(5));
+            assert_eq!(handle.connections(), 1);
+            (handle, conn)
+        };
+        // A stop that runs out of grace leaves no token of its own behind
+        // (until 2026-12-05 it woke its caller's next park at once)...
+        let (handle, _conn) = stuck_server();
+        handle.stop(Duration::from_millis(5));
+        let start = std::time::Instant::now();
+        green::park_timeout(Duration::from_millis(100));
+        assert!(start.elapsed() >= Duration::from_millis(100));
+        // ...and an unpark that comes during `wait` is kept for the next park.
+        let (handle, _conn) = stuck_server();
+        let main = green::current();
+        let h = handle.clone();
+        let stopper = green::spawn(move || {
+            main.unpark();
+            h.stop(Duration::from_millis(5));
+        });
+        handle.wait();
+        stopper.join().unwrap();
+        green::park(); // returns at once
+    });
+}
+
 /// Out of descriptors (`EMFILE`), the server backs off and serves again once
 /// some are freed. Runs in a child process, whose descriptor limit it lowers.
 #[test]

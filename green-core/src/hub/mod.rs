@@ -139,15 +139,16 @@ pub(crate) struct Hub {
     /// The main greenlet has finished (read between batches, where a
     /// borrow of `main` would cost more than the rest of the check).
     main_finished: Cell<bool>,
-    /// Greenlets parked in a `WaitKind::Token` wait.
-    token_waits: Cell<usize>,
+    /// Greenlets parked in a `WaitKind::Token` or `WaitKind::Signal` wait
+    /// (one that another thread may end).
+    remote_waits: Cell<usize>,
     /// Suspended greenlets whose `unwinding` is set: while there are any,
     /// `std::thread::panicking()` is true for every greenlet of the thread
     /// (the panic count is the thread's), so it no longer tells whether the
     /// running greenlet itself unwinds (see [`Hub::unwinding`]).
     suspended_unwinding: Cell<usize>,
     iterations: Cell<u32>,
-    inbox: RefCell<Vec<(u32, GreenletId)>>,
+    inbox: RefCell<Vec<(u32, GreenletId, WaitKind)>>,
     /// Blocking jobs (see `unblock`) started by this hub's greenlets whose
     /// end (see [`Remote::job_done`]) the hub has not taken in yet: while
     /// any is out, the hub is not deadlocked.
@@ -270,14 +271,15 @@ pub(crate) fn remote_of(hub_id: u64) -> Option<Arc<Remote>> {
     try_with(|hub| (hub.id == hub_id).then(|| hub.remote.clone())).flatten()
 }
 
-/// Wakes a greenlet of this thread's hub from a `Greenlet` handle. Returns
-/// `false` when the greenlet does not belong to this thread's hub.
-pub(crate) fn unpark_local(id: GreenletId, slot: u32) -> bool {
+/// Wakes a greenlet of this thread's hub from a `Greenlet` handle, from a
+/// wait of `kind`. Returns `false` when the greenlet does not belong to this
+/// thread's hub.
+pub(crate) fn unpark_local(id: GreenletId, slot: u32, kind: WaitKind) -> bool {
     try_with(|hub| {
         if hub.id != id.hub() {
             return false;
         }
-        hub.unpark_slot(slot, id);
+        hub.unpark_slot(slot, id, kind);
         true
     })
     .unwrap_or(false)
@@ -304,7 +306,7 @@ impl Hub {
             incoming: Cell::new(std::ptr::null()),
             main: RefCell::new(None),
             main_finished: Cell::new(false),
-            token_waits: Cell::new(0),
+            remote_waits: Cell::new(0),
             suspended_unwinding: Cell::new(0),
             iterations: Cell::new(0),
             inbox: RefCell::default(),
@@ -551,8 +553,8 @@ impl Hub {
         if g.timer_armed.replace(false) && wake != Wake::TimedOut {
             self.timers.borrow_mut().cancelled(is_live);
         }
-        if g.wait_kind.replace(WaitKind::Local) == WaitKind::Token {
-            self.token_waits.set(self.token_waits.get() - 1);
+        if g.wait_kind.replace(WaitKind::Local) != WaitKind::Local {
+            self.remote_waits.set(self.remote_waits.get() - 1);
         }
         g.wake.set(wake);
         g.state.set(State::Ready);
@@ -566,16 +568,17 @@ impl Hub {
         }
     }
 
-    /// [`Greenlet::unpark`] for a greenlet of this hub.
-    pub(super) fn unpark_slot(&self, slot: u32, id: GreenletId) {
+    /// [`Greenlet::unpark`] (`kind` `Token`) or [`Greenlet::signal`]
+    /// (`Signal`) for a greenlet of this hub.
+    pub(super) fn unpark_slot(&self, slot: u32, id: GreenletId, kind: WaitKind) {
         let g = match self.slab.borrow().get(slot as usize) {
             Some(Some(g)) if g.id() == id => g.clone(),
             _ => return, // finished: nothing to do
         };
-        if g.state.get() == State::Parked && g.wait_kind.get() == WaitKind::Token {
+        if g.state.get() == State::Parked && g.wait_kind.get() == kind {
             self.make_ready(&g, Wake::Unparked);
         } else {
-            g.token.set(true);
+            g.pending(kind).set(true);
         }
     }
 

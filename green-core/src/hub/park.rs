@@ -27,8 +27,8 @@ impl Hub {
     /// It suspends even when `deadline` has passed: until the hub's next
     /// turn, when its timer fires.
     ///
-    /// A `Token` park consumes the unpark token and returns at once if it was
-    /// set. A pending kill is raised here, before parking, and when the wake
+    /// A `Token` or `Signal` park consumes its kind's pending flag (the
+    /// unpark token, or a signal) and returns at once if it was set. A pending kill is raised here, before parking, and when the wake
     /// was a kill (unless the greenlet is unwinding already, see the module
     /// docs). Returns `Wake::Unparked` or `Wake::TimedOut`.
     pub(crate) fn park(
@@ -63,7 +63,7 @@ impl Hub {
             exit(g);
         }
         self.raise_interrupt(g);
-        if kind == WaitKind::Token && g.token.replace(false) {
+        if kind != WaitKind::Local && g.pending(kind).replace(false) {
             return Ok(Wake::Unparked);
         }
         let seq = g.park_seq.get() + 1;
@@ -80,8 +80,8 @@ impl Hub {
             g.timer_armed.set(true);
             self.timers.borrow_mut().insert(at, g.clone(), seq);
         }
-        if kind == WaitKind::Token {
-            self.token_waits.set(self.token_waits.get() + 1);
+        if kind != WaitKind::Local {
+            self.remote_waits.set(self.remote_waits.get() + 1);
         }
         g.wait_kind.set(kind);
         g.reason.set(reason);

@@ -1,7 +1,8 @@
 //! The hub's inbox for wake-ups sent from other threads.
 //!
-//! [`Greenlet::unpark`](crate::Greenlet::unpark) called from a thread other
-//! than the greenlet's hub pushes `(slot, id)` here and notifies the poller,
+//! [`Greenlet::unpark`](crate::Greenlet::unpark) (or the crate's own
+//! `Greenlet::signal`) called from a thread other than the greenlet's hub
+//! pushes `(slot, id, kind)` here and notifies the poller,
 //! at most once per hub loop iteration. The hub drains the inbox at the top
 //! of every iteration. [`Remote`] is `Send + Sync` and outlives its hub:
 //! pushes after the hub is gone are dropped.
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::epoll::Epoll;
-use crate::greenlet::GreenletId;
+use crate::greenlet::{GreenletId, WaitKind};
 
 pub(crate) struct Remote {
     poller: Arc<Epoll>,
@@ -30,7 +31,7 @@ pub(crate) struct Remote {
 
 #[derive(Default)]
 struct Inbox {
-    wakeups: Vec<(u32, GreenletId)>,
+    wakeups: Vec<(u32, GreenletId, WaitKind)>,
     /// Blocking jobs that finished since the hub last drained.
     jobs_done: usize,
 }
@@ -46,23 +47,23 @@ impl Remote {
     }
 
     /// Queues a wake-up for the greenlet in `slot` with identifier `id`.
-    pub(crate) fn push(&self, slot: u32, id: GreenletId) {
-        self.deliver(slot, id, 0);
+    pub(crate) fn push(&self, slot: u32, id: GreenletId, kind: WaitKind) {
+        self.deliver(slot, id, kind, 0);
     }
 
     /// Queues the wake-up of the greenlet in `slot` with identifier `id`,
     /// whose blocking job is done, and counts the job finished.
     pub(crate) fn job_done(&self, slot: u32, id: GreenletId) {
-        self.deliver(slot, id, 1);
+        self.deliver(slot, id, WaitKind::Signal, 1);
     }
 
-    fn deliver(&self, slot: u32, id: GreenletId, jobs_done: usize) {
+    fn deliver(&self, slot: u32, id: GreenletId, kind: WaitKind, jobs_done: usize) {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
         {
             let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
-            inbox.wakeups.push((slot, id));
+            inbox.wakeups.push((slot, id, kind));
             inbox.jobs_done += jobs_done;
         }
         if !self.pending.swap(true, Ordering::AcqRel) {
@@ -80,7 +81,7 @@ impl Remote {
 
     /// Moves every queued wake-up into `out`; returns how many blocking jobs
     /// finished meanwhile.
-    pub(crate) fn drain(&self, out: &mut Vec<(u32, GreenletId)>) -> usize {
+    pub(crate) fn drain(&self, out: &mut Vec<(u32, GreenletId, WaitKind)>) -> usize {
         if !self.pending.swap(false, Ordering::AcqRel) {
             return 0;
         }
@@ -105,11 +106,13 @@ mod tests {
         let remote = Remote::new(Arc::new(Epoll::new().unwrap()));
         let mut out = Vec::new();
         assert_eq!(remote.drain(&mut out), 0);
-        remote.push(1, GreenletId::new(0, 1));
+        remote.push(1, GreenletId::new(0, 1), WaitKind::Token);
         remote.job_done(2, GreenletId::new(0, 2));
         assert!(remote.has_pending());
         assert_eq!(remote.drain(&mut out), 1, "one job done");
         assert_eq!(out.len(), 2, "both wake-ups");
+        assert_eq!(out[0].2, WaitKind::Token, "an unpark ends a park");
+        assert_eq!(out[1].2, WaitKind::Signal, "a job's end ends a signal wait");
         assert!(!remote.has_pending());
         assert_eq!(remote.drain(&mut out), 0, "counted once");
     }

@@ -71,8 +71,8 @@ impl Hub {
         let mut inbox = std::mem::take(&mut *self.inbox.borrow_mut());
         let jobs_done = self.remote.drain(&mut inbox);
         self.jobs_out.set(self.jobs_out.get() - jobs_done);
-        for (slot, id) in inbox.drain(..) {
-            self.unpark_slot(slot, id);
+        for (slot, id, kind) in inbox.drain(..) {
+            self.unpark_slot(slot, id, kind);
         }
         *self.inbox.borrow_mut() = inbox;
     }
@@ -158,7 +158,7 @@ impl Hub {
             // A job out has not delivered its end yet, and it notifies the
             // poller when it does (see `remote`).
             None
-        } else if self.token_waits.get() > 0 && !crate::deadlock::alone_in_process() {
+        } else if self.remote_waits.get() > 0 && !crate::deadlock::alone_in_process() {
             // Another thread might unpark one of them: wait for it, but look
             // again now and then, in case those threads go away.
             Some(RECHECK_BLOCKED)
