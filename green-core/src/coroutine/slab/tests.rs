@@ -72,20 +72,15 @@ fn mappings_in(start: usize, end: usize) -> usize {
 /// message.
 fn maps_around(addr: usize) -> String {
     let near = 4 << 20;
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    maps.lines()
-        .filter(|line| {
-            let range = line.split_whitespace().next().unwrap();
-            let (a, b) = range.split_once('-').unwrap();
-            let a = usize::from_str_radix(a, 16).unwrap();
-            let b = usize::from_str_radix(b, 16).unwrap();
-            a < addr.saturating_add(near) && addr.saturating_sub(near) < b
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    maps_overlapping(addr.saturating_sub(near), addr.saturating_add(near)).join("\n")
 }
 
 fn mappings_in_once(start: usize, end: usize) -> usize {
+    maps_overlapping(start, end).len()
+}
+
+/// The lines of one read of `/proc/self/maps` that overlap `start .. end`.
+fn maps_overlapping(start: usize, end: usize) -> Vec<String> {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     maps.lines()
         .filter(|line| {
@@ -95,7 +90,8 @@ fn mappings_in_once(start: usize, end: usize) -> usize {
             let b = usize::from_str_radix(b, 16).unwrap();
             a < end && start < b
         })
-        .count()
+        .map(String::from)
+        .collect()
 }
 
 /// Runs `f` on a thread of its own, so with slabs of its own, the guard
