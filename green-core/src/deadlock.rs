@@ -2,10 +2,11 @@
 //!
 //! A greenlet parked in [`park`](crate::park()), on a channel, a lock or a
 //! condition variable can be woken by any thread holding its
-//! [`Greenlet`](crate::Greenlet) handle or the other end of the channel or lock, and the hub cannot see where handles went. So the
-//! hub declares such waits deadlocked only when this thread is the only one
-//! in the process besides green's own idle blocking-pool workers (with no
-//! queued job to take). Waits that only this hub can end (join, kill,
+//! [`Greenlet`](crate::Greenlet) handle or the other end of the channel or
+//! lock, and the hub cannot see where handles went. So the hub declares
+//! such waits deadlocked only when this thread is the only one in the
+//! process besides green's own idle blocking-pool workers (with no queued
+//! job to take). Waits that only this hub can end (join, kill,
 //! sleep, fds) need no such check.
 
 /// Whether no thread other than this one (and idle pool workers with no

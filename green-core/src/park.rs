@@ -2,7 +2,7 @@
 //! [`std::thread::park`], plus the crate's own "block this greenlet, or this
 //! thread outside `run`" primitive that channels build on.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::greenlet::{Greenlet, WaitKind};
@@ -99,23 +99,19 @@ impl Parker {
 
     /// Waits for [`unpark`](Self::unpark) (consuming it) or `deadline`.
     fn park(&self, deadline: Option<Instant>) {
-        let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
-        while !*woken {
-            let wait = match deadline {
-                None => None,
-                Some(at) => match at.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return,
-                },
-            };
-            woken = match wait {
-                None => self.wake.wait(woken).unwrap_or_else(|e| e.into_inner()),
-                Some(left) => {
-                    let waited = self.wake.wait_timeout(woken, left);
-                    waited.unwrap_or_else(|e| e.into_inner()).0
-                }
-            };
-        }
+        let woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        let asleep = |woken: &mut bool| !*woken;
+        let mut woken = match deadline {
+            None => self
+                .wake
+                .wait_while(woken, asleep)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                let waited = self.wake.wait_timeout_while(woken, left, asleep);
+                waited.unwrap_or_else(PoisonError::into_inner).0
+            }
+        };
         *woken = false;
     }
 }

@@ -158,6 +158,11 @@ where
     let slot = Arc::new(Mutex::new(None));
     let theirs = slot.clone();
     let (waiter_slot, waiter_id) = (me.slot(), me.id());
+    // A signal pending from an earlier wait is stale here: this job's comes
+    // through the hub's inbox, which the hub reads only once this greenlet
+    // has parked below. Left set, it would let that park return without a
+    // switch.
+    me.signal.set(false);
     drop(me);
     POOL.submit(Box::new(move || {
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
@@ -173,11 +178,7 @@ where
     // this greenlet also takes the job's wake-up as a wake-up, where one
     // that had already returned would keep it for its next such wait. The
     // wait is a `Signal` one: it leaves the caller's `park` token alone, as
-    // a file read on a std thread leaves the thread's. A signal pending from
-    // an earlier wait is stale here (this job's comes through the hub's
-    // inbox, which the hub reads only once this greenlet has parked), and
-    // would let the first park return without a switch.
-    hub::with(|hub| hub.current_core().signal.set(false));
+    // a file read on a std thread leaves the thread's.
     loop {
         hub::with(|hub| hub.park(WaitKind::Signal, "unblock", None));
         if let Some(outcome) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {

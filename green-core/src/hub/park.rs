@@ -28,9 +28,10 @@ impl Hub {
     /// turn, when its timer fires.
     ///
     /// A `Token` or `Signal` park consumes its kind's pending flag (the
-    /// unpark token, or a signal) and returns at once if it was set. A pending kill is raised here, before parking, and when the wake
-    /// was a kill (unless the greenlet is unwinding already, see the module
-    /// docs). Returns `Wake::Unparked` or `Wake::TimedOut`.
+    /// unpark token, or a signal) and returns at once if it was set. A
+    /// pending kill is raised here, before parking, and when the wake was a
+    /// kill (unless the greenlet is unwinding already, see the module docs).
+    /// Returns `Wake::Unparked` or `Wake::TimedOut`.
     pub(crate) fn park(
         &self,
         kind: WaitKind,
