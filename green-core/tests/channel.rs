@@ -11,6 +11,8 @@ use green::channel::{
     self, RecvError, RecvTimeoutError, Select, SendTimeoutError, TryRecvError, TrySendError,
 };
 
+mod util;
+
 type Log = Rc<RefCell<Vec<String>>>;
 
 fn log() -> Log {
@@ -668,23 +670,17 @@ fn ends_are_send_and_sync_when_values_are_send() {
 
 #[test]
 fn an_unpark_during_a_receive_is_kept_for_park() {
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        green::run(|| {
-            let (tx, rx) = green::channel::unbounded::<u32>();
-            let main = green::current();
-            let sender = green::spawn(move || {
-                main.unpark(); // comes while main waits to receive
-                green::yield_now();
-                tx.send(7).unwrap();
-            });
-            assert_eq!(rx.recv().unwrap(), 7);
-            sender.join().unwrap();
-            green::park(); // the unpark came before: returns at once
+    let _w = util::watchdog();
+    green::run(|| {
+        let (tx, rx) = green::channel::unbounded::<u32>();
+        let main = green::current();
+        let sender = green::spawn(move || {
+            main.unpark(); // comes while main waits to receive
+            green::yield_now();
+            tx.send(7).unwrap();
         });
-        done.send(()).unwrap();
+        assert_eq!(rx.recv().unwrap(), 7);
+        sender.join().unwrap();
+        green::park(); // the unpark came before: returns at once
     });
-    finished
-        .recv_timeout(Duration::from_secs(10))
-        .expect("park hung: the unpark was taken by the receive's wait");
 }

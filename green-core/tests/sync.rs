@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use green::sync::{Barrier, Condvar, Mutex, RwLock};
 
+mod util;
+
 type Log = Rc<RefCell<Vec<String>>>;
 
 fn push(log: &Log, s: impl Into<String>) {
@@ -330,25 +332,13 @@ fn barrier_of_fifty_greenlets_has_one_leader_per_generation() {
     assert_eq!(rounds.len(), 150);
 }
 
-/// Runs `f` in `run` on a thread of its own; fails if it does not finish
-/// within 10 s (a `park` left waiting for an `unpark` that was lost).
-fn finishes(f: impl FnOnce() + Send + 'static) {
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        green::run(f);
-        done.send(()).unwrap();
-    });
-    finished
-        .recv_timeout(Duration::from_secs(10))
-        .expect("park hung: the unpark was taken by a lock's or a channel's wait");
-}
-
 #[test]
 fn an_unpark_during_a_lock_wait_is_kept_for_park() {
     // std's locks leave a thread's park token alone; green's waits on a lock
     // took it as a spurious wake-up until 2026-12-05, and the park after
     // waited for an unpark that had come already.
-    finishes(|| {
+    let _w = util::watchdog();
+    green::run(|| {
         let m = Rc::new(Mutex::new(()));
         let main = green::current();
         let holder = {
@@ -369,7 +359,8 @@ fn an_unpark_during_a_lock_wait_is_kept_for_park() {
 
 #[test]
 fn an_unpark_during_a_condvar_wait_is_kept_for_park() {
-    finishes(|| {
+    let _w = util::watchdog();
+    green::run(|| {
         let pair = Rc::new((Mutex::new(false), Condvar::new()));
         let main = green::current();
         let notifier = {
@@ -393,7 +384,8 @@ fn an_unpark_during_a_condvar_wait_is_kept_for_park() {
 
 #[test]
 fn an_unpark_from_another_thread_during_a_lock_wait_is_kept_for_park() {
-    finishes(|| {
+    let _w = util::watchdog();
+    green::run(|| {
         let m = Arc::new(Mutex::new(()));
         let main = green::current();
         let (locked, is_locked) = std::sync::mpsc::channel();
@@ -419,22 +411,18 @@ fn outside_run_an_unpark_during_a_lock_wait_is_kept_for_park() {
     // A plain thread waiting on a green lock: its wait has a flag of its own,
     // and the thread's park token stays for `std::thread::park`, as with
     // std's locks.
+    let _w = util::watchdog();
     let m = Arc::new(Mutex::new(()));
     let held = m.lock().unwrap();
-    let (done, finished) = std::sync::mpsc::channel();
     let waiter = {
         let m = m.clone();
         std::thread::spawn(move || {
             drop(m.lock().unwrap());
             std::thread::park(); // the unpark came before: returns at once
-            done.send(()).unwrap();
         })
     };
     waiter.thread().unpark();
     std::thread::sleep(Duration::from_millis(50)); // let it wait for the lock
     drop(held);
-    finished
-        .recv_timeout(Duration::from_secs(10))
-        .expect("park hung: the unpark was taken by the lock's wait");
     waiter.join().unwrap();
 }
