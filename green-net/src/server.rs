@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::PoisonError;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use green::sync::{Condvar, Mutex, MutexGuard};
 use green::{Greenlet, GreenletId, JoinHandle};
@@ -446,23 +446,12 @@ impl ServerHandle {
             acceptor.kill(); // drops the listener
         }
         shared.wake_idle_waiters();
-        let deadline = Instant::now().checked_add(grace);
-        let mut idle = lock(&shared.idle);
-        while shared.others() > 0 {
-            let now = Instant::now();
-            idle = match deadline {
-                Some(at) if now >= at => break,
-                Some(at) => match shared.idle_changed.wait_timeout(idle, at - now) {
-                    Ok((idle, _)) => idle,
-                    Err(poisoned) => poisoned.into_inner().0,
-                },
-                None => shared
-                    .idle_changed
-                    .wait(idle)
-                    .unwrap_or_else(PoisonError::into_inner),
-            };
-        }
-        drop(idle);
+        // `idle` guards nothing, so a poisoned wait is as good as any.
+        drop(
+            shared
+                .idle_changed
+                .wait_timeout_while(lock(&shared.idle), grace, |()| shared.others() > 0),
+        );
         let me = green::current().id();
         let rest: Vec<JoinHandle<()>> = {
             let mut handlers = shared.handlers.borrow_mut();
@@ -492,13 +481,9 @@ impl ServerHandle {
     /// ```
     pub fn wait(&self) {
         let shared = &self.shared;
-        let mut idle = lock(&shared.idle);
-        while !shared.stopped.get() || shared.others() > 0 {
-            idle = shared
-                .idle_changed
-                .wait(idle)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        drop(shared.idle_changed.wait_while(lock(&shared.idle), |()| {
+            !shared.stopped.get() || shared.others() > 0
+        }));
     }
 }
 
