@@ -68,11 +68,7 @@ impl<T> Runs<T> {
 
     /// The highest `rate` of the runs that succeeded.
     pub fn best(&self, rate: impl Fn(&T) -> f64) -> Option<f64> {
-        self.runs
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(rate)
-            .max_by(f64::total_cmp)
+        self.range(rate).map(|(_, highest)| highest)
     }
 }
 

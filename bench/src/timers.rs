@@ -92,7 +92,8 @@ pub fn run(plan: &Plan) -> String {
     );
     let green = who.iter().position(|&c| c == Contender::Green1);
     for (i, c) in who.iter().enumerate() {
-        out.push_str(&row(&c.label(), &runs[i], green.map(|g| &runs[g]), count));
+        let against = green.filter(|&g| g != i).map(|g| &runs[g]);
+        out.push_str(&row(&c.label(), &runs[i], against, count));
     }
     out.push_str(&format!(
         "\nEach run in a fresh child process pinned to CPU 0, {} taken in turns \
@@ -123,10 +124,9 @@ fn row(name: &str, runs: &Runs<Report>, green: Option<&Runs<Report>>, count: usi
         Some((lo, hi)) if hi > lo => format!("{lo:.2}–{hi:.2} s"),
         _ => format!("{:.2} s", r.secs),
     };
-    let vs_green = match green {
-        Some(g) if !std::ptr::eq(g, runs) => format_paired(Paired::of(runs, g, secs)),
-        _ => "—".to_string(),
-    };
+    let vs_green = green.map_or("—".to_string(), |g| {
+        format_paired(Paired::of(runs, g, secs))
+    });
     let per_task = (r.peak_kib.saturating_sub(r.base_kib) * 1024) as f64 / count as f64;
     format!(
         "| {name} | {:.2} s | {range} | {vs_green} | {:.2} s | {} | {} | {} MiB | {} B |\n",
@@ -278,7 +278,7 @@ mod tests {
         let failed: Runs<Report> = Runs::new(vec![Err("child exit status: 1".into())]);
         // Green's median run is 4.0 s; 4 MiB over 1,024 tasks is 4,096 B each.
         assert_eq!(
-            row("green", &green, Some(&green), 1024),
+            row("green", &green, None, 1024),
             "| green | 4.00 s | 3.90–6.00 s | — | 3.00 s | 1.0 µs | 2.00 ms | 4 MiB | 4,096 B |\n"
         );
         // Tokio against green, round by round: 1.5/4.0, 1.4/6.0, 1.6/3.9.
