@@ -17,31 +17,12 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use green_std::fs::{self, DirBuilder, File, FileTimes, OpenOptions, TryLockError};
 
-/// The bound on any one test: generous, only there to turn a deadlock
-/// (a file operation blocking the hub) into a failure.
-const WATCHDOG: Duration = Duration::from_secs(120);
-
-/// Runs `f` on its own thread and fails if it has not finished within
-/// [`WATCHDOG`]; `f`'s panic is the test's.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let value = f();
-        let _ = done.send(());
-        value
-    });
-    match finished.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => thread
-            .join()
-            .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test hung (a deadlock?)"),
-    }
-}
+mod util;
+use util::within;
 
 /// A fresh directory under the temporary directory, removed on drop.
 struct TempDir(PathBuf);
