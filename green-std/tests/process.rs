@@ -9,6 +9,9 @@ use std::time::Duration;
 use green_std::io::{self, Read, Write};
 use green_std::process::{Command, Stdio};
 
+mod util;
+use util::within;
+
 /// Counts how many times a 1 ms sleeper wakes while `work` runs.
 fn ticks_during<T>(work: impl FnOnce() -> T) -> (T, u64) {
     let stop = Rc::new(Cell::new(false));
@@ -110,7 +113,7 @@ fn missing_program_is_not_found() {
 
 #[test]
 fn output_defaults_match_std() {
-    // unconfigured: all piped (stdin closed at once); configured: kept
+    // unconfigured: stdout and stderr piped, stdin empty; configured: kept
     let script = "cat; echo out; echo err >&2";
     let green = green::run(|| Command::new("sh").args(["-c", script]).output().unwrap());
     let std = std::process::Command::new("sh")
@@ -186,7 +189,7 @@ fn pipe_between_greenlets_and_outside_run() {
     t.join().unwrap();
 }
 
-fn is_nonblocking(fd: &OwnedFd) -> bool {
+fn is_nonblocking(fd: &impl AsRawFd) -> bool {
     // SAFETY: F_GETFL only reads the flags of an fd we own for the call.
     let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     assert!(flags >= 0);
@@ -213,4 +216,75 @@ fn pipe_ends_given_away_are_blocking_again() {
     assert_eq!(n, 200_000);
     let mut status = status;
     assert!(status.wait().unwrap().success());
+}
+
+#[test]
+fn a_clone_given_away_leaves_the_kept_end_non_blocking() {
+    let (r, w) = io::pipe().unwrap();
+    let given_r: OwnedFd = r.try_clone().unwrap().into();
+    let given_w: OwnedFd = w.try_clone().unwrap().into();
+    assert!(!is_nonblocking(&given_r) && !is_nonblocking(&given_w));
+    assert!(
+        is_nonblocking(&r) && is_nonblocking(&w),
+        "giving a clone away switched the kept ends to blocking mode"
+    );
+    // the given-away ends are the same pipe
+    let mut w2 = std::fs::File::from(given_w);
+    w2.write_all(b"through the clone").unwrap();
+    drop((w2, w));
+    assert_eq!(io::read_to_string(r).unwrap(), "through the clone");
+    drop(given_r);
+}
+
+#[test]
+fn a_pipe_end_shared_with_a_child_still_parks_our_greenlets() {
+    // A child writes into a clone of our writer, as a shared log pipe: our
+    // own end must stay non-blocking, or the 1 MiB below, through a 64 KiB
+    // pipe, blocks the hub's thread before the reader ever runs.
+    let n = within(|| {
+        green::run(|| {
+            let (mut r, mut w) = io::pipe().unwrap();
+            let mut child = Command::new("echo")
+                .arg("child")
+                .stdout(w.try_clone().unwrap())
+                .spawn()
+                .unwrap();
+            assert!(child.wait().unwrap().success());
+            let writer = green::spawn(move || w.write_all(&vec![b'x'; 1 << 20]).unwrap());
+            let mut all = Vec::new();
+            r.read_to_end(&mut all).unwrap();
+            writer.join().unwrap();
+            all.len()
+        })
+    });
+    assert_eq!(n, "child\n".len() + (1 << 20));
+}
+
+#[test]
+fn an_adopted_end_leaves_other_handles_to_it_alone() {
+    // std's ends are blocking; adopting one (From<OwnedFd>) must not switch
+    // a second handle to the same description, in this process or another.
+    let (r, w) = std::io::pipe().unwrap();
+    let other: OwnedFd = r.try_clone().unwrap().into();
+    let green_r = io::PipeReader::from(OwnedFd::from(r));
+    assert!(
+        !is_nonblocking(&other),
+        "adopting switched the other handle"
+    );
+    assert!(is_nonblocking(&green_r));
+    let got = within(move || {
+        green::run(move || {
+            let mut w = w;
+            let writer = green::spawn(move || {
+                green::yield_now();
+                w.write_all(b"late").unwrap();
+            });
+            let mut s = String::new();
+            (&green_r).read_to_string(&mut s).unwrap();
+            writer.join().unwrap();
+            s
+        })
+    });
+    assert_eq!(got, "late");
+    drop(other);
 }

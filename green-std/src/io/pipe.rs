@@ -5,9 +5,18 @@
 //! `WouldBlock` the caller waits with [`green::io::wait_readable`] or
 //! [`wait_writable`](green::io::wait_writable) (the greenlet parks inside
 //! `green::run`; the thread blocks in `poll(2)` outside it) and tries again:
-//! one code path for both. Converting an end back into an [`OwnedFd`] or a
-//! [`Stdio`](std::process::Stdio) restores blocking mode, so a child process that inherits it
-//! sees an ordinary pipe.
+//! one code path for both.
+//!
+//! `O_NONBLOCK` belongs to an open file description, which `dup` (and so
+//! `try_clone`) shares. So an end converted into an [`OwnedFd`] or a
+//! [`Stdio`](std::process::Stdio) is handed out as a description of its
+//! own, in blocking mode (an open of `/proc/self/fd/N`): a child process
+//! that inherits it sees an ordinary pipe, and the clones this process kept
+//! stay non-blocking and keep parking their greenlets. An end adopted from
+//! an [`OwnedFd`] gets a non-blocking description of its own the same way,
+//! leaving the mode of any other handle to the old one alone. Only where
+//! that open fails (no `/proc`; the write end of a pipe nobody reads, whose
+//! writes fail at once anyway) is the shared description switched.
 
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
@@ -23,12 +32,26 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
-    /// Takes ownership of a pipe end and switches it to non-blocking mode.
+    /// Takes ownership of a pipe end whose description no one else holds
+    /// (made just now by this process) and switches it to non-blocking mode.
     pub(crate) fn new(fd: OwnedFd) -> io::Result<Self> {
         fd::set_nonblocking(fd.as_fd(), true)?;
         Ok(Pipe {
             file: Some(File::from(fd)),
         })
+    }
+
+    /// Takes ownership of a pipe end that may share its description with
+    /// other handles or processes: the end kept is a non-blocking
+    /// description of its own ([`fd::reopen`]), and `fd` is closed; where
+    /// that cannot be made, `fd`'s own description is switched.
+    pub(crate) fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        match fd::reopen(fd.as_fd(), true) {
+            Ok(own) => Ok(Pipe {
+                file: Some(File::from(own)),
+            }),
+            Err(_) => Pipe::new(fd),
+        }
     }
 
     fn file(&self) -> &File {
@@ -37,19 +60,26 @@ impl Pipe {
             .expect("a Pipe holds its end until into_owned")
     }
 
-    /// Gives the end back in blocking mode, as std would hand it over.
+    /// Gives the end back in blocking mode, as std would hand it over: a
+    /// description of its own ([`fd::reopen`]), so that clones of this end
+    /// stay non-blocking; where that cannot be made, this end's own
+    /// description, switched.
     pub(crate) fn into_owned(mut self) -> OwnedFd {
         let file = self
             .file
             .take()
             .expect("a Pipe holds its end until into_owned");
         green::io::deregister(&file);
+        if let Ok(own) = fd::reopen(file.as_fd(), false) {
+            return own;
+        }
         fd::set_nonblocking(file.as_fd(), false)
             .expect("clearing O_NONBLOCK on a pipe this process owns");
         file.into()
     }
 
-    /// A second handle to the same end (`dup`); the two share the mode.
+    /// A second handle to the same end (`dup`); the two share the
+    /// description, so both are non-blocking.
     pub(crate) fn try_clone(&self) -> io::Result<Pipe> {
         Ok(Pipe {
             file: Some(self.file().try_clone()?),
@@ -175,10 +205,11 @@ macro_rules! pipe_end {
             }
         }
         impl From<::std::os::fd::OwnedFd> for $ty {
-            /// Adopts a pipe end, switching it to non-blocking mode (so it
-            /// must not be shared with another process).
+            /// Adopts a pipe end: a non-blocking description of its own,
+            /// so other handles to `fd`'s description, in this process or
+            /// another, keep their mode (see the module docs).
             fn from(fd: ::std::os::fd::OwnedFd) -> Self {
-                $ty($crate::io::pipe::Pipe::new(fd)
+                $ty($crate::io::pipe::Pipe::adopt(fd)
                     .expect("setting O_NONBLOCK on a descriptor this process owns"))
             }
         }

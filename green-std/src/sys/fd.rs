@@ -1,7 +1,9 @@
-//! File-descriptor flags and an instant readiness check.
+//! File-descriptor flags, a private description of a pipe, and an instant
+//! readiness check.
 
+use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Sets or clears `O_NONBLOCK` on the open file description behind `fd`.
 ///
@@ -29,6 +31,44 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Resu
         }
     }
     Ok(())
+}
+
+/// A new open file description of the pipe (or FIFO) behind `fd`, with the
+/// same access mode, close-on-exec, in non-blocking mode or not: an open of
+/// `/proc/self/fd/N`, which for a pipe makes a description of its own
+/// rather than a second handle to `fd`'s (as `dup` would). So its
+/// `O_NONBLOCK` can differ from `fd`'s, and from that of any other process
+/// or handle sharing `fd`'s description.
+///
+/// # Errors
+///
+/// The open's: `ENXIO` for the write end of a pipe without readers (and for
+/// sockets), `ENOENT` where `/proc` is not mounted, and the like. Callers
+/// fall back to switching `fd`'s own description.
+pub(crate) fn reopen(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<OwnedFd> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: `raw` is open for the duration of the call (borrowed); F_GETFL
+    // only reads the flags.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let path = CString::new(format!("/proc/self/fd/{raw}")).expect("no NUL in a path of digits");
+    // Always opened non-blocking: opening a FIFO for reading in blocking
+    // mode waits for a writer, which may never come.
+    let mode = (flags & libc::O_ACCMODE) | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
+    // SAFETY: `path` is a NUL-terminated string that outlives the call; the
+    // flags create nothing (no O_CREAT, so no mode argument).
+    let new = unsafe { libc::open(path.as_ptr(), mode) };
+    if new == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `open` just returned `new`, a descriptor no one else owns.
+    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    if !nonblocking {
+        set_nonblocking(new.as_fd(), false)?;
+    }
+    Ok(new)
 }
 
 /// Which readiness [`ready_now`] asks about.
