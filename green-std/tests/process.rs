@@ -288,3 +288,72 @@ fn an_adopted_end_leaves_other_handles_to_it_alone() {
     assert_eq!(got, "late");
     drop(other);
 }
+
+#[test]
+fn output_gives_the_child_an_empty_stdin_as_std_does() {
+    // std's `output` gives an unconfigured stdin `/dev/null`, not a pipe
+    let target = |cmd: &mut Command| {
+        let out = cmd
+            .args(["-c", "readlink /proc/self/fd/0"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let std = std::process::Command::new("sh")
+        .args(["-c", "readlink /proc/self/fd/0"])
+        .output()
+        .unwrap();
+    let std = String::from_utf8(std.stdout).unwrap();
+    assert_eq!(std, "/dev/null\n");
+    assert_eq!(target(&mut Command::new("sh")), std, "outside run");
+    assert_eq!(
+        green::run(|| target(&mut Command::new("sh"))),
+        std,
+        "inside run"
+    );
+}
+
+#[test]
+fn output_keeps_the_stdio_of_a_std_command() {
+    // stdio set on a std command cannot be read back: `output` must still
+    // honour it as std's does, and leave it set for the next spawn
+    let make = || {
+        let mut c = std::process::Command::new("echo");
+        c.arg("hidden").stdout(std::process::Stdio::null());
+        c
+    };
+    let std = make().output().unwrap();
+    assert!(std.stdout.is_empty());
+    let mut outside = Command::from(make());
+    assert_eq!(outside.output().unwrap().stdout, std.stdout, "outside run");
+    assert_eq!(
+        outside.output().unwrap().stdout,
+        std.stdout,
+        "a second time"
+    );
+    let inside = within(move || {
+        green::run(move || {
+            let ticker = green::spawn(green::yield_now);
+            let mut cmd = Command::from(make());
+            let out = cmd.output().unwrap();
+            assert!(ticker.is_finished(), "the hub was blocked meanwhile");
+            (out.stdout, cmd.get_program().to_owned())
+        })
+    });
+    assert_eq!(inside.0, std.stdout, "inside run");
+    assert_eq!(inside.1, "echo", "the command came back from the pool");
+    // and the same through as_std_mut
+    let mut cmd = Command::new("echo");
+    cmd.arg("hidden");
+    cmd.as_std_mut().stdout(std::process::Stdio::null());
+    assert_eq!(
+        cmd.output().unwrap().stdout,
+        std.stdout,
+        "through as_std_mut"
+    );
+    // a std command without stdio settings still captures, as std's output
+    let out = Command::from(std::process::Command::new("echo"))
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"\n");
+}

@@ -27,8 +27,12 @@ use super::Child;
 pub struct Command {
     inner: std::process::Command,
     /// Which of stdin, stdout, stderr the caller configured: `output` gives
-    /// the others pipes, as std's does, for that call only.
+    /// the others its defaults, as std's does, for that call only.
     configured: [bool; 3],
+    /// The std command may have stdio settings this one cannot read back
+    /// (made by [`From`], or handed out by [`as_std_mut`](Command::as_std_mut)):
+    /// `output` leaves them to std's own `output`.
+    std_stdio: bool,
 }
 
 impl Command {
@@ -42,7 +46,11 @@ impl Command {
     /// assert!(status.success());
     /// ```
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
-        Command::from(std::process::Command::new(program))
+        Command {
+            inner: std::process::Command::new(program),
+            configured: [false; 3],
+            std_stdio: false,
+        }
     }
 
     /// Adds an argument.
@@ -223,7 +231,8 @@ impl Command {
     }
 
     /// Runs the child to completion and collects its output. Unconfigured
-    /// streams are pipes for this call (stdin closed at once), as std's.
+    /// stdout and stderr are pipes for this call, and an unconfigured stdin
+    /// is `/dev/null` ([`Stdio::null`]), as std's.
     ///
     /// # Errors
     ///
@@ -238,11 +247,34 @@ impl Command {
     /// assert_eq!(out.status.code(), Some(3));
     /// ```
     pub fn output(&mut self) -> io::Result<Output> {
+        if self.std_stdio {
+            return self.std_output();
+        }
         let defaults = self.configured.map(|set| !set);
-        self.set_unconfigured(defaults, Stdio::piped);
+        self.set_unconfigured(defaults, [Stdio::null, Stdio::piped, Stdio::piped]);
         let spawned = self.inner.spawn();
-        self.set_unconfigured(defaults, Stdio::inherit);
+        self.set_unconfigured(defaults, [Stdio::inherit; 3]);
         Child::from_std(spawned?)?.wait_with_output()
+    }
+
+    /// std's own `output`, for a command whose stdio settings only std
+    /// knows: std gives the streams it was not told about its defaults,
+    /// which this type cannot do without knowing which they are. Inside
+    /// `green::run` it runs on green's blocking pool while the greenlet
+    /// parks, the command moved there and back.
+    fn std_output(&mut self) -> io::Result<Output> {
+        if !green::is_running() {
+            return self.inner.output();
+        }
+        // A greenlet killed while it waits leaves the placeholder behind;
+        // the job still runs the command to its end on the pool.
+        let mut inner = std::mem::replace(&mut self.inner, std::process::Command::new(""));
+        let (inner, out) = green::unblock(move || {
+            let out = inner.output();
+            (inner, out)
+        });
+        self.inner = inner;
+        out
     }
 
     /// Runs the child to completion and returns its exit status. Streams
@@ -326,7 +358,10 @@ impl Command {
         &self.inner
     }
 
-    /// The std command inside, mutably, for std-only settings.
+    /// The std command inside, mutably, for std-only settings. Stdio set
+    /// through it cannot be read back, so from then on
+    /// [`output`](Command::output) is std's own, run on green's blocking
+    /// pool inside `green::run`.
     ///
     /// # Examples
     ///
@@ -336,25 +371,30 @@ impl Command {
     /// assert_eq!(cmd.get_args().count(), 1);
     /// ```
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
+        self.std_stdio = true;
         &mut self.inner
     }
 
-    fn set_unconfigured(&mut self, which: [bool; 3], make: fn() -> Stdio) {
+    /// Sets stdin, stdout and stderr, those of `which`, to what `make`
+    /// gives for each.
+    fn set_unconfigured(&mut self, which: [bool; 3], make: [fn() -> Stdio; 3]) {
         if which[0] {
-            self.inner.stdin(make());
+            self.inner.stdin(make[0]());
         }
         if which[1] {
-            self.inner.stdout(make());
+            self.inner.stdout(make[1]());
         }
         if which[2] {
-            self.inner.stderr(make());
+            self.inner.stderr(make[2]());
         }
     }
 }
 
 impl From<std::process::Command> for Command {
     /// Wraps a std command. Its stdio settings cannot be read back, so
-    /// [`output`](Command::output) pipes all three streams.
+    /// [`output`](Command::output) is std's own, run on green's blocking
+    /// pool inside `green::run` (the greenlet parks; a pool thread waits
+    /// for the child).
     ///
     /// # Examples
     ///
@@ -366,6 +406,7 @@ impl From<std::process::Command> for Command {
         Command {
             inner,
             configured: [false; 3],
+            std_stdio: true,
         }
     }
 }
