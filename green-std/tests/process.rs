@@ -357,3 +357,36 @@ fn output_keeps_the_stdio_of_a_std_command() {
         .unwrap();
     assert_eq!(out.stdout, b"\n");
 }
+
+#[test]
+fn debug_prints_as_std_s() {
+    let (sr, sw) = std::io::pipe().unwrap();
+    let (gr, gw) = io::pipe().unwrap();
+    let with_fd = |text: String, from: i32, to: i32| {
+        text.replace(&format!("fd: {from} "), &format!("fd: {to} "))
+    };
+    assert_eq!(
+        format!("{gr:?} {gw:?}"),
+        with_fd(
+            with_fd(format!("{sr:?} {sw:?}"), sr.as_raw_fd(), gr.as_raw_fd()),
+            sw.as_raw_fd(),
+            gw.as_raw_fd()
+        )
+    );
+    let spawn = |piped: fn() -> Stdio| Command::new("true").stdin(piped()).spawn().unwrap();
+    let std_child = std::process::Command::new("true")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut green_child = spawn(Stdio::piped);
+    assert_eq!(format!("{green_child:?}"), format!("{std_child:?}"));
+    let mut std_child = std_child;
+    std_child.wait().unwrap();
+    green_child.wait().unwrap();
+    let mut cmd = Command::new("echo");
+    cmd.arg("hi").env("K", "v");
+    let mut std_cmd = std::process::Command::new("echo");
+    std_cmd.arg("hi").env("K", "v");
+    assert_eq!(format!("{cmd:?}"), format!("{std_cmd:?}"));
+    assert_eq!(format!("{cmd:#?}"), format!("{std_cmd:#?}"));
+}

@@ -271,7 +271,6 @@ pub fn pipe() -> io::Result<(PipeReader, PipeWriter)> {
 /// reader.read_to_string(&mut s).unwrap();
 /// assert_eq!(s, "outside run, it blocks like std");
 /// ```
-#[derive(Debug)]
 pub struct PipeReader(pub(crate) Pipe);
 
 /// The write end of a pipe made by [`pipe`]; std's
@@ -289,7 +288,6 @@ pub struct PipeReader(pub(crate) Pipe);
 /// child.wait().unwrap();
 /// assert_eq!(io::read_to_string(reader).unwrap(), "hi\n");
 /// ```
-#[derive(Debug)]
 pub struct PipeWriter(pub(crate) Pipe);
 
 impl PipeReader {
@@ -327,6 +325,24 @@ impl PipeWriter {
         self.0.try_clone().map(PipeWriter)
     }
 }
+
+/// std's `Debug` of a pipe end: `PipeReader(FileDesc(OwnedFd { fd: 3 }))`.
+macro_rules! fd_debug {
+    ($($ty:ident),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    "{}(FileDesc(OwnedFd {{ fd: {} }}))",
+                    stringify!($ty),
+                    std::os::fd::AsRawFd::as_raw_fd(&self.0.as_fd())
+                )
+            }
+        }
+    )*};
+}
+
+fd_debug!(PipeReader, PipeWriter);
 
 pipe_end!(PipeReader, read);
 pipe_end!(PipeWriter, write);

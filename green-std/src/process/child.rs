@@ -1,5 +1,6 @@
 //! [`Child`]: a running child process whose waits park the greenlet.
 
+use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{ExitStatus, Output};
@@ -28,7 +29,6 @@ use crate::sys::pidfd;
 ///     assert!(ticker.is_finished());
 /// });
 /// ```
-#[derive(Debug)]
 pub struct Child {
     inner: std::process::Child,
     /// The child's stdin, if it was piped.
@@ -37,6 +37,30 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The child's stderr, if it was piped.
     pub stderr: Option<ChildStderr>,
+}
+
+impl fmt::Debug for Child {
+    /// std's: the pipes, and nothing of the process inside.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_std::process::{Command, Stdio};
+    ///
+    /// let mut child = Command::new("true").stdout(Stdio::piped()).spawn().unwrap();
+    /// assert_eq!(
+    ///     format!("{child:?}"),
+    ///     "Child { stdin: None, stdout: Some(ChildStdout { .. }), stderr: None, .. }"
+    /// );
+    /// child.wait().unwrap();
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The longest nap between two `try_wait`s where pidfds are unavailable.

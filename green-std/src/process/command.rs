@@ -2,6 +2,7 @@
 //! hand back green children.
 
 use std::ffi::OsStr;
+use std::fmt;
 use std::io;
 use std::path::Path;
 use std::process::{CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
@@ -23,7 +24,6 @@ use super::Child;
 ///     assert_eq!(out.stdout, b"hello\n");
 /// });
 /// ```
-#[derive(Debug)]
 pub struct Command {
     inner: std::process::Command,
     /// Which of stdin, stdout, stderr the caller configured: `output` gives
@@ -387,6 +387,22 @@ impl Command {
         if which[2] {
             self.inner.stderr(make[2]());
         }
+    }
+}
+
+impl fmt::Debug for Command {
+    /// std's: the program and its arguments, quoted (with `{:#?}`, every
+    /// setting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = green_std::process::Command::new("echo");
+    /// cmd.arg("hi");
+    /// assert_eq!(format!("{cmd:?}"), r#""echo" "hi""#);
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 

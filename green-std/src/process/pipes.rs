@@ -1,5 +1,7 @@
 //! [`ChildStdin`], [`ChildStdout`], [`ChildStderr`]: a child's pipes, green.
 
+use std::fmt;
+
 use crate::io::pipe::{pipe_end, Pipe};
 
 /// A handle to a child process's standard input; std's
@@ -22,7 +24,6 @@ use crate::io::pipe::{pipe_end, Pipe};
 ///     assert_eq!(child.wait_with_output().unwrap().stdout, b"meow");
 /// });
 /// ```
-#[derive(Debug)]
 pub struct ChildStdin(pub(crate) Pipe);
 
 /// A handle to a child process's standard output; std's
@@ -42,7 +43,6 @@ pub struct ChildStdin(pub(crate) Pipe);
 ///     child.wait().unwrap();
 /// });
 /// ```
-#[derive(Debug)]
 pub struct ChildStdout(pub(crate) Pipe);
 
 /// A handle to a child process's standard error; std's
@@ -66,8 +66,20 @@ pub struct ChildStdout(pub(crate) Pipe);
 ///     child.wait().unwrap();
 /// });
 /// ```
-#[derive(Debug)]
 pub struct ChildStderr(pub(crate) Pipe);
+
+/// std's `Debug` of the child's pipes: the name alone, `ChildStdin { .. }`.
+macro_rules! opaque_debug {
+    ($($ty:ident),*) => {$(
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ty)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+opaque_debug!(ChildStdin, ChildStdout, ChildStderr);
 
 pipe_end!(ChildStdin, write);
 pipe_end!(ChildStdout, read);
