@@ -9,6 +9,9 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod util;
+use util::within;
+
 /// Bytes the writer greenlet sends: far more than a pipe holds (64 KiB).
 const PAYLOAD: usize = 1 << 20;
 
@@ -293,5 +296,77 @@ fn a_closed_stdout_number_reused_by_a_socket_is_watched() {
         report(&err, "woke"),
         1,
         "the wait on the socket that reused fd 1 never woke"
+    );
+}
+
+#[test]
+fn a_thread_holding_the_stdout_lock_can_print_from_its_greenlets() {
+    if std::env::var_os("STDIO_CHILD").is_some() {
+        return;
+    }
+    // std's lock is re-entrant per thread, and a hub's greenlets are its
+    // thread: they must not wait for a release that comes after `run`.
+    within(|| {
+        use green_std::io::Write as _;
+        let mut out = green_std::io::stdout().lock();
+        out.flush().unwrap();
+        green::run(|| {
+            let other = green::spawn(|| green_std::io::stdout().flush().unwrap());
+            green_std::io::stdout().flush().unwrap();
+            other.join().unwrap();
+        });
+        drop(out);
+    });
+}
+
+/// The child: a std thread prints "x" while this thread holds green's
+/// stdout lock across two lines, outside `run` and inside it.
+fn interleave_child() {
+    use green_std::io::Write as _;
+    let held = || {
+        let printer = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            println!("x");
+        });
+        let mut out = green_std::io::stdout().lock();
+        writeln!(out, "a").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        writeln!(out, "b").unwrap();
+        drop(out);
+        printer.join().unwrap();
+    };
+    held();
+    green::run(held);
+}
+
+#[test]
+fn the_stdout_lock_keeps_std_printers_on_other_threads_out() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("interleave") => return interleave_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let out = child_command(
+        "the_stdout_lock_keeps_std_printers_on_other_threads_out",
+        "interleave",
+    )
+    .stdin(Stdio::null())
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<_> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| ["a", "b", "x"].contains(l))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        lines,
+        ["a", "b", "x", "a", "b", "x"],
+        "std's println got between two lines of a held lock"
     );
 }

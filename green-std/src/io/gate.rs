@@ -4,8 +4,9 @@
 //! holding `stdout().lock()` can still `println!`. Ours are re-entrant per
 //! task: per greenlet inside `green::run` (greenlets of one hub share the
 //! thread, yet must exclude each other while one waits for a full pipe), per
-//! thread outside it. Waiting to enter parks the greenlet, or blocks the
-//! thread outside `run`.
+//! thread outside it. A thread that took the lock before it entered `run`
+//! holds it for its greenlets too, as std's lock does. Waiting to enter
+//! parks the greenlet, or blocks the thread outside `run`.
 
 use std::sync::Mutex;
 use std::thread::ThreadId;
@@ -49,7 +50,7 @@ impl Gate {
         {
             let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((holder, count)) = owner.as_mut() {
-                if *holder == me {
+                if *holder == me || holds_from_outside_run(*holder) {
                     *count += 1;
                     return GateGuard { gate: self };
                 }
@@ -73,6 +74,14 @@ impl Drop for GateGuard<'_> {
             self.gate.permit.add_permits(1);
         }
     }
+}
+
+/// Whether `holder` is this very thread, which took the gate before it
+/// entered `green::run`: its greenlets are that thread, as far as std's
+/// re-entrant lock is concerned, so they re-enter rather than wait for a
+/// release that can only come once `run` returns.
+fn holds_from_outside_run(holder: Task) -> bool {
+    matches!(holder, Task::Thread(id) if id == std::thread::current().id())
 }
 
 fn task() -> Task {

@@ -53,6 +53,11 @@ macro_rules! output_stream {
         $(#[$lock_doc])*
         #[derive(Debug)]
         pub struct $lock<'a> {
+            /// std's own lock, held as long as this one: it keeps std's
+            /// writers on other threads out, as std's lock does, and is
+            /// re-entrant, so this thread's own writes (through the gate)
+            /// go on.
+            _std: <$handle as Stream>::StdLock,
             _gate: GateGuard<'a>,
         }
 
@@ -102,8 +107,12 @@ macro_rules! output_stream {
             /// writeln!(out, "can split").unwrap();
             /// ```
             pub fn lock(&self) -> $lock<'static> {
+                // The gate first: a greenlet waits there, parked, rather
+                // than on std's lock, which would block the hub's thread.
+                let gate = <$handle as Stream>::gate().enter();
                 $lock {
-                    _gate: <$handle as Stream>::gate().enter(),
+                    _std: <$handle as Stream>::std_lock(),
+                    _gate: gate,
                 }
             }
 
