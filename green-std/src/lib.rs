@@ -47,6 +47,20 @@
 //!   ones (same buffer, so output stays in order).
 //! - **Stdin has its own buffer.** Reading the same input through both
 //!   `std::io::stdin()` and `green_std::io::stdin()` splits it between them.
+//! - **std's stdout lock held by another thread.** Green's stdout and stderr
+//!   write through std's handles, whose lock std cannot try: while a plain
+//!   thread holds `std::io::stdout().lock()`, a green print inside `run`
+//!   waits for it on the hub's thread, as a std print waits on its own.
+//! - **Standard streams redirected while running.** Whether fd 0, 1 and 2 are
+//!   regular files (written straight through) or pipes and terminals (waited
+//!   on) is looked at once, at their first green use: a program that later
+//!   `dup2`s a pipe over stdout should do it before its first green print.
+//! - **Pipe descriptors are non-blocking underneath.** A green pipe end (from
+//!   `green_std::io::pipe` or a child's piped stream) is non-blocking in the
+//!   kernel while green holds it, so a raw `read(2)` on a copy of its fd
+//!   (`as_fd().try_clone_to_owned()`) can fail with `WouldBlock`. Converted
+//!   into an `OwnedFd` or a `Stdio`, an end is handed out as a blocking
+//!   description of its own; its clones keep theirs.
 //! - **`thread_local!` is per OS thread**: every greenlet of a hub shares it.
 //!   Use [`green::local!`] for per-greenlet values.
 
