@@ -112,8 +112,11 @@
 //!   of the hub. Use `green-std`, or [`unblock`](unblock()).
 //! - A greenlet that blocks *while unwinding* (a destructor that sleeps or
 //!   does green IO during a panic or a kill) lets other greenlets run while
-//!   `std::thread::panicking()` is true for the thread; a `std::sync::Mutex`
-//!   guard dropped by one of them then poisons its mutex.
+//!   `std::thread::panicking()` is true for the thread. A `std::sync::Mutex`
+//!   guard dropped by one of them then poisons its mutex, and one taken
+//!   meanwhile does not poison when its own holder panics later. The locks
+//!   of [`sync`] ask the hub whether the holding greenlet unwinds, so they
+//!   poison as std's do between threads.
 
 #![doc(test(attr(deny(warnings))))]
 

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use green::sync::{Barrier, Condvar, Mutex, RwLock};
@@ -94,6 +94,90 @@ fn a_kill_while_holding_the_lock_poisons_and_releases_it() {
         assert!(m
             .try_lock()
             .is_err_and(|e| matches!(e, std::sync::TryLockError::Poisoned(_))));
+    });
+}
+
+/// Bumps a counter behind a lock when dropped: a greenlet that unwinds
+/// while the lock is held elsewhere is suspended mid-unwind in it.
+struct LocksOnDrop(Rc<Mutex<i32>>);
+
+impl Drop for LocksOnDrop {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+}
+
+/// Locks `held` (already locked by the caller) in a greenlet that panics:
+/// once the caller yields, that greenlet is suspended mid-unwind, waiting
+/// for `held` in a destructor, and `std::thread::panicking()` is true for
+/// every greenlet of the thread.
+fn unwind_waiting_for(held: &Rc<Mutex<i32>>) -> green::JoinHandle<()> {
+    let held = held.clone();
+    let h = green::spawn(move || {
+        let _r = LocksOnDrop(held);
+        panic!("fails, and waits for a lock while it unwinds");
+    });
+    green::yield_now();
+    h
+}
+
+#[test]
+fn poisoning_follows_the_holder_not_the_thread() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let m1 = Rc::new(Mutex::new(0));
+        let held = m1.lock().unwrap();
+        let unwinding = unwind_waiting_for(&m1);
+        // Locked while a neighbour unwinds, then panicked in: poisoned.
+        let m3 = Rc::new(Mutex::new(0));
+        let m3c = m3.clone();
+        let c = green::spawn(move || {
+            let _g = m3c.lock().unwrap();
+            green::park();
+            panic!("fails holding m3");
+        });
+        green::yield_now(); // c holds m3 and parks
+                            // Released normally while a neighbour unwinds: not poisoned.
+        drop(held);
+        assert!(!m1.is_poisoned(), "a normal unlock poisoned the mutex");
+        assert!(unwinding.join().unwrap_err().is_panic());
+        assert!(
+            !m1.is_poisoned(),
+            "locked while unwinding: std does not poison"
+        );
+        assert_eq!(*m1.lock().unwrap(), 1);
+        c.greenlet().unpark();
+        assert!(c.join().unwrap_err().is_panic());
+        assert!(m3.is_poisoned(), "its holder panicked");
+    });
+}
+
+#[test]
+fn rwlock_poisoning_follows_the_writer_not_the_thread() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let gate = Rc::new(Mutex::new(0));
+        let held = gate.lock().unwrap();
+        let lock = Rc::new(RwLock::new(0));
+        let mut w = lock.write().unwrap();
+        let unwinding = unwind_waiting_for(&gate);
+        // Released normally while a neighbour unwinds: not poisoned.
+        *w += 1;
+        drop(w);
+        assert!(!lock.is_poisoned(), "a normal unlock poisoned the lock");
+        // Locked while a neighbour unwinds, then panicked in: poisoned.
+        let l = lock.clone();
+        let writer = green::spawn(move || {
+            let _w = l.write().unwrap();
+            green::park();
+            panic!("fails holding the write lock");
+        });
+        green::yield_now(); // the writer holds the lock and parks
+        drop(held);
+        assert!(unwinding.join().unwrap_err().is_panic());
+        writer.greenlet().unpark();
+        assert!(writer.join().unwrap_err().is_panic());
+        assert!(lock.is_poisoned(), "its holder panicked");
     });
 }
 

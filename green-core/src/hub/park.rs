@@ -207,6 +207,17 @@ impl Hub {
         unwinding
     }
 
+    /// Whether the code running now unwinds: the running greenlet, as
+    /// [`unwinding`](Self::unwinding) tells; on the hub's own stack, the
+    /// thread, unless a suspended greenlet's unwind is what it counts.
+    pub(crate) fn running_unwinds(&self) -> bool {
+        if self.in_greenlet() {
+            self.unwinding(self.current_ref())
+        } else {
+            std::thread::panicking() && self.suspended_unwinding.get() == 0
+        }
+    }
+
     /// The hub is about to resume `g`: it no longer counts as a suspended
     /// greenlet that unwinds.
     #[inline]

@@ -38,6 +38,7 @@
 mod barrier;
 mod condvar;
 mod mutex;
+mod poison;
 mod rwlock;
 pub(crate) mod sem;
 

@@ -5,6 +5,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
+use super::poison;
 use super::sem::{Permit, RawSemaphore};
 
 /// A mutual exclusion primitive useful for protecting shared data, with the
@@ -19,10 +20,10 @@ use super::sem::{Permit, RawSemaphore};
 /// sleep, a socket read): the other greenlets keep running, and those that
 /// want the lock wait for it.
 ///
-/// The data lives in a `std::sync::Mutex` that is only ever locked by the
-/// holder of this one, so it never blocks and it does the poisoning: a
-/// guard dropped while its greenlet unwinds (a panic, or a
-/// [`kill`](crate::JoinHandle::kill)) poisons the mutex.
+/// A guard dropped while its holder unwinds (a panic, or a
+/// [`kill`](crate::JoinHandle::kill)) poisons the mutex. The holder decides,
+/// not the thread: a greenlet that unlocks normally while another greenlet
+/// of its hub is suspended mid-unwind does not poison it.
 ///
 /// # Examples
 ///
@@ -49,6 +50,9 @@ use super::sem::{Permit, RawSemaphore};
 /// ```
 pub struct Mutex<T: ?Sized> {
     gate: RawSemaphore,
+    poison: poison::Flag,
+    /// Only ever locked by the holder of `gate`, so it never blocks. Its own
+    /// poisoning (by the thread's panic count) is ignored: `poison` decides.
     data: std::sync::Mutex<T>,
 }
 
@@ -56,9 +60,11 @@ pub struct Mutex<T: ?Sized> {
 /// `Deref`/`DerefMut`, and the lock is released when it is dropped.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
-    // Fields drop in order: the data first (poisoning the mutex if the
-    // greenlet is unwinding), then the gate opens for the next in line.
+    // Fields drop in order: the data first, then the poison guard (which
+    // poisons the mutex if its holder began to unwind), then the gate opens
+    // for the next in line.
     data: std::sync::MutexGuard<'a, T>,
+    _poison: poison::Guard<'a>,
     _permit: Permit<'a>,
     lock: &'a Mutex<T>,
 }
@@ -77,6 +83,7 @@ impl<T> Mutex<T> {
     pub const fn new(t: T) -> Mutex<T> {
         Mutex {
             gate: RawSemaphore::new(1),
+            poison: poison::Flag::new(),
             data: std::sync::Mutex::new(t),
         }
     }
@@ -94,7 +101,13 @@ impl<T> Mutex<T> {
     /// assert_eq!(mutex.into_inner().unwrap(), 0);
     /// ```
     pub fn into_inner(self) -> LockResult<T> {
-        self.data.into_inner()
+        let Mutex { poison, data, .. } = self;
+        let data = data.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if poison.get() {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
     }
 }
 
@@ -158,19 +171,20 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks the data of a mutex whose gate we hold. Never waits: only the
     /// gate's holder locks the data.
     fn guard(&self) -> LockResult<MutexGuard<'_, T>> {
-        let (data, poisoned) = match self.data.try_lock() {
-            Ok(data) => (data, false),
-            Err(TryLockError::Poisoned(p)) => (p.into_inner(), true),
+        let data = match self.data.try_lock() {
+            Ok(data) => data,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 unreachable!("green::sync::Mutex: data locked without the gate")
             }
         };
         let guard = MutexGuard {
             data,
+            _poison: self.poison.guard(),
             _permit: Permit(&self.gate, 1),
             lock: self,
         };
-        if poisoned {
+        if self.poison.get() {
             Err(PoisonError::new(guard))
         } else {
             Ok(guard)
@@ -186,7 +200,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!m.is_poisoned());
     /// ```
     pub fn is_poisoned(&self) -> bool {
-        self.data.is_poisoned()
+        self.poison.get()
     }
 
     /// Clears the poisoned state.
@@ -207,7 +221,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!m.is_poisoned());
     /// ```
     pub fn clear_poison(&self) {
-        self.data.clear_poison();
+        self.poison.clear();
     }
 
     /// Returns a mutable reference to the underlying data; no locking is
@@ -225,7 +239,12 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().unwrap(), 10);
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.data.get_mut()
+        let data = self.data.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if self.poison.get() {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
     }
 }
 

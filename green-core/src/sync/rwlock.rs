@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
+use super::poison;
 use super::sem::{Permit, RawSemaphore};
 
 /// Readers hold one permit each, a writer holds them all.
@@ -36,6 +37,9 @@ const ALL: usize = usize::MAX >> 1;
 /// ```
 pub struct RwLock<T: ?Sized> {
     gate: RawSemaphore,
+    poison: poison::Flag,
+    /// Locked only as `gate` allows, so it never blocks. Its own poisoning
+    /// (by the thread's panic count) is ignored: `poison` decides.
     data: std::sync::RwLock<T>,
 }
 
@@ -50,7 +54,10 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 /// RAII exclusive access to an [`RwLock`]'s data.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    // Fields drop in order: the data, the poison guard (which poisons the
+    // lock if its holder began to unwind), then the permits.
     data: std::sync::RwLockWriteGuard<'a, T>,
+    _poison: poison::Guard<'a>,
     _permit: Permit<'a>,
 }
 
@@ -66,6 +73,7 @@ impl<T> RwLock<T> {
     pub const fn new(t: T) -> RwLock<T> {
         RwLock {
             gate: RawSemaphore::new(ALL),
+            poison: poison::Flag::new(),
             data: std::sync::RwLock::new(t),
         }
     }
@@ -82,7 +90,13 @@ impl<T> RwLock<T> {
     /// assert_eq!(green::sync::RwLock::new(3).into_inner().unwrap(), 3);
     /// ```
     pub fn into_inner(self) -> LockResult<T> {
-        self.data.into_inner()
+        let RwLock { poison, data, .. } = self;
+        let data = data.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if poison.get() {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
     }
 }
 
@@ -171,37 +185,44 @@ impl<T: ?Sized> RwLock<T> {
         self.write_guard().map_err(TryLockError::from)
     }
 
+    /// Read-locks the data of a lock whose permit we hold. Never waits.
     fn read_guard(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let permit = Permit(&self.gate, 1);
-        match self.data.try_read() {
-            Ok(data) => Ok(RwLockReadGuard {
-                data,
-                _permit: permit,
-            }),
-            Err(TryLockError::Poisoned(p)) => Err(PoisonError::new(RwLockReadGuard {
-                data: p.into_inner(),
-                _permit: permit,
-            })),
+        let data = match self.data.try_read() {
+            Ok(data) => data,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 unreachable!("green::sync::RwLock: data locked without the gate")
             }
-        }
+        };
+        let guard = RwLockReadGuard {
+            data,
+            _permit: Permit(&self.gate, 1),
+        };
+        self.poisoned_if(guard)
     }
 
+    /// Write-locks the data of a lock whose permits we hold. Never waits.
     fn write_guard(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let permit = Permit(&self.gate, ALL);
-        match self.data.try_write() {
-            Ok(data) => Ok(RwLockWriteGuard {
-                data,
-                _permit: permit,
-            }),
-            Err(TryLockError::Poisoned(p)) => Err(PoisonError::new(RwLockWriteGuard {
-                data: p.into_inner(),
-                _permit: permit,
-            })),
+        let data = match self.data.try_write() {
+            Ok(data) => data,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 unreachable!("green::sync::RwLock: data locked without the gate")
             }
+        };
+        let guard = RwLockWriteGuard {
+            data,
+            _poison: self.poison.guard(),
+            _permit: Permit(&self.gate, ALL),
+        };
+        self.poisoned_if(guard)
+    }
+
+    fn poisoned_if<G>(&self, guard: G) -> LockResult<G> {
+        if self.poison.get() {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
         }
     }
 
@@ -213,7 +234,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(!green::sync::RwLock::new(()).is_poisoned());
     /// ```
     pub fn is_poisoned(&self) -> bool {
-        self.data.is_poisoned()
+        self.poison.get()
     }
 
     /// Clears the poisoned state.
@@ -226,7 +247,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(!lock.is_poisoned());
     /// ```
     pub fn clear_poison(&self) {
-        self.data.clear_poison();
+        self.poison.clear();
     }
 
     /// Returns a mutable reference to the underlying data.
@@ -243,7 +264,12 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 10);
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.data.get_mut()
+        let data = self.data.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if self.poison.get() {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
     }
 }
 
