@@ -1,7 +1,7 @@
 //! green::sync: Mutex, RwLock, Condvar, Barrier: ordering, poisoning, kills,
 //! timeouts, threads.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
@@ -178,6 +178,37 @@ fn rwlock_poisoning_follows_the_writer_not_the_thread() {
         writer.greenlet().unpark();
         assert!(writer.join().unwrap_err().is_panic());
         assert!(lock.is_poisoned(), "its holder panicked");
+    });
+}
+
+#[test]
+fn a_condvar_waiter_woken_while_a_neighbour_unwinds_passes_nothing_on() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let gate = Rc::new(Mutex::new(0));
+        let held = gate.lock().unwrap();
+        let unwinding = unwind_waiting_for(&gate);
+        let pair = Rc::new((Mutex::new(()), Condvar::new()));
+        let woken = Rc::new(Cell::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (pair, woken) = (pair.clone(), woken.clone());
+                green::spawn(move || {
+                    let _g = pair.1.wait(pair.0.lock().unwrap()).unwrap();
+                    woken.set(woken.get() + 1);
+                })
+            })
+            .collect();
+        green::yield_now(); // both wait
+        pair.1.notify_one();
+        for _ in 0..5 {
+            green::yield_now();
+        }
+        assert_eq!(woken.get(), 1, "one notification woke two waiters");
+        pair.1.notify_all();
+        green::joinall(waiters);
+        drop(held);
+        assert!(unwinding.join().unwrap_err().is_panic());
     });
 }
 

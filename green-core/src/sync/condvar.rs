@@ -270,7 +270,11 @@ impl Condvar {
             waiters.push_back(node.clone());
         }
         let mutex = MutexGuard::unlock(guard);
-        let waiting = Waiting { cv: self, node };
+        let waiting = Waiting {
+            cv: self,
+            node,
+            armed: true,
+        };
         let timed_out = loop {
             if waiting.node.notified.load(Ordering::Acquire) {
                 break false;
@@ -280,20 +284,28 @@ impl Condvar {
             }
             block("Condvar::wait", deadline);
         };
-        std::mem::drop(waiting);
+        waiting.done();
         (mutex.lock(), timed_out)
     }
 }
 
-/// A waiter's entry; dropped unnotified (timeout, or a kill unwinding the
-/// waiter) it withdraws, and a notification it got but could not act on
-/// goes to the next waiter.
+/// A waiter's entry. Dropped while still `armed` (a kill or a panic
+/// unwinding the waiter) it withdraws, and a notification it got but cannot
+/// act on goes to the next waiter. (Not `std::thread::panicking()`: inside
+/// `run` that is true for every greenlet of the thread while one of them is
+/// suspended mid-unwind.)
 struct Waiting<'a> {
     cv: &'a Condvar,
     node: Arc<Node>,
+    armed: bool,
 }
 
 impl Waiting<'_> {
+    /// Notified, or timed out and withdrawn: nothing to undo.
+    fn done(mut self) {
+        self.armed = false;
+    }
+
     /// Leaves the queue; returns whether a notification came first.
     fn withdraw(&self) -> bool {
         let mut waiters = self.cv.lock_waiters();
@@ -304,7 +316,7 @@ impl Waiting<'_> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() && self.withdraw() {
+        if self.armed && self.withdraw() {
             self.cv.notify_one(); // pass on what we cannot use
         }
     }
