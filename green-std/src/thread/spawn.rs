@@ -143,7 +143,7 @@ impl Builder {
             let handle = b.spawn(f)?;
             let thread = Thread::os(handle.thread().clone());
             Ok(JoinHandle {
-                inner: Inner::Os(handle),
+                inner: Inner::Os(handle, join_os::<T>),
                 thread,
             })
         }
@@ -171,13 +171,25 @@ pub struct JoinHandle<T> {
 
 enum Inner<T> {
     Green(green::JoinHandle<T>),
-    Os(std::thread::JoinHandle<T>),
+    /// With [`join_os`] for its `T`, which is `Send` (`join` cannot say so).
+    Os(
+        std::thread::JoinHandle<T>,
+        fn(std::thread::JoinHandle<T>) -> std::thread::Result<T>,
+    ),
+}
+
+/// Joins an OS thread; inside `run` on a pool thread ([`green::unblock`]),
+/// so the greenlet parks instead of blocking its hub.
+fn join_os<T: Send + 'static>(h: std::thread::JoinHandle<T>) -> std::thread::Result<T> {
+    green::unblock(move || h.join())
 }
 
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish, like std's: `Err` carries the panic
     /// payload. A greenlet that was killed ([`green::JoinHandle::kill`])
-    /// gives an `Err` whose payload is the [`green::JoinError`].
+    /// gives an `Err` whose payload is the [`green::JoinError`]. Inside
+    /// [`green::run`], joining an OS thread (spawned before `run`) parks
+    /// the greenlet too.
     ///
     /// # Errors
     ///
@@ -200,7 +212,7 @@ impl<T> JoinHandle<T> {
                     Err(killed) => Box::new(killed),
                 }
             }),
-            Inner::Os(h) => h.join(),
+            Inner::Os(h, join) => join(h),
         }
     }
 
@@ -233,7 +245,7 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             Inner::Green(h) => h.is_finished(),
-            Inner::Os(h) => h.is_finished(),
+            Inner::Os(h, _) => h.is_finished(),
         }
     }
 }

@@ -1,0 +1,54 @@
+//! `green_std::thread`: inside `green::run` every wait parks the greenlet,
+//! and what a program can observe (names, ids, panics) is std's.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use green_std::thread;
+
+/// Runs `f` on a thread of its own and returns its value; a hang fails the
+/// test after 20 s instead of hanging it.
+fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("the test did not finish within 20 s"),
+    }
+}
+
+/// Inside `run`: how many 10 ms ticks a sibling greenlet counts while
+/// `wait` runs (none if `wait` blocks the hub).
+fn ticks_during(wait: impl FnOnce()) -> u32 {
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let ticker = green::spawn(move || loop {
+        green::sleep(Duration::from_millis(10));
+        t.set(t.get() + 1);
+    });
+    green::yield_now();
+    wait();
+    let n = ticks.get();
+    ticker.kill();
+    n
+}
+
+#[test]
+fn joining_an_os_thread_inside_run_parks() {
+    let (ticks, payload) = watchdog(|| {
+        let slow = thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
+        let failing = thread::spawn(|| panic!("os thread fails"));
+        green::run(move || {
+            let ticks = ticks_during(|| slow.join().unwrap());
+            let payload = failing.join().unwrap_err();
+            (ticks, payload.downcast_ref::<&str>().copied())
+        })
+    });
+    assert!(ticks >= 10, "hub blocked: {ticks} ticks in 300 ms");
+    assert_eq!(payload, Some("os thread fails"), "std's panic payload");
+}
