@@ -1,5 +1,6 @@
 //! `green_std::thread`: inside `green::run` every wait parks the greenlet,
 //! and what a program can observe (names, ids, panics) is std's.
+#![allow(deprecated)] // sleep_ms, park_timeout_ms: deprecated, still std's
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -51,4 +52,23 @@ fn joining_an_os_thread_inside_run_parks() {
     });
     assert!(ticks >= 10, "hub blocked: {ticks} ticks in 300 ms");
     assert_eq!(payload, Some("os thread fails"), "std's panic payload");
+}
+
+#[test]
+fn sleep_ms_and_park_timeout_ms_inside_run_park() {
+    let (slept, parked) = watchdog(|| {
+        green::run(|| {
+            let slept = ticks_during(|| thread::sleep_ms(300));
+            let parked = ticks_during(|| thread::park_timeout_ms(300));
+            (slept, parked)
+        })
+    });
+    assert!(
+        slept >= 10,
+        "sleep_ms blocked the hub: {slept} ticks in 300 ms"
+    );
+    assert!(
+        parked >= 10,
+        "park_timeout_ms blocked the hub: {parked} ticks in 300 ms"
+    );
 }

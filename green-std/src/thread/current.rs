@@ -192,3 +192,21 @@ pub fn park_timeout(dur: Duration) {
         std::thread::park_timeout(dur);
     }
 }
+
+/// Like [`park`], but returns after `ms` milliseconds at the latest, as
+/// std's deprecated [`std::thread::park_timeout_ms`]; a greenlet parks and
+/// lets the others run.
+///
+/// # Examples
+///
+/// ```
+/// #[allow(deprecated)]
+/// green_std::thread::park_timeout_ms(1);
+/// ```
+#[deprecated(
+    since = "1.6.0",
+    note = "replaced by `green_std::thread::park_timeout`"
+)]
+pub fn park_timeout_ms(ms: u32) {
+    park_timeout(Duration::from_millis(u64::from(ms)));
+}

@@ -39,6 +39,8 @@ mod spawn;
 
 pub use std::thread::*;
 
+#[allow(deprecated)]
+pub use current::park_timeout_ms;
 pub use current::{current, park, park_timeout, Thread, ThreadId};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, Builder, JoinHandle};
@@ -64,6 +66,21 @@ pub fn sleep(dur: Duration) {
     } else {
         std::thread::sleep(dur);
     }
+}
+
+/// Puts the current thread (greenlet) to sleep for at least `ms`
+/// milliseconds, like std's deprecated [`std::thread::sleep_ms`]: a
+/// greenlet's sleep lets the others run.
+///
+/// # Examples
+///
+/// ```
+/// #[allow(deprecated)]
+/// green_std::thread::sleep_ms(1);
+/// ```
+#[deprecated(since = "1.6.0", note = "replaced by `green_std::thread::sleep`")]
+pub fn sleep_ms(ms: u32) {
+    sleep(Duration::from_millis(u64::from(ms)));
 }
 
 /// Sleeps until `deadline` (std's is not stable yet; this one is).
