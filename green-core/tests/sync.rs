@@ -363,6 +363,45 @@ fn condvar_wait_timeout_is_never_early() {
     });
 }
 
+/// `wait_timeout_while` that times out, then relocks a mutex poisoned
+/// meanwhile (the poisoner locks it once the wait begins and panics after
+/// the deadline): whether the `PoisonError` says it timed out.
+fn timed_out_behind_poison(pair: &(Mutex<i32>, Condvar), poisoner: impl FnOnce()) -> bool {
+    let (m, c) = pair;
+    let guard = m.lock().unwrap();
+    poisoner(); // it waits for the lock until the wait releases it
+    let r = c.wait_timeout_while(guard, Duration::from_millis(30), |_| true);
+    let (_guard, result) = r.expect_err("poisoned meanwhile").into_inner();
+    result.timed_out()
+}
+
+#[test]
+fn wait_timeout_while_reports_the_timeout_with_the_poison() {
+    let _w = util::watchdog();
+    let pair = Arc::new((Mutex::new(0), Condvar::new()));
+    let p = pair.clone();
+    let outside = timed_out_behind_poison(&pair, move || {
+        std::thread::spawn(move || {
+            let _g = p.0.lock().unwrap();
+            std::thread::sleep(Duration::from_millis(60)); // past the deadline
+            panic!("poisoner");
+        });
+    });
+    assert!(outside, "outside run");
+    let inside = green::run(|| {
+        let pair = Rc::new((Mutex::new(0), Condvar::new()));
+        let p = pair.clone();
+        timed_out_behind_poison(&pair, move || {
+            green::spawn(move || {
+                let _g = p.0.lock().unwrap();
+                green::sleep(Duration::from_millis(60)); // past the deadline
+                panic!("poisoner");
+            });
+        })
+    });
+    assert!(inside, "inside run");
+}
+
 #[test]
 fn a_notification_to_a_killed_waiter_is_passed_on() {
     green::run(|| {

@@ -203,9 +203,14 @@ impl Condvar {
             if deadline.is_some_and(|at| Instant::now() >= at) {
                 return Ok((guard, WaitTimeoutResult(true)));
             }
-            guard = match self.wait_until(guard, deadline).0 {
+            let (relocked, timed_out) = self.wait_until(guard, deadline);
+            guard = match relocked {
                 Ok(g) => g,
-                Err(p) => return Err(PoisonError::new((p.into_inner(), WaitTimeoutResult(false)))),
+                // As std's: the poison carries the last wait's outcome.
+                Err(p) => {
+                    let result = WaitTimeoutResult(timed_out);
+                    return Err(PoisonError::new((p.into_inner(), result)));
+                }
             };
         }
         Ok((guard, WaitTimeoutResult(false)))
