@@ -72,3 +72,28 @@ fn sleep_ms_and_park_timeout_ms_inside_run_park() {
         "park_timeout_ms blocked the hub: {parked} ticks in 300 ms"
     );
 }
+
+#[test]
+fn a_nul_in_a_name_panics_like_std() {
+    fn panics(spawn: impl FnOnce()) -> Option<String> {
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(spawn)).err()?;
+        payload.downcast_ref::<String>().cloned()
+    }
+    let std = panics(|| drop(std::thread::Builder::new().name("a\0b".into()).spawn(|| ())));
+    let message = std.as_deref().unwrap_or_default();
+    assert!(message.starts_with("thread name may not contain interior null bytes"));
+    let spawn = || drop(thread::Builder::new().name("a\0b".into()).spawn(|| ()));
+    let scoped = || {
+        thread::scope(|s| {
+            drop(
+                thread::Builder::new()
+                    .name("a\0b".into())
+                    .spawn_scoped(s, || ()),
+            )
+        })
+    };
+    assert_eq!(panics(spawn), std, "spawn, outside run");
+    assert_eq!(panics(scoped), std, "spawn_scoped, outside run");
+    let inside = watchdog(move || green::run(move || (panics(spawn), panics(scoped))));
+    assert_eq!(inside, (std.clone(), std), "inside run");
+}

@@ -205,14 +205,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let mut builder = green::Builder::new();
-        if let Some(name) = self.name {
-            builder = builder.name(name);
-        }
-        if let Some(size) = self.stack_size {
-            builder = builder.stack_size(size);
-        }
-        let inner = builder.spawn_scoped_send(&scope.inner, f)?;
+        let inner = self.into_green().spawn_scoped_send(&scope.inner, f)?;
         let thread = match (inner.greenlet(), inner.thread()) {
             (Some(greenlet), _) => Thread::green(greenlet.clone()),
             (None, Some(thread)) => Thread::os(thread.clone()),

@@ -105,6 +105,10 @@ impl Builder {
     /// As std's: the OS error when the thread, or the greenlet's stack,
     /// cannot be created.
     ///
+    /// # Panics
+    ///
+    /// As std's: if a name was set and it contains a NUL byte.
+    ///
     /// # Examples
     ///
     /// ```
@@ -113,20 +117,14 @@ impl Builder {
     ///     assert_eq!(h.join().unwrap(), 42);
     /// });
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         if green::is_running() {
-            let mut b = green::Builder::new();
-            if let Some(name) = self.name {
-                b = b.name(name);
-            }
-            if let Some(size) = self.stack_size {
-                b = b.stack_size(size);
-            }
-            let handle = b.spawn(f)?;
+            let handle = self.into_green().spawn(f)?;
             let thread = Thread::green(handle.greenlet().clone());
             Ok(JoinHandle {
                 inner: Inner::Green(handle),
@@ -147,6 +145,32 @@ impl Builder {
                 thread,
             })
         }
+    }
+}
+
+impl Builder {
+    /// The greenlet builder of this configuration.
+    ///
+    /// # Panics
+    ///
+    /// With std's message if the name contains a NUL byte: std's threads
+    /// cannot carry one, so neither do ours, inside `run` or out.
+    #[track_caller]
+    pub(crate) fn into_green(self) -> green::Builder {
+        let mut b = green::Builder::new();
+        if let Some(name) = self.name {
+            if name.contains('\0') {
+                // std's panic, word for word (it names the `NulError`).
+                let _ = std::ffi::CString::new(name)
+                    .expect("thread name may not contain interior null bytes");
+                unreachable!("a name with a NUL byte");
+            }
+            b = b.name(name);
+        }
+        if let Some(size) = self.stack_size {
+            b = b.stack_size(size);
+        }
+        b
     }
 }
 
