@@ -110,14 +110,15 @@ impl Greenlet {
     }
 
     /// The greenlet's name, if it was given one with
-    /// [`Builder::name`](crate::Builder::name). The main greenlet is named
-    /// `"main"`.
+    /// [`Builder::name`](crate::Builder::name). The main greenlet of a hub
+    /// is named like the thread that runs the hub (`"main"` on the main
+    /// thread, none on an unnamed one), as [`std::thread::Thread::name`].
     ///
     /// # Examples
     ///
     /// ```
     /// green::run(|| {
-    ///     assert_eq!(green::current().name(), Some("main"));
+    ///     assert_eq!(green::current().name(), Some("main")); // the main thread
     ///     let h = green::Builder::new()
     ///         .name("worker".into())
     ///         .spawn(|| green::current().name().map(String::from))

@@ -75,7 +75,9 @@ where
     // frame is gone, and every stack stays mapped for what borrows from it.
     let co = unsafe { Coroutine::new_unchecked(stack::MAIN_STACK_SIZE, body) }
         .unwrap_or_else(|e| panic!("green::run: cannot allocate the main greenlet: {e}"));
-    let main = hub.spawn_core(Some("main".to_string()), co, None);
+    // Named like the thread, as std's main thread is "main".
+    let name = std::thread::current().name().map(String::from);
+    let main = hub.spawn_core(name, co, None);
     hub.set_main(main);
     hub.run_until_main_finished();
     hub.shutdown();

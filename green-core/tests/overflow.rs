@@ -85,6 +85,7 @@ fn the_main_greenlet_overflowing_its_stack_aborts() {
             green::run(|| recurse(0));
             eprintln!("after the overflow");
         },
-        r#"green: greenlet <Greenlet 0 "main"> overflowed its stack of 8388608 bytes"#,
+        // The main greenlet is named like its thread: the test's.
+        r#"green: greenlet <Greenlet 0 "the_main_greenlet_overflowing_its_stack_aborts"> overflowed its stack of 8388608 bytes"#,
     );
 }

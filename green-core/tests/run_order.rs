@@ -211,8 +211,10 @@ fn ids_are_sequential_in_spawn_order_and_main_is_zero() {
     green::run(|| {
         let main = green::current();
         assert_eq!(main.id().as_u64(), 0);
-        assert_eq!(main.name(), Some("main"));
-        assert_eq!(format!("{main:?}"), r#"<Greenlet 0 "main">"#);
+        let thread = std::thread::current();
+        assert_eq!(main.name(), thread.name(), "named like its thread");
+        let expected = format!(r#"<Greenlet 0 "{}">"#, thread.name().unwrap());
+        assert_eq!(format!("{main:?}"), expected);
         let handles: Vec<_> = (0..3)
             .map(|_| green::spawn(|| green::current().id()))
             .collect();
@@ -291,4 +293,23 @@ fn run_returns_the_main_greenlets_value() {
     assert_eq!(v, [1, 2, 3]);
     // and a hub can be made again on the same thread
     assert_eq!(green::run(|| "again"), "again");
+}
+
+#[test]
+fn the_main_greenlet_is_named_like_its_thread() {
+    let _w = util::watchdog();
+    let in_thread = |name: Option<&str>| {
+        let mut b = std::thread::Builder::new();
+        if let Some(name) = name {
+            b = b.name(name.into());
+        }
+        let main = b.spawn(|| green::run(green::current)).unwrap().join();
+        let main = main.unwrap();
+        (main.name().map(String::from), format!("{main:?}"))
+    };
+    assert_eq!(
+        in_thread(Some("worker-x")),
+        (Some("worker-x".into()), r#"<Greenlet 0 "worker-x">"#.into())
+    );
+    assert_eq!(in_thread(None), (None, "<Greenlet 0>".into()));
 }

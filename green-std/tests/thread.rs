@@ -97,3 +97,31 @@ fn a_nul_in_a_name_panics_like_std() {
     let inside = watchdog(move || green::run(move || (panics(spawn), panics(scoped))));
     assert_eq!(inside, (std.clone(), std), "inside run");
 }
+
+#[test]
+fn the_main_greenlet_is_named_like_its_thread() {
+    let names = |name: Option<&str>| {
+        let mut b = std::thread::Builder::new();
+        if let Some(name) = name {
+            b = b.name(name.into());
+        }
+        let names = b.spawn(|| {
+            let name = || thread::current().name().map(String::from);
+            (name(), green::run(name))
+        });
+        names.unwrap().join().unwrap()
+    };
+    let (outside, inside) = watchdog(move || names(Some("worker-x")));
+    assert_eq!(outside.as_deref(), Some("worker-x"));
+    assert_eq!(inside, outside, "inside run");
+    assert_eq!(
+        watchdog(move || names(None)),
+        (None, None),
+        "an unnamed thread"
+    );
+    // Hub 0 runs on the calling thread and keeps its name.
+    let hubs = green::Runtime::new().hubs(2).thread_name("hub");
+    let names = hubs.run(|_| thread::current().name().map(String::from));
+    let here = std::thread::current().name().map(String::from);
+    assert_eq!(names, [here, Some("hub-1".into())], "a Runtime's hubs");
+}

@@ -2,7 +2,6 @@
 //! thread behind std's names.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A handle to a thread, like [`std::thread::Thread`]: a greenlet inside
@@ -25,8 +24,7 @@ pub struct Thread(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    /// With the hub thread's name for an unnamed main greenlet.
-    Green(green::Greenlet, Option<Arc<str>>),
+    Green(green::Greenlet),
     Os(std::thread::Thread),
 }
 
@@ -54,10 +52,7 @@ enum IdInner {
 
 impl Thread {
     pub(crate) fn green(g: green::Greenlet) -> Thread {
-        let main_name = (g.id().as_u64() == 0 && g.name().is_none())
-            .then(|| std::thread::current().name().map(Arc::from))
-            .flatten();
-        Thread(Inner::Green(g, main_name))
+        Thread(Inner::Green(g))
     }
 
     pub(crate) fn os(t: std::thread::Thread) -> Thread {
@@ -74,7 +69,7 @@ impl Thread {
     /// ```
     pub fn id(&self) -> ThreadId {
         match &self.0 {
-            Inner::Green(g, _) => ThreadId(IdInner::Green(g.id())),
+            Inner::Green(g) => ThreadId(IdInner::Green(g.id())),
             Inner::Os(t) => ThreadId(IdInner::Os(t.id())),
         }
     }
@@ -93,8 +88,7 @@ impl Thread {
     /// ```
     pub fn name(&self) -> Option<&str> {
         match &self.0 {
-            Inner::Green(_, Some(main)) => Some(main),
-            Inner::Green(g, None) => g.name(),
+            Inner::Green(g) => g.name(),
             Inner::Os(t) => t.name(),
         }
     }
@@ -116,7 +110,7 @@ impl Thread {
     /// ```
     pub fn unpark(&self) {
         match &self.0 {
-            Inner::Green(g, _) => g.unpark(),
+            Inner::Green(g) => g.unpark(),
             Inner::Os(t) => t.unpark(),
         }
     }
