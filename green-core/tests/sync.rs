@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use green::sync::{Barrier, Condvar, Mutex, RwLock};
+use green::sync::{Barrier, Condvar, Mutex, RwLock, RwLockWriteGuard};
 
 mod util;
 
@@ -318,6 +318,78 @@ fn rwlock_poisoning_and_try() {
         assert!(lock.is_poisoned());
         assert_eq!(*lock.read().unwrap_err().into_inner(), 1);
     });
+}
+
+#[test]
+fn downgrade_lets_waiting_readers_in_and_keeps_writers_out() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let lock = Rc::new(RwLock::new(0));
+        let log: Log = Rc::default();
+        let mut w = lock.write().unwrap();
+        let waiter = |write: bool| {
+            let (lock, log) = (lock.clone(), log.clone());
+            green::spawn(move || {
+                if write {
+                    *lock.write().unwrap() += 1;
+                    push(&log, "writer");
+                } else {
+                    let n = *lock.read().unwrap();
+                    push(&log, format!("reader saw {n}"));
+                }
+            })
+        };
+        let (reader, writer) = (waiter(false), waiter(true));
+        green::yield_now(); // both wait, the reader first
+        *w = 1;
+        let r = RwLockWriteGuard::downgrade(w);
+        reader.join().unwrap(); // got in beside the downgraded guard
+        green::yield_now();
+        assert_eq!(*log.borrow(), ["reader saw 1"], "the writer still waits");
+        assert!(lock.try_write().is_err());
+        assert_eq!(*r, 1);
+        drop(r);
+        writer.join().unwrap();
+        assert_eq!(*lock.read().unwrap(), 2);
+    });
+}
+
+#[test]
+fn downgrade_outside_run_and_across_hubs() {
+    let _w = util::watchdog();
+    static LOCK: RwLock<u32> = RwLock::new(0);
+    static MET: Barrier = Barrier::new(2);
+    // Hub 0 write-locks, hub 1 waits to read; hub 1 can only reach the
+    // second meeting once the downgrade let it in.
+    green::Runtime::new().hubs(2).run(|hub| {
+        if hub == 0 {
+            let mut w = LOCK.write().unwrap();
+            MET.wait();
+            green::sleep(Duration::from_millis(20)); // hub 1 waits to read
+            *w = 7;
+            let r = RwLockWriteGuard::downgrade(w);
+            MET.wait(); // hub 1 read while we hold the read lock
+            drop(r);
+        } else {
+            MET.wait();
+            let r = LOCK.read().unwrap();
+            assert_eq!(*r, 7);
+            MET.wait();
+        }
+    });
+    // A plain thread waiting to read is let in too.
+    let w = LOCK.write().unwrap();
+    let reader = std::thread::spawn(|| *LOCK.read().unwrap());
+    std::thread::sleep(Duration::from_millis(20)); // it waits
+    let r = RwLockWriteGuard::downgrade(w);
+    assert_eq!(
+        reader.join().unwrap(),
+        7,
+        "read beside the downgraded guard"
+    );
+    assert!(LOCK.try_write().is_err());
+    drop(r);
+    assert!(LOCK.try_write().is_ok());
 }
 
 #[test]

@@ -57,6 +57,14 @@ pub(crate) struct Guard<'a> {
     panicking: bool,
 }
 
+impl Guard<'_> {
+    /// Gives the lock up without poisoning: a write lock that becomes a
+    /// read lock (std's `downgrade` does not poison either).
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if !self.panicking && panicking() {

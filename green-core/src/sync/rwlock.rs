@@ -57,8 +57,8 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
     // Fields drop in order: the data, the poison guard (which poisons the
     // lock if its holder began to unwind), then the permits.
     data: std::sync::RwLockWriteGuard<'a, T>,
-    _poison: poison::Guard<'a>,
-    _permit: Permit<'a>,
+    poison: poison::Guard<'a>,
+    permit: Permit<'a>,
 }
 
 impl<T> RwLock<T> {
@@ -212,8 +212,8 @@ impl<T: ?Sized> RwLock<T> {
         };
         let guard = RwLockWriteGuard {
             data,
-            _poison: self.poison.guard(),
-            _permit: Permit(&self.gate, ALL),
+            poison: self.poison.guard(),
+            permit: Permit(&self.gate, ALL),
         };
         self.poisoned_if(guard)
     }
@@ -269,6 +269,46 @@ impl<T: ?Sized> RwLock<T> {
             Err(PoisonError::new(data))
         } else {
             Ok(data)
+        }
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Downgrades a write-locked guard to a read-locked one, atomically,
+    /// like std's [`downgrade`](std::sync::RwLockWriteGuard::downgrade):
+    /// no writer can get in between. Readers waiting at the head of the
+    /// line may then enter; writers still wait, and so do the readers that
+    /// came after a waiting writer (the lock stays first come, first
+    /// served).
+    ///
+    /// An associated function, as std's, since the guard derefs to `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green::sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(1);
+    /// let mut w = lock.write().unwrap();
+    /// *w += 1;
+    /// let r = RwLockWriteGuard::downgrade(w); // no writer gets in between
+    /// assert_eq!(*r, 2);
+    /// assert_eq!(*lock.try_read().unwrap(), 2); // readers may enter
+    /// assert!(lock.try_write().is_err()); // writers still wait
+    /// ```
+    pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
+        let RwLockWriteGuard {
+            data,
+            poison,
+            permit,
+        } = s;
+        poison.disarm();
+        // The data first, so the readers the permits let in find it read
+        // locked, not write locked.
+        let data = std::sync::RwLockWriteGuard::downgrade(data);
+        RwLockReadGuard {
+            data,
+            _permit: permit.keep(1),
         }
     }
 }

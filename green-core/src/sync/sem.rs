@@ -175,6 +175,17 @@ impl Drop for InLine<'_> {
 #[derive(Debug)]
 pub(crate) struct Permit<'a>(pub(crate) &'a RawSemaphore, pub(crate) usize);
 
+impl Permit<'_> {
+    /// Keeps `n` of the permits and returns the others at once, serving
+    /// the waiters they are enough for.
+    pub(crate) fn keep(mut self, n: usize) -> Self {
+        let rest = self.1 - n;
+        self.1 = n;
+        self.0.release(rest);
+        self
+    }
+}
+
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         self.0.release(self.1);
