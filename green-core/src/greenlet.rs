@@ -14,7 +14,9 @@ use crate::hub::{self, Remote};
 ///
 /// The main greenlet that [`run`](crate::run()) starts is number 0; spawned
 /// greenlets are numbered 1, 2, 3, … in spawn order. Identifiers of different
-/// hubs never compare equal, even when their numbers match.
+/// hubs never compare equal, even when their numbers match; `Display` shows
+/// the number, `Debug` the hub too (`GreenletId { hub: 1, seq: 3 }`), so
+/// distinct identifiers never print the same.
 ///
 /// # Examples
 ///
@@ -50,7 +52,10 @@ impl GreenletId {
 
 impl fmt::Debug for GreenletId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GreenletId({})", self.seq)
+        f.debug_struct("GreenletId")
+            .field("hub", &self.hub)
+            .field("seq", &self.seq)
+            .finish()
     }
 }
 

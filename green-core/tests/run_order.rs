@@ -232,7 +232,9 @@ fn ids_are_sequential_in_spawn_order_and_main_is_zero() {
         let next = green::spawn(|| ());
         assert_eq!(next.id().as_u64(), 4);
         assert_eq!(format!("{}", next.id()), "4");
-        assert_eq!(format!("{:?}", next.id()), "GreenletId(4)");
+        let debug = format!("{:?}", next.id());
+        assert!(debug.starts_with("GreenletId { hub: "), "{debug}");
+        assert!(debug.ends_with(", seq: 4 }"), "{debug}");
     });
 }
 
@@ -312,4 +314,17 @@ fn the_main_greenlet_is_named_like_its_thread() {
         (Some("worker-x".into()), r#"<Greenlet 0 "worker-x">"#.into())
     );
     assert_eq!(in_thread(None), (None, "<Greenlet 0>".into()));
+}
+
+#[test]
+fn the_ids_of_two_hubs_differ_and_print_differently() {
+    let _w = util::watchdog();
+    let ids = green::Runtime::new().hubs(2).run(|_| green::current().id());
+    assert_eq!(
+        ids[0].as_u64(),
+        ids[1].as_u64(),
+        "both main greenlets are 0"
+    );
+    assert_ne!(ids[0], ids[1]);
+    assert_ne!(format!("{:?}", ids[0]), format!("{:?}", ids[1]));
 }

@@ -125,3 +125,17 @@ fn the_main_greenlet_is_named_like_its_thread() {
     let here = std::thread::current().name().map(String::from);
     assert_eq!(names, [here, Some("hub-1".into())], "a Runtime's hubs");
 }
+
+#[test]
+fn distinct_thread_ids_print_differently() {
+    let ids = watchdog(|| {
+        green::Runtime::new()
+            .hubs(2)
+            .run(|_| thread::current().id())
+    });
+    assert_ne!(ids[0], ids[1]);
+    assert_ne!(format!("{:?}", ids[0]), format!("{:?}", ids[1]));
+    // Outside run, std's own output.
+    let (std, ours) = (std::thread::current().id(), thread::current().id());
+    assert_eq!(format!("{ours:?}"), format!("{std:?}"));
+}

@@ -31,6 +31,11 @@ enum Inner {
 /// A unique identifier for a running thread or greenlet, like
 /// [`std::thread::ThreadId`].
 ///
+/// Its `Debug` output is std's for an OS thread (`ThreadId(1)`), and names
+/// the hub and the number of a greenlet
+/// (`ThreadId(GreenletId { hub: 1, seq: 0 })`): distinct ids never print
+/// the same.
+///
 /// # Examples
 ///
 /// ```
@@ -41,10 +46,10 @@ enum Inner {
 ///     assert_ne!(other.join().unwrap(), thread::current().id());
 /// });
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ThreadId(IdInner);
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum IdInner {
     Green(green::GreenletId),
     Os(std::thread::ThreadId),
@@ -112,6 +117,15 @@ impl Thread {
         match &self.0 {
             Inner::Green(g) => g.unpark(),
             Inner::Os(t) => t.unpark(),
+        }
+    }
+}
+
+impl fmt::Debug for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            IdInner::Os(id) => fmt::Debug::fmt(id, f),
+            IdInner::Green(id) => f.debug_tuple("ThreadId").field(id).finish(),
         }
     }
 }
