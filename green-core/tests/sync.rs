@@ -559,6 +559,14 @@ fn barrier_of_fifty_greenlets_has_one_leader_per_generation() {
 }
 
 #[test]
+fn barrier_wait_result_prints_as_std_s() {
+    let _w = util::watchdog();
+    let std = format!("{:?}", std::sync::Barrier::new(1).wait());
+    assert_eq!(format!("{:?}", Barrier::new(1).wait()), std);
+    assert_eq!(std, "BarrierWaitResult { is_leader: true }");
+}
+
+#[test]
 fn an_unpark_during_a_lock_wait_is_kept_for_park() {
     // std's locks leave a thread's park token alone; green's waits on a lock
     // took it as a spurious wake-up until 2026-12-05, and the park after

@@ -44,8 +44,8 @@ struct State {
 }
 
 /// Returned by [`Barrier::wait`] to each waiter; exactly one per
-/// generation is the leader. std's type cannot be made outside std.
-#[derive(Debug)]
+/// generation is the leader. std's type cannot be made outside std; this
+/// one prints as std's does (`BarrierWaitResult { is_leader: true }`).
 pub struct BarrierWaitResult(bool);
 
 impl BarrierWaitResult {
@@ -119,6 +119,14 @@ impl Barrier {
             self.cvar.notify_all();
             BarrierWaitResult(true)
         }
+    }
+}
+
+impl fmt::Debug for BarrierWaitResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierWaitResult")
+            .field("is_leader", &self.is_leader())
+            .finish()
     }
 }
 
