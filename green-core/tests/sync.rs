@@ -499,6 +499,48 @@ fn a_notification_to_a_killed_waiter_is_passed_on() {
 }
 
 #[test]
+fn a_condvar_serves_waiters_of_two_mutexes() {
+    let _w = util::watchdog();
+    // Outside run, as std's on Linux: no panic, no poisoned mutex.
+    let c = Arc::new(Condvar::new());
+    let c1 = c.clone();
+    let first = std::thread::spawn(move || {
+        let m1 = Mutex::new(());
+        let (_g, r) = c1
+            .wait_timeout(m1.lock().unwrap(), Duration::from_secs(10))
+            .unwrap();
+        !r.timed_out()
+    });
+    std::thread::sleep(Duration::from_millis(50)); // it waits with m1
+    let m2 = Mutex::new(());
+    let r = c.wait_timeout(m2.lock().unwrap(), Duration::from_millis(10));
+    assert!(r.is_ok() && !m2.is_poisoned());
+    c.notify_all();
+    assert!(first.join().unwrap(), "notified");
+    // Inside run, two greenlets with a mutex each, woken in order.
+    green::run(|| {
+        let c = Rc::new(Condvar::new());
+        let log: Log = Rc::default();
+        let waiters: Vec<_> = ["m1", "m2"]
+            .into_iter()
+            .map(|name| {
+                let (c, log) = (c.clone(), log.clone());
+                green::spawn(move || {
+                    let m = Mutex::new(());
+                    drop(c.wait(m.lock().unwrap()).unwrap());
+                    push(&log, name);
+                })
+            })
+            .collect();
+        green::yield_now(); // both wait
+        c.notify_one();
+        c.notify_one();
+        green::joinall(waiters);
+        assert_eq!(*log.borrow(), ["m1", "m2"]);
+    });
+}
+
+#[test]
 fn a_thread_notifies_a_greenlet() {
     green::run(|| {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));

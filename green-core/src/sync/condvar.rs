@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,9 @@ use crate::park::{block, Waiter};
 /// [`run`](crate::run()), the thread blocks. Notifications wake waiters in
 /// the order they began to wait. As with std, waits may wake spuriously:
 /// check the condition in a loop, or use [`wait_while`](Self::wait_while).
+///
+/// One condition variable may serve waiters of several mutexes: each waiter
+/// relocks its own. (std's may panic then; on Linux it does not either.)
 ///
 /// # Examples
 ///
@@ -38,8 +41,6 @@ use crate::park::{block, Waiter};
 /// ```
 pub struct Condvar {
     waiters: std::sync::Mutex<VecDeque<Arc<Node>>>,
-    /// The address of the mutex in use while anyone waits (0: none).
-    mutex: AtomicUsize,
 }
 
 struct Node {
@@ -83,7 +84,6 @@ impl Condvar {
     pub const fn new() -> Condvar {
         Condvar {
             waiters: std::sync::Mutex::new(VecDeque::new()),
-            mutex: AtomicUsize::new(0),
         }
     }
 
@@ -94,11 +94,6 @@ impl Condvar {
     ///
     /// If the mutex is poisoned when it is locked again, the guard comes
     /// inside a [`PoisonError`].
-    ///
-    /// # Panics
-    ///
-    /// Panics if this condition variable is used with two mutexes at once,
-    /// as std's may.
     ///
     /// # Examples
     ///
@@ -260,20 +255,7 @@ impl Condvar {
             notified: AtomicBool::new(false),
             waiter: Waiter::current(),
         });
-        {
-            let mut waiters = self.lock_waiters();
-            let addr = std::ptr::from_ref(MutexGuard::mutex_of(&guard)).cast::<()>() as usize;
-            if waiters.is_empty() {
-                self.mutex.store(addr, Ordering::Relaxed);
-            } else {
-                assert_eq!(
-                    self.mutex.load(Ordering::Relaxed),
-                    addr,
-                    "green::sync::Condvar: waiting with two different mutexes"
-                );
-            }
-            waiters.push_back(node.clone());
-        }
+        self.lock_waiters().push_back(node.clone());
         let mutex = MutexGuard::unlock(guard);
         let waiting = Waiting {
             cv: self,

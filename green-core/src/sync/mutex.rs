@@ -250,11 +250,6 @@ impl<T: ?Sized> Mutex<T> {
 
 // Associated functions, not methods: a guard derefs to the user's `T`.
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
-    /// The mutex `guard` locks.
-    pub(crate) fn mutex_of(guard: &Self) -> &'a Mutex<T> {
-        guard.lock
-    }
-
     /// Unlocks, returning the mutex to lock again (for
     /// [`Condvar`](super::Condvar)).
     pub(crate) fn unlock(guard: Self) -> &'a Mutex<T> {
