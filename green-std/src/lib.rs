@@ -63,6 +63,11 @@
 //!   description of its own; its clones keep theirs.
 //! - **`thread_local!` is per OS thread**: every greenlet of a hub shares it.
 //!   Use [`green::local!`] for per-greenlet values.
+//! - **A `Thread` taken before `run` is the OS thread, not its main
+//!   greenlet.** Inside `run`, `thread::current()` is the main greenlet, with
+//!   an id of its own; an `unpark` through a handle taken before `run` sets
+//!   the OS thread's token, which the main greenlet's `park` never reads, so
+//!   it sleeps on (to its timeout, or for ever). Take the handle inside `run`.
 
 pub use std::*;
 
