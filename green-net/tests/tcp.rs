@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use green_net::{ListenOptions, TcpListener, TcpStream};
 
+mod util;
+
 const T: Duration = Duration::from_secs(20);
 
 /// Starts a task: a greenlet inside `green::run`, a thread outside.
@@ -225,6 +227,25 @@ fn connect_errors_match_std() {
             TcpStream::connect(none).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
+    });
+}
+
+/// std's `connect_timeout` tries the connect before it looks at the
+/// duration: an address the kernel rejects at once gives the kernel's error
+/// even with a zero timeout; only a connect left in progress gets
+/// `InvalidInput`.
+#[test]
+fn connect_timeout_tries_the_connect_before_refusing_a_zero_timeout() {
+    let _watchdog = util::watchdog();
+    both(|_spawn| {
+        let broadcast: SocketAddr = "255.255.255.255:80".parse().unwrap();
+        let std_err = std::net::TcpStream::connect_timeout(&broadcast, Duration::ZERO).unwrap_err();
+        let err = TcpStream::connect_timeout(&broadcast, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), std_err.kind(), "{err} (std: {std_err})");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let err = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
     });
 }
 

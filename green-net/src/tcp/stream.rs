@@ -109,8 +109,10 @@ impl TcpStream {
     /// # Errors
     ///
     /// It is an error to pass a zero `Duration` to this function
-    /// ([`io::ErrorKind::InvalidInput`]). When the timeout passes first, the
-    /// error kind is [`io::ErrorKind::TimedOut`], as std's.
+    /// ([`io::ErrorKind::InvalidInput`]); as in std, the connect is tried
+    /// first, so an address the kernel rejects at once (an unreachable
+    /// network) gives the kernel's error instead. When the timeout passes
+    /// first, the error kind is [`io::ErrorKind::TimedOut`], as std's.
     ///
     /// # Examples
     ///
@@ -125,12 +127,6 @@ impl TcpStream {
     /// });
     /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-        if timeout.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot set a 0 duration timeout",
-            ));
-        }
         connect_addr(addr, Some(timeout))
     }
 
@@ -320,6 +316,8 @@ impl TcpStream {
 }
 
 /// A non-blocking connect, then a wait for writability until `timeout`.
+/// As std's `connect_timeout`, a zero `timeout` is refused only once the
+/// connect is in progress.
 fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(*addr),
@@ -332,6 +330,12 @@ fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpS
         Ok(()) => return Ok(TcpStream { source }),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
+    }
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
