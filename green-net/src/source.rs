@@ -13,8 +13,9 @@
 //! from one thread while another sets its timeout), and behind an `Arc`
 //! because in std they belong to the socket, not to the handle: clones made
 //! with `try_clone` share them. Timeouts are also written to the kernel
-//! (`SO_RCVTIMEO`/`SO_SNDTIMEO`, inert while the socket is non-blocking), so
-//! a socket converted back into a std type keeps them.
+//! (`SO_RCVTIMEO`/`SO_SNDTIMEO`), and what is kept is what the kernel read
+//! back, as std's getters return it (whole jiffies), so the waits match
+//! std's and a socket converted back into a std type keeps them.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -243,14 +244,21 @@ impl<T: AsFd> Source<T> {
         }
     }
 
+    /// std's `set_read_timeout`: sets `SO_RCVTIMEO` as std does, then keeps
+    /// what the kernel kept (std's getter reads it back: whole jiffies, and
+    /// none for a timeout too long to keep), so the getter and the wait
+    /// match std's.
     pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        store(&self.settings.read_timeout, dur)?;
-        socket2::SockRef::from(self.get_ref()).set_read_timeout(dur)
+        let sock = socket2::SockRef::from(self.get_ref());
+        sock.set_read_timeout(as_std_sets(dur)?)?;
+        store(&self.settings.read_timeout, sock.read_timeout()?)
     }
 
+    /// std's `set_write_timeout`, as [`set_read_timeout`](Self::set_read_timeout).
     pub(crate) fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        store(&self.settings.write_timeout, dur)?;
-        socket2::SockRef::from(self.get_ref()).set_write_timeout(dur)
+        let sock = socket2::SockRef::from(self.get_ref());
+        sock.set_write_timeout(as_std_sets(dur)?)?;
+        store(&self.settings.write_timeout, sock.write_timeout()?)
     }
 
     pub(crate) fn read_timeout(&self) -> Option<Duration> {
@@ -291,16 +299,29 @@ impl<T: AsFd> AsRawFd for Source<T> {
     }
 }
 
+/// The timeout to hand socket2 so that the kernel gets the `timeval` std's
+/// setter passes: std refuses zero, and turns a duration under a
+/// microsecond (which truncates to `{0, 0}`, "no timeout") into one
+/// microsecond; socket2 truncates, so it gets the microsecond here.
+fn as_std_sets(dur: Option<Duration>) -> io::Result<Option<Duration>> {
+    match dur {
+        Some(d) if d.is_zero() => Err(zero_timeout()),
+        dur => Ok(dur.map(|d| d.max(Duration::from_micros(1)))),
+    }
+}
+
+fn zero_timeout() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "cannot set a 0 duration timeout",
+    )
+}
+
 /// std's rule for socket timeouts: `Some(0)` is an error.
 fn store(cell: &AtomicU64, dur: Option<Duration>) -> io::Result<()> {
     let nanos = match dur {
         None => 0,
-        Some(d) if d.is_zero() => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot set a 0 duration timeout",
-            ));
-        }
+        Some(d) if d.is_zero() => return Err(zero_timeout()),
         // saturate: u64 nanoseconds is 584 years
         Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1),
     };

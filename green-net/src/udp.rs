@@ -266,6 +266,11 @@ impl UdpSocket {
     /// [`io::ErrorKind::WouldBlock`] (`EAGAIN`). A blocked greenlet is
     /// resumed when the timeout passes, never before.
     ///
+    /// As with std, the kernel keeps the timeout in whole clock ticks
+    /// (jiffies): [`read_timeout`](Self::read_timeout) returns what it kept
+    /// (rounded up to a tick, [`None`] for a timeout too long to keep), and
+    /// that is how long an operation waits.
+    ///
     /// [`recv_from`]: UdpSocket::recv_from
     ///
     /// # Examples
@@ -299,6 +304,11 @@ impl UdpSocket {
     ///
     /// As std's on Unix: a send that times out returns an error of kind
     /// [`io::ErrorKind::WouldBlock`].
+    ///
+    /// As with std, the kernel keeps the timeout in whole clock ticks
+    /// (jiffies): [`write_timeout`](Self::write_timeout) returns what it kept
+    /// (rounded up to a tick, [`None`] for a timeout too long to keep), and
+    /// that is how long an operation waits.
     ///
     /// [`send_to`]: UdpSocket::send_to
     ///

@@ -181,12 +181,14 @@ fn read_and_write_timeouts_fire_not_early_with_std_kinds() {
             c.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
-        c.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
-        assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(30)));
+        // 40 ms is a whole number of jiffies at every usual HZ (100, 250,
+        // 300, 1000), so the kernel keeps it as is (see timeouts.rs).
+        c.set_read_timeout(Some(Duration::from_millis(40))).unwrap();
+        assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(40)));
         let start = Instant::now();
         let err = c.read(&mut [0; 8]).unwrap_err();
         assert!(
-            start.elapsed() >= Duration::from_millis(30),
+            start.elapsed() >= Duration::from_millis(40),
             "read timed out early"
         );
         assert_eq!(
@@ -415,10 +417,11 @@ fn nonblocking_mode_returns_would_block_and_clones_share_settings() {
         let addr = echo_server(spawn, 1);
         let c = TcpStream::connect(addr).unwrap();
         let clone = c.try_clone().unwrap();
+        // a whole number of jiffies at every usual HZ: kept as is
         clone
-            .set_read_timeout(Some(Duration::from_millis(5)))
+            .set_read_timeout(Some(Duration::from_millis(40)))
             .unwrap();
-        assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(5)));
+        assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(40)));
         c.set_nonblocking(true).unwrap();
         let start = Instant::now();
         let err = (&clone).read(&mut [0; 4]).unwrap_err();
@@ -428,7 +431,7 @@ fn nonblocking_mode_returns_would_block_and_clones_share_settings() {
             "non-blocking reads do not wait"
         );
         c.set_nonblocking(false).unwrap();
-        // A round trip can take longer than 5 ms on a loaded machine (a
+        // A round trip can take longer than 40 ms on a loaded machine (a
         // read timeout then fails with WouldBlock, as std's does): this
         // part checks that blocking mode is back, with a roomy timeout.
         clone

@@ -101,7 +101,9 @@ fn one_greenlet_receives_while_another_sends_on_the_same_socket() -> io::Result<
 fn recv_timeout_fires_not_early_with_would_block_and_yields() -> io::Result<()> {
     green::run(|| {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
-        let timeout = Duration::from_millis(50);
+        // a whole number of jiffies at every usual HZ, so the kernel keeps
+        // it as is (see timeouts.rs)
+        let timeout = Duration::from_millis(40);
         socket.set_read_timeout(Some(timeout))?;
         assert_eq!(socket.read_timeout()?, Some(timeout));
 

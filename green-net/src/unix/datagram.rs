@@ -499,6 +499,11 @@ impl UnixDatagram {
     /// [`io::ErrorKind::WouldBlock`] (`EAGAIN`). A blocked greenlet is
     /// resumed when the timeout passes, never before.
     ///
+    /// As with std, the kernel keeps the timeout in whole clock ticks
+    /// (jiffies): [`read_timeout`](Self::read_timeout) returns what it kept
+    /// (rounded up to a tick, [`None`] for a timeout too long to keep), and
+    /// that is how long an operation waits.
+    ///
     /// [`recv`]: UnixDatagram::recv
     /// [`recv_from`]: UnixDatagram::recv_from
     ///
@@ -533,6 +538,11 @@ impl UnixDatagram {
     ///
     /// As std's on Unix: a send that times out returns an error of kind
     /// [`io::ErrorKind::WouldBlock`].
+    ///
+    /// As with std, the kernel keeps the timeout in whole clock ticks
+    /// (jiffies): [`write_timeout`](Self::write_timeout) returns what it kept
+    /// (rounded up to a tick, [`None`] for a timeout too long to keep), and
+    /// that is how long an operation waits.
     ///
     /// [`send`]: UnixDatagram::send
     /// [`send_to`]: UnixDatagram::send_to

@@ -231,6 +231,11 @@ impl UnixStream {
     /// [`io::ErrorKind::WouldBlock`] (`EAGAIN`). A blocked greenlet is
     /// resumed when the timeout passes, never before.
     ///
+    /// As with std, the kernel keeps the timeout in whole clock ticks
+    /// (jiffies): [`read_timeout`](Self::read_timeout) returns what it kept
+    /// (rounded up to a tick, [`None`] for a timeout too long to keep), and
+    /// that is how long an operation waits.
+    ///
     /// [`read`]: std::io::Read::read
     ///
     /// # Examples
@@ -264,6 +269,11 @@ impl UnixStream {
     ///
     /// As std's on Unix: a write that times out returns an error of kind
     /// [`io::ErrorKind::WouldBlock`].
+    ///
+    /// As with std, the kernel keeps the timeout in whole clock ticks
+    /// (jiffies): [`write_timeout`](Self::write_timeout) returns what it kept
+    /// (rounded up to a tick, [`None`] for a timeout too long to keep), and
+    /// that is how long an operation waits.
     ///
     /// [`write`]: std::io::Write::write
     ///
