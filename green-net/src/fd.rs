@@ -22,8 +22,8 @@ macro_rules! fd_conversions {
         impl std::os::fd::FromRawFd for $green {
             #[doc = concat!(
                 "# Safety\n\nAs for `", stringify!($std), "::from_raw_fd`: `fd` must be an open ",
-                $what, " that the caller owns and gives up.\n\n# Panics\n\nPanics if the socket ",
-                "cannot be switched to non-blocking mode (only for an fd that is not a socket)."
+                $what, " that the caller owns and gives up.\n\n# Panics\n\nPanics if the socket's ",
+                "mode cannot be read or set (only for an fd that is not a socket)."
             )]
             unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $green {
                 // SAFETY: forwarded from the caller's contract.

@@ -45,11 +45,15 @@
 //!
 //! # What maps to what
 //!
-//! - Sockets are non-blocking underneath, always. Blocking-style calls retry
-//!   after waiting for readiness ([`green::io::wait_readable`]); read and
-//!   write timeouts are deadlines on that wait, and expire with std's error
-//!   (`WouldBlock`, `EAGAIN`). `set_nonblocking(true)` makes calls return
-//!   `WouldBlock` instead of waiting, as std's do.
+//! - Every receive and send is non-blocking for that call (`MSG_DONTWAIT`);
+//!   blocking-style calls retry after waiting for readiness
+//!   ([`green::io::wait_readable`]); read and write timeouts are deadlines
+//!   on that wait, and expire with std's error (`WouldBlock`, `EAGAIN`).
+//!   The socket's own blocking mode (`O_NONBLOCK`, shared by every handle
+//!   of it) stays the user's, as in std: `set_nonblocking(true)` sets it,
+//!   and makes calls return `WouldBlock` instead of waiting. Only listeners
+//!   are non-blocking underneath while green owns them (`accept` has no
+//!   per-call flag).
 //! - Host names are resolved on green's blocking pool ([`green::unblock`]),
 //!   through [`ToSocketAddrs`], this crate's twin of std's trait.
 //! - Two greenlets may use one socket (or `try_clone`s of it) at once: one
@@ -70,6 +74,7 @@ mod listen;
 mod server;
 mod source;
 mod stream_io;
+mod sys;
 mod tcp;
 mod udp;
 pub mod unix;

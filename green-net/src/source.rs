@@ -1,12 +1,30 @@
-//! [`Source`]: a std socket owned in non-blocking mode, and the one retry
-//! loop every blocking-style operation of this crate goes through.
+//! [`Source`]: a std socket plus std's blocking-mode settings, and the one
+//! retry loop every blocking-style operation of this crate goes through.
 //!
-//! The socket is always non-blocking underneath. An operation is tried; on
-//! `WouldBlock` the caller waits for readiness with
+//! An operation is tried without blocking; on `WouldBlock` the caller waits
+//! for readiness with
 //! [`green::io::wait_readable`]/[`wait_writable`](green::io::wait_writable)
 //! (which park the greenlet inside `green::run` and block the thread in
 //! `poll(2)` outside it), then tries again. So one code path gives std's
-//! blocking behaviour in both places.
+//! blocking behaviour in both places (outside `run` too, rather than std's
+//! blocking syscall: the waits are the same, timeouts included).
+//!
+//! # Who owns `O_NONBLOCK`
+//!
+//! The kernel's non-blocking flag belongs to the socket's open file
+//! description, which every handle of it shares: `try_clone`s, duplicated
+//! fds, a std socket the user kept or converted a clone into. So green
+//! leaves it to the user wherever it can:
+//!
+//! - A stream or datagram socket's flag is always the user's own choice,
+//!   std's state exactly (`set_nonblocking` sets it). Every operation green
+//!   makes on it is non-blocking per call instead ([`crate::sys`]:
+//!   `MSG_DONTWAIT`), so no other handle can make a green one block, and
+//!   green never makes another handle non-blocking. Only a connect, on a
+//!   fresh socket nothing shares yet, sets the flag for its duration.
+//! - A listener has no per-call non-blocking accept, so it is non-blocking
+//!   in the kernel while green owns it, and gets the user's mode back when
+//!   converted to a std type (see [`Source::into_inner`]).
 //!
 //! The timeouts and the user's own non-blocking flag live in [`Settings`],
 //! in atomics, because std's sockets are `Sync` (`&TcpStream` may be read
@@ -23,7 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A socket in non-blocking mode plus std's blocking-mode settings.
+/// A socket plus std's blocking-mode settings.
 #[derive(Debug)]
 pub(crate) struct Source<T: AsFd> {
     /// `Some` until [`into_inner`](Source::into_inner) takes it.
@@ -32,6 +50,10 @@ pub(crate) struct Source<T: AsFd> {
     /// A read that fills less than its buffer empties the receive queue (a
     /// TCP socket; see [`read_stream`](Source::read_stream)).
     short_reads_drain: bool,
+    /// A listener: non-blocking in the kernel while green owns it. Any
+    /// other socket is in the user's mode, and green's operations on it
+    /// are non-blocking per call.
+    listener: bool,
 }
 
 /// What std keeps per socket and we must emulate.
@@ -52,8 +74,9 @@ pub(crate) enum Interest {
 }
 
 impl<T: AsFd> Source<T> {
-    /// Takes ownership of `io` and switches it to non-blocking mode, keeping
-    /// the blocking mode and timeouts it had as std settings.
+    /// Takes ownership of a stream or datagram socket, keeping the blocking
+    /// mode and timeouts it has (in the kernel, where they stay) as std
+    /// settings.
     pub(crate) fn new(io: T) -> io::Result<Self> {
         let sock = socket2::SockRef::from(&io);
         let settings = Settings::default();
@@ -66,23 +89,44 @@ impl<T: AsFd> Source<T> {
             &settings.write_timeout,
             sock.write_timeout().unwrap_or(None),
         )?;
-        sock.set_nonblocking(true)?;
         Ok(Source {
             io: Some(io),
             settings: Arc::new(settings),
             short_reads_drain: false,
+            listener: false,
         })
     }
 
-    /// Takes ownership of a socket this crate has just created or accepted,
-    /// so in std's default mode (blocking, no timeouts): one syscall instead
-    /// of asking the kernel.
-    pub(crate) fn fresh(io: T) -> io::Result<Self> {
+    /// Takes ownership of a listener as [`new`](Self::new) does, and
+    /// switches it to non-blocking mode.
+    pub(crate) fn new_listener(io: T) -> io::Result<Self> {
+        let mut source = Source::new(io)?;
+        socket2::SockRef::from(source.get_ref()).set_nonblocking(true)?;
+        source.listener = true;
+        Ok(source)
+    }
+
+    /// Takes ownership of a stream or datagram socket this crate has just
+    /// created, so in std's default mode (blocking, no timeouts): no
+    /// syscall.
+    pub(crate) fn fresh(io: T) -> Self {
+        Source {
+            io: Some(io),
+            settings: Arc::new(Settings::default()),
+            short_reads_drain: false,
+            listener: false,
+        }
+    }
+
+    /// Takes ownership of a listener this crate has just created (std's
+    /// default mode) and switches it to non-blocking mode: one syscall.
+    pub(crate) fn fresh_listener(io: T) -> io::Result<Self> {
         socket2::SockRef::from(&io).set_nonblocking(true)?;
         Ok(Source {
             io: Some(io),
             settings: Arc::new(Settings::default()),
             short_reads_drain: false,
+            listener: true,
         })
     }
 
@@ -110,6 +154,7 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: self.settings.clone(),
             short_reads_drain: self.short_reads_drain,
+            listener: self.listener,
         }
     }
 
@@ -122,14 +167,23 @@ impl<T: AsFd> Source<T> {
 
     /// Gives the socket back in the blocking mode the user last asked for,
     /// as std would hand it over.
+    ///
+    /// A stream or datagram socket is in that mode already. A listener is
+    /// switched back to it, unless green clones of it (`try_clone`) are
+    /// still alive: they share its `O_NONBLOCK`, and a blocking listener
+    /// would block their accepts, and with them the hub. Then it stays
+    /// non-blocking, so a std `accept` on it returns `WouldBlock` instead
+    /// of waiting.
     pub(crate) fn into_inner(mut self) -> io::Result<T> {
         let io = self
             .io
             .take()
             .expect("a Source holds its socket until into_inner");
         green::io::deregister(&io);
-        let nonblocking = self.settings.nonblocking.load(Ordering::Relaxed);
-        socket2::SockRef::from(&io).set_nonblocking(nonblocking)?;
+        if self.listener && Arc::strong_count(&self.settings) == 1 {
+            let nonblocking = self.settings.nonblocking.load(Ordering::Relaxed);
+            socket2::SockRef::from(&io).set_nonblocking(nonblocking)?;
+        }
         Ok(io)
     }
 
@@ -269,12 +323,23 @@ impl<T: AsFd> Source<T> {
         load(&self.settings.write_timeout)
     }
 
-    /// std's `set_nonblocking`: the socket stays non-blocking underneath;
-    /// this only decides whether `WouldBlock` reaches the caller.
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
+    /// std's `set_nonblocking`: sets the kernel's flag (std's state, which
+    /// every handle of the socket sees), and decides whether `WouldBlock`
+    /// reaches the caller of a green operation. A listener stays
+    /// non-blocking in the kernel while green owns it.
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        if !self.listener {
+            socket2::SockRef::from(self.get_ref()).set_nonblocking(nonblocking)?;
+        }
         self.settings
             .nonblocking
             .store(nonblocking, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the user asked for non-blocking mode.
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        self.settings.nonblocking.load(Ordering::Relaxed)
     }
 }
 
@@ -340,21 +405,18 @@ fn load(cell: &AtomicU64) -> Option<Duration> {
 mod tests {
     use super::*;
     use std::cell::Cell;
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::rc::Rc;
 
     /// Reads through `read_stream` into a 64-byte buffer; returns what came
     /// and how many times the read was tried.
-    fn read_counted<T: AsFd>(source: &Source<T>) -> (Vec<u8>, usize)
-    where
-        for<'a> &'a T: Read,
-    {
+    fn read_counted<T: AsFd>(source: &Source<T>) -> (Vec<u8>, usize) {
         let tries = Cell::new(0);
         let mut buf = [0u8; 64];
         let n = source
-            .read_stream(buf.len(), |mut s| {
+            .read_stream(buf.len(), |s| {
                 tries.set(tries.get() + 1);
-                s.read(&mut buf)
+                crate::sys::recv(s, &mut buf, 0)
             })
             .expect("a read within the timeout");
         (buf[..n].to_vec(), tries.get())
@@ -378,9 +440,7 @@ mod tests {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let peer = Rc::new(peer);
-            let source = Source::fresh(listener.accept().unwrap().0)
-                .unwrap()
-                .short_reads_drain(true);
+            let source = Source::fresh(listener.accept().unwrap().0).short_reads_drain(true);
             // A hang would be a bug: the timeout fails the read instead.
             source
                 .set_read_timeout(Some(Duration::from_secs(5)))
@@ -409,7 +469,7 @@ mod tests {
         green::run(|| {
             let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
             let a = Rc::new(a);
-            let source = Source::fresh(b).unwrap();
+            let source = Source::fresh(b);
             let w = write_later(&a, b"ab");
             assert_eq!(read_counted(&source), (b"ab".to_vec(), 2));
             w.join().unwrap();

@@ -1,10 +1,11 @@
 //! `Read` and `Write` for the stream sockets, for the type and for a shared
 //! reference to it (so one greenlet can read while another writes), written
 //! once: every call goes through the socket's `Source`, which waits for
-//! readiness instead of blocking.
+//! readiness instead of blocking, and makes the syscalls of [`crate::sys`],
+//! non-blocking per call.
 
 /// Implements `Read`/`Write` for `$ty` and `&$ty`, a type with a
-/// `source: Source<_>` field whose socket is `Read + Write` by reference.
+/// `source: Source<_>` field holding a stream socket.
 macro_rules! stream_io {
     ($ty:ident) => {
         impl std::io::Read for $ty {
@@ -24,7 +25,7 @@ macro_rules! stream_io {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let len = buf.len();
                 self.source
-                    .read_stream(len, |mut s| std::io::Read::read(&mut s, buf))
+                    .read_stream(len, |s| crate::sys::recv(s, buf, 0))
             }
 
             fn read_vectored(
@@ -34,13 +35,13 @@ macro_rules! stream_io {
                 // The kernel takes at most `UIO_MAXIOV` buffers (std's
                 // `readv` passes no more): past that, a full read would look
                 // short, so it proves nothing (0).
-                let len = if bufs.len() <= libc::UIO_MAXIOV as usize {
+                let len = if bufs.len() <= crate::sys::MAX_IOV {
                     bufs.iter().map(|b| b.len()).sum()
                 } else {
                     0
                 };
                 self.source
-                    .read_stream(len, |mut s| std::io::Read::read_vectored(&mut s, bufs))
+                    .read_stream(len, |s| crate::sys::recv_vectored(s, bufs))
             }
         }
 
@@ -60,13 +61,12 @@ macro_rules! stream_io {
 
         impl std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.source
-                    .write_with(|mut s| std::io::Write::write(&mut s, buf))
+                self.source.write_with(|s| crate::sys::send(s, buf))
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.source
-                    .write_with(|mut s| std::io::Write::write_vectored(&mut s, bufs))
+                    .write_with(|s| crate::sys::send_vectored(s, bufs))
             }
 
             fn flush(&mut self) -> std::io::Result<()> {

@@ -6,6 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+use socket2::SockAddr;
+
 use crate::addr::{each_addr, ToSocketAddrs};
 use crate::source::Source;
 
@@ -90,7 +92,7 @@ impl UdpSocket {
         // bind(2) never blocks; only resolution could.
         let socket = each_addr(&addr, |a| std::net::UdpSocket::bind(a))?;
         Ok(UdpSocket {
-            source: Source::fresh(socket)?,
+            source: Source::fresh(socket),
         })
     }
 
@@ -123,7 +125,9 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.source.read_with(|s| s.recv_from(buf))
+        self.source
+            .read_with(|s| crate::sys::recv_from(s, buf, 0))
+            .and_then(inet)
     }
 
     /// Receives a single datagram message on the socket, without removing
@@ -154,7 +158,9 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.source.read_with(|s| s.peek_from(buf))
+        self.source
+            .read_with(|s| crate::sys::recv_from(s, buf, libc::MSG_PEEK))
+            .and_then(inet)
     }
 
     /// Sends data on the socket to the given address. On success, returns
@@ -190,7 +196,9 @@ impl UdpSocket {
                 "no addresses to send data to",
             ));
         };
-        self.source.write_with(|s| s.send_to(buf, addr))
+        let addr = SockAddr::from(addr);
+        self.source
+            .write_with(|s| crate::sys::send_to(s, buf, &addr))
     }
 
     /// Returns the socket address of the remote peer this socket was
@@ -717,7 +725,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source.write_with(|s| s.send(buf))
+        self.source.write_with(|s| crate::sys::send(s, buf))
     }
 
     /// Receives a single datagram message on the socket from the remote
@@ -751,7 +759,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.read_with(|s| s.recv(buf))
+        self.source.read_with(|s| crate::sys::recv(s, buf, 0))
     }
 
     /// Receives a single datagram message on the socket from the remote
@@ -782,7 +790,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.read_with(|s| s.peek(buf))
+        self.source
+            .read_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK))
     }
 
     /// Moves this UDP socket into or out of nonblocking mode.
@@ -805,8 +814,19 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.source.set_nonblocking(nonblocking);
-        Ok(())
+        self.source.set_nonblocking(nonblocking)
+    }
+}
+
+/// A received datagram's length and origin, as std's `recv_from` gives
+/// them.
+fn inet((n, addr): (usize, SockAddr)) -> io::Result<(usize, SocketAddr)> {
+    match addr.as_socket() {
+        Some(addr) => Ok((n, addr)),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "invalid argument",
+        )),
     }
 }
 
@@ -822,29 +842,29 @@ impl fmt::Debug for UdpSocket {
 
 impl From<std::net::UdpSocket> for UdpSocket {
     /// Wraps a std socket. Its blocking mode and timeouts carry over.
+    /// The socket itself stays in that mode (green's operations are
+    /// non-blocking per call), so std handles that share it (a clone the
+    /// caller kept) see no change.
     ///
     /// # Panics
     ///
-    /// Panics if the socket cannot be switched to non-blocking mode (only
-    /// possible for an fd that is not a socket).
+    /// Panics if the socket's mode cannot be read (only possible for an fd
+    /// that is not a socket).
     fn from(socket: std::net::UdpSocket) -> UdpSocket {
         let source = Source::new(socket)
-            .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
+            .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
         UdpSocket { source }
     }
 }
 
 impl From<UdpSocket> for std::net::UdpSocket {
-    /// Unwraps into a std socket, in the blocking mode last asked for.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket's blocking mode cannot be restored.
+    /// Unwraps into a std socket, in the blocking mode last asked for (the
+    /// socket's own: green never changes it), with its timeouts.
     fn from(socket: UdpSocket) -> std::net::UdpSocket {
         socket
             .source
             .into_inner()
-            .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
+            .expect("only a listener's blocking mode is restored")
     }
 }
 

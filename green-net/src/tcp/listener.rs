@@ -88,7 +88,7 @@ impl TcpListener {
         // Its accepted streams are of its protocol.
         let tcp = plain::is_plain_tcp(&listener);
         TcpListener {
-            source: Source::fresh(listener)
+            source: Source::fresh_listener(listener)
                 .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"))
                 .short_reads_drain(tcp),
         }
@@ -281,8 +281,7 @@ impl TcpListener {
     /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.source.set_nonblocking(nonblocking);
-        Ok(())
+        self.source.set_nonblocking(nonblocking)
     }
 }
 
@@ -334,8 +333,17 @@ impl fmt::Debug for TcpListener {
 impl From<std::net::TcpListener> for TcpListener {
     /// Takes over a std listener, keeping its blocking mode as the mode its
     /// `accept` behaves in.
+    ///
+    /// The socket itself is switched to non-blocking mode (`accept` has no
+    /// per-call flag), which std handles of it (a clone the caller kept)
+    /// share until it is converted back.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the socket cannot be switched to non-blocking mode (only
+    /// possible for an fd that is not a socket).
     fn from(listener: std::net::TcpListener) -> TcpListener {
-        let source = Source::new(listener)
+        let source = Source::new_listener(listener)
             .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
         let tcp = plain::is_plain_tcp(source.get_ref());
         TcpListener {
@@ -346,6 +354,30 @@ impl From<std::net::TcpListener> for TcpListener {
 
 impl From<TcpListener> for std::net::TcpListener {
     /// Gives the listener back in the blocking mode last asked for.
+    ///
+    /// Unless other green handles of it (`try_clone`) are still alive:
+    /// they share the socket's mode, and a blocking listener would block
+    /// their `accept`, and with it their hub. Then it stays non-blocking,
+    /// and a std `accept` on it returns [`io::ErrorKind::WouldBlock`] when
+    /// no connection is queued, instead of waiting.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the socket's blocking mode cannot be restored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use green_net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let clone = listener.try_clone().unwrap();
+    /// let std_listener = std::net::TcpListener::from(listener);
+    /// // `clone` still accepts through green: the socket stays non-blocking
+    /// let err = std_listener.accept().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// drop(clone);
+    /// ```
     fn from(listener: TcpListener) -> std::net::TcpListener {
         listener
             .source

@@ -261,7 +261,8 @@ impl TcpStream {
     /// Successive calls return the same data. Like [`read`](std::io::Read::read), it
     /// waits (parking the greenlet) until data is available.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.read_with(|s| s.peek(buf))
+        self.source
+            .read_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK))
     }
 
     /// Sets the value of the `TCP_NODELAY` option on this socket.
@@ -310,17 +311,14 @@ impl TcpStream {
     /// });
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.source.set_nonblocking(nonblocking);
-        Ok(())
+        self.source.set_nonblocking(nonblocking)
     }
 
     /// Wraps a stream this crate has just accepted (std's default mode),
     /// `tcp` if its listener is a TCP socket (not, say, MPTCP).
     pub(crate) fn from_std_fresh(stream: std::net::TcpStream, tcp: bool) -> TcpStream {
         TcpStream {
-            source: Source::fresh(stream)
-                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"))
-                .short_reads_drain(tcp),
+            source: Source::fresh(stream).short_reads_drain(tcp),
         }
     }
 }
@@ -328,16 +326,30 @@ impl TcpStream {
 /// A non-blocking connect, then a wait for writability until `timeout`.
 /// As std's `connect_timeout`, a zero `timeout` is refused only once the
 /// connect is in progress.
+///
+/// The socket is non-blocking (in the kernel) for the connect only: nothing
+/// shares it yet, and the stream comes out in std's blocking mode.
 fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(*addr),
-        Type::STREAM,
+        Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
     let tcp = plain::is_plain_tcp(&socket);
-    let source = Source::fresh(std::net::TcpStream::from(socket))?.short_reads_drain(tcp);
+    let source = Source::fresh(std::net::TcpStream::from(socket)).short_reads_drain(tcp);
+    connect_nonblocking(&source, addr, timeout)?;
+    SockRef::from(source.get_ref()).set_nonblocking(false)?;
+    Ok(TcpStream { source })
+}
+
+/// The connect of [`connect_addr`], on its non-blocking socket.
+fn connect_nonblocking(
+    source: &Source<std::net::TcpStream>,
+    addr: &SocketAddr,
+    timeout: Option<Duration>,
+) -> io::Result<()> {
     match SockRef::from(source.get_ref()).connect(&(*addr).into()) {
-        Ok(()) => return Ok(TcpStream { source }),
+        Ok(()) => return Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
     }
@@ -363,7 +375,7 @@ fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpS
             return Err(err);
         }
         match source.get_ref().peer_addr() {
-            Ok(_) => return Ok(TcpStream { source }),
+            Ok(_) => return Ok(()),
             // woken early: the handshake is still in flight
             Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
             Err(e) => return Err(e),
@@ -385,15 +397,18 @@ impl fmt::Debug for TcpStream {
 }
 
 impl From<std::net::TcpStream> for TcpStream {
-    /// Wraps a std stream. Its blocking mode and timeouts carry over.
+    /// Wraps a std stream. Its blocking mode and timeouts carry over; the
+    /// socket itself stays in that mode (green's reads and writes are
+    /// non-blocking per call), so std handles that share it (a clone the
+    /// caller kept) see no change.
     ///
     /// # Panics
     ///
-    /// Panics if the socket cannot be switched to non-blocking mode (only
-    /// possible for an fd that is not a socket).
+    /// Panics if the socket's mode cannot be read (only possible for an fd
+    /// that is not a socket).
     fn from(stream: std::net::TcpStream) -> TcpStream {
         let source = Source::new(stream)
-            .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
+            .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
         let tcp = plain::is_plain_tcp(source.get_ref());
         TcpStream {
             source: source.short_reads_drain(tcp),
@@ -402,16 +417,13 @@ impl From<std::net::TcpStream> for TcpStream {
 }
 
 impl From<TcpStream> for std::net::TcpStream {
-    /// Unwraps into a std stream, in the blocking mode last asked for.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket's blocking mode cannot be restored.
+    /// Unwraps into a std stream, in the blocking mode last asked for (the
+    /// socket's own: green never changes it), with its timeouts.
     fn from(stream: TcpStream) -> std::net::TcpStream {
         stream
             .source
             .into_inner()
-            .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
+            .expect("only a listener's blocking mode is restored")
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::source::Source;
-use crate::unix::{Backoff, SocketAddr};
+use crate::unix::{from_sockaddr, to_sockaddr, unnamed, Backoff, SocketAddr};
 
 /// A Unix datagram socket, exactly like
 /// [`std::os::unix::net::UnixDatagram`], except that inside [`green::run`]
@@ -63,13 +63,9 @@ pub struct UnixDatagram {
 struct Shared {
     /// `shutdown(Read | Both)` was called through one of the handles. Then
     /// a blocking `recv` on an empty queue returns 0 at once in std, where
-    /// the non-blocking socket underneath reports `EAGAIN` (and, the edge
-    /// being consumed, no readiness ever comes).
+    /// a receive with `MSG_DONTWAIT` reports `EAGAIN` (and, the edge being
+    /// consumed, no readiness ever comes).
     read_shut: AtomicBool,
-    /// A mirror of the user's `set_nonblocking`, kept with the source's, for
-    /// `send_to`'s own retry loop and because a non-blocking receive after
-    /// `shutdown(Read)` still reports `EAGAIN`.
-    nonblocking: AtomicBool,
 }
 
 impl UnixDatagram {
@@ -156,7 +152,7 @@ impl UnixDatagram {
 
     fn from_std_fresh(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
-            source: Source::fresh(socket)?,
+            source: Source::fresh(socket),
             shared: Arc::default(),
         })
     }
@@ -181,7 +177,7 @@ impl UnixDatagram {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 result => return result,
             }
-            if self.shared.nonblocking.load(Ordering::Relaxed) {
+            if self.source.is_nonblocking() {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             // As in the source's loop: the clock starts at the first wait.
@@ -208,7 +204,7 @@ impl UnixDatagram {
             Err(e)
                 if e.kind() == io::ErrorKind::WouldBlock
                     && self.shared.read_shut.load(Ordering::Acquire)
-                    && !self.shared.nonblocking.load(Ordering::Relaxed) =>
+                    && !self.source.is_nonblocking() =>
             {
                 Ok(eof())
             }
@@ -362,7 +358,15 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.recv_with(|s| s.recv_from(buf), || (0, unnamed()))
+        let (n, from) = self.recv_with(
+            |s| crate::sys::recv_from(s, buf, 0).map(|(n, from)| (n, Some(from))),
+            || (0, None),
+        )?;
+        let from = match from {
+            Some(from) => from_sockaddr(&from)?,
+            None => unnamed(),
+        };
+        Ok((n, from))
     }
 
     /// Receives data from the socket.
@@ -387,7 +391,7 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.recv_with(|s| s.recv(buf), || 0)
+        self.recv_with(|s| crate::sys::recv(s, buf, 0), || 0)
     }
 
     /// Sends data on the socket to the specified path.
@@ -428,8 +432,9 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
-        let path = path.as_ref();
-        self.send_to_with(|s| s.send_to(buf, path))
+        // std's checks (length, NUL bytes) and error messages
+        let addr = to_sockaddr(&SocketAddr::from_pathname(path)?)?;
+        self.send_to_with(|s| crate::sys::send_to(s, buf, &addr))
     }
 
     /// Sends data on the socket to the specified [`SocketAddr`].
@@ -458,7 +463,8 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn send_to_addr(&self, buf: &[u8], socket_addr: &SocketAddr) -> io::Result<usize> {
-        self.send_to_with(|s| s.send_to_addr(buf, socket_addr))
+        let addr = to_sockaddr(socket_addr)?;
+        self.send_to_with(|s| crate::sys::send_to(s, buf, &addr))
     }
 
     /// Sends data on the socket to the socket's peer.
@@ -484,7 +490,7 @@ impl UnixDatagram {
     /// assert_eq!(b.recv(&mut [0; 16]).unwrap(), 8);
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source.write_with(|s| s.send(buf))
+        self.source.write_with(|s| crate::sys::send(s, buf))
     }
 
     /// Sets the read timeout for the socket.
@@ -619,11 +625,7 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.shared
-            .nonblocking
-            .store(nonblocking, Ordering::Relaxed);
-        self.source.set_nonblocking(nonblocking);
-        Ok(())
+        self.source.set_nonblocking(nonblocking)
     }
 
     /// Returns the value of the `SO_ERROR` option, clearing it.
@@ -669,11 +671,6 @@ impl UnixDatagram {
     }
 }
 
-/// The address std reports for a receive that returned 0 after a shutdown.
-fn unnamed() -> SocketAddr {
-    SocketAddr::from_pathname("").expect("an empty path is the unnamed address")
-}
-
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("UnixDatagram");
@@ -690,38 +687,32 @@ impl fmt::Debug for UnixDatagram {
 
 impl From<std::os::unix::net::UnixDatagram> for UnixDatagram {
     /// Wraps a std socket. Its blocking mode and timeouts carry over.
+    /// The socket itself stays in that mode (green's operations are
+    /// non-blocking per call), so std handles that share it (a clone the
+    /// caller kept) see no change.
     ///
     /// # Panics
     ///
-    /// Panics if the socket cannot be switched to non-blocking mode (only
-    /// possible for an fd that is not a socket).
+    /// Panics if the socket's mode cannot be read (only possible for an fd
+    /// that is not a socket).
     fn from(socket: std::os::unix::net::UnixDatagram) -> UnixDatagram {
-        let nonblocking = socket2::SockRef::from(&socket).nonblocking();
         let source = Source::new(socket)
-            .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
-        let shared = Shared {
-            // `Source::new` just read the same flag successfully
-            nonblocking: AtomicBool::new(nonblocking.unwrap_or(false)),
-            ..Shared::default()
-        };
+            .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
         UnixDatagram {
             source,
-            shared: Arc::new(shared),
+            shared: Arc::default(),
         }
     }
 }
 
 impl From<UnixDatagram> for std::os::unix::net::UnixDatagram {
-    /// Unwraps into a std socket, in the blocking mode last asked for.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket's blocking mode cannot be restored.
+    /// Unwraps into a std socket, in the blocking mode last asked for (the
+    /// socket's own: green never changes it), with its timeouts.
     fn from(socket: UnixDatagram) -> std::os::unix::net::UnixDatagram {
         socket
             .source
             .into_inner()
-            .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
+            .expect("only a listener's blocking mode is restored")
     }
 }
 

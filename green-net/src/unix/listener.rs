@@ -103,7 +103,7 @@ impl UnixListener {
 
     fn from_std_fresh(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
-            source: Source::fresh(listener)?,
+            source: Source::fresh_listener(listener)?,
         })
     }
 
@@ -206,8 +206,7 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.source.set_nonblocking(nonblocking);
-        Ok(())
+        self.source.set_nonblocking(nonblocking)
     }
 
     /// Returns the value of the `SO_ERROR` option, clearing it.
@@ -304,12 +303,16 @@ impl From<std::os::unix::net::UnixListener> for UnixListener {
     /// Takes over a std listener, keeping its blocking mode as the mode its
     /// `accept` behaves in.
     ///
+    /// The socket itself is switched to non-blocking mode (`accept` has no
+    /// per-call flag), which std handles of it (a clone the caller kept)
+    /// share until it is converted back.
+    ///
     /// # Panics
     ///
     /// Panics if the socket cannot be switched to non-blocking mode (only
     /// possible for an fd that is not a socket).
     fn from(listener: std::os::unix::net::UnixListener) -> UnixListener {
-        let source = Source::new(listener)
+        let source = Source::new_listener(listener)
             .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
         UnixListener { source }
     }
@@ -317,6 +320,12 @@ impl From<std::os::unix::net::UnixListener> for UnixListener {
 
 impl From<UnixListener> for std::os::unix::net::UnixListener {
     /// Gives the listener back in the blocking mode last asked for.
+    ///
+    /// Unless other green handles of it (`try_clone`) are still alive:
+    /// they share the socket's mode, and a blocking listener would block
+    /// their `accept`, and with it their hub. Then it stays non-blocking,
+    /// and a std `accept` on it returns [`io::ErrorKind::WouldBlock`] when
+    /// no connection is queued, instead of waiting.
     ///
     /// # Panics
     ///

@@ -41,9 +41,9 @@
 //!   [`send`](UnixDatagram::send) waits for readiness, as the other
 //!   operations do.
 //! - After [`UnixDatagram::shutdown`] of the read half, a blocking receive
-//!   on an empty queue returns 0, as std's does (the non-blocking socket
-//!   underneath would report `EAGAIN`); only a shutdown done through this
-//!   crate's handles is seen.
+//!   on an empty queue returns 0, as std's does (the receive underneath,
+//!   non-blocking for the call, would report `EAGAIN`); only a shutdown
+//!   done through this crate's handles is seen.
 //! - std's unstable extras (`peek`, `peek_from`, `peer_cred`, ancillary
 //!   data, `set_mark`) are not mirrored.
 
@@ -59,7 +59,10 @@ pub use stream::UnixStream;
 /// on Linux an abstract name).
 pub use std::os::unix::net::SocketAddr;
 
+use std::io;
 use std::time::{Duration, Instant};
+
+use socket2::SockAddr;
 
 /// Pauses between retries of an operation the kernel gives no useful
 /// readiness event for (a connect to a full backlog, a `send_to` to a full
@@ -91,5 +94,68 @@ impl Backoff {
             std::thread::sleep(pause);
         }
         self.0 = (self.0 * 2).min(Backoff::MAX);
+    }
+}
+
+/// std's address in socket2's form, byte for byte.
+fn to_sockaddr(addr: &SocketAddr) -> io::Result<SockAddr> {
+    if let Some(path) = addr.as_pathname() {
+        return SockAddr::unix(path);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::unix::ffi::OsStrExt;
+
+        if let Some(name) = addr_ext::as_abstract_name(addr) {
+            // socket2 reads a leading NUL as "abstract"
+            let mut bytes = Vec::with_capacity(name.len() + 1);
+            bytes.push(0);
+            bytes.extend_from_slice(name);
+            return SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes));
+        }
+    }
+    // Unnamed: an empty `sun_path`, which the kernel refuses as std's does.
+    SockAddr::unix("")
+}
+
+/// An address the kernel gave (a datagram's sender) in std's form, as
+/// std's `recv_from` returns it: a path, an abstract name, or unnamed.
+///
+/// # Errors
+///
+/// `InvalidInput` for a path std cannot hold (one that fills `sun_path`
+/// with no terminating NUL, which only a peer outside Rust can bind).
+fn from_sockaddr(addr: &SockAddr) -> io::Result<SocketAddr> {
+    if let Some(path) = addr.as_pathname() {
+        return SocketAddr::from_pathname(path);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(name) = addr.as_abstract_namespace() {
+        return addr_ext::from_abstract_name(name);
+    }
+    Ok(unnamed())
+}
+
+/// The unnamed address (an unbound peer's), as std reports it.
+fn unnamed() -> SocketAddr {
+    SocketAddr::from_pathname("").expect("an empty path is the unnamed address")
+}
+
+/// Linux's abstract names, through std's extension trait.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod addr_ext {
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
+    use std::os::linux::net::SocketAddrExt;
+
+    use super::SocketAddr;
+
+    pub(super) fn as_abstract_name(addr: &SocketAddr) -> Option<&[u8]> {
+        addr.as_abstract_name()
+    }
+
+    pub(super) fn from_abstract_name(name: &[u8]) -> std::io::Result<SocketAddr> {
+        SocketAddr::from_abstract_name(name)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use crate::source::{Interest, Source};
-use crate::unix::{Backoff, SocketAddr};
+use crate::unix::{to_sockaddr, Backoff, SocketAddr};
 
 /// A Unix stream socket, exactly like [`std::os::unix::net::UnixStream`],
 /// except that inside [`green::run`] a read, write or connect that would
@@ -152,10 +152,10 @@ impl UnixStream {
         let (a, b) = std::os::unix::net::UnixStream::pair()?;
         Ok((
             UnixStream {
-                source: Source::fresh(a)?,
+                source: Source::fresh(a),
             },
             UnixStream {
-                source: Source::fresh(b)?,
+                source: Source::fresh(b),
             },
         ))
     }
@@ -349,8 +349,7 @@ impl UnixStream {
     /// });
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.source.set_nonblocking(nonblocking);
-        Ok(())
+        self.source.set_nonblocking(nonblocking)
     }
 
     /// Returns the value of the `SO_ERROR` option, clearing it.
@@ -396,25 +395,37 @@ impl UnixStream {
     /// no timeouts).
     pub(crate) fn from_std_fresh(stream: std::os::unix::net::UnixStream) -> UnixStream {
         UnixStream {
-            source: Source::fresh(stream)
-                .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}")),
+            source: Source::fresh(stream),
         }
     }
 }
 
 /// A non-blocking connect from a greenlet; see [`UnixStream::connect`].
+///
+/// The socket is non-blocking (in the kernel) for the connect only: nothing
+/// shares it yet, and the stream comes out in std's blocking mode.
 fn connect_green(addr: &SocketAddr) -> io::Result<UnixStream> {
     let sockaddr = to_sockaddr(addr)?;
-    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-    let source = Source::fresh(std::os::unix::net::UnixStream::from(socket))?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    let source = Source::fresh(std::os::unix::net::UnixStream::from(socket));
+    connect_nonblocking(&source, &sockaddr)?;
+    SockRef::from(source.get_ref()).set_nonblocking(false)?;
+    Ok(UnixStream { source })
+}
+
+/// The connect of [`connect_green`], on its non-blocking socket.
+fn connect_nonblocking(
+    source: &Source<std::os::unix::net::UnixStream>,
+    sockaddr: &SockAddr,
+) -> io::Result<()> {
     let mut backoff = Backoff::new();
     loop {
-        match SockRef::from(source.get_ref()).connect(&sockaddr) {
-            Ok(()) => return Ok(UnixStream { source }),
+        match SockRef::from(source.get_ref()).connect(sockaddr) {
+            Ok(()) => return Ok(()),
             // Not on Linux, where a Unix connect completes at once or fails;
             // handled like TCP's for other kernels.
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                return finish_connect(&source).map(|()| UnixStream { source });
+                return finish_connect(source);
             }
             // The listener's backlog is full (Linux).
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => backoff.pause(),
@@ -440,31 +451,6 @@ fn finish_connect(source: &Source<std::os::unix::net::UnixStream>) -> io::Result
     }
 }
 
-/// std's address in socket2's form, byte for byte.
-fn to_sockaddr(addr: &SocketAddr) -> io::Result<SockAddr> {
-    if let Some(path) = addr.as_pathname() {
-        return SockAddr::unix(path);
-    }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        #[cfg(target_os = "android")]
-        use std::os::android::net::SocketAddrExt;
-        #[cfg(target_os = "linux")]
-        use std::os::linux::net::SocketAddrExt;
-        use std::os::unix::ffi::OsStrExt;
-
-        if let Some(name) = addr.as_abstract_name() {
-            // socket2 reads a leading NUL as "abstract"
-            let mut bytes = Vec::with_capacity(name.len() + 1);
-            bytes.push(0);
-            bytes.extend_from_slice(name);
-            return SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes));
-        }
-    }
-    // Unnamed: an empty `sun_path`, which the kernel refuses as std's does.
-    SockAddr::unix("")
-}
-
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("UnixStream");
@@ -481,29 +467,29 @@ impl fmt::Debug for UnixStream {
 
 impl From<std::os::unix::net::UnixStream> for UnixStream {
     /// Wraps a std stream. Its blocking mode and timeouts carry over.
+    /// The socket itself stays in that mode (green's reads and writes are
+    /// non-blocking per call), so std handles that share it (a clone the
+    /// caller kept) see no change.
     ///
     /// # Panics
     ///
-    /// Panics if the socket cannot be switched to non-blocking mode (only
-    /// possible for an fd that is not a socket).
+    /// Panics if the socket's mode cannot be read (only possible for an fd
+    /// that is not a socket).
     fn from(stream: std::os::unix::net::UnixStream) -> UnixStream {
         let source = Source::new(stream)
-            .unwrap_or_else(|e| panic!("green_net: cannot make a socket non-blocking: {e}"));
+            .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
         UnixStream { source }
     }
 }
 
 impl From<UnixStream> for std::os::unix::net::UnixStream {
-    /// Unwraps into a std stream, in the blocking mode last asked for.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the socket's blocking mode cannot be restored.
+    /// Unwraps into a std stream, in the blocking mode last asked for (the
+    /// socket's own: green never changes it), with its timeouts.
     fn from(stream: UnixStream) -> std::os::unix::net::UnixStream {
         stream
             .source
             .into_inner()
-            .unwrap_or_else(|e| panic!("green_net: cannot restore a socket's blocking mode: {e}"))
+            .expect("only a listener's blocking mode is restored")
     }
 }
 
