@@ -223,7 +223,7 @@ impl<T: AsFd> Source<T> {
         let timeout = load(&self.settings.read_timeout);
         let wait_first = !self.settings.nonblocking.load(Ordering::Relaxed)
             && green::io::is_drained(self.get_ref());
-        let n = self.retry_from(Interest::Read, timeout, op, !wait_first)?;
+        let n = self.retry_from(Interest::Read, timeout, &mut None, op, !wait_first)?;
         if n > 0 && n < len {
             green::io::note_drained(self.get_ref());
         }
@@ -237,6 +237,42 @@ impl<T: AsFd> Source<T> {
         self.retry(Interest::Write, timeout, op)
     }
 
+    /// std's blocking `write` of a stream socket, which the kernel ends
+    /// only once all `len` bytes are queued: `op(socket, sent)` sends what
+    /// follows the first `sent` bytes, and is called again (waiting for
+    /// room in between) until all are sent. As the kernel's, a write that
+    /// got some bytes out and then fails or reaches its write timeout
+    /// returns their count; in non-blocking mode one send is all. A write
+    /// that goes out whole in one send is one syscall.
+    pub(crate) fn write_stream(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&T, usize) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let timeout = load(&self.settings.write_timeout);
+        // One clock for the whole write, as the kernel's timeout is one
+        // budget for all its waits.
+        let mut deadline = None;
+        let mut sent = 0;
+        loop {
+            match self.retry_from(
+                Interest::Write,
+                timeout,
+                &mut deadline,
+                |s| op(s, sent),
+                true,
+            ) {
+                Ok(0) => return Ok(sent),
+                Ok(n) => sent += n,
+                Err(_) if sent > 0 => return Ok(sent),
+                Err(e) => return Err(e),
+            }
+            if sent >= len || self.settings.nonblocking.load(Ordering::Relaxed) {
+                return Ok(sent);
+            }
+        }
+    }
+
     /// THE retry loop: try, on `WouldBlock` wait for `interest` until the
     /// deadline, try again. A timeout ends with the error std reports on
     /// Unix for an expired socket timeout (`EAGAIN`, kind `WouldBlock`).
@@ -246,18 +282,20 @@ impl<T: AsFd> Source<T> {
         timeout: Option<Duration>,
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.retry_from(interest, timeout, op, true)
+        self.retry_from(interest, timeout, &mut None, op, true)
     }
 
-    /// [`retry`](Self::retry), starting with a wait unless `try_first`.
+    /// [`retry`](Self::retry), starting with a wait unless `try_first`;
+    /// `deadline` is set at the first wait (`timeout` from then), and kept
+    /// by a caller that retries several operations under one timeout.
     fn retry_from<R>(
         &self,
         interest: Interest,
         timeout: Option<Duration>,
+        deadline: &mut Option<Instant>,
         mut op: impl FnMut(&T) -> io::Result<R>,
         try_first: bool,
     ) -> io::Result<R> {
-        let mut deadline: Option<Instant> = None;
         let mut try_now = try_first;
         loop {
             if try_now {
@@ -273,14 +311,14 @@ impl<T: AsFd> Source<T> {
             // The clock starts at the first wait, as a blocking syscall's
             // timeout starts when it blocks.
             if deadline.is_none() {
-                deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+                *deadline = timeout.and_then(|t| Instant::now().checked_add(t));
             } else if deadline.is_some_and(|at| Instant::now() >= at) {
                 // A wait may return at once (a remembered readiness edge)
                 // while the operation keeps failing: the deadline still
                 // holds.
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
-            match self.wait(interest, deadline) {
+            match self.wait(interest, *deadline) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     return Err(io::Error::from_raw_os_error(libc::EAGAIN));
                 }

@@ -61,12 +61,33 @@ macro_rules! stream_io {
 
         impl std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.source.write_with(|s| crate::sys::send(s, buf))
+                self.source
+                    .write_stream(buf.len(), |s, sent| crate::sys::send(s, &buf[sent..]))
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.source
-                    .write_with(|s| crate::sys::send_vectored(s, bufs))
+                // What std's `writev` passes, all of which its blocking
+                // write queues.
+                let bufs = &bufs[..bufs.len().min(crate::sys::MAX_IOV)];
+                let len = bufs.iter().fold(0, |n: usize, b| n.saturating_add(b.len()));
+                // After a short send: a copy of the slices, advanced past
+                // what went out (`start` is the first one left).
+                let mut rest = Vec::new();
+                let (mut start, mut advanced) = (0, 0);
+                self.source.write_stream(len, |s, sent| {
+                    if sent == 0 {
+                        return crate::sys::send_vectored(s, bufs);
+                    }
+                    if rest.is_empty() {
+                        rest.extend_from_slice(bufs);
+                    }
+                    let total = rest.len();
+                    let mut left = &mut rest[start..];
+                    std::io::IoSlice::advance_slices(&mut left, sent - advanced);
+                    start = total - left.len();
+                    advanced = sent;
+                    crate::sys::send_vectored(s, &rest[start..])
+                })
             }
 
             fn flush(&mut self) -> std::io::Result<()> {
