@@ -130,6 +130,26 @@ impl<T: AsFd> Source<T> {
         })
     }
 
+    /// Wraps a TCP stream this listener's source has just accepted: in
+    /// std's default mode (blocking), with the timeouts the listener's
+    /// settings hold, which Linux copies to the TCP sockets it accepts
+    /// (`sk_clone_lock`). No syscall.
+    pub(crate) fn accepted<S: AsFd>(&self, io: S) -> Source<S> {
+        let settings = Settings::default();
+        for (to, from) in [
+            (&settings.read_timeout, &self.settings.read_timeout),
+            (&settings.write_timeout, &self.settings.write_timeout),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        Source {
+            io: Some(io),
+            settings: Arc::new(settings),
+            short_reads_drain: self.short_reads_drain,
+            listener: false,
+        }
+    }
+
     /// Says whether a stream read that fills less than its buffer leaves the
     /// socket's receive queue empty, as a plain TCP socket's does (epoll(7),
     /// question 9): then [`read_stream`](Self::read_stream) may wait before
@@ -140,11 +160,6 @@ impl<T: AsFd> Source<T> {
     pub(crate) fn short_reads_drain(mut self, yes: bool) -> Self {
         self.short_reads_drain = yes;
         self
-    }
-
-    /// Whether [`short_reads_drain`](Self::short_reads_drain) was said.
-    pub(crate) fn drains_on_short_reads(&self) -> bool {
-        self.short_reads_drain
     }
 
     /// Wraps a duplicate of this source's socket (`try_clone`): the two

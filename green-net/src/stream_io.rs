@@ -6,8 +6,13 @@
 
 /// Implements `Read`/`Write` for `$ty` and `&$ty`, a type with a
 /// `source: Source<_>` field holding a stream socket.
+///
+/// `$empty_read_times_out_empty` says what a blocking read into no bytes
+/// with nothing queued gives when its read timeout passes: `true`, `Ok(0)`,
+/// as a TCP socket's in the kernel (it waits for data or the timeout, and
+/// returns 0 either way); `false`, `WouldBlock`, as a Unix stream's.
 macro_rules! stream_io {
-    ($ty:ident) => {
+    ($ty:ident, $empty_read_times_out_empty:expr) => {
         impl std::io::Read for $ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 std::io::Read::read(&mut &*self, buf)
@@ -24,8 +29,10 @@ macro_rules! stream_io {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let len = buf.len();
-                self.source
-                    .read_stream(len, |s| crate::sys::recv(s, buf, 0))
+                let read = self
+                    .source
+                    .read_stream(len, |s| crate::sys::recv(s, buf, 0));
+                self.empty_read_ends(len, read)
             }
 
             fn read_vectored(
@@ -40,8 +47,34 @@ macro_rules! stream_io {
                 } else {
                     0
                 };
-                self.source
-                    .read_stream(len, |s| crate::sys::recv_vectored(s, bufs))
+                let empty = bufs.iter().all(|b| b.is_empty());
+                let read = self
+                    .source
+                    .read_stream(len, |s| crate::sys::recv_vectored(s, bufs));
+                self.empty_read_ends(if empty { 0 } else { 1 }, read)
+            }
+        }
+
+        impl $ty {
+            /// The end of a read into `len` bytes: a blocking read into
+            /// none that failed with `WouldBlock` has timed out, and gives
+            /// what the kernel's does (see `stream_io!`).
+            fn empty_read_ends(
+                &self,
+                len: usize,
+                read: std::io::Result<usize>,
+            ) -> std::io::Result<usize> {
+                match read {
+                    Err(e)
+                        if $empty_read_times_out_empty
+                            && len == 0
+                            && e.kind() == std::io::ErrorKind::WouldBlock
+                            && !self.source.is_nonblocking() =>
+                    {
+                        Ok(0)
+                    }
+                    read => read,
+                }
             }
         }
 

@@ -96,3 +96,61 @@ fn a_tiny_timeout_waits_as_long_as_the_kernel_s() {
     check();
     green::run(check);
 }
+
+/// Linux copies a TCP listener's `SO_RCVTIMEO`/`SO_SNDTIMEO` to the
+/// sockets it accepts: the accepted stream has them, reads time out, and
+/// the getters say so, as std's do.
+#[test]
+fn an_accepted_stream_keeps_the_timeouts_it_inherited() {
+    let _watchdog = util::watchdog();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sock = socket2::SockRef::from(&l);
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let addr = l.local_addr().unwrap();
+    let _c1 = std::net::TcpStream::connect(addr).unwrap();
+    let (s, _) = l.accept().unwrap();
+    let std_timeouts = (s.read_timeout().unwrap(), s.write_timeout().unwrap());
+    assert!(std_timeouts.0.is_some(), "std's accepted stream has them");
+    let gl = TcpListener::from(l);
+    let check = move |gl: &TcpListener| {
+        let _c = std::net::TcpStream::connect(addr).unwrap();
+        let (mut g, _) = gl.accept().unwrap();
+        let timeouts = (g.read_timeout().unwrap(), g.write_timeout().unwrap());
+        assert_eq!(timeouts, std_timeouts);
+        let err = g.read(&mut [0; 4]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "the read timed out");
+    };
+    check(&gl);
+    green::run(move || check(&gl));
+}
+
+/// A zero-length read of a TCP stream with nothing queued: the kernel's
+/// blocking read waits for data or the timeout, then returns `Ok(0)`
+/// either way (a Unix stream's returns `WouldBlock` at the timeout).
+#[test]
+fn a_zero_length_tcp_read_that_times_out_is_ok_0_like_std_s() {
+    let _watchdog = util::watchdog();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let timeout = Duration::from_millis(40);
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    assert_eq!(s.read(&mut []).unwrap(), 0, "std");
+    let check = move || {
+        let mut g = TcpStream::connect(addr).unwrap();
+        g.set_read_timeout(Some(timeout)).unwrap();
+        let start = Instant::now();
+        assert_eq!(g.read(&mut []).unwrap(), 0);
+        assert!(start.elapsed() >= timeout, "it waited for the timeout");
+        assert_eq!(g.read_vectored(&mut []).unwrap(), 0, "vectored");
+
+        let (mut u, _v) = UnixStream::pair().unwrap();
+        u.set_read_timeout(Some(timeout)).unwrap();
+        assert_eq!(u.read(&mut []).unwrap_err().kind(), ErrorKind::WouldBlock);
+    };
+    check();
+    green::run(check);
+}

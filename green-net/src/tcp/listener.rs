@@ -138,7 +138,9 @@ impl TcpListener {
     /// `green::run`) until a new TCP connection is established. When
     /// established, the corresponding [`TcpStream`] and the remote peer's
     /// address will be returned. The stream is in blocking mode (as std's
-    /// accepted streams are) whatever the listener's mode.
+    /// accepted streams are) whatever the listener's mode, and has the
+    /// read and write timeouts the listener had when it was converted from
+    /// std, which Linux copies to the sockets a TCP listener accepts.
     ///
     /// # Errors
     ///
@@ -161,8 +163,8 @@ impl TcpListener {
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.source.read_with(|l| l.accept())?;
-        let tcp = self.source.drains_on_short_reads();
-        Ok((TcpStream::from_std_fresh(stream, tcp), addr))
+        let stream = TcpStream::from_source(self.source.accepted(stream));
+        Ok((stream, addr))
     }
 
     /// Returns an iterator over the connections being received on this

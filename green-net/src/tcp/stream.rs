@@ -314,12 +314,9 @@ impl TcpStream {
         self.source.set_nonblocking(nonblocking)
     }
 
-    /// Wraps a stream this crate has just accepted (std's default mode),
-    /// `tcp` if its listener is a TCP socket (not, say, MPTCP).
-    pub(crate) fn from_std_fresh(stream: std::net::TcpStream, tcp: bool) -> TcpStream {
-        TcpStream {
-            source: Source::fresh(stream).short_reads_drain(tcp),
-        }
+    /// Wraps a stream this crate has just accepted.
+    pub(crate) fn from_source(source: Source<std::net::TcpStream>) -> TcpStream {
+        TcpStream { source }
     }
 }
 
@@ -429,4 +426,4 @@ impl From<TcpStream> for std::net::TcpStream {
 
 crate::fd::fd_conversions!(TcpStream, std::net::TcpStream, "TCP socket");
 
-crate::stream_io::stream_io!(TcpStream);
+crate::stream_io::stream_io!(TcpStream, true);

@@ -499,4 +499,4 @@ crate::fd::fd_conversions!(
     "Unix stream socket"
 );
 
-crate::stream_io::stream_io!(UnixStream);
+crate::stream_io::stream_io!(UnixStream, false);
