@@ -68,6 +68,7 @@
 //! backlog, and [`StreamServer`] is gevent's server: a greenlet per
 //! connection, a cap on concurrent connections, a graceful stop.
 
+mod accept;
 mod addr;
 mod fd;
 mod listen;

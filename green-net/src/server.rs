@@ -17,9 +17,10 @@ use crate::addr::ToSocketAddrs;
 use crate::tcp::{TcpListener, TcpStream};
 
 /// The first pause after an accept error that is not the peer's doing
-/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`…); it doubles up to
-/// [`MAX_BACKOFF`] while the errors go on.
-const MIN_BACKOFF: Duration = Duration::from_millis(5);
+/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`…), on top of the one the accept
+/// itself makes ([`crate::accept`]); it doubles up to [`MAX_BACKOFF`] while
+/// the errors go on.
+const MIN_BACKOFF: Duration = crate::accept::OUT_OF_RESOURCES_PAUSE;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A TCP server that runs a handler in a greenlet of its own for each

@@ -245,6 +245,17 @@ impl<T: AsFd> Source<T> {
         Ok(n)
     }
 
+    /// A listener's `accept` through [`read_with`](Self::read_with); after
+    /// an error other than `WouldBlock` the other greenlets run before it
+    /// is returned ([`crate::accept::after_error`]).
+    pub(crate) fn accept_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let accepted = self.read_with(op);
+        if let Err(e) = &accepted {
+            crate::accept::after_error(e);
+        }
+        accepted
+    }
+
     /// Runs `op` until it does not fail with `WouldBlock`, waiting to write
     /// in between, within the write timeout.
     pub(crate) fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {

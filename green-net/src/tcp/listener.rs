@@ -146,7 +146,10 @@ impl TcpListener {
     ///
     /// The OS's, as std's: for instance `WouldBlock` after
     /// [`set_nonblocking(true)`](Self::set_nonblocking), or `EMFILE` when the
-    /// process is out of file descriptors.
+    /// process is out of file descriptors. Inside `green::run`, an error
+    /// other than `WouldBlock` lets the other greenlets run before it is
+    /// returned (5 ms when out of descriptors or memory, a yield
+    /// otherwise), so a loop that skips errors never starves the hub.
     ///
     /// # Examples
     ///
@@ -162,7 +165,7 @@ impl TcpListener {
     /// });
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.source.read_with(|l| l.accept())?;
+        let (stream, addr) = self.source.accept_with(|l| l.accept())?;
         let stream = TcpStream::from_source(self.source.accepted(stream));
         Ok((stream, addr))
     }
