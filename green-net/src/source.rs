@@ -227,6 +227,7 @@ impl<T: AsFd> Source<T> {
     /// avoids it), and a `SO_RCVLOWAT` above the bytes queued, which the
     /// kernel announces only once it is reached (std's blocking read of a
     /// smaller buffer returns the bytes at once).
+    #[inline]
     pub(crate) fn read_stream(
         &self,
         len: usize,
@@ -270,6 +271,7 @@ impl<T: AsFd> Source<T> {
     /// got some bytes out and then fails or reaches its write timeout
     /// returns their count; in non-blocking mode one send is all. A write
     /// that goes out whole in one send is one syscall.
+    #[inline]
     pub(crate) fn write_stream(
         &self,
         len: usize,
@@ -314,6 +316,7 @@ impl<T: AsFd> Source<T> {
     /// [`retry`](Self::retry), starting with a wait unless `try_first`;
     /// `deadline` is set at the first wait (`timeout` from then), and kept
     /// by a caller that retries several operations under one timeout.
+    #[inline]
     fn retry_from<R>(
         &self,
         interest: Interest,

@@ -25,6 +25,7 @@ const RECV: libc::c_int = libc::MSG_DONTWAIT;
 const SEND: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
 /// `recv(2)` into `buf` with `flags` (`0`, `MSG_PEEK`).
+#[inline]
 pub(crate) fn recv(fd: impl AsFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes during the
     // call, and recv writes at most that many.
@@ -79,9 +80,15 @@ pub(crate) fn recv_from(
     }
 }
 
-/// `send(2)` of `buf`.
+/// `send(2)` of `buf`. Straight to libc, as [`recv`], so that the servers'
+/// hot path inlines down to the syscall (socket2's `send_with_flags` was a
+/// call of its own in `perf`).
+#[inline]
 pub(crate) fn send(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
-    SockRef::from(&fd).send_with_flags(buf, SEND)
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the
+    // call, and send reads at most that many.
+    let n = unsafe { libc::send(fd.as_fd().as_raw_fd(), buf.as_ptr().cast(), buf.len(), SEND) };
+    count(n)
 }
 
 /// `sendmsg(2)` of the first [`MAX_IOV`] of `bufs` (std's `writev`).
@@ -94,6 +101,7 @@ pub(crate) fn send_to(fd: impl AsFd, buf: &[u8], addr: &SockAddr) -> io::Result<
     SockRef::from(&fd).send_to_with_flags(buf, addr, SEND)
 }
 
+#[inline]
 fn count(n: isize) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
