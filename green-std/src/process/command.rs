@@ -375,6 +375,13 @@ impl Command {
         &mut self.inner
     }
 
+    /// The std command inside, for a setting that is known not to touch
+    /// stdio ([`CommandExt`](super::unix::CommandExt)'s): unlike
+    /// [`as_std_mut`](Command::as_std_mut), `output` stays green.
+    pub(crate) fn std_non_stdio(&mut self) -> &mut std::process::Command {
+        &mut self.inner
+    }
+
     /// Sets stdin, stdout and stderr, those of `which`, to what `make`
     /// gives for each.
     fn set_unconfigured(&mut self, which: [bool; 3], make: [fn() -> Stdio; 3]) {

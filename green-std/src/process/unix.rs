@@ -52,12 +52,12 @@ pub trait CommandExt: Sealed {
 
 impl CommandExt for Command {
     fn uid(&mut self, id: u32) -> &mut Command {
-        std::os::unix::process::CommandExt::uid(self.as_std_mut(), id);
+        std::os::unix::process::CommandExt::uid(self.std_non_stdio(), id);
         self
     }
 
     fn gid(&mut self, id: u32) -> &mut Command {
-        std::os::unix::process::CommandExt::gid(self.as_std_mut(), id);
+        std::os::unix::process::CommandExt::gid(self.std_non_stdio(), id);
         self
     }
 
@@ -67,21 +67,21 @@ impl CommandExt for Command {
     {
         // SAFETY: our caller upholds std's contract for `f`, which this
         // trait's method documents as its own.
-        unsafe { std::os::unix::process::CommandExt::pre_exec(self.as_std_mut(), f) };
+        unsafe { std::os::unix::process::CommandExt::pre_exec(self.std_non_stdio(), f) };
         self
     }
 
     fn exec(&mut self) -> io::Error {
-        std::os::unix::process::CommandExt::exec(self.as_std_mut())
+        std::os::unix::process::CommandExt::exec(self.std_non_stdio())
     }
 
     fn arg0<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
-        std::os::unix::process::CommandExt::arg0(self.as_std_mut(), arg);
+        std::os::unix::process::CommandExt::arg0(self.std_non_stdio(), arg);
         self
     }
 
     fn process_group(&mut self, pgroup: i32) -> &mut Command {
-        std::os::unix::process::CommandExt::process_group(self.as_std_mut(), pgroup);
+        std::os::unix::process::CommandExt::process_group(self.std_non_stdio(), pgroup);
         self
     }
 }
