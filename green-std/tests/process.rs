@@ -333,7 +333,8 @@ fn output_keeps_the_stdio_of_a_std_command() {
     );
     let inside = within(move || {
         green::run(move || {
-            let ticker = green::spawn(green::yield_now);
+            // done in one turn: `output` promises one switch, not two
+            let ticker = green::spawn(|| ());
             let mut cmd = Command::from(make());
             let out = cmd.output().unwrap();
             assert!(ticker.is_finished(), "the hub was blocked meanwhile");
@@ -389,4 +390,70 @@ fn debug_prints_as_std_s() {
     std_cmd.arg("hi").env("K", "v");
     assert_eq!(format!("{cmd:?}"), format!("{std_cmd:?}"));
     assert_eq!(format!("{cmd:#?}"), format!("{std_cmd:#?}"));
+}
+
+#[test]
+fn command_ext_settings_keep_output_green() {
+    use green_std::os::unix::process::CommandExt;
+    // CommandExt's settings touch no stdio, so output stays green: the
+    // child is forked by the greenlet's own thread, not by a pool thread
+    // (one taken from file IO and DNS for the child's whole life). The
+    // child tells which from its name before exec, inherited from the
+    // forking thread.
+    let (stdout, stderr) = within(|| {
+        std::thread::Builder::new()
+            .name("the-hub".into())
+            .spawn(|| {
+                green::run(|| {
+                    let mut cmd = Command::new("sh");
+                    cmd.args(["-c", "echo $0"]).process_group(0).arg0("renamed");
+                    // SAFETY: prctl and write are async-signal-safe, and
+                    // touch only the child's own name and stderr.
+                    unsafe {
+                        cmd.pre_exec(|| {
+                            let mut name = [0u8; 16];
+                            libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr());
+                            let len = name.iter().position(|&b| b == 0).unwrap_or(16);
+                            libc::write(2, name.as_ptr().cast(), len);
+                            Ok(())
+                        })
+                    };
+                    let out = cmd.output().unwrap();
+                    (out.stdout, out.stderr)
+                })
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    assert_eq!(stdout, b"renamed\n");
+    assert_eq!(
+        String::from_utf8_lossy(&stderr),
+        "the-hub",
+        "forked by another thread"
+    );
+}
+
+#[test]
+fn an_end_adopted_from_a_file_keeps_its_offset_and_append_mode() {
+    // std's pipe ends take any fd: only a pipe gets a description of its
+    // own, a file keeps its offset and O_APPEND
+    let path = std::env::temp_dir().join(format!("green-adopt-{}", std::process::id()));
+    std::fs::write(&path, "0123456789").unwrap();
+    let mut f = std::fs::File::open(&path).unwrap();
+    let mut five = [0; 5];
+    f.read_exact(&mut five).unwrap();
+    let mut r = io::PipeReader::from(OwnedFd::from(f));
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "56789");
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let mut w = io::PipeWriter::from(OwnedFd::from(f));
+    w.write_all(b"AB").unwrap();
+    drop(w);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123456789AB");
+    std::fs::remove_file(&path).unwrap();
 }
