@@ -370,3 +370,26 @@ fn the_stdout_lock_keeps_std_printers_on_other_threads_out() {
         "std's println got between two lines of a held lock"
     );
 }
+
+#[test]
+fn a_stdout_lock_kept_past_run_lets_its_thread_print() {
+    if std::env::var_os("STDIO_CHILD").is_some() {
+        return;
+    }
+    // the mirror case: a greenlet's lock outlives `run`, and its thread,
+    // which std's lock would let re-enter, prints. A thread stuck here
+    // holds std's stdout lock too, so the harness could not even print the
+    // failure: the watchdog aborts instead.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use green_std::io::Write as _;
+        let kept = green::run(|| green_std::io::stdout().lock());
+        green_std::io::stdout().flush().unwrap();
+        drop(kept);
+        let _ = done.send(());
+    });
+    if finished.recv_timeout(util::WATCHDOG).is_err() {
+        eprintln!("a thread deadlocked on the stdout lock its greenlet kept past run");
+        std::process::abort();
+    }
+}

@@ -26,8 +26,9 @@ enum Task {
 #[derive(Debug)]
 pub(crate) struct Gate {
     permit: Semaphore,
-    /// The holder and how many times it has entered.
-    owner: Mutex<Option<(Task, usize)>>,
+    /// The holder, the thread it entered on, and how many times it has
+    /// entered.
+    owner: Mutex<Option<(Task, ThreadId, usize)>>,
 }
 
 /// Proof of having entered a [`Gate`]; leaving releases it when the holder's
@@ -49,8 +50,8 @@ impl Gate {
         let me = task();
         {
             let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((holder, count)) = owner.as_mut() {
-                if *holder == me || holds_from_outside_run(*holder) {
+            if let Some((holder, thread, count)) = owner.as_mut() {
+                if *holder == me || same_thread_across_run(*holder, *thread, me) {
                     *count += 1;
                     return GateGuard { gate: self };
                 }
@@ -58,7 +59,8 @@ impl Gate {
         }
         // Released by the last guard's drop, not by this permit's.
         self.permit.acquire().forget();
-        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((me, 1));
+        let thread = std::thread::current().id();
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((me, thread, 1));
         GateGuard { gate: self }
     }
 }
@@ -66,7 +68,7 @@ impl Gate {
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
         let mut owner = self.gate.owner.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, count) = owner.as_mut().expect("a guard exists, so the gate is held");
+        let (_, _, count) = owner.as_mut().expect("a guard exists, so the gate is held");
         *count -= 1;
         if *count == 0 {
             *owner = None;
@@ -76,12 +78,19 @@ impl Drop for GateGuard<'_> {
     }
 }
 
-/// Whether `holder` is this very thread, which took the gate before it
-/// entered `green::run`: its greenlets are that thread, as far as std's
-/// re-entrant lock is concerned, so they re-enter rather than wait for a
-/// release that can only come once `run` returns.
-fn holds_from_outside_run(holder: Task) -> bool {
-    matches!(holder, Task::Thread(id) if id == std::thread::current().id())
+/// Whether `me` re-enters a gate that `holder` took on `thread` because
+/// both are this very thread on either side of `green::run`, as far as
+/// std's re-entrant lock is concerned: the thread took it before `run` and
+/// one of its greenlets asks (rather than wait for a release that can only
+/// come once `run` returns), or a greenlet took it and kept its lock past
+/// `run`, and the thread asks.
+fn same_thread_across_run(holder: Task, thread: ThreadId, me: Task) -> bool {
+    let here = std::thread::current().id();
+    match (holder, me) {
+        (Task::Thread(id), _) => id == here,
+        (Task::Greenlet(_), Task::Thread(id)) => thread == id,
+        (Task::Greenlet(_), Task::Greenlet(_)) => false,
+    }
 }
 
 fn task() -> Task {
