@@ -103,11 +103,7 @@ impl<T> Mutex<T> {
     pub fn into_inner(self) -> LockResult<T> {
         let Mutex { poison, data, .. } = self;
         let data = data.into_inner().unwrap_or_else(PoisonError::into_inner);
-        if poison.get() {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        poison.result(data)
     }
 }
 
@@ -184,11 +180,7 @@ impl<T: ?Sized> Mutex<T> {
             _permit: Permit(&self.gate, 1),
             lock: self,
         };
-        if self.poison.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poison.result(guard)
     }
 
     /// Whether the mutex is poisoned.
@@ -240,11 +232,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let data = self.data.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if self.poison.get() {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        self.poison.result(data)
     }
 }
 

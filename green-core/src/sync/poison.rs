@@ -11,6 +11,7 @@
 //! dropped, as std's `poison::Guard` asks the thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LockResult, PoisonError};
 
 use crate::hub::{self, Hub};
 
@@ -33,6 +34,16 @@ impl Flag {
     /// orders the store of a holder before the load of the next.
     pub(crate) fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// `value` as a lock hands it out: inside a [`PoisonError`] when the
+    /// lock is poisoned.
+    pub(crate) fn result<V>(&self, value: V) -> LockResult<V> {
+        if self.get() {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
     }
 
     pub(crate) fn clear(&self) {

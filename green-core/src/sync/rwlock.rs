@@ -92,11 +92,7 @@ impl<T> RwLock<T> {
     pub fn into_inner(self) -> LockResult<T> {
         let RwLock { poison, data, .. } = self;
         let data = data.into_inner().unwrap_or_else(PoisonError::into_inner);
-        if poison.get() {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        poison.result(data)
     }
 }
 
@@ -198,7 +194,7 @@ impl<T: ?Sized> RwLock<T> {
             data,
             _permit: Permit(&self.gate, 1),
         };
-        self.poisoned_if(guard)
+        self.poison.result(guard)
     }
 
     /// Write-locks the data of a lock whose permits we hold. Never waits.
@@ -215,15 +211,7 @@ impl<T: ?Sized> RwLock<T> {
             poison: self.poison.guard(),
             permit: Permit(&self.gate, ALL),
         };
-        self.poisoned_if(guard)
-    }
-
-    fn poisoned_if<G>(&self, guard: G) -> LockResult<G> {
-        if self.poison.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        self.poison.result(guard)
     }
 
     /// Whether the lock is poisoned.
@@ -265,11 +253,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let data = self.data.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if self.poison.get() {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        self.poison.result(data)
     }
 }
 
