@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use green_net::unix::UnixStream;
 use green_net::TcpListener;
 
+// green-core's test helpers (the watchdog, scenarios in a child process).
+#[path = "../../green-core/tests/util/mod.rs"]
 mod util;
 
 /// Out of descriptors (`EMFILE`): the skipping loop recovers once another
@@ -19,7 +21,7 @@ mod util;
 #[test]
 fn an_incoming_loop_that_skips_emfile_lets_the_hub_free_descriptors() {
     let _watchdog = util::watchdog();
-    util::in_child(
+    util::in_child_ok(
         "an_incoming_loop_that_skips_emfile_lets_the_hub_free_descriptors",
         || {
             let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
@@ -56,6 +58,7 @@ fn an_incoming_loop_that_skips_emfile_lets_the_hub_free_descriptors() {
             });
             assert!(accepted);
         },
+        &[],
     );
 }
 

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use green_net::unix::{UnixDatagram, UnixListener, UnixStream};
 use green_net::{TcpListener, TcpStream, UdpSocket};
 
+// green-core's test helpers (the watchdog, scenarios in a child process).
+#[path = "../../green-core/tests/util/mod.rs"]
 mod util;
 
 /// Longer than any passing wait here; a read blocked in the kernel for this

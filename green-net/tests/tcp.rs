@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use green_net::{ListenOptions, TcpListener, TcpStream};
 
+// green-core's test helpers (the watchdog, scenarios in a child process).
+#[path = "../../green-core/tests/util/mod.rs"]
 mod util;
 
 const T: Duration = Duration::from_secs(20);

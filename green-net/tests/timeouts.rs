@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use green_net::unix::{UnixDatagram, UnixStream};
 use green_net::{TcpListener, TcpStream, UdpSocket};
 
+// green-core's test helpers (the watchdog, scenarios in a child process).
+#[path = "../../green-core/tests/util/mod.rs"]
 mod util;
 
 /// Durations the kernel rounds (up to a jiffy), keeps, or cannot keep.

@@ -9,6 +9,8 @@ use std::time::Duration;
 use green_net::unix::UnixStream;
 use green_net::TcpStream;
 
+// green-core's test helpers (the watchdog, scenarios in a child process).
+#[path = "../../green-core/tests/util/mod.rs"]
 mod util;
 
 /// More than the kernel queues at once on loopback (several MiB).
