@@ -17,8 +17,8 @@ use crate::addr::ToSocketAddrs;
 use crate::tcp::{TcpListener, TcpStream};
 
 /// The first pause after an accept error that is not the peer's doing
-/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`…), on top of the one the accept
-/// itself makes ([`crate::accept`]); it doubles up to [`MAX_BACKOFF`] while
+/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`…), counting the one the accept
+/// itself made ([`crate::accept`]); it doubles up to [`MAX_BACKOFF`] while
 /// the errors go on.
 const MIN_BACKOFF: Duration = crate::accept::OUT_OF_RESOURCES_PAUSE;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -302,7 +302,13 @@ where
                     );
                     reported = true;
                 }
-                green::sleep(backoff);
+                // The accept paused already for want of resources: only the
+                // rest of this round's back-off is left.
+                let paused = match crate::accept::is_out_of_resources(&e) {
+                    true => crate::accept::OUT_OF_RESOURCES_PAUSE,
+                    false => Duration::ZERO,
+                };
+                green::sleep(backoff.saturating_sub(paused));
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
