@@ -116,7 +116,14 @@
 //!   guard dropped by one of them then poisons its mutex, and one taken
 //!   meanwhile does not poison when its own holder panics later. The locks
 //!   of [`sync`] ask the hub whether the holding greenlet unwinds, so they
-//!   poison as std's do between threads.
+//!   poison as std's do between threads, with two exceptions while another
+//!   greenlet is suspended mid-unwind (the thread's panic count then mixes
+//!   theirs, so the hub goes by what it saw): a greenlet that panics while
+//!   holding a guard and catches the panic with `catch_unwind` still counts
+//!   as unwinding, so dropping that guard afterwards poisons its lock; and
+//!   a panic hook set after the process's first `run` started (green's own
+//!   goes in then) that does not call the hook it replaced hides the start
+//!   of a greenlet's panic, so its guards do not poison.
 
 #![doc(test(attr(deny(warnings))))]
 

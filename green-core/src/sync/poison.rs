@@ -8,7 +8,9 @@
 //! neighbour unwinds would not poison when its own holder panics. A
 //! [`Flag`] asks the hub instead whether the *running greenlet* unwinds
 //! (outside `run`, the thread), when the guard is taken and when it is
-//! dropped, as std's `poison::Guard` asks the thread.
+//! dropped, as std's `poison::Guard` asks the thread. While another
+//! greenlet is suspended mid-unwind the hub can only guess (`Hub::unwinding`);
+//! the two cases it gets wrong are in the crate's known traps.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError};
