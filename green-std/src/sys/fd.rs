@@ -4,7 +4,6 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::FileTypeExt;
 
 /// Sets or clears `O_NONBLOCK` on the open file description behind `fd`.
 ///
@@ -43,18 +42,23 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Resu
 ///
 /// # Errors
 ///
-/// `Unsupported` for anything but a pipe or FIFO; the open's: `ENXIO` for the write end of a pipe without readers (and for
-/// sockets), `ENOENT` where `/proc` is not mounted, and the like. Callers
-/// fall back to switching `fd`'s own description.
+/// `Unsupported` for anything but a pipe or FIFO; the open's: `ENXIO` for
+/// the write end of a pipe without readers, `ENOENT` where `/proc` is not
+/// mounted, and the like. Callers fall back to switching `fd`'s own
+/// description.
 pub(crate) fn reopen(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<OwnedFd> {
     let raw = fd.as_raw_fd();
     // Only a pipe or FIFO: reopening a regular file would lose its offset
     // and O_APPEND, and opening a device can have effects of its own.
-    let is_fifo = std::fs::File::from(fd.try_clone_to_owned()?)
-        .metadata()?
-        .file_type()
-        .is_fifo();
-    if !is_fifo {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `raw` is open for the duration of the call (borrowed), and
+    // `stat` is writable memory of the size fstat fills.
+    if unsafe { libc::fstat(raw, stat.as_mut_ptr()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstat succeeded, so it filled `stat`.
+    let mode = unsafe { stat.assume_init() }.st_mode;
+    if mode & libc::S_IFMT != libc::S_IFIFO {
         return Err(io::Error::new(io::ErrorKind::Unsupported, "not a pipe"));
     }
     // SAFETY: `raw` is open for the duration of the call (borrowed); F_GETFL
