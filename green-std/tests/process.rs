@@ -360,6 +360,50 @@ fn output_keeps_the_stdio_of_a_std_command() {
 }
 
 #[test]
+fn an_output_cut_short_leaves_the_command_as_it_was() {
+    // A std command's output runs on the pool with the command lent to the
+    // job: a greenlet unwound meanwhile (a timeout fired, or it was
+    // killed) must not leave another command in its place. Until the
+    // child is done, the next use waits for it without blocking the hub.
+    let make = || {
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", "sleep 0.2; echo done; echo err >&2"])
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let want = format!("{:#?}", make());
+    let (after_timeout, ticks, after_kill, out, escaped) = within(move || {
+        green::run(move || {
+            let mut cmd = Command::from(make());
+            let cut = green::timeout(Duration::from_millis(20), || cmd.output());
+            assert!(cut.is_err(), "the child sleeps for 200 ms");
+            let (after_timeout, ticks) = ticks_during(|| format!("{cmd:#?}"));
+            let cmd = Rc::new(std::cell::RefCell::new(cmd));
+            let theirs = cmd.clone();
+            let killed = green::spawn(move || theirs.borrow_mut().output());
+            green::sleep(Duration::from_millis(20));
+            killed.kill();
+            let after_kill = format!("{:#?}", cmd.borrow());
+            let out = cmd.borrow_mut().output().unwrap();
+            // one cut short inside run, used outside it
+            let mut escaped = Command::from(make());
+            assert!(green::timeout(Duration::from_millis(20), || escaped.output()).is_err());
+            (after_timeout, ticks, after_kill, out, escaped)
+        })
+    });
+    assert_eq!(after_timeout, want, "after a timeout");
+    assert!(ticks >= 10, "the hub was blocked: {ticks} ticks in ~180 ms");
+    assert_eq!(after_kill, want, "after a kill");
+    assert_eq!(
+        (&out.stdout[..], &out.stderr[..]),
+        (&b"done\n"[..], &b""[..])
+    );
+    let mut escaped = escaped;
+    assert_eq!(escaped.get_program(), "sh", "outside run");
+    assert_eq!(escaped.output().unwrap().stdout, b"done\n");
+}
+
+#[test]
 fn debug_prints_as_std_s() {
     let (sr, sw) = std::io::pipe().unwrap();
     let (gr, gw) = io::pipe().unwrap();

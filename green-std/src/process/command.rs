@@ -4,8 +4,12 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::process::{CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use green::event::Event;
 
 use super::Child;
 
@@ -25,7 +29,13 @@ use super::Child;
 /// });
 /// ```
 pub struct Command {
-    inner: std::process::Command,
+    /// The std command: empty only while one of its `output`s, cut short
+    /// by an unwind, still runs it on green's blocking pool (see
+    /// [`Command::std`]).
+    inner: OnceLock<std::process::Command>,
+    /// Where a command lent to the pool comes back (see
+    /// [`Command::std_output`]); `None` when it never left.
+    away: Option<Arc<Away>>,
     /// Which of stdin, stdout, stderr the caller configured: `output` gives
     /// the others its defaults, as std's does, for that call only.
     configured: [bool; 3],
@@ -46,10 +56,16 @@ impl Command {
     /// assert!(status.success());
     /// ```
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
+        Command::wrap(std::process::Command::new(program), false)
+    }
+
+    /// A command around `inner`; `std_stdio` as the field.
+    fn wrap(inner: std::process::Command, std_stdio: bool) -> Command {
         Command {
-            inner: std::process::Command::new(program),
+            inner: OnceLock::from(inner),
+            away: None,
             configured: [false; 3],
-            std_stdio: false,
+            std_stdio,
         }
     }
 
@@ -62,7 +78,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"x");
     /// ```
     pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
-        self.inner.arg(arg);
+        self.std_mut().arg(arg);
         self
     }
 
@@ -79,7 +95,7 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.inner.args(args);
+        self.std_mut().args(args);
         self
     }
 
@@ -97,7 +113,7 @@ impl Command {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        self.inner.env(key, val);
+        self.std_mut().env(key, val);
         self
     }
 
@@ -116,7 +132,7 @@ impl Command {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        self.inner.envs(vars);
+        self.std_mut().envs(vars);
         self
     }
 
@@ -130,7 +146,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"xx\n");
     /// ```
     pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
-        self.inner.env_remove(key);
+        self.std_mut().env_remove(key);
         self
     }
 
@@ -144,7 +160,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"");
     /// ```
     pub fn env_clear(&mut self) -> &mut Command {
-        self.inner.env_clear();
+        self.std_mut().env_clear();
         self
     }
 
@@ -158,7 +174,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"/\n");
     /// ```
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
-        self.inner.current_dir(dir);
+        self.std_mut().current_dir(dir);
         self
     }
 
@@ -173,7 +189,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"");
     /// ```
     pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.inner.stdin(cfg);
+        self.std_mut().stdin(cfg);
         self.configured[0] = true;
         self
     }
@@ -188,7 +204,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"");
     /// ```
     pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.inner.stdout(cfg);
+        self.std_mut().stdout(cfg);
         self.configured[1] = true;
         self
     }
@@ -203,7 +219,7 @@ impl Command {
     /// assert_eq!(out.stderr, b"");
     /// ```
     pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
-        self.inner.stderr(cfg);
+        self.std_mut().stderr(cfg);
         self.configured[2] = true;
         self
     }
@@ -227,16 +243,30 @@ impl Command {
     /// );
     /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
-        self.inner.spawn().and_then(Child::from_std)
+        self.std_mut().spawn().and_then(Child::from_std)
     }
 
     /// Runs the child to completion and collects its output. Unconfigured
     /// stdout and stderr are pipes for this call, and an unconfigured stdin
     /// is `/dev/null` ([`Stdio::null`]), as std's.
     ///
+    /// A command whose stdio was set through std (made [`From`] a std
+    /// command, or changed through [`as_std_mut`](Command::as_std_mut))
+    /// runs std's own `output`, inside `green::run` on green's blocking
+    /// pool while the greenlet parks.
+    ///
     /// # Errors
     ///
     /// As [`spawn`](Command::spawn), or an error reading the pipes.
+    ///
+    /// # Notes
+    ///
+    /// std's `output` cannot be cut short, so when the greenlet running the
+    /// pool's is unwound (killed, or a [`green::timeout`] fires), the child
+    /// still runs to its end on the pool, and the std command stays with it
+    /// until then: the next use of this `Command` waits for that child (the
+    /// greenlet parks inside `run`, the thread blocks outside), then finds
+    /// the command as it was.
     ///
     /// # Examples
     ///
@@ -252,7 +282,7 @@ impl Command {
         }
         let defaults = self.configured.map(|set| !set);
         self.set_unconfigured(defaults, [Stdio::null, Stdio::piped, Stdio::piped]);
-        let spawned = self.inner.spawn();
+        let spawned = self.std_mut().spawn();
         self.set_unconfigured(defaults, [Stdio::inherit; 3]);
         Child::from_std(spawned?)?.wait_with_output()
     }
@@ -261,19 +291,26 @@ impl Command {
     /// knows: std gives the streams it was not told about its defaults,
     /// which this type cannot do without knowing which they are. Inside
     /// `green::run` it runs on green's blocking pool while the greenlet
-    /// parks, the command moved there and back.
+    /// parks, the command lent to the job, which hands it back through
+    /// `self.away` once the child is done, even if this
+    /// greenlet has been unwound meanwhile (then the next use of the
+    /// command waits for it: see [`Command::std`]).
     fn std_output(&mut self) -> io::Result<Output> {
         if !green::is_running() {
-            return self.inner.output();
+            return self.std_mut().output();
         }
-        // A greenlet killed while it waits leaves the placeholder behind;
-        // the job still runs the command to its end on the pool.
-        let mut inner = std::mem::replace(&mut self.inner, std::process::Command::new(""));
-        let (inner, out) = green::unblock(move || {
-            let out = inner.output();
-            (inner, out)
+        let mut inner = self.take_std();
+        // From here on the command is away until the job gives it back,
+        // whether this greenlet returns below or is unwound in the wait.
+        let away = Arc::new(Away::default());
+        self.away = Some(away.clone());
+        let out = green::unblock(move || {
+            let out = panic::catch_unwind(AssertUnwindSafe(|| inner.output()));
+            away.give_back(inner);
+            out.unwrap_or_else(|payload| panic::resume_unwind(payload))
         });
-        self.inner = inner;
+        // Back already (the job gave it back before it returned): no wait.
+        self.std_mut();
         out
     }
 
@@ -303,7 +340,7 @@ impl Command {
     /// assert_eq!(green_std::process::Command::new("ls").get_program(), "ls");
     /// ```
     pub fn get_program(&self) -> &OsStr {
-        self.inner.get_program()
+        self.std().get_program()
     }
 
     /// The arguments, without the program.
@@ -316,7 +353,7 @@ impl Command {
     /// assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-l", "/"]);
     /// ```
     pub fn get_args(&self) -> CommandArgs<'_> {
-        self.inner.get_args()
+        self.std().get_args()
     }
 
     /// The environment changes this command makes.
@@ -329,7 +366,7 @@ impl Command {
     /// assert_eq!(cmd.get_envs().count(), 1);
     /// ```
     pub fn get_envs(&self) -> CommandEnvs<'_> {
-        self.inner.get_envs()
+        self.std().get_envs()
     }
 
     /// The working directory set by [`current_dir`](Command::current_dir).
@@ -343,7 +380,7 @@ impl Command {
     /// assert_eq!(cmd.get_current_dir(), Some(std::path::Path::new("/tmp")));
     /// ```
     pub fn get_current_dir(&self) -> Option<&Path> {
-        self.inner.get_current_dir()
+        self.std().get_current_dir()
     }
 
     /// The std command inside, for std-only settings.
@@ -355,7 +392,7 @@ impl Command {
     /// assert_eq!(cmd.as_std().get_program(), "ls");
     /// ```
     pub fn as_std(&self) -> &std::process::Command {
-        &self.inner
+        self.std()
     }
 
     /// The std command inside, mutably, for std-only settings. Stdio set
@@ -372,27 +409,60 @@ impl Command {
     /// ```
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
         self.std_stdio = true;
-        &mut self.inner
+        self.std_mut()
     }
 
     /// The std command inside, for a setting that is known not to touch
     /// stdio ([`CommandExt`](super::unix::CommandExt)'s): unlike
     /// [`as_std_mut`](Command::as_std_mut), `output` stays green.
     pub(crate) fn std_non_stdio(&mut self) -> &mut std::process::Command {
-        &mut self.inner
+        self.std_mut()
+    }
+
+    /// The std command. One lent to the pool by an `output` that was cut
+    /// short (its greenlet killed, or a timeout fired) is waited for here
+    /// until its child is done and the job hands it back: the greenlet
+    /// parks inside `green::run`, the thread blocks outside.
+    fn std(&self) -> &std::process::Command {
+        if let Some(inner) = self.inner.get() {
+            return inner;
+        }
+        let away = self.away.as_ref().expect("a command is here or away");
+        away.back.wait();
+        // Taken and set under the lock, so a second caller that finds the
+        // slot empty finds `inner` set.
+        let mut slot = away.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(inner) = slot.take() {
+            assert!(self.inner.set(inner).is_ok(), "a command came back twice");
+        }
+        drop(slot);
+        self.inner.get().expect("the job gave the command back")
+    }
+
+    /// The std command, mutably; see [`Command::std`].
+    fn std_mut(&mut self) -> &mut std::process::Command {
+        self.std();
+        self.away = None;
+        self.inner.get_mut().expect("the command is back")
+    }
+
+    /// The std command, taken out (to be lent to the pool).
+    fn take_std(&mut self) -> std::process::Command {
+        self.std_mut();
+        self.inner.take().expect("the command is back")
     }
 
     /// Sets stdin, stdout and stderr, those of `which`, to what `make`
     /// gives for each.
     fn set_unconfigured(&mut self, which: [bool; 3], make: [fn() -> Stdio; 3]) {
         if which[0] {
-            self.inner.stdin(make[0]());
+            self.std_mut().stdin(make[0]());
         }
         if which[1] {
-            self.inner.stdout(make[1]());
+            self.std_mut().stdout(make[1]());
         }
         if which[2] {
-            self.inner.stderr(make[2]());
+            self.std_mut().stderr(make[2]());
         }
     }
 }
@@ -409,7 +479,7 @@ impl fmt::Debug for Command {
     /// assert_eq!(format!("{cmd:?}"), r#""echo" "hi""#);
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        fmt::Debug::fmt(self.std(), f)
     }
 }
 
@@ -426,10 +496,27 @@ impl From<std::process::Command> for Command {
     /// assert_eq!(cmd.get_program(), "ls");
     /// ```
     fn from(inner: std::process::Command) -> Command {
-        Command {
-            inner,
-            configured: [false; 3],
-            std_stdio: true,
-        }
+        Command::wrap(inner, true)
     }
+}
+
+/// A std command lent to a blocking-pool job by `output`: the job puts it
+/// in `slot` when the child is done, then sets `back`.
+#[derive(Default)]
+struct Away {
+    slot: Mutex<Option<std::process::Command>>,
+    back: Event,
+}
+
+impl Away {
+    /// Hands the command back, on the job's thread.
+    fn give_back(&self, inner: std::process::Command) {
+        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(inner);
+        self.back.set();
+    }
+}
+
+fn _assert_send_and_sync() {
+    fn assert<T: Send + Sync>() {}
+    assert::<Command>();
 }
