@@ -4,10 +4,15 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use green_std::thread;
+
+// green-core's test helpers (scenarios in a child process).
+#[path = "../../green-core/tests/util/mod.rs"]
+mod core_util;
 
 /// Runs `f` on a thread of its own and returns its value; a hang fails the
 /// test after 20 s instead of hanging it.
@@ -52,6 +57,45 @@ fn joining_an_os_thread_inside_run_parks() {
     });
     assert!(ticks >= 10, "hub blocked: {ticks} ticks in 300 ms");
     assert_eq!(payload, Some("os thread fails"), "std's panic payload");
+}
+
+#[test]
+fn joining_an_os_thread_inside_run_holds_no_pool_thread() {
+    // With one pool thread, a greenlet that joins an OS thread must not
+    // hold it while the thread runs: here the thread needs the pool itself
+    // (it runs a hub of its own that offloads work), so a join that waited
+    // on the pool deadlocked both.
+    // The join still returns only once the thread is gone, as std's: after
+    // its thread-local destructors.
+    const TEST: &str = "joining_an_os_thread_inside_run_holds_no_pool_thread";
+    static DESTROYED: AtomicBool = AtomicBool::new(false);
+    struct Local;
+    impl Drop for Local {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(50));
+            DESTROYED.store(true, Ordering::SeqCst);
+        }
+    }
+    thread_local!(static LOCAL: Local = const { Local });
+    let out = core_util::in_child(TEST, &[("GREEN_BLOCKING_THREADS", "1")], || {
+        let (go, wait) = mpsc::channel::<()>();
+        let worker = thread::spawn(move || {
+            LOCAL.with(|_| ());
+            wait.recv().unwrap();
+            green::run(|| green::unblock(|| 6 * 7))
+        });
+        let got = green::run(move || {
+            let joiner = green::spawn(move || {
+                let got = worker.join().unwrap();
+                (got, DESTROYED.load(Ordering::SeqCst))
+            });
+            green::yield_now(); // the joiner waits in join
+            go.send(()).unwrap();
+            green::timeout(Duration::from_secs(10), || joiner.join().unwrap())
+        });
+        assert_eq!(got.ok(), Some((42, true)), "the join never returned");
+    });
+    assert!(out.status.success(), "{}", out.describe());
 }
 
 #[test]

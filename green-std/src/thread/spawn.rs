@@ -4,6 +4,9 @@
 use std::any::Any;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
+
+use green::event::Event;
 
 use super::current::Thread;
 
@@ -138,10 +141,16 @@ impl Builder {
             if let Some(size) = self.stack_size {
                 b = b.stack_size(size);
             }
-            let handle = b.spawn(f)?;
+            let ended = Arc::new(Event::new());
+            let on_end = SetOnDrop(ended.clone());
+            let handle = b.spawn(move || {
+                // Dropped once `f` has returned its value, or as it unwinds.
+                let _on_end = on_end;
+                f()
+            })?;
             let thread = Thread::os(handle.thread().clone());
             Ok(JoinHandle {
-                inner: Inner::Os(handle, join_os::<T>),
+                inner: Inner::Os(handle, ended, join_os::<T>),
                 thread,
             })
         }
@@ -195,16 +204,40 @@ pub struct JoinHandle<T> {
 
 enum Inner<T> {
     Green(green::JoinHandle<T>),
-    /// With [`join_os`] for its `T`, which is `Send` (`join` cannot say so).
+    /// With the event the thread sets as its closure ends, and [`join_os`]
+    /// for its `T`, which is `Send` (`join` cannot say so).
     Os(
         std::thread::JoinHandle<T>,
-        fn(std::thread::JoinHandle<T>) -> std::thread::Result<T>,
+        Arc<Event>,
+        fn(std::thread::JoinHandle<T>, &Event) -> std::thread::Result<T>,
     ),
 }
 
-/// Joins an OS thread; inside `run` on a pool thread ([`green::unblock`]),
-/// so the greenlet parks instead of blocking its hub.
-fn join_os<T: Send + 'static>(h: std::thread::JoinHandle<T>) -> std::thread::Result<T> {
+/// Sets its event when dropped: at the end of an OS thread's closure, by
+/// return or by unwind.
+struct SetOnDrop(Arc<Event>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// Joins an OS thread whose closure sets `ended` as it ends. Inside `run`
+/// the greenlet parks on `ended`, holding no thread of green's blocking
+/// pool while the thread runs (one that did could starve the thread
+/// itself of the pool, and deadlock). What is left then is std's own end
+/// of the thread: it stores the value, runs the thread's thread-local
+/// destructors and exits; only that short wait is a pool job
+/// ([`green::unblock`]), as a destructor may still block.
+fn join_os<T: Send + 'static>(
+    h: std::thread::JoinHandle<T>,
+    ended: &Event,
+) -> std::thread::Result<T> {
+    if !green::is_running() {
+        return h.join();
+    }
+    ended.wait();
     green::unblock(move || h.join())
 }
 
@@ -213,7 +246,9 @@ impl<T> JoinHandle<T> {
     /// payload. A greenlet that was killed ([`green::JoinHandle::kill`])
     /// gives an `Err` whose payload is the [`green::JoinError`]. Inside
     /// [`green::run`], joining an OS thread (spawned before `run`) parks
-    /// the greenlet too.
+    /// the greenlet too, until the thread has ended and run its
+    /// thread-local destructors, as std's; the thread's closure wakes it,
+    /// so no thread of green's blocking pool waits for it meanwhile.
     ///
     /// # Errors
     ///
@@ -236,7 +271,7 @@ impl<T> JoinHandle<T> {
                     Err(killed) => Box::new(killed),
                 }
             }),
-            Inner::Os(h, join) => join(h),
+            Inner::Os(h, ended, join) => join(h, &ended),
         }
     }
 
@@ -269,7 +304,7 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             Inner::Green(h) => h.is_finished(),
-            Inner::Os(h, _) => h.is_finished(),
+            Inner::Os(h, ..) => h.is_finished(),
         }
     }
 }
