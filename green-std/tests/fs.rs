@@ -733,6 +733,34 @@ fn read_dir_lists_created_entries_in_batches() {
 }
 
 #[test]
+fn a_read_dir_cut_short_still_lists_every_entry() {
+    // A batch job whose greenlet is killed while it waits still hands back
+    // std's iterator and the entries it read: the listing goes on where it
+    // was, and is not silently cut short.
+    let dir = TempDir::new("read-dir-cut");
+    const FILES: usize = 1100; // the second batch is a job of its own
+    for i in 0..FILES {
+        std::fs::write(dir.join(&format!("f{i}")), b"").unwrap();
+    }
+    let names = within(move || {
+        let names = green::run(|| {
+            let it = Rc::new(RefCell::new(fs::read_dir(&dir.0).unwrap()));
+            let mut names: Vec<_> = it.borrow_mut().by_ref().take(1024).collect();
+            let theirs = it.clone();
+            let cut = green::spawn(move || theirs.borrow_mut().next());
+            green::yield_now(); // it waits on the second batch's job
+            cut.kill();
+            names.extend(it.borrow_mut().by_ref());
+            names
+        });
+        let names: BTreeSet<_> = names.into_iter().map(|e| e.unwrap().file_name()).collect();
+        drop(dir);
+        names
+    });
+    assert_eq!(names.len(), FILES, "entries lost to the kill");
+}
+
+#[test]
 fn copy_rename_links_and_removal() {
     within(|| {
         let dir = TempDir::new("ops");

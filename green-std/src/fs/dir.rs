@@ -12,8 +12,11 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, DirEntryExt};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use green::event::Event;
 
 use super::pool::{self, BATCH};
 use super::{FileType, Metadata};
@@ -49,10 +52,12 @@ use super::{FileType, Metadata};
 pub struct ReadDir {
     /// Entries read ahead, in order.
     ahead: VecDeque<io::Result<DirEntry>>,
-    /// std's iterator. `None` only while a job has it, or after the
-    /// greenlet that waited on that job was killed (the job's result, and
-    /// the iterator with it, are then dropped: the rest reads as empty).
+    /// std's iterator. `None` only while a job has it: one whose greenlet
+    /// was unwound (killed, or a timeout fired) hands it back with its
+    /// batch through `away`, and the next `next` waits for that.
     inner: Option<std::fs::ReadDir>,
+    /// Where the job that has `inner` hands it back; `None` when none has.
+    away: Option<Arc<Away>>,
     /// std's iterator has returned `None`.
     done: bool,
 }
@@ -65,6 +70,7 @@ impl ReadDir {
             return Ok(ReadDir {
                 ahead: VecDeque::new(),
                 inner: Some(inner),
+                away: None,
                 done: false,
             });
         }
@@ -74,6 +80,7 @@ impl ReadDir {
             io::Result::Ok(ReadDir {
                 ahead,
                 inner: Some(inner),
+                away: None,
                 done,
             })
         })
@@ -97,6 +104,7 @@ impl Iterator for ReadDir {
     type Item = io::Result<DirEntry>;
 
     fn next(&mut self) -> Option<io::Result<DirEntry>> {
+        self.come_back();
         if let Some(entry) = self.ahead.pop_front() {
             return Some(entry);
         }
@@ -109,12 +117,63 @@ impl Iterator for ReadDir {
             return next.map(|entry| entry.map(DirEntry::from_std));
         }
         let mut inner = self.inner.take()?;
-        let (inner, ahead, done) = pool::job(move || {
-            let (ahead, done) = read_batch(&mut inner);
-            (inner, ahead, done)
+        // Away until the job gives it back, whether this greenlet returns
+        // below or is unwound in the wait.
+        let away = Arc::new(Away::default());
+        self.away = Some(away.clone());
+        pool::job(move || {
+            let batch = panic::catch_unwind(AssertUnwindSafe(|| read_batch(&mut inner)));
+            match batch {
+                Ok((ahead, done)) => away.give_back((inner, ahead, done)),
+                Err(payload) => {
+                    away.give_back((inner, VecDeque::new(), false));
+                    panic::resume_unwind(payload);
+                }
+            }
         });
-        (self.inner, self.ahead, self.done) = (Some(inner), ahead, done);
         self.next()
+    }
+}
+
+impl ReadDir {
+    /// Takes back std's iterator and its batch from the job that read it,
+    /// if one has them, waiting for it to end (parking the greenlet inside
+    /// `run`, blocking the thread outside): only a job cut short by an
+    /// unwind can still be running here.
+    fn come_back(&mut self) {
+        let Some(away) = self.away.clone() else {
+            return;
+        };
+        // Still away if this greenlet is unwound in the wait.
+        away.back.wait();
+        let batch = away
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let (inner, ahead, done) = batch.expect("the job gave the iterator back");
+        (self.inner, self.away, self.done) = (Some(inner), None, done);
+        self.ahead.extend(ahead);
+    }
+}
+
+/// What a batch job hands back: std's iterator, the entries it read, and
+/// whether it is exhausted.
+type Batch = (std::fs::ReadDir, VecDeque<io::Result<DirEntry>>, bool);
+
+/// A `ReadDir`'s iterator lent to a batch job: the job puts it in `slot`
+/// with its batch, then sets `back`.
+#[derive(Default)]
+struct Away {
+    slot: Mutex<Option<Batch>>,
+    back: Event,
+}
+
+impl Away {
+    /// Hands the batch back, on the job's thread.
+    fn give_back(&self, batch: Batch) {
+        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(batch);
+        self.back.set();
     }
 }
 
