@@ -73,6 +73,7 @@ pub use std::*;
 
 pub mod fs;
 pub mod io;
+mod lent;
 pub mod net;
 pub mod os;
 pub mod process;

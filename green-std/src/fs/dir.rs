@@ -14,12 +14,11 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, DirEntryExt};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use green::event::Event;
+use std::sync::Arc;
 
 use super::pool::{self, BATCH};
 use super::{FileType, Metadata};
+use crate::lent::Lent;
 
 /// Iterator over the entries in a directory, like [`std::fs::ReadDir`];
 /// returned by [`read_dir`](super::read_dir).
@@ -57,7 +56,7 @@ pub struct ReadDir {
     /// batch through `away`, and the next `next` waits for that.
     inner: Option<std::fs::ReadDir>,
     /// Where the job that has `inner` hands it back; `None` when none has.
-    away: Option<Arc<Away>>,
+    away: Option<Arc<Lent<Batch>>>,
     /// std's iterator has returned `None`.
     done: bool,
 }
@@ -119,7 +118,7 @@ impl Iterator for ReadDir {
         let mut inner = self.inner.take()?;
         // Away until the job gives it back, whether this greenlet returns
         // below or is unwound in the wait.
-        let away = Arc::new(Away::default());
+        let away = Arc::new(Lent::new());
         self.away = Some(away.clone());
         pool::job(move || {
             let batch = panic::catch_unwind(AssertUnwindSafe(|| read_batch(&mut inner)));
@@ -145,12 +144,7 @@ impl ReadDir {
             return;
         };
         // Still away if this greenlet is unwound in the wait.
-        away.back.wait();
-        let batch = away
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let batch = away.wait_then(|batch| batch);
         let (inner, ahead, done) = batch.expect("the job gave the iterator back");
         (self.inner, self.away, self.done) = (Some(inner), None, done);
         self.ahead.extend(ahead);
@@ -160,22 +154,6 @@ impl ReadDir {
 /// What a batch job hands back: std's iterator, the entries it read, and
 /// whether it is exhausted.
 type Batch = (std::fs::ReadDir, VecDeque<io::Result<DirEntry>>, bool);
-
-/// A `ReadDir`'s iterator lent to a batch job: the job puts it in `slot`
-/// with its batch, then sets `back`.
-#[derive(Default)]
-struct Away {
-    slot: Mutex<Option<Batch>>,
-    back: Event,
-}
-
-impl Away {
-    /// Hands the batch back, on the job's thread.
-    fn give_back(&self, batch: Batch) {
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(batch);
-        self.back.set();
-    }
-}
 
 /// As std's: `ReadDir("/the/dir")`.
 impl fmt::Debug for ReadDir {

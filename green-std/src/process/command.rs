@@ -7,11 +7,10 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::process::{CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-
-use green::event::Event;
+use std::sync::{Arc, OnceLock};
 
 use super::Child;
+use crate::lent::Lent;
 
 /// A process builder; std's [`Command`](std::process::Command) with the same
 /// methods, whose [`spawn`](Command::spawn), [`output`](Command::output) and
@@ -35,7 +34,7 @@ pub struct Command {
     inner: OnceLock<std::process::Command>,
     /// Where a command lent to the pool comes back (see
     /// [`Command::std_output`]); `None` when it never left.
-    away: Option<Arc<Away>>,
+    away: Option<Arc<Lent<std::process::Command>>>,
     /// Which of stdin, stdout, stderr the caller configured: `output` gives
     /// the others its defaults, as std's does, for that call only.
     configured: [bool; 3],
@@ -302,7 +301,7 @@ impl Command {
         let mut inner = self.take_std();
         // From here on the command is away until the job gives it back,
         // whether this greenlet returns below or is unwound in the wait.
-        let away = Arc::new(Away::default());
+        let away = Arc::new(Lent::new());
         self.away = Some(away.clone());
         let out = green::unblock(move || {
             let out = panic::catch_unwind(AssertUnwindSafe(|| inner.output()));
@@ -428,14 +427,13 @@ impl Command {
             return inner;
         }
         let away = self.away.as_ref().expect("a command is here or away");
-        away.back.wait();
-        // Taken and set under the lock, so a second caller that finds the
-        // slot empty finds `inner` set.
-        let mut slot = away.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(inner) = slot.take() {
-            assert!(self.inner.set(inner).is_ok(), "a command came back twice");
-        }
-        drop(slot);
+        // Set under the slot's lock, so a second caller that finds the slot
+        // empty finds `inner` set.
+        away.wait_then(|inner| {
+            if let Some(inner) = inner {
+                assert!(self.inner.set(inner).is_ok(), "a command came back twice");
+            }
+        });
         self.inner.get().expect("the job gave the command back")
     }
 
@@ -497,22 +495,6 @@ impl From<std::process::Command> for Command {
     /// ```
     fn from(inner: std::process::Command) -> Command {
         Command::wrap(inner, true)
-    }
-}
-
-/// A std command lent to a blocking-pool job by `output`: the job puts it
-/// in `slot` when the child is done, then sets `back`.
-#[derive(Default)]
-struct Away {
-    slot: Mutex<Option<std::process::Command>>,
-    back: Event,
-}
-
-impl Away {
-    /// Hands the command back, on the job's thread.
-    fn give_back(&self, inner: std::process::Command) {
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(inner);
-        self.back.set();
     }
 }
 
