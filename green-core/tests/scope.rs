@@ -397,3 +397,23 @@ fn outside_run_spawn_without_send_panics_clearly() {
     let msg = message(err);
     assert!(msg.contains("spawn_send"), "{msg}");
 }
+
+#[test]
+fn outside_run_a_thread_joined_inside_run_parks_the_greenlet() {
+    // The scope's OS thread finishes only once a greenlet of the hub has
+    // run: a join that blocked the hub's thread would never return (the
+    // channel's timeout turns that into a failure).
+    let (tx, rx) = mpsc::channel::<()>();
+    let value = green::scope(|s| {
+        let h = s.spawn_send(move || {
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("a greenlet ran while the hub's main greenlet joined");
+            7
+        });
+        green::run(move || {
+            green::spawn(move || tx.send(()).unwrap());
+            h.join().unwrap()
+        })
+    });
+    assert_eq!(value, 7);
+}

@@ -6,20 +6,30 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::thread;
 
 use crate::greenlet::{Greenlet, GreenletId};
 use crate::join::{JoinError, JoinHandle};
+use crate::sync::{Condvar, Mutex};
 
 /// Where a scoped OS thread leaves its result for
-/// [`ScopedSendJoinHandle::join`].
+/// [`ScopedSendJoinHandle::join`]. Green's lock and condvar: a join inside
+/// [`run`](crate::run()) (the scope made outside it, on this thread) parks
+/// the greenlet instead of blocking its hub.
 pub(super) struct Packet<T> {
-    pub(super) result: Mutex<Option<thread::Result<T>>>,
-    pub(super) done: Condvar,
+    result: Mutex<Option<thread::Result<T>>>,
+    done: Condvar,
 }
 
 impl<T> Packet<T> {
+    pub(super) fn new() -> Packet<T> {
+        Packet {
+            result: Mutex::new(None),
+            done: Condvar::new(),
+        }
+    }
+
     pub(super) fn put(&self, outcome: thread::Result<T>) {
         *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
         self.done.notify_one();
@@ -181,7 +191,9 @@ impl<'scope, T> ScopedSendJoinHandle<'scope, T> {
 
     /// Waits for the greenlet or thread to finish and returns its result,
     /// like [`std::thread::ScopedJoinHandle::join`]. A panic joined here is
-    /// not reported again by the scope.
+    /// not reported again by the scope. Joining an OS thread of a scope made
+    /// outside [`run`](crate::run()) from inside a `run` parks the greenlet,
+    /// as any green wait does.
     ///
     /// # Errors
     ///

@@ -55,7 +55,7 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use crate::greenlet::{Core, Greenlet};
@@ -364,10 +364,7 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         debug_assert_eq!(self.mode, Mode::Threads);
-        let packet = Arc::new(Packet {
-            result: Mutex::new(None),
-            done: Condvar::new(),
-        });
+        let packet = Arc::new(Packet::new());
         let panicked = Arc::new(AtomicBool::new(false));
         let (theirs, flag) = (packet.clone(), panicked.clone());
         let body = move || {
