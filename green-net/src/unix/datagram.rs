@@ -338,6 +338,15 @@ impl UnixDatagram {
     /// `green::run`) until a datagram arrives, or until the read timeout
     /// passes.
     ///
+    /// # Notes
+    ///
+    /// A sender bound to a path of 108 bytes, which fills `sun_path` with
+    /// no terminating NUL (Linux allows it; std's `bind` refuses such a
+    /// path, so only a peer outside Rust has one), is reported unnamed,
+    /// where std reports the path: std builds that address from the
+    /// kernel's bytes, which its public constructors cannot do. The
+    /// datagram is returned whole, as std's.
+    ///
     /// # Errors
     ///
     /// [`io::ErrorKind::WouldBlock`] when the read timeout passes first or,
@@ -363,7 +372,7 @@ impl UnixDatagram {
             || (0, None),
         )?;
         let from = match from {
-            Some(from) => from_sockaddr(&from)?,
+            Some(from) => from_sockaddr(&from),
             None => unnamed(),
         };
         Ok((n, from))

@@ -121,19 +121,22 @@ fn to_sockaddr(addr: &SocketAddr) -> io::Result<SockAddr> {
 /// An address the kernel gave (a datagram's sender) in std's form, as
 /// std's `recv_from` returns it: a path, an abstract name, or unnamed.
 ///
-/// # Errors
-///
-/// `InvalidInput` for a path std cannot hold (one that fills `sun_path`
-/// with no terminating NUL, which only a peer outside Rust can bind).
-fn from_sockaddr(addr: &SockAddr) -> io::Result<SocketAddr> {
+/// Never fails: the datagram it came with is already taken from the queue.
+/// A path that fills `sun_path` with no terminating NUL (which Linux lets a
+/// peer outside Rust bind) comes back unnamed: std reports that path, but
+/// builds the address from the kernel's bytes, which no public constructor
+/// can do (`SocketAddr::from_pathname` refuses a path that long). Nothing
+/// can reply to it either way: std's `send_to_addr` to that address, like
+/// green's to the unnamed one, fails with `InvalidInput`.
+fn from_sockaddr(addr: &SockAddr) -> SocketAddr {
     if let Some(path) = addr.as_pathname() {
-        return SocketAddr::from_pathname(path);
+        return SocketAddr::from_pathname(path).unwrap_or_else(|_| unnamed());
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if let Some(name) = addr.as_abstract_namespace() {
-        return addr_ext::from_abstract_name(name);
+        return addr_ext::from_abstract_name(name).unwrap_or_else(|_| unnamed());
     }
-    Ok(unnamed())
+    unnamed()
 }
 
 /// The unnamed address (an unbound peer's), as std reports it.
