@@ -37,7 +37,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,17 @@ struct Settings {
     write_timeout: AtomicU64,
     /// The user called `set_nonblocking(true)`: return `WouldBlock` as is.
     nonblocking: AtomicBool,
+    /// The socket's pending error (`SO_ERROR`, an `errno`; 0 for none)
+    /// that a send of a blocking [write](Source::write_stream) took after
+    /// the write had sent some bytes. The write returns their count, as the
+    /// kernel's does, and the kernel's leaves the error pending for the
+    /// next call on the socket (so the next write gets `ECONNRESET`, not
+    /// `EPIPE`, and a read too, not end of file); green hands it to the
+    /// next call instead ([`Source::or_kept_error`]). Here, with the other
+    /// settings, it is shared by `try_clone`s, as the kernel's is; a handle
+    /// made otherwise (a duplicated fd wrapped again, a conversion to std)
+    /// does not see it.
+    error: AtomicI32,
 }
 
 /// Which readiness an operation waits for.
@@ -227,6 +238,9 @@ impl<T: AsFd> Source<T> {
     /// avoids it), and a `SO_RCVLOWAT` above the bytes queued, which the
     /// kernel announces only once it is reached (std's blocking read of a
     /// smaller buffer returns the bytes at once).
+    ///
+    /// Where the kernel's read would report the socket's pending error, it
+    /// returns the one a write kept ([`or_kept_error`](Self::or_kept_error)).
     #[inline]
     pub(crate) fn read_stream(
         &self,
@@ -234,12 +248,18 @@ impl<T: AsFd> Source<T> {
         op: impl FnMut(&T) -> io::Result<usize>,
     ) -> io::Result<usize> {
         if !self.short_reads_drain {
-            return self.read_with(op);
+            return self.or_kept_error(self.read_with(op));
         }
         let timeout = load(&self.settings.read_timeout);
         let wait_first = !self.settings.nonblocking.load(Ordering::Relaxed)
             && green::io::is_drained(self.get_ref());
-        let n = self.retry_from(Interest::Read, timeout, &mut None, op, !wait_first)?;
+        let n = self.or_kept_error(self.retry_from(
+            Interest::Read,
+            timeout,
+            &mut None,
+            op,
+            !wait_first,
+        ))?;
         if n > 0 && n < len {
             green::io::note_drained(self.get_ref());
         }
@@ -271,6 +291,11 @@ impl<T: AsFd> Source<T> {
     /// got some bytes out and then fails or reaches its write timeout
     /// returns their count; in non-blocking mode one send is all. A write
     /// that goes out whole in one send is one syscall.
+    ///
+    /// The kernel's write that returns a count leaves the socket's pending
+    /// error, if it met one, for the next call; a send of this loop takes
+    /// it, so it is kept ([`Settings::error`]) and returned by the next
+    /// call that would fail or return 0 (this write too, if it would).
     #[inline]
     pub(crate) fn write_stream(
         &self,
@@ -290,14 +315,59 @@ impl<T: AsFd> Source<T> {
                 |s| op(s, sent),
                 true,
             ) {
-                Ok(0) => return Ok(sent),
+                Ok(0) => return self.or_kept_error(Ok(sent)),
                 Ok(n) => sent += n,
-                Err(_) if sent > 0 => return Ok(sent),
-                Err(e) => return Err(e),
+                Err(e) if sent > 0 => {
+                    self.keep_error(&e);
+                    return Ok(sent);
+                }
+                Err(e) => return self.or_kept_error(Err(e)),
             }
             if sent >= len || self.settings.nonblocking.load(Ordering::Relaxed) {
                 return Ok(sent);
             }
+        }
+    }
+
+    /// After a write that sent some bytes failed with `e`: keeps `e` for
+    /// the next call ([`Settings::error`]) if the send took it from the
+    /// socket's pending error, as every error but these does: `EPIPE`
+    /// (the socket's shut state, which the next send meets again),
+    /// `EAGAIN` (the write timeout) and a passing want of memory.
+    #[cold]
+    fn keep_error(&self, e: &io::Error) {
+        match e.raw_os_error() {
+            None
+            | Some(libc::EPIPE | libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ENOBUFS) => {}
+            Some(code) => self.settings.error.store(code, Ordering::Relaxed),
+        }
+    }
+
+    /// `result`, the end of a read or write of a stream socket, unless it
+    /// is an error or 0 and a write kept the socket's pending error for the
+    /// next call ([`Settings::error`]): then that error, once, as the
+    /// kernel reports a pending error before an end of file or another
+    /// error (and after queued bytes). Only a relaxed load unless a write
+    /// kept one.
+    #[inline]
+    pub(crate) fn or_kept_error(&self, result: io::Result<usize>) -> io::Result<usize> {
+        match result {
+            Ok(n) if n > 0 => result,
+            _ => self.take_kept_error().map_or(result, Err),
+        }
+    }
+
+    /// The socket's pending error a write kept ([`Settings::error`]), taken
+    /// (for `take_error`, which returns it before asking the kernel).
+    #[inline]
+    pub(crate) fn take_kept_error(&self) -> Option<io::Error> {
+        let error = &self.settings.error;
+        if error.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        match error.swap(0, Ordering::Relaxed) {
+            0 => None,
+            code => Some(io::Error::from_raw_os_error(code)),
         }
     }
 

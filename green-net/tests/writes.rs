@@ -1,7 +1,8 @@
 //! A blocking write of a stream socket returns once the whole buffer is
 //! queued, as std's does (the kernel waits for room and goes on): only a
 //! write timeout or an error after some bytes went out ends it short, with
-//! the count sent so far; in non-blocking mode it sends what fits.
+//! the count sent so far (the error then reaches the next call, as the
+//! kernel leaves it pending); in non-blocking mode it sends what fits.
 
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::time::Duration;
@@ -104,5 +105,131 @@ fn ends_short_only_at_its_timeout_or_in_non_blocking_mode() {
         s.set_nonblocking(true).unwrap();
         let n = s.write(&vec![1; N]).unwrap();
         assert!(0 < n && n < N, "non-blocking: what fits ({n})");
+    }
+}
+
+/// What the stream types under test share, for [`after_a_reset_mid_write`].
+trait Stream: Sized + std::os::fd::AsFd {
+    fn connect(addr: std::net::SocketAddr) -> Self;
+    fn try_clone(&self) -> Self;
+    fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize>;
+    fn take_error(&self) -> std::io::Result<Option<std::io::Error>>;
+}
+
+macro_rules! impl_stream {
+    ($ty:ty) => {
+        impl Stream for $ty {
+            fn connect(addr: std::net::SocketAddr) -> Self {
+                <$ty>::connect(addr).unwrap()
+            }
+            fn try_clone(&self) -> Self {
+                <$ty>::try_clone(self).unwrap()
+            }
+            fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                <$ty>::peek(self, buf)
+            }
+            fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                <$ty>::take_error(self)
+            }
+        }
+    };
+}
+impl_stream!(std::net::TcpStream);
+impl_stream!(TcpStream);
+
+/// The calls made after the write that the reset cut short.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    Write,
+    Read,
+    /// Into or out of no bytes.
+    WriteNothing,
+    ReadNothing,
+    Peek,
+    TakeError,
+    /// On a `try_clone` made before the write.
+    CloneWrite,
+    CloneRead,
+}
+
+/// Connects, writes [`N`] bytes to a peer that closes the connection with
+/// them unread (a reset) once the first have arrived, then makes `calls`;
+/// returns what the write and each call gave, as text (a write's count as
+/// "some").
+fn after_a_reset_mid_write<S: Stream>(calls: &[Call]) -> Vec<String>
+where
+    for<'a> &'a S: Read + Write,
+{
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Small buffers at both ends (no autotuning), so that the write cannot
+    // be queued whole, whatever the system's limits.
+    let small = 64 << 10;
+    socket2::SockRef::from(&l)
+        .set_recv_buffer_size(small)
+        .unwrap();
+    let addr = l.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (c, _) = l.accept().unwrap();
+        c.peek(&mut [0]).unwrap(); // the write has begun
+        std::thread::sleep(Duration::from_millis(50));
+        drop(c); // bytes unread: the kernel resets the connection
+    });
+    let s = S::connect(addr);
+    socket2::SockRef::from(&s)
+        .set_send_buffer_size(small)
+        .unwrap();
+    let clone = s.try_clone();
+    let show = |r: std::io::Result<usize>| match r {
+        Ok(0) => "Ok(0)".to_string(),
+        Ok(n) if n < N => "Ok(some)".to_string(),
+        Ok(n) => format!("Ok({n})"),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    let mut trace = vec![show((&s).write(&vec![1; N]))];
+    peer.join().unwrap();
+    assert_eq!(trace[0], "Ok(some)", "the reset ends the write short");
+    let mut buf = [0; 16];
+    for call in calls {
+        trace.push(match call {
+            Call::Write => show((&s).write(b"more")),
+            Call::Read => show((&s).read(&mut buf)),
+            Call::WriteNothing => show((&s).write(&[])),
+            Call::ReadNothing => show((&s).read(&mut [])),
+            Call::Peek => show(s.peek(&mut buf)),
+            Call::TakeError => format!("{:?}", s.take_error().map(|e| e.map(|e| e.kind()))),
+            Call::CloneWrite => show((&clone).write(b"more")),
+            Call::CloneRead => show((&clone).read(&mut buf)),
+        });
+    }
+    trace
+}
+
+/// A reset met by a write that got some bytes out: the write returns their
+/// count, and the error (`ECONNRESET`) reaches the next call on the socket,
+/// whichever it is and through whichever clone, once, as with std; it
+/// was taken by green's send, so the next write got `EPIPE` and a read end
+/// of file.
+#[test]
+fn an_error_after_a_partial_write_reaches_the_next_call_like_std_s() {
+    let _watchdog = util::watchdog();
+    use Call::*;
+    for calls in [
+        &[Write, Write][..],
+        &[Read, Read, Write],
+        &[WriteNothing, Write],
+        &[ReadNothing, Read],
+        &[Peek, Read],
+        &[TakeError, TakeError, Write, Read],
+        &[CloneWrite, Write],
+        &[CloneRead, Read],
+    ] {
+        let std = after_a_reset_mid_write::<std::net::TcpStream>(calls);
+        assert_eq!(
+            after_a_reset_mid_write::<TcpStream>(calls),
+            std,
+            "{calls:?}, outside run"
+        );
+        let inside = green::run(|| after_a_reset_mid_write::<TcpStream>(calls));
+        assert_eq!(inside, std, "{calls:?}, inside run");
     }
 }

@@ -261,8 +261,10 @@ impl TcpStream {
     /// Successive calls return the same data. Like [`read`](std::io::Read::read), it
     /// waits (parking the greenlet) until data is available.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source
-            .read_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK))
+        let peeked = self
+            .source
+            .read_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK));
+        self.source.or_kept_error(peeked)
     }
 
     /// Sets the value of the `TCP_NODELAY` option on this socket.
@@ -286,8 +288,15 @@ impl TcpStream {
     }
 
     /// Gets the value of the `SO_ERROR` option on this socket, clearing it.
+    ///
+    /// That includes, as with std, the error a blocking write met after it
+    /// had sent some bytes (it returned their count, and the error waits
+    /// for the next call on the socket: this one, or a read or write).
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.source.get_ref().take_error()
+        match self.source.take_kept_error() {
+            Some(e) => Ok(Some(e)),
+            None => self.source.get_ref().take_error(),
+        }
     }
 
     /// Moves this TCP stream into or out of nonblocking mode.

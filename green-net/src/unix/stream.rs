@@ -354,6 +354,10 @@ impl UnixStream {
 
     /// Returns the value of the `SO_ERROR` option, clearing it.
     ///
+    /// That includes, as with std, the error a blocking write met after it
+    /// had sent some bytes (it returned their count, and the error waits
+    /// for the next call on the socket: this one, or a read or write).
+    ///
     /// # Examples
     ///
     /// ```
@@ -363,7 +367,10 @@ impl UnixStream {
     /// assert!(a.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.source.get_ref().take_error()
+        match self.source.take_kept_error() {
+            Some(e) => Ok(Some(e)),
+            None => self.source.get_ref().take_error(),
+        }
     }
 
     /// Shuts down the read, write, or both halves of this connection.
