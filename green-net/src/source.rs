@@ -24,7 +24,10 @@
 //!   fresh socket nothing shares yet, sets the flag for its duration.
 //! - A listener has no per-call non-blocking accept, so it is non-blocking
 //!   in the kernel while green owns it, and gets the user's mode back when
-//!   converted to a std type (see [`Source::into_inner`]).
+//!   converted to a std type (see [`Source::into_inner`]). The user's mode
+//!   lives in its settings, which every green handle of the socket shares,
+//!   found by the socket's inode however the handle was made
+//!   ([`listeners`]).
 //!
 //! The timeouts and the user's own non-blocking flag live in [`Settings`],
 //! in atomics, because std's sockets are `Sync` (`&TcpStream` may be read
@@ -40,6 +43,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod listeners;
 
 /// A socket plus std's blocking-mode settings.
 #[derive(Debug)]
@@ -75,6 +80,28 @@ struct Settings {
     /// made otherwise (a duplicated fd wrapped again, a conversion to std)
     /// does not see it.
     error: AtomicI32,
+    /// A listener's entry in [`listeners`] (every green handle of the
+    /// socket shares these settings, however it was made), removed when
+    /// they are dropped.
+    _listener: Option<listeners::Entry>,
+}
+
+impl Settings {
+    /// The settings `io` has in the kernel: its blocking mode and timeouts.
+    fn of(io: impl AsFd) -> io::Result<Settings> {
+        let sock = socket2::SockRef::from(&io);
+        let settings = Settings::default();
+        settings
+            .nonblocking
+            .store(sock.nonblocking()?, Ordering::Relaxed);
+        // Not every socket type reports timeouts; those start without one.
+        store(&settings.read_timeout, sock.read_timeout().unwrap_or(None))?;
+        store(
+            &settings.write_timeout,
+            sock.write_timeout().unwrap_or(None),
+        )?;
+        Ok(settings)
+    }
 }
 
 /// Which readiness an operation waits for.
@@ -89,32 +116,44 @@ impl<T: AsFd> Source<T> {
     /// mode and timeouts it has (in the kernel, where they stay) as std
     /// settings.
     pub(crate) fn new(io: T) -> io::Result<Self> {
-        let sock = socket2::SockRef::from(&io);
-        let settings = Settings::default();
-        settings
-            .nonblocking
-            .store(sock.nonblocking()?, Ordering::Relaxed);
-        // Not every socket type reports timeouts; those start without one.
-        store(&settings.read_timeout, sock.read_timeout().unwrap_or(None))?;
-        store(
-            &settings.write_timeout,
-            sock.write_timeout().unwrap_or(None),
-        )?;
         Ok(Source {
+            settings: Arc::new(Settings::of(&io)?),
             io: Some(io),
-            settings: Arc::new(settings),
             short_reads_drain: false,
             listener: false,
         })
     }
 
-    /// Takes ownership of a listener as [`new`](Self::new) does, and
-    /// switches it to non-blocking mode.
+    /// Takes ownership of a listener and switches it to non-blocking mode.
+    /// If green owns the socket already (this is a duplicate of a green
+    /// listener's fd), the new handle shares the settings of the others,
+    /// as a `try_clone` does: the kernel's flag is green's then, not the
+    /// user's. Otherwise the mode and timeouts it has are kept as std
+    /// settings, as [`new`](Self::new) does.
     pub(crate) fn new_listener(io: T) -> io::Result<Self> {
-        let mut source = Source::new(io)?;
-        socket2::SockRef::from(source.get_ref()).set_nonblocking(true)?;
-        source.listener = true;
-        Ok(source)
+        let id = listeners::id(&io)?;
+        // Under the lock, so that no conversion back to std (`into_inner`)
+        // restores the blocking mode between the two.
+        let (settings, switched) = {
+            let mut map = listeners::lock();
+            let settings = listeners::share_or_insert(&mut map, id, || {
+                // The kernel first: an entry dropped on its error would take
+                // the lock held here.
+                let kernel = Settings::of(&io)?;
+                Ok(Settings {
+                    _listener: Some(listeners::Entry(id)),
+                    ..kernel
+                })
+            })?;
+            (settings, socket2::SockRef::from(&io).set_nonblocking(true))
+        };
+        switched?;
+        Ok(Source {
+            io: Some(io),
+            settings,
+            short_reads_drain: false,
+            listener: true,
+        })
     }
 
     /// Takes ownership of a stream or datagram socket this crate has just
@@ -130,12 +169,20 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Takes ownership of a listener this crate has just created (std's
-    /// default mode) and switches it to non-blocking mode: one syscall.
+    /// default mode), switches it to non-blocking mode and enters it in
+    /// [`listeners`] (an `fstat`).
     pub(crate) fn fresh_listener(io: T) -> io::Result<Self> {
         socket2::SockRef::from(&io).set_nonblocking(true)?;
+        let id = listeners::id(&io)?;
+        let settings = Arc::new(Settings {
+            _listener: Some(listeners::Entry(id)),
+            ..Settings::default()
+        });
+        // Over any entry an earlier socket with this inode left.
+        listeners::lock().insert(id, Arc::downgrade(&settings));
         Ok(Source {
             io: Some(io),
-            settings: Arc::new(Settings::default()),
+            settings,
             short_reads_drain: false,
             listener: true,
         })
@@ -195,20 +242,24 @@ impl<T: AsFd> Source<T> {
     /// as std would hand it over.
     ///
     /// A stream or datagram socket is in that mode already. A listener is
-    /// switched back to it, unless green clones of it (`try_clone`) are
-    /// still alive: they share its `O_NONBLOCK`, and a blocking listener
-    /// would block their accepts, and with them the hub. Then it stays
-    /// non-blocking, so a std `accept` on it returns `WouldBlock` instead
-    /// of waiting.
+    /// switched back to it, unless other green handles of it (`try_clone`s,
+    /// duplicates wrapped again) are still alive: they share its
+    /// `O_NONBLOCK`, and a blocking listener would block their accepts, and
+    /// with them the hub. Then it stays non-blocking, so a std `accept` on
+    /// it returns `WouldBlock` instead of waiting.
     pub(crate) fn into_inner(mut self) -> io::Result<T> {
         let io = self
             .io
             .take()
             .expect("a Source holds its socket until into_inner");
         green::io::deregister(&io);
-        if self.listener && Arc::strong_count(&self.settings) == 1 {
-            let nonblocking = self.settings.nonblocking.load(Ordering::Relaxed);
-            socket2::SockRef::from(&io).set_nonblocking(nonblocking)?;
+        if self.listener {
+            // No handle joins the others meanwhile (`new_listener`).
+            let _map = listeners::lock();
+            if Arc::strong_count(&self.settings) == 1 {
+                let nonblocking = self.settings.nonblocking.load(Ordering::Relaxed);
+                socket2::SockRef::from(&io).set_nonblocking(nonblocking)?;
+            }
         }
         Ok(io)
     }

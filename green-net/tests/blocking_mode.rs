@@ -252,3 +252,74 @@ fn a_listener_converted_back_is_blocking_unless_green_clones_remain() {
     assert!(!nonblocking(&std_l), "the last handle: std's blocking mode");
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A listener green owns, wrapped again from a duplicate of its fd (or a
+/// clone converted to std and back), blocks in `accept` as a std duplicate
+/// does: its kernel flag is green's, not the user's choice, so it shares
+/// the mode of the green handles (it took the flag as the user's and gave
+/// `WouldBlock` at once). One the user set non-blocking gives
+/// `WouldBlock`, and while a wrapped duplicate lives, converting the
+/// original back to std leaves the socket non-blocking for it.
+#[test]
+fn a_green_listener_wrapped_again_from_a_duplicate_blocks_like_std() {
+    let _watchdog = util::watchdog();
+    let nonblocking = |fd: &dyn AsFd| socket2::SockRef::from(&fd.as_fd()).nonblocking().unwrap();
+    let connect_later = |addr| {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            std::net::TcpStream::connect(addr).unwrap()
+        })
+    };
+    let check = move |who: &str| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let dup = TcpListener::from(l.as_fd().try_clone_to_owned().unwrap());
+        let back = TcpListener::from(std::net::TcpListener::from(l.try_clone().unwrap()));
+        for (how, l2) in [("a duplicated fd", &dup), ("a clone via std", &back)] {
+            let client = connect_later(addr);
+            let accepted = l2.accept();
+            assert!(accepted.is_ok(), "{who}, {how}: {accepted:?}");
+            client.join().unwrap();
+        }
+
+        let path = std::env::temp_dir().join(format!(
+            "green-net-{}-dup-listener.sock",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let u = UnixListener::bind(&path).unwrap();
+        let u2 = UnixListener::from(u.as_fd().try_clone_to_owned().unwrap());
+        let p = path.clone();
+        let client = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            std::os::unix::net::UnixStream::connect(p).unwrap()
+        });
+        let accepted = u2.accept();
+        assert!(accepted.is_ok(), "{who}, UnixListener: {accepted:?}");
+        client.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+
+        // The user's non-blocking mode is shared the same way.
+        l.set_nonblocking(true).unwrap();
+        let l3 = TcpListener::from(l.as_fd().try_clone_to_owned().unwrap());
+        assert_eq!(l3.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+        l.set_nonblocking(false).unwrap();
+
+        // Converted back while duplicates wrapped again live: their
+        // accepts still rely on the socket being non-blocking.
+        drop((back, l3));
+        let std_l = std::net::TcpListener::from(l);
+        assert!(nonblocking(&std_l), "{who}: a wrapped duplicate remains");
+        let client = connect_later(addr);
+        assert!(dup.accept().is_ok());
+        client.join().unwrap();
+        drop(std_l);
+        let last = std::net::TcpListener::from(dup);
+        assert!(
+            !nonblocking(&last),
+            "{who}: the last green handle: std's mode"
+        );
+    };
+    check("outside run");
+    green::run(move || check("inside run"));
+}

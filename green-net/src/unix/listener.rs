@@ -310,6 +310,13 @@ impl From<std::os::unix::net::UnixListener> for UnixListener {
     /// per-call flag), which std handles of it (a clone the caller kept)
     /// share until it is converted back.
     ///
+    /// A listener green owns already (a duplicate of a green listener's fd,
+    /// or a clone converted to std and back) is non-blocking in the kernel
+    /// for green's sake, not the user's: it joins the other green handles
+    /// of the socket instead, sharing their mode and timeouts as a
+    /// `try_clone` would, so its `accept` blocks (parks) unless
+    /// `set_nonblocking(true)` was called, as a std duplicate's does.
+    ///
     /// # Panics
     ///
     /// Panics if the socket cannot be switched to non-blocking mode (only
@@ -324,7 +331,8 @@ impl From<std::os::unix::net::UnixListener> for UnixListener {
 impl From<UnixListener> for std::os::unix::net::UnixListener {
     /// Gives the listener back in the blocking mode last asked for.
     ///
-    /// Unless other green handles of it (`try_clone`) are still alive:
+    /// Unless other green handles of it (`try_clone`s, duplicates wrapped
+    /// again) are still alive:
     /// they share the socket's mode, and a blocking listener would block
     /// their `accept`, and with it their hub. Then it stays non-blocking,
     /// and a std `accept` on it returns [`io::ErrorKind::WouldBlock`] when
