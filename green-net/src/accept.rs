@@ -5,6 +5,11 @@
 //! free descriptors, the timers and the IO all go on. With std threads such
 //! a loop spins but the other threads still run; here it would be the only
 //! greenlet that ever runs.
+//!
+//! That includes `WouldBlock`, which reaches the caller only from a
+//! listener the user set non-blocking (or whose read timeout passed): a
+//! loop that skips it polls the listener, spinning as it would spin a std
+//! thread, but yielding each time, as the OS would preempt that thread.
 
 use std::io;
 use std::time::Duration;
@@ -24,11 +29,11 @@ pub(crate) fn is_out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-/// After an accept failed with `e` (not a `WouldBlock`): inside `green::run`,
-/// sleeps [`OUT_OF_RESOURCES_PAUSE`] when the process is out of resources
-/// and yields otherwise; outside it returns at once, as std's accept does.
+/// After an accept failed with `e`: inside `green::run`, sleeps
+/// [`OUT_OF_RESOURCES_PAUSE`] when the process is out of resources and
+/// yields otherwise; outside it returns at once, as std's accept does.
 pub(crate) fn after_error(e: &io::Error) {
-    if !green::is_running() || e.kind() == io::ErrorKind::WouldBlock {
+    if !green::is_running() {
         return;
     }
     if is_out_of_resources(e) {

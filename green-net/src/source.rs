@@ -318,8 +318,8 @@ impl<T: AsFd> Source<T> {
     }
 
     /// A listener's `accept` through [`read_with`](Self::read_with); after
-    /// an error other than `WouldBlock` the other greenlets run before it
-    /// is returned ([`crate::accept::after_error`]).
+    /// an error (`WouldBlock` in non-blocking mode too) the other greenlets
+    /// run before it is returned ([`crate::accept::after_error`]).
     pub(crate) fn accept_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let accepted = self.read_with(op);
         if let Err(e) = &accepted {

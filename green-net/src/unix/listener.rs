@@ -120,9 +120,11 @@ impl UnixListener {
     /// The OS's, as std's: for instance `WouldBlock` after
     /// [`set_nonblocking(true)`](Self::set_nonblocking), or `EMFILE` when the
     /// process is out of file descriptors. Inside `green::run`, an error
-    /// other than `WouldBlock` lets the other greenlets run before it is
-    /// returned (5 ms when out of descriptors or memory, a yield
-    /// otherwise), so a loop that skips errors never starves the hub.
+    /// lets the other greenlets run before it is returned (5 ms when out of
+    /// descriptors or memory, a yield otherwise), so a loop that skips
+    /// errors never starves the hub: in non-blocking mode too, where a loop
+    /// that skips `WouldBlock` polls the listener (spinning, as it would
+    /// spin a std thread, but letting the others run each time).
     ///
     /// # Examples
     ///
@@ -192,8 +194,8 @@ impl UnixListener {
     /// Moves the socket into or out of nonblocking mode.
     ///
     /// In non-blocking mode [`accept`](Self::accept) returns
-    /// [`io::ErrorKind::WouldBlock`] at once instead of waiting (and, inside
-    /// `green::run`, instead of yielding).
+    /// [`io::ErrorKind::WouldBlock`] instead of waiting (inside
+    /// `green::run`, after a yield: see its errors).
     ///
     /// # Examples
     ///
