@@ -10,7 +10,9 @@
 //! readiness. Sends also pass `MSG_NOSIGNAL`, as std's do: a peer that is
 //! gone gives `EPIPE`, never `SIGPIPE`.
 //!
-//! One syscall per call, the one std's operation makes.
+//! One syscall per call, the one std's operation makes. Also here: the
+//! `fstat` by which green knows a listening socket again, however many fds
+//! it has (`source::listeners`).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd};
@@ -104,4 +106,19 @@ pub(crate) fn send_to(fd: impl AsFd, buf: &[u8], addr: &SockAddr) -> io::Result<
 #[inline]
 fn count(n: isize) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// The device and inode numbers of `fd`'s file (`fstat`): for a socket,
+/// the same for every fd of it and unique among the sockets alive.
+pub(crate) fn device_and_inode(fd: impl AsFd) -> io::Result<(u64, u64)> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fd` is open for the call (borrowed), and `stat` is writable
+    // memory of the size fstat fills.
+    if unsafe { libc::fstat(fd.as_fd().as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstat succeeded, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field types vary by target
+    Ok((stat.st_dev as u64, stat.st_ino as u64))
 }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::Settings;
@@ -33,14 +33,7 @@ pub(super) fn lock() -> MutexGuard<'static, BTreeMap<SocketId, Weak<Settings>>> 
 
 /// `fd`'s socket's identity.
 pub(super) fn id(fd: impl AsFd) -> io::Result<SocketId> {
-    // SAFETY: `stat` is plain data, for which all zeroes is valid.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat writes one `stat` into the valid place it is given.
-    if unsafe { libc::fstat(fd.as_fd().as_raw_fd(), &mut stat) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(clippy::unnecessary_cast)] // the field types vary by target
-    Ok((stat.st_dev as u64, stat.st_ino as u64))
+    crate::sys::device_and_inode(fd)
 }
 
 /// The settings of the listener `id`, found in `map` if a green handle of
