@@ -385,11 +385,19 @@ impl<T: AsFd> Source<T> {
     /// socket's pending error, as every error but these does: `EPIPE`
     /// (the socket's shut state, which the next send meets again),
     /// `EAGAIN` (the write timeout) and a passing want of memory.
+    ///
+    /// After `EPIPE` the socket's pending error is dropped: the kernel's
+    /// own write takes it as it waits for room, before it sees the peer
+    /// gone (a Unix stream whose peer closed with bytes unread: std's next
+    /// read sees end of file, not `ECONNRESET`). TCP reports a pending
+    /// error before `EPIPE`, so there is none to drop.
     #[cold]
     fn keep_error(&self, e: &io::Error) {
         match e.raw_os_error() {
-            None
-            | Some(libc::EPIPE | libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ENOBUFS) => {}
+            Some(libc::EPIPE) => {
+                let _ = socket2::SockRef::from(self.get_ref()).take_error();
+            }
+            None | Some(libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ENOBUFS) => {}
             Some(code) => self.settings.error.store(code, Ordering::Relaxed),
         }
     }

@@ -233,3 +233,65 @@ fn an_error_after_a_partial_write_reaches_the_next_call_like_std_s() {
         assert_eq!(inside, std, "{calls:?}, inside run");
     }
 }
+
+/// [`after_a_reset_mid_write`] for a Unix stream pair: `wrap` makes the
+/// stream under test of one end.
+fn unix_after_a_reset_mid_write<S>(
+    wrap: impl FnOnce(std::os::unix::net::UnixStream) -> S,
+    calls: &[Call],
+) -> Vec<String>
+where
+    for<'a> &'a S: Read + Write,
+{
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let small = 64 << 10;
+    socket2::SockRef::from(&ours)
+        .set_send_buffer_size(small)
+        .unwrap();
+    let peer = std::thread::spawn(move || {
+        let mut one = [0];
+        (&theirs).read_exact(&mut one).unwrap(); // the write has begun
+        std::thread::sleep(Duration::from_millis(50));
+        drop(theirs); // bytes unread: the peer's end records ECONNRESET
+    });
+    let s = wrap(ours);
+    let show = |r: std::io::Result<usize>| match r {
+        Ok(0) => "Ok(0)".to_string(),
+        Ok(n) if n < N => "Ok(some)".to_string(),
+        Ok(n) => format!("Ok({n})"),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    let mut trace = vec![show((&s).write(&vec![1; N]))];
+    peer.join().unwrap();
+    assert_eq!(trace[0], "Ok(some)", "the close ends the write short");
+    let mut buf = [0; 16];
+    for call in calls {
+        trace.push(match call {
+            Call::Write => show((&s).write(b"more")),
+            Call::Read => show((&s).read(&mut buf)),
+            other => unreachable!("{other:?} is not used with Unix streams"),
+        });
+    }
+    trace
+}
+
+/// A Unix stream whose peer closes with bytes unread while a write waits
+/// for room: std's write returns the count sent, and the kernel's wait for
+/// room took the pending `ECONNRESET` with it, so the next read sees end
+/// of file and the next write `EPIPE`. Green's second send met the closed
+/// peer first (`EPIPE`) and left the error pending, for the next read.
+#[test]
+fn a_unix_stream_closed_mid_write_reads_end_of_file_next_like_std_s() {
+    let _watchdog = util::watchdog();
+    use Call::*;
+    for calls in [&[Read, Read, Write][..], &[Write, Read]] {
+        let std = unix_after_a_reset_mid_write(|s| s, calls);
+        assert_eq!(
+            unix_after_a_reset_mid_write(UnixStream::from, calls),
+            std,
+            "{calls:?}, outside run"
+        );
+        let inside = green::run(|| unix_after_a_reset_mid_write(UnixStream::from, calls));
+        assert_eq!(inside, std, "{calls:?}, inside run");
+    }
+}
