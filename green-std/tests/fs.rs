@@ -1050,8 +1050,8 @@ fn killing_a_reader_leaves_the_hub_and_the_file_usable() {
             reader.kill();
             assert!(reader.join().unwrap_err().is_killed());
             assert!(got.borrow().is_empty());
-            // the file still works (its job may still be reading: the
-            // cursor is wherever that job leaves it)
+            // the file still works (its next operation waits for the job
+            // and puts the cursor back where it was)
             let mut head = [0; 16];
             assert_eq!(file.read_at(&mut head, 0)?, 16);
             assert_eq!(head[..], pattern(16, 3)[..]);
@@ -1075,5 +1075,202 @@ fn file_type_ext_through_entries() {
             entry.file_type().unwrap().is_fifo()
         });
         assert!(is_fifo);
+    });
+}
+
+/// A FIFO in `dir`: a read of it waits until something is written, so a
+/// timeout can cut the read short while its job waits.
+fn fifo(dir: &TempDir, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(made.success());
+    path
+}
+
+/// Long enough for a job to have started its read; the tests do not
+/// depend on it otherwise.
+const CUT: Duration = Duration::from_millis(50);
+
+#[test]
+fn a_read_cut_short_hands_its_bytes_to_the_next_read() {
+    // A read whose greenlet is unwound (here by a timeout) while its job
+    // waits on a FIFO still reads, on the pool, what is written next: the
+    // program never saw those bytes, so the next read must return them
+    // first, as if the read cut short had never happened.
+    within(|| {
+        let dir = TempDir::new("cut-read");
+        let path = fifo(&dir, "fifo");
+        let got = green::run(|| -> io::Result<Vec<u8>> {
+            // both ends open without waiting: std's end reads and writes
+            let mut ours = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)?;
+            let file = File::open(&path)?;
+            let cut = green::timeout(CUT, || (&file).read(&mut [0; 16]));
+            assert!(cut.is_err(), "nothing was written yet");
+            ours.write_all(b"abc")?; // the read cut short takes these
+            ours.write_all(b"def")?;
+            drop(ours); // the FIFO's end of file, once read
+            let mut head = [0; 2];
+            (&file).read_exact(&mut head)?;
+            let mut rest = Vec::new();
+            (&file).read_to_end(&mut rest)?;
+            Ok([&head[..], &rest].concat())
+        })
+        .unwrap();
+        assert_eq!(got, b"abcdef", "bytes lost to the read cut short");
+    });
+}
+
+#[test]
+fn a_write_after_a_read_cut_short_waits_for_its_job() {
+    // On a std thread a read, then a write, of one file happen in that
+    // order. The read cut short still runs on the pool: the write must wait
+    // for it, or the read takes the bytes the write itself puts in the FIFO.
+    within(|| {
+        let dir = TempDir::new("cut-order");
+        let path = fifo(&dir, "fifo");
+        let got = green::run(|| -> io::Result<Vec<u8>> {
+            let mut ours = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)?;
+            let file = File::options().read(true).write(true).open(&path)?;
+            assert!(green::timeout(CUT, || (&file).read(&mut [0; 16])).is_err());
+            let written = Rc::new(green::event::Event::new());
+            let other = green::spawn({
+                let written = written.clone();
+                move || {
+                    // before the fix the write below returned at once;
+                    // after it, it waits for the read, and so for this
+                    let _ = green::timeout(Duration::from_millis(200), || written.wait());
+                    ours.write_all(b"abc")
+                }
+            });
+            (&file).write_all(b"xyz")?;
+            written.set();
+            other.join().unwrap()?;
+            let mut got = [0; 6];
+            match green::timeout(Duration::from_secs(5), || (&file).read_exact(&mut got)) {
+                Ok(read) => read?,
+                Err(_) => panic!("the read cut short took the write's bytes"),
+            }
+            Ok(got.to_vec())
+        })
+        .unwrap();
+        assert_eq!(got, b"abcxyz");
+    });
+}
+
+#[test]
+fn read_exact_and_read_to_end_cut_short_hand_on_what_they_read() {
+    within(|| {
+        let dir = TempDir::new("cut-exact");
+        let (exact, to_end) = (fifo(&dir, "exact"), fifo(&dir, "to-end"));
+        let clone = green::run(|| -> io::Result<File> {
+            // read_exact cut short, then ended by the end of file after 4
+            // of its 10 bytes: those 4 are still the next ones
+            let mut ours = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&exact)?;
+            let file = File::open(&exact)?;
+            ours.write_all(b"abcd")?;
+            assert!(green::timeout(CUT, || (&file).read_exact(&mut [0; 10])).is_err());
+            drop(ours);
+            let mut got = Vec::new();
+            (&file).read_to_end(&mut got)?;
+            assert_eq!(got, b"abcd", "read_exact's bytes lost");
+
+            // read_to_end cut short: its bytes go to the next read, here
+            // through a clone (which shares the cursor), outside run
+            let mut ours = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&to_end)?;
+            let file = File::open(&to_end)?;
+            ours.write_all(b"abc")?;
+            assert!(green::timeout(CUT, || (&file).read_to_end(&mut Vec::new())).is_err());
+            ours.write_all(b"def")?;
+            drop(ours);
+            file.try_clone()
+        })
+        .unwrap();
+        let mut text = String::new();
+        (&clone).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "abcdef", "read_to_end's bytes lost");
+    });
+}
+
+#[test]
+fn a_seek_after_a_read_cut_short_counts_only_the_bytes_handed_out() {
+    // std's cursor is just after the bytes the program has read: a read
+    // cut short handed out none, so seeks and writes go on from before it
+    within(|| {
+        let dir = TempDir::new("cut-seek");
+        let path = dir.join("digits");
+        std::fs::write(&path, b"0123456789").unwrap();
+        green::run(|| -> io::Result<()> {
+            let file = Rc::new(File::options().read(true).write(true).open(&path)?);
+            let reader = green::spawn({
+                let file = file.clone();
+                move || (&*file).read(&mut [0; 4])
+            });
+            green::yield_now(); // it waits on its job
+            reader.kill();
+            assert!(reader.join().unwrap_err().is_killed());
+            assert_eq!((&*file).stream_position()?, 0);
+            let mut two = [0; 2];
+            (&*file).read_exact(&mut two)?;
+            assert_eq!(&two, b"01");
+            assert_eq!((&*file).stream_position()?, 2);
+            (&*file).write_all(b"ab")?;
+            let mut rest = String::new();
+            (&*file).read_to_string(&mut rest)?;
+            assert_eq!(rest, "456789");
+            assert_eq!(std::fs::read(&path)?, b"01ab456789");
+            Ok(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_write_cut_short_that_fails_is_reported_by_the_next_flush() {
+    // The program never saw the write's error: the next write-side call
+    // (write, flush, sync) returns it, once.
+    within(|| {
+        let dir = TempDir::new("cut-write");
+        let path = fifo(&dir, "fifo");
+        green::run(|| -> io::Result<()> {
+            let reader = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)?;
+            let mut filler = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)?;
+            let mut file = File::options().write(true).open(&path)?;
+            loop {
+                match filler.write(&[0; 4096]) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            // the pipe is full: the write waits on the pool
+            assert!(green::timeout(CUT, || file.write(b"x")).is_err());
+            drop((reader, filler)); // no reader left: the write fails
+            let err = file.flush().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+            file.flush()?; // reported once
+            Ok(())
+        })
+        .unwrap();
     });
 }

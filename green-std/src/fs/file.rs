@@ -1,6 +1,7 @@
 //! [`File`]: std's file behind an `Arc`, so that jobs sent to the pool can
 //! hold it. Reading, writing and seeking are in `read_write.rs`.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -8,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::lane::{Lane, Left};
 use super::pool;
 use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};
 
@@ -19,6 +21,37 @@ use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};
 /// greenlets at once; they share one cursor, as threads sharing a
 /// `std::fs::File` do. Files are closed when dropped, on the dropping
 /// thread, as std's are.
+///
+/// # Cut short
+///
+/// A greenlet can be unwound while its operation's job runs on the pool
+/// (killed with [`green::JoinHandle::kill`], or a [`green::timeout`]
+/// fired); the job still runs to its end. Then, as on a std thread, where
+/// every operation of one file happens in order:
+///
+/// - every later operation on the file or its clones (including `flush`
+///   and the conversions into std's types) first waits for that job,
+///   parking inside `run` (blocking outside);
+/// - the bytes a read cut short read (those of `read_exact`, `read_to_end`
+///   and `read_to_string` too, even when they then failed or met the end of
+///   the file) are the next ones the program reads: the next reads return
+///   them, before reading more. Any other operation (a seek, a write, a
+///   positioned read…) first seeks back over those not returned yet, so the
+///   cursor is std's, just after the bytes the program has read, and they
+///   are read again from the file. Where the file cannot seek (a pipe, a
+///   FIFO), they stay for the reads; `seek` fails there as std's does;
+/// - the error of a write (or `write_at`, `sync_all`, `sync_data`) cut
+///   short is returned, once, by the next `write`, `write_all`, `write_at`,
+///   `flush`, `sync_all` or `sync_data`, instead of making that call. A
+///   write cut short that succeeded has put its bytes in the file; a
+///   `write_all` cut short writes up to the end of the 8 MiB it was
+///   writing.
+///
+/// Clones made with [`try_clone`](File::try_clone) share all of this, as
+/// they share the cursor. Other operations cut short leave nothing: the
+/// program, unwound, never learns whether they ran, but they ran before
+/// anything after them. Converting a file into std's types drops what is
+/// left (on a pipe, the bytes; a write's error).
 ///
 /// # Notes
 ///
@@ -47,45 +80,146 @@ use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};
 pub struct File {
     /// Shared only with this file's jobs in flight: a job ends by dropping
     /// its clone, so outside a job the count is 1, unless a greenlet was
-    /// killed while its job runs on, keeping the descriptor open until the
+    /// unwound while its job runs on, keeping the descriptor open until the
     /// job is done.
-    inner: Arc<std::fs::File>,
+    inner: Arc<Inner>,
+}
+
+/// std's file and its lane (shared with its clones).
+pub(super) struct Inner {
+    std: std::fs::File,
+    lane: Arc<Lane>,
 }
 
 impl File {
     pub(super) fn from_std(file: std::fs::File) -> File {
         File {
-            inner: Arc::new(file),
+            inner: Arc::new(Inner {
+                std: file,
+                lane: Lane::new(),
+            }),
         }
     }
 
     /// Borrows std's file, for calls that never wait on a disk.
     pub(super) fn std(&self) -> &std::fs::File {
-        &self.inner
+        &self.inner.std
     }
 
-    /// Runs `op` on this file as one pool job (on the calling thread
-    /// outside `run`).
+    /// Waits for this file's jobs cut short (see `lane.rs`). Outside `run`
+    /// it then seeks back over the bytes they left here; inside, it returns
+    /// whether the operation's job must, first.
+    pub(super) fn ready(&self) -> bool {
+        let back = self.inner.lane.settle(|found| found.has_bytes());
+        self.back_here(back.unwrap_or(false))
+    }
+
+    /// [`ready`](File::ready) for a write, flush or sync: the error of a
+    /// write cut short is returned instead, once.
+    pub(super) fn ready_to_write(&self) -> io::Result<bool> {
+        let back = self
+            .inner
+            .lane
+            .settle(|found| found.error().map_or(Ok(found.has_bytes()), Err));
+        Ok(self.back_here(back.transpose()?.unwrap_or(false)))
+    }
+
+    /// Outside `run`, seeks back over bytes left on the calling thread.
+    fn back_here(&self, back: bool) -> bool {
+        if back && !pool::green() {
+            self.inner.lane.seek_back(&self.inner.std);
+            return false;
+        }
+        back
+    }
+
+    /// Waits for this file's jobs cut short, then takes what `f` takes of
+    /// the bytes they left, if any are.
+    pub(super) fn left_bytes<T>(&self, f: impl FnOnce(&mut VecDeque<u8>) -> T) -> Option<T> {
+        let taken = self.inner.lane.settle(|found| {
+            let bytes = found.bytes();
+            (!bytes.is_empty()).then(|| f(bytes))
+        });
+        taken.flatten()
+    }
+
+    /// Runs `op` on this file as one pool job, once the jobs cut short of
+    /// this file are done (on the calling thread outside `run`).
     pub(super) fn job<R: Send + 'static>(
         &self,
         op: impl FnOnce(&std::fs::File) -> R + Send + 'static,
     ) -> R {
-        if !pool::green() {
-            return op(&self.inner);
-        }
-        let file = Arc::clone(&self.inner);
-        pool::job(move || op(&file))
+        let back = self.ready();
+        self.run(back, &[], Left::nothing, op)
     }
 
-    /// std's file, out of the `Arc`.
+    /// [`job`](File::job) for a write or sync: a write cut short's error
+    /// comes first, and this one's is kept if this one is cut short.
+    pub(super) fn write_job<R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&std::fs::File) -> io::Result<R> + Send + 'static,
+    ) -> io::Result<R> {
+        let back = self.ready_to_write()?;
+        self.run(back, &[], Left::error, op)
+    }
+
+    /// Runs `op` as one pool job (on the calling thread outside `run`),
+    /// once the caller is [`ready`](File::ready): the job first seeks back
+    /// over bytes left if `back`. If this greenlet is unwound meanwhile,
+    /// the lane gets `taken` (bytes this call had read and can no longer
+    /// hand out) and what `leave` makes of the result.
+    pub(super) fn run<R: Send + 'static>(
+        &self,
+        back: bool,
+        taken: &[u8],
+        leave: fn(R) -> Left,
+        op: impl FnOnce(&std::fs::File) -> R + Send + 'static,
+    ) -> R {
+        if !pool::green() {
+            return op(&self.inner.std);
+        }
+        let lane = &*self.inner.lane;
+        let ticket = lane.ticket();
+        let mut end = JobEnd {
+            inner: Arc::clone(&self.inner),
+            ticket,
+            value: None,
+            leave,
+            taken: false,
+        };
+        let waiting = Waiting {
+            lane,
+            ticket,
+            taken,
+            armed: true,
+        };
+        let end = pool::job(move || {
+            if back {
+                end.inner.lane.seek_back(&end.inner.std);
+            }
+            end.value = Some(op(&end.inner.std));
+            end
+        });
+        waiting.disarm();
+        end.take()
+    }
+
+    /// std's file, out of the `Arc`, once jobs cut short are done and the
+    /// bytes they left are sought back over where the file can.
     fn into_std(self) -> std::fs::File {
-        Arc::try_unwrap(self.inner).unwrap_or_else(|shared| {
-            // A killed greenlet's job still uses the file and closes its
-            // handle when done; hand out a duplicate of the descriptor.
-            shared
-                .try_clone()
-                .expect("cannot duplicate a file still used by a killed greenlet's job")
-        })
+        if self.inner.lane.is_busy() {
+            self.job(|_| ());
+        }
+        Arc::try_unwrap(self.inner)
+            .map(|inner| inner.std)
+            .unwrap_or_else(|shared| {
+                // A job's end still holds the file for a moment, or a clone
+                // of its lane does: hand out a duplicate of the descriptor.
+                shared
+                    .std
+                    .try_clone()
+                    .expect("cannot duplicate a file still used by a job")
+            })
     }
 
     /// Attempts to open a file in read-only mode, like
@@ -199,7 +333,7 @@ impl File {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn sync_all(&self) -> io::Result<()> {
-        self.job(|f| f.sync_all())
+        self.write_job(|f| f.sync_all())
     }
 
     /// Like [`sync_all`](File::sync_all), except that it might not sync
@@ -221,7 +355,7 @@ impl File {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn sync_data(&self) -> io::Result<()> {
-        self.job(|f| f.sync_data())
+        self.write_job(|f| f.sync_data())
     }
 
     /// Acquires an exclusive lock on the file, waiting until it is
@@ -232,8 +366,9 @@ impl File {
     /// The wait occupies a pool thread (not the hub), so other greenlets
     /// run meanwhile, including the one that will unlock. Killing the
     /// waiting greenlet does not cancel the wait: the job takes the lock
-    /// when it can and releases it by closing its handle, when no other
-    /// handle of this `File` remains.
+    /// when it can, and the file's next operations (an `unlock` too) wait
+    /// for that; the lock is released by closing the last handle of the
+    /// file's description, or by an `unlock`.
     ///
     /// # Examples
     ///
@@ -410,7 +545,9 @@ impl File {
     /// handle, like [`std::fs::File::try_clone`].
     ///
     /// It duplicates the descriptor on the calling thread: that never waits
-    /// on a disk.
+    /// on a disk. The clone shares the cursor, so it shares what operations
+    /// cut short left too (see [`File`]'s "Cut short"): it waits for their
+    /// jobs, and its reads return the bytes they read.
     ///
     /// # Examples
     ///
@@ -433,7 +570,13 @@ impl File {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn try_clone(&self) -> io::Result<File> {
-        self.inner.try_clone().map(File::from_std)
+        let std = self.inner.std.try_clone()?;
+        Ok(File {
+            inner: Arc::new(Inner {
+                std,
+                lane: Arc::clone(&self.inner.lane),
+            }),
+        })
     }
 
     /// Changes the permissions on the underlying file, like
@@ -512,7 +655,7 @@ impl File {
 /// As std's: `File { fd: 3, path: "…", read: true, write: false }`.
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
+        fmt::Debug::fmt(&self.inner.std, f)
     }
 }
 
@@ -551,13 +694,13 @@ impl From<File> for std::process::Stdio {
 
 impl AsFd for File {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
+        self.inner.std.as_fd()
     }
 }
 
 impl AsRawFd for File {
     fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
+        self.inner.std.as_raw_fd()
     }
 }
 
@@ -578,6 +721,56 @@ impl FromRawFd for File {
 impl IntoRawFd for File {
     fn into_raw_fd(self) -> RawFd {
         self.into_std().into_raw_fd()
+    }
+}
+
+/// A job's result on its way to its greenlet. Dropped untaken (the greenlet
+/// was unwound, or the job panicked or never ran), it hands what the job
+/// left to the lane: the job's half of the parting.
+struct JobEnd<R> {
+    inner: Arc<Inner>,
+    ticket: u64,
+    value: Option<R>,
+    leave: fn(R) -> Left,
+    taken: bool,
+}
+
+impl<R> JobEnd<R> {
+    fn take(mut self) -> R {
+        self.taken = true;
+        self.value.take().expect("the job ran")
+    }
+}
+
+impl<R> Drop for JobEnd<R> {
+    fn drop(&mut self) {
+        if !self.taken {
+            let left = self.value.take().map_or_else(Left::default, self.leave);
+            self.inner.lane.job_ended(self.ticket, left);
+        }
+    }
+}
+
+/// The greenlet's half of a parting: dropped armed, the greenlet was
+/// unwound while its job ran.
+struct Waiting<'a> {
+    lane: &'a Lane,
+    ticket: u64,
+    taken: &'a [u8],
+    armed: bool,
+}
+
+impl Waiting<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.lane.greenlet_gone(self.ticket, self.taken);
+        }
     }
 }
 

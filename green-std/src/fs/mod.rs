@@ -44,10 +44,15 @@
 //!
 //! # Differences from std
 //!
-//! - Killing a greenlet that waits on a file operation does not cancel the
-//!   operation: its job runs to completion on the pool and the result is
-//!   dropped. The job keeps its `File` open until then (a [`File::lock`]
-//!   keeps waiting for the lock).
+//! - Unwinding a greenlet that waits on a file operation (killing it, or
+//!   a [`green::timeout`] firing) does not cancel the operation: its job
+//!   runs to completion on the pool, keeping its `File` open until then (a
+//!   [`File::lock`] keeps waiting for the lock). The program still sees
+//!   std's order: the file's next operations wait for that job, a read's
+//!   bytes are the next ones read (or the cursor is put back before them),
+//!   and a write's error is returned by the next write, flush or sync; see
+//!   [`File`]'s "Cut short". A [`ReadDir`] goes on where the batch job left
+//!   it; functions on paths leave nothing behind (their result is dropped).
 //! - Files and directories are closed when dropped on the dropping thread,
 //!   as std's are: `close` is not sent to the pool.
 //! - A [`ReadDir`] reads ahead 1024 entries at a time. Whether entries
@@ -88,6 +93,7 @@
 mod dir;
 mod file;
 mod functions;
+mod lane;
 mod open_options;
 mod pool;
 mod read_write;

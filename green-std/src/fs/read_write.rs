@@ -8,43 +8,48 @@
 //! [`CHUNK`] per job. Loops that std runs in one call (`read_exact`,
 //! `write_all`, `read_to_end`…) run inside the job, not around it, so a
 //! job is a round trip per 8 MiB, never per small read.
+//!
+//! Every method first waits for the file's jobs cut short (`lane.rs`):
+//! reads return the bytes those left before reading more; writes return a
+//! write's error left; the rest seek back over the bytes left, in their
+//! job.
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
+use std::mem;
 use std::os::unix::fs::FileExt;
 
+use super::lane::Left;
 use super::pool::{self, CHUNK};
 use super::File;
 
 impl Read for &File {
-    /// One pool job, reading at most 8 MiB (a short read, as std allows).
+    /// One pool job, reading at most 8 MiB (a short read, as std allows);
+    /// none when reads cut short left bytes: this returns those.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(n) = self.left_bytes(|bytes| bytes.read(buf)) {
+            return n;
+        }
         if !pool::green() {
             return self.std().read(buf);
         }
         let len = buf.len().min(CHUNK);
-        let data = self.job(move |mut f| {
-            let mut data = vec![0; len];
-            let n = f.read(&mut data)?;
-            data.truncate(n);
-            io::Result::Ok(data)
-        })?;
+        let data = self.run(false, &[], read_left, move |f| read_some(f, len))?;
         buf[..data.len()].copy_from_slice(&data);
         Ok(data.len())
     }
 
-    /// One pool job: one `readv`'s worth, scattered into `bufs` after.
+    /// One pool job: one `readv`'s worth, scattered into `bufs` after;
+    /// none when reads cut short left bytes: this returns those.
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        if let Some(n) = self.left_bytes(|bytes| bytes.read_vectored(bufs)) {
+            return n;
+        }
         if !pool::green() {
             return self.std().read_vectored(bufs);
         }
         let len = bufs.iter().map(|b| b.len()).sum::<usize>().min(CHUNK);
-        let data = self.job(move |mut f| {
-            let mut data = vec![0; len];
-            let n = f.read(&mut data)?;
-            data.truncate(n);
-            io::Result::Ok(data)
-        })?;
+        let data = self.run(false, &[], read_left, move |f| read_some(f, len))?;
         let mut rest = &data[..];
         for buf in bufs.iter_mut() {
             let n = buf.len().min(rest.len());
@@ -54,17 +59,17 @@ impl Read for &File {
         Ok(data.len())
     }
 
-    /// One pool job for the whole file; the bytes are moved, not copied,
-    /// when `buf` is empty.
+    /// One pool job for the whole file, after the bytes reads cut short
+    /// left; the bytes are moved, not copied, when `buf` is empty.
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let left = self.take_left();
         if !pool::green() {
-            return self.std().read_to_end(buf);
+            let n = left.len();
+            buf.extend_from_slice(&left);
+            return self.std().read_to_end(buf).map(|more| n + more);
         }
-        let (data, result) = self.job(|mut f| {
-            let mut data = Vec::new();
-            let result = f.read_to_end(&mut data);
-            (data, result)
-        });
+        let (data, result) = self.read_rest(left);
+        let n = data.len();
         // Hand the allocation over when `buf` is empty (the usual case: a
         // new `Vec`); copy otherwise.
         if buf.is_empty() {
@@ -72,58 +77,145 @@ impl Read for &File {
         } else {
             buf.extend_from_slice(&data);
         }
-        result
+        result.map(|_| n)
     }
 
-    /// One pool job for the whole file. As std's, invalid UTF-8 gives
-    /// `InvalidData` and leaves `buf` unchanged.
+    /// One pool job for the whole file, after the bytes reads cut short
+    /// left. As std's, invalid UTF-8 gives `InvalidData` and leaves `buf`
+    /// unchanged.
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        if !pool::green() {
+        let left = self.take_left();
+        if !pool::green() && left.is_empty() {
             return self.std().read_to_string(buf);
         }
-        let (text, result) = self.job(|mut f| {
-            let mut text = String::new();
-            let result = f.read_to_string(&mut text);
-            (text, result)
-        });
-        if buf.is_empty() {
-            *buf = text;
+        let (data, result) = if pool::green() {
+            self.read_rest(left)
         } else {
-            buf.push_str(&text);
+            let mut data = left;
+            let result = self.std().read_to_end(&mut data);
+            (data, result)
+        };
+        // As std's `append_to_string`: a read error first, else the UTF-8
+        // check, and the bytes are kept only if valid.
+        match String::from_utf8(data) {
+            Ok(text) => {
+                let n = text.len();
+                if buf.is_empty() {
+                    *buf = text;
+                } else {
+                    buf.push_str(&text);
+                }
+                result.map(|_| n)
+            }
+            Err(_) => result.and_then(|_| Err(invalid_utf8())),
         }
-        result
     }
 
-    /// One pool job per 8 MiB of `buf`.
+    /// One pool job per 8 MiB of `buf`, after the bytes reads cut short
+    /// left.
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let mut done = self
+            .left_bytes(|bytes| bytes.read(buf))
+            .transpose()?
+            .unwrap_or(0);
         if !pool::green() {
-            return self.std().read_exact(buf);
+            return self.std().read_exact(&mut buf[done..]);
         }
-        for chunk in buf.chunks_mut(CHUNK) {
-            let len = chunk.len();
-            let data = self.job(move |mut f| {
-                let mut data = vec![0; len];
-                f.read_exact(&mut data)?;
-                io::Result::Ok(data)
-            })?;
-            chunk.copy_from_slice(&data);
+        while done < buf.len() {
+            // If this greenlet is unwound, the bytes read so far go back.
+            let (taken, rest) = buf.split_at_mut(done);
+            let len = rest.len().min(CHUNK);
+            let (data, result) = self.run(false, taken, bytes_left, move |f| read_full(f, len));
+            result?;
+            rest[..len].copy_from_slice(&data);
+            done += len;
         }
         Ok(())
     }
 }
 
+impl File {
+    /// Takes every byte reads cut short left.
+    fn take_left(&self) -> Vec<u8> {
+        self.left_bytes(|bytes| Vec::from(mem::take(bytes)))
+            .unwrap_or_default()
+    }
+
+    /// `read_to_end` on the pool, after `left`.
+    fn read_rest(&self, left: Vec<u8>) -> (Vec<u8>, io::Result<usize>) {
+        self.run(false, &[], bytes_left, |mut f| {
+            let mut data = left;
+            let result = f.read_to_end(&mut data);
+            (data, result)
+        })
+    }
+}
+
+/// One read of at most `len` bytes (run in a job).
+fn read_some(mut f: &std::fs::File, len: usize) -> io::Result<Vec<u8>> {
+    let mut data = vec![0; len];
+    let n = f.read(&mut data)?;
+    data.truncate(n);
+    Ok(data)
+}
+
+/// std's `read_exact` of `len` bytes (run in a job), returning the bytes it
+/// read even when it fails, for a greenlet unwound meanwhile.
+fn read_full(mut f: &std::fs::File, len: usize) -> (Vec<u8>, io::Result<()>) {
+    let mut data = vec![0; len];
+    let mut filled = 0;
+    let result = loop {
+        if filled == len {
+            break Ok(());
+        }
+        match f.read(&mut data[filled..]) {
+            Ok(0) => break Err(unexpected_eof()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    data.truncate(filled);
+    (data, result)
+}
+
+/// What a read cut short leaves: the bytes it read.
+fn read_left(result: io::Result<Vec<u8>>) -> Left {
+    result.map_or_else(Left::nothing, Left::bytes)
+}
+
+/// What a read cut short leaves: the bytes it read, even on an error.
+fn bytes_left<T>((bytes, _): (Vec<u8>, io::Result<T>)) -> Left {
+    Left::bytes(bytes)
+}
+
+/// std's own error for a `read_exact` that meets the end of the file.
+fn unexpected_eof() -> io::Error {
+    let mut nothing: &[u8] = &[];
+    nothing.read_exact(&mut [0]).unwrap_err()
+}
+
+/// std's own error for bytes that are not UTF-8 in `read_to_string`.
+fn invalid_utf8() -> io::Error {
+    let mut invalid: &[u8] = &[0xff];
+    invalid.read_to_string(&mut String::new()).unwrap_err()
+}
+
 impl Write for &File {
     /// One pool job, writing at most 8 MiB (a short write, as std allows).
+    /// The error of a write cut short comes first (see `File`).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let back = self.ready_to_write()?;
         if !pool::green() {
             return self.std().write(buf);
         }
         let data = buf[..buf.len().min(CHUNK)].to_vec();
-        self.job(move |mut f| f.write(&data))
+        self.run(back, &[], Left::error, move |mut f| f.write(&data))
     }
 
     /// One pool job: the slices are gathered into one write.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let back = self.ready_to_write()?;
         if !pool::green() {
             return self.std().write_vectored(bufs);
         }
@@ -132,17 +224,19 @@ impl Write for &File {
             let n = buf.len().min(CHUNK - data.len());
             data.extend_from_slice(&buf[..n]);
         }
-        self.job(move |mut f| f.write(&data))
+        self.run(back, &[], Left::error, move |mut f| f.write(&data))
     }
 
     /// One pool job per 8 MiB of `buf`.
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let mut back = self.ready_to_write()?;
         if !pool::green() {
             return self.std().write_all(buf);
         }
         for chunk in buf.chunks(CHUNK) {
             let data = chunk.to_vec();
-            self.job(move |mut f| f.write_all(&data))?;
+            self.run(back, &[], Left::error, move |mut f| f.write_all(&data))?;
+            back = false;
         }
         Ok(())
     }
@@ -152,6 +246,7 @@ impl Write for &File {
     /// per piece.
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
         if !pool::green() {
+            self.ready_to_write()?;
             return self.std().write_fmt(args);
         }
         if let Some(text) = args.as_str() {
@@ -169,9 +264,10 @@ impl Write for &File {
         Ok(())
     }
 
-    /// Files are unbuffered: nothing to do, as std's.
+    /// Files are unbuffered: nothing to do, as std's, but for the error
+    /// of a write cut short, which it returns (see `File`).
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.ready_to_write().map(drop)
     }
 }
 
@@ -199,7 +295,8 @@ impl fmt::Display for FailingDisplay {
 }
 
 impl Seek for &File {
-    /// One pool job.
+    /// One pool job; std's cursor is just after the bytes handed out, so
+    /// bytes that reads cut short left are sought back over first.
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.job(move |mut f| f.seek(pos))
     }
@@ -279,11 +376,12 @@ impl Seek for File {
 impl FileExt for File {
     /// One pool job, reading at most 8 MiB.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let back = self.ready();
         if !pool::green() {
             return self.std().read_at(buf, offset);
         }
         let len = buf.len().min(CHUNK);
-        let data = self.job(move |f| {
+        let data = self.run(back, &[], Left::nothing, move |f| {
             let mut data = vec![0; len];
             let n = f.read_at(&mut data, offset)?;
             data.truncate(n);
@@ -295,22 +393,24 @@ impl FileExt for File {
 
     /// One pool job, writing at most 8 MiB.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        let back = self.ready_to_write()?;
         if !pool::green() {
             return self.std().write_at(buf, offset);
         }
         let data = buf[..buf.len().min(CHUNK)].to_vec();
-        self.job(move |f| f.write_at(&data, offset))
+        self.run(back, &[], Left::error, move |f| f.write_at(&data, offset))
     }
 
     /// One pool job per 8 MiB of `buf`.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut back = self.ready();
         if !pool::green() {
             return self.std().read_exact_at(buf, offset);
         }
         let mut offset = offset;
         for chunk in buf.chunks_mut(CHUNK) {
             let len = chunk.len();
-            let data = self.job(move |f| {
+            let data = self.run(mem::take(&mut back), &[], Left::nothing, move |f| {
                 let mut data = vec![0; len];
                 f.read_exact_at(&mut data, offset)?;
                 io::Result::Ok(data)
@@ -323,13 +423,17 @@ impl FileExt for File {
 
     /// One pool job per 8 MiB of `buf`.
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let mut back = self.ready_to_write()?;
         if !pool::green() {
             return self.std().write_all_at(buf, offset);
         }
         let mut offset = offset;
         for chunk in buf.chunks(CHUNK) {
             let data = chunk.to_vec();
-            self.job(move |f| f.write_all_at(&data, offset))?;
+            let back = mem::take(&mut back);
+            self.run(back, &[], Left::error, move |f| {
+                f.write_all_at(&data, offset)
+            })?;
             offset += chunk.len() as u64;
         }
         Ok(())
