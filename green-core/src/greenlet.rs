@@ -332,6 +332,9 @@ pub(crate) struct Extras {
     pub(crate) timeouts: Vec<u64>,
     /// Its [`local!`](crate::local!) values, by key address.
     pub(crate) locals: Vec<(usize, Rc<dyn std::any::Any>)>,
+    /// The keys whose values were dropped as it ended: a destructor may not
+    /// bring them back (`local::clear_current`).
+    pub(crate) destroyed: Vec<usize>,
 }
 
 impl Core {

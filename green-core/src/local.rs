@@ -74,7 +74,10 @@ impl<T: 'static> LocalKey<T> {
     ///
     /// # Panics
     ///
-    /// Panics outside [`run`](crate::run()).
+    /// Panics outside [`run`](crate::run()), and, as std's `thread_local!`
+    /// does, in a destructor of the greenlet's local values when this key's
+    /// value has been dropped already (a key not used before gets a value,
+    /// dropped in turn).
     ///
     /// # Examples
     ///
@@ -93,6 +96,10 @@ impl<T: 'static> LocalKey<T> {
         });
         let value: Rc<dyn Any> = match found {
             Some(v) => v,
+            None if core.extras().is_some_and(|e| e.destroyed.contains(&key)) => panic!(
+                "cannot access a greenlet-local value during or after destruction \
+                 (green::local!, as std's thread_local!)"
+            ),
             None => {
                 // No borrow held: `init` may use other keys.
                 let v: Rc<dyn Any> = Rc::new((self.init)());
@@ -116,11 +123,16 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 pub(crate) fn clear_current() {
     let core = hub::with(|hub| hub.current_core());
     // Each value is dropped outside the borrow: a destructor may touch
-    // another key (which then gets a fresh value, dropped in turn).
+    // another key (which then gets a fresh value, dropped in turn), but not
+    // one already dropped, its own included (`with` panics, as std's does):
+    // that would make values forever.
     loop {
         let next = core.pop_local();
         match next {
-            Some(v) => drop(v),
+            Some((key, v)) => {
+                core.extras_mut().destroyed.push(key);
+                drop(v);
+            }
             None => break,
         }
     }
