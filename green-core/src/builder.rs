@@ -120,7 +120,8 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        self.build(f, Some(Instant::now() + delay))
+        // A delay too long for `Instant` waits a century (never, in effect).
+        self.build(f, Some(crate::sleep::deadline_after(delay)))
     }
 
     /// Spawns a greenlet in `scope`, like [`std::thread::Builder::spawn_scoped`]:

@@ -60,13 +60,16 @@ pub fn sleep(dur: Duration) {
     if dur.is_zero() {
         return yield_now();
     }
+    park_until(deadline_after(dur));
+}
+
+/// The instant `dur` from now. A duration too long for `Instant` gives a
+/// century from now: forever, for practical purposes, while still a timer
+/// the hub knows about.
+pub(crate) fn deadline_after(dur: Duration) -> Instant {
     let now = Instant::now();
-    // A duration too long for `Instant` sleeps for a century: forever, for
-    // practical purposes, while still being a timer the hub knows about.
-    let deadline = now
-        .checked_add(dur)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-    park_until(deadline);
+    now.checked_add(dur)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Puts the calling greenlet to sleep until `deadline`; returns at once if

@@ -114,10 +114,7 @@ impl Timeout {
     #[track_caller]
     pub fn start(dur: Duration) -> Timeout {
         // A deadline past the end of time never fires.
-        let at = Instant::now()
-            .checked_add(dur)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
-        Timeout::start_at(at)
+        Timeout::start_at(crate::sleep::deadline_after(dur))
     }
 
     /// Starts a timeout that fires at `deadline`.

@@ -167,10 +167,14 @@ impl<'a, R> Select<'a, R> {
     ///     assert_eq!(got, "timed out");
     /// });
     /// ```
-    pub fn timeout(self, timeout: Duration, f: impl FnOnce() -> R + 'a) -> Self {
+    pub fn timeout(mut self, timeout: Duration, f: impl FnOnce() -> R + 'a) -> Self {
         match Instant::now().checked_add(timeout) {
             Some(at) => self.deadline(at, f),
-            None => self, // never
+            None => {
+                // Never: no timeout, and none of the earlier ones either.
+                self.otherwise = None;
+                self
+            }
         }
     }
 
