@@ -132,6 +132,7 @@ mod builder;
 pub mod channel;
 mod coroutine;
 mod deadlock;
+mod env;
 pub mod event;
 mod greenlet;
 mod hub;
@@ -170,7 +171,8 @@ pub use wait::{iwait, killall, wait_any, IWait};
 ///
 /// Rounded up to whole pages and to at least 16 KiB. Without a call, the
 /// default is 256 KiB, or the `GREEN_STACK_SIZE` environment variable when
-/// set. [`Builder::stack_size`] overrides it per greenlet.
+/// set (a number of bytes; anything else is a panic at the first spawn).
+/// [`Builder::stack_size`] overrides it per greenlet.
 ///
 /// # Examples
 ///

@@ -2,8 +2,9 @@
 //!
 //! The pool is process-wide and starts empty. A job goes to an idle worker,
 //! or to a new one while there are fewer than the maximum (64, or
-//! `GREEN_BLOCKING_THREADS`), or else waits in a FIFO queue. Workers that
-//! stay idle for 10 seconds exit.
+//! `GREEN_BLOCKING_THREADS`, a whole number of at least 1, or the first
+//! job panics), or else waits in a FIFO queue. Workers that stay idle for
+//! 10 seconds exit.
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
@@ -38,11 +39,7 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
         idle: 0,
     }),
     work: Condvar::new(),
-    max: std::env::var("GREEN_BLOCKING_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(DEFAULT_MAX_THREADS),
+    max: crate::env::number("GREEN_BLOCKING_THREADS", "threads", 1).unwrap_or(DEFAULT_MAX_THREADS),
     threads: AtomicUsize::new(0),
 });
 

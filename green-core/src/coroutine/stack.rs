@@ -34,10 +34,7 @@ pub(crate) fn default_size() -> usize {
         0 => {
             static FROM_ENV: OnceLock<usize> = OnceLock::new();
             *FROM_ENV.get_or_init(|| {
-                std::env::var("GREEN_STACK_SIZE")
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .map_or(DEFAULT_STACK_SIZE, round)
+                crate::env::number("GREEN_STACK_SIZE", "bytes", 0).map_or(DEFAULT_STACK_SIZE, round)
             })
         }
         n => n,
