@@ -125,6 +125,11 @@ impl Semaphore {
 
     /// Adds `n` permits (gevent's `release` without a permit in hand).
     ///
+    /// # Panics
+    ///
+    /// If the free permits would then be more than `usize::MAX`; the
+    /// semaphore is left as it was.
+    ///
     /// # Examples
     ///
     /// ```
@@ -133,7 +138,17 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        self.free.fetch_add(n, Ordering::Relaxed);
+        let added = self
+            .free
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |free| {
+                free.checked_add(n)
+            });
+        if let Err(free) = added {
+            panic!(
+                "green::lock::Semaphore::add_permits: {free} free permits and {n} more \
+                 would be more than usize::MAX"
+            );
+        }
         self.raw.release(n);
     }
 

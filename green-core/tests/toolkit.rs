@@ -157,6 +157,20 @@ fn semaphore_caps_and_a_killed_waiter_loses_no_permit() {
     });
 }
 
+/// It wrapped before (release builds) or panicked with an arithmetic
+/// overflow after counting the permits (debug builds), leaving 0 free.
+#[test]
+fn adding_permits_past_usize_max_is_a_clear_panic_that_changes_nothing() {
+    let sem = Semaphore::new(usize::MAX - 1);
+    sem.add_permits(1);
+    let err = std::panic::catch_unwind(|| sem.add_permits(1)).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("more than usize::MAX"), "{msg}");
+    assert_eq!(sem.available_permits(), usize::MAX);
+    green::run(|| drop(sem.acquire()));
+    assert_eq!(sem.available_permits(), usize::MAX);
+}
+
 #[test]
 fn bounded_semaphore_refuses_extra_releases() {
     let sem = BoundedSemaphore::new(2);
