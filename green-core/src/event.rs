@@ -13,6 +13,11 @@ use crate::sync::{Condvar, Mutex};
 /// waiter, and waits return at once while it stays set, until
 /// [`clear`](Self::clear).
 ///
+/// As gevent's (and Python's `threading.Event`), a `set` wakes every
+/// greenlet or thread waiting when it ran, even if a `clear` follows before
+/// they run again: `set(); clear();` is a pulse that lets the current
+/// waiters through and holds back later ones.
+///
 /// # Examples
 ///
 /// ```
@@ -38,8 +43,24 @@ use crate::sync::{Condvar, Mutex};
 /// ```
 #[derive(Default)]
 pub struct Event {
-    flag: Mutex<bool>,
+    flag: Mutex<Flag>,
     changed: Condvar,
+}
+
+/// The flag, and how many times it was set: a waiter that sees the count
+/// move was there for a `set`, even if the flag is clear again.
+#[derive(Default)]
+struct Flag {
+    set: bool,
+    sets: u64,
+}
+
+impl Flag {
+    /// Whether a waiter that began when the count was `sets` goes on
+    /// waiting.
+    fn waits(&self, sets: u64) -> bool {
+        !self.set && self.sets == sets
+    }
 }
 
 impl Event {
@@ -52,12 +73,17 @@ impl Event {
     /// ```
     pub const fn new() -> Event {
         Event {
-            flag: Mutex::new(false),
+            flag: Mutex::new(Flag {
+                set: false,
+                sets: 0,
+            }),
             changed: Condvar::new(),
         }
     }
 
-    /// Sets the flag and wakes every waiter.
+    /// Sets the flag and wakes every waiter; each of them returns (true,
+    /// from [`wait_timeout`](Self::wait_timeout)) even if the flag is
+    /// cleared before it runs.
     ///
     /// # Examples
     ///
@@ -67,8 +93,30 @@ impl Event {
     /// assert!(e.is_set());
     /// e.wait(); // returns at once
     /// ```
+    ///
+    /// A pulse:
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use green::event::Event;
+    ///
+    /// green::run(|| {
+    ///     let e = Rc::new(Event::new());
+    ///     let waiter = green::spawn({
+    ///         let e = e.clone();
+    ///         move || e.wait_timeout(std::time::Duration::from_secs(60))
+    ///     });
+    ///     green::yield_now(); // it waits
+    ///     e.set();
+    ///     e.clear();
+    ///     assert!(waiter.join().unwrap()); // woken by the set, at once
+    /// });
+    /// ```
     pub fn set(&self) {
-        *self.lock() = true;
+        let mut flag = self.lock();
+        flag.set = true;
+        flag.sets = flag.sets.wrapping_add(1);
+        drop(flag);
         self.changed.notify_all();
     }
 
@@ -83,7 +131,7 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn clear(&self) {
-        *self.lock() = false;
+        self.lock().set = false;
     }
 
     /// Whether the flag is set.
@@ -94,20 +142,24 @@ impl Event {
     /// assert!(!green::event::Event::new().is_set());
     /// ```
     pub fn is_set(&self) -> bool {
-        *self.lock()
+        self.lock().set
     }
 
-    /// Waits until the flag is set.
+    /// Waits until the flag is set: returns at once if it is, else once
+    /// [`set`](Self::set) runs, even if the flag is cleared again first.
     ///
     /// # Examples
     ///
     /// See the type's example.
     pub fn wait(&self) {
         let flag = self.lock();
-        drop(self.changed.wait_while(flag, |set| !*set));
+        let sets = flag.sets;
+        drop(self.changed.wait_while(flag, |f| f.waits(sets)));
     }
 
-    /// Waits at most `timeout` for the flag; returns whether it is set.
+    /// Waits at most `timeout` for the flag; returns whether it is set, or
+    /// was set while this waited (true even if it was cleared since, as
+    /// gevent's and Python's).
     ///
     /// # Examples
     ///
@@ -118,14 +170,15 @@ impl Event {
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let flag = self.lock();
+        let sets = flag.sets;
         let (flag, _) = self
             .changed
-            .wait_timeout_while(flag, timeout, |set| !*set)
+            .wait_timeout_while(flag, timeout, |f| f.waits(sets))
             .unwrap_or_else(|p| p.into_inner());
-        *flag
+        !flag.waits(sets)
     }
 
-    fn lock(&self) -> crate::sync::MutexGuard<'_, bool> {
+    fn lock(&self) -> crate::sync::MutexGuard<'_, Flag> {
         self.flag.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -3,12 +3,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use green::event::{AsyncResult, Event};
 use green::lock::{BoundedSemaphore, Semaphore, TooManyReleases};
 use green::pool::{Group, Pool};
 use green::queue::{Empty, Full, JoinableQueue, LifoQueue, PriorityQueue, Queue};
+
+mod util;
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -37,6 +40,78 @@ fn event_wakes_all_waiters_and_stays_set_until_cleared() {
         assert!(!e.wait_timeout(Duration::from_millis(5)));
         assert!(start.elapsed() >= Duration::from_millis(5));
     });
+}
+
+/// gevent's (and Python's threading.Event since bpo-13502): `set` wakes
+/// every greenlet waiting at that moment, even if `clear` follows before
+/// they run, and their `wait` returns true.
+#[test]
+fn an_event_pulse_wakes_every_waiter() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let waiters: Vec<_> = (0..4)
+            .map(|i| {
+                let e = e.clone();
+                green::spawn(move || {
+                    if i % 2 == 0 {
+                        e.wait();
+                        true
+                    } else {
+                        e.wait_timeout(LONG)
+                    }
+                })
+            })
+            .collect();
+        green::yield_now(); // all four wait
+        e.set();
+        e.clear(); // a pulse
+        let got = green::timeout(Duration::from_secs(5), || green::joinall(waiters));
+        let got: Vec<bool> = got
+            .expect("the pulse woke every waiter")
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, [true; 4]);
+        // It is clear: a later wait waits again.
+        assert!(!e.is_set());
+        assert!(!e.wait_timeout(Duration::from_millis(5)));
+    });
+}
+
+/// The same across threads: a greenlet of one hub waits, another thread
+/// pulses the event while that hub's thread is blocked, so the waiter
+/// only runs again once the flag is clear.
+#[test]
+fn an_event_pulse_from_another_thread_wakes_a_greenlet_of_another_hub() {
+    let _w = util::watchdog();
+    let e = Arc::new(Event::new());
+    let (go, went) = mpsc::channel::<()>();
+    let (pulsed, was_pulsed) = mpsc::channel::<()>();
+    let pulser = {
+        let e = e.clone();
+        std::thread::spawn(move || {
+            went.recv().unwrap();
+            e.set();
+            e.clear();
+            pulsed.send(()).unwrap();
+        })
+    };
+    green::run(|| {
+        let waiter = {
+            let e = e.clone();
+            green::spawn(move || e.wait_timeout(LONG))
+        };
+        green::yield_now(); // it waits
+        go.send(()).unwrap();
+        was_pulsed.recv().unwrap(); // blocks the hub: the waiter has not run
+        let got = green::timeout(Duration::from_secs(5), || waiter.join());
+        assert!(
+            matches!(got, Ok(Ok(true))),
+            "the pulse did not wake the waiter"
+        );
+    });
+    pulser.join().unwrap();
 }
 
 #[test]
