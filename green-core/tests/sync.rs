@@ -600,6 +600,121 @@ fn barrier_of_fifty_greenlets_has_one_leader_per_generation() {
     assert_eq!(rounds.len(), 150);
 }
 
+/// A waiter killed while it waits withdraws its arrival: the barrier still
+/// waits for `n` live parties, in this generation and the next.
+#[test]
+fn a_killed_barrier_waiter_withdraws_its_arrival() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let barrier = Rc::new(Barrier::new(2));
+        let b = barrier.clone();
+        let killed = green::spawn(move || {
+            b.wait();
+        });
+        green::yield_now(); // it waits
+        killed.kill();
+        assert!(killed.join().unwrap_err().is_killed());
+        for round in 0..2 {
+            let b = barrier.clone();
+            let other = green::spawn(move || b.wait().is_leader());
+            green::yield_now();
+            assert!(
+                !other.is_finished(),
+                "round {round}: one party passed alone"
+            );
+            assert!(
+                barrier.wait().is_leader(),
+                "round {round}: the last to arrive leads"
+            );
+            assert!(!other.join().unwrap());
+        }
+    });
+}
+
+/// Likewise a waiter whose `green::timeout` fires.
+#[test]
+fn a_timed_out_barrier_waiter_withdraws_its_arrival() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let barrier = Rc::new(Barrier::new(3));
+        let timed_out = green::timeout(Duration::from_millis(5), || barrier.wait());
+        assert!(timed_out.is_err());
+        for round in 0..2 {
+            let others: Vec<_> = (0..2)
+                .map(|_| {
+                    let b = barrier.clone();
+                    green::spawn(move || b.wait().is_leader())
+                })
+                .collect();
+            green::yield_now();
+            assert!(
+                others.iter().all(|h| !h.is_finished()),
+                "round {round}: two parties passed a barrier of three"
+            );
+            assert!(barrier.wait().is_leader(), "round {round}");
+            let leaders: Vec<bool> = green::joinall(others)
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(leaders, [false, false], "round {round}");
+        }
+    });
+}
+
+/// A waiter the barrier released keeps its release when it is killed
+/// before it runs again (the kill waits for its next switch point), and
+/// the next generation still takes two parties.
+#[test]
+fn a_released_barrier_waiter_killed_before_it_runs_keeps_its_release() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let barrier = Rc::new(Barrier::new(2));
+        let b = barrier.clone();
+        let released = green::spawn(move || b.wait().is_leader());
+        green::yield_now(); // it waits
+        assert!(barrier.wait().is_leader()); // releases it; it has not run yet
+        released.kill();
+        assert!(!released.join().unwrap());
+        let b = barrier.clone();
+        let other = green::spawn(move || b.wait().is_leader());
+        green::yield_now();
+        assert!(!other.is_finished(), "one party passed alone");
+        assert!(barrier.wait().is_leader());
+        assert!(!other.join().unwrap());
+    });
+}
+
+/// Hubs on three threads share a barrier after a waiter of a fourth timed
+/// out alone: every round still takes all three.
+#[test]
+fn a_barrier_shared_by_hubs_counts_only_live_parties() {
+    let _w = util::watchdog();
+    let barrier = Arc::new(Barrier::new(3));
+    green::run(|| {
+        assert!(green::timeout(Duration::from_millis(5), || barrier.wait()).is_err());
+    });
+    let leaders: usize = std::thread::scope(|s| {
+        let hubs: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    green::run(|| {
+                        (0..3)
+                            .map(|_| {
+                                green::timeout(Duration::from_secs(5), || barrier.wait())
+                                    .expect("all three parties met")
+                                    .is_leader()
+                            })
+                            .filter(|&leader| leader)
+                            .count()
+                    })
+                })
+            })
+            .collect();
+        hubs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(leaders, 3);
+}
+
 #[test]
 fn barrier_wait_result_prints_as_std_s() {
     let _w = util::watchdog();

@@ -86,6 +86,16 @@ impl Barrier {
     /// Waits until all `n` have called `wait`, then lets them all go on.
     /// The barrier is reusable after that.
     ///
+    /// A waiter unwound while it waits (its greenlet
+    /// [killed](crate::JoinHandle::kill), a [`timeout`](crate::timeout())
+    /// fired, or a panic) withdraws its arrival: the barrier still waits
+    /// for `n` live parties, in this generation and the next. (std's
+    /// threads cannot be killed, so std's barrier has no such case.) If the
+    /// barrier was released before the waiter could withdraw, the release
+    /// stands: the others go on, and the unwound waiter simply does not
+    /// see it. A waiter the barrier released keeps its release if it is
+    /// killed before it runs again: it unwinds at its next switch point.
+    ///
     /// # Examples
     ///
     /// ```
@@ -103,21 +113,73 @@ impl Barrier {
     /// let leaders = threads.into_iter().map(|t| t.join().unwrap());
     /// assert_eq!(leaders.filter(|&l| l).count(), 1);
     /// ```
+    ///
+    /// A killed waiter, and one that timed out, withdraw:
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use green::sync::Barrier;
+    ///
+    /// green::run(|| {
+    ///     let barrier = Rc::new(Barrier::new(2));
+    ///     let b = barrier.clone();
+    ///     let killed = green::spawn(move || b.wait().is_leader());
+    ///     green::yield_now(); // it waits
+    ///     killed.kill(); // and withdraws
+    ///     // Alone, this one waits too, until its timeout withdraws it.
+    ///     assert!(green::timeout(Duration::from_millis(5), || barrier.wait()).is_err());
+    ///     let b = barrier.clone();
+    ///     let other = green::spawn(move || b.wait().is_leader());
+    ///     green::yield_now(); // it waits
+    ///     assert!(barrier.wait().is_leader()); // the second live party: all pass
+    ///     assert!(!other.join().unwrap());
+    /// });
+    /// ```
     pub fn wait(&self) -> BarrierWaitResult {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.lock();
         let generation = state.generation;
         state.count += 1;
         if state.count < self.n {
-            let _state = self
+            let arrived = Arrived {
+                barrier: self,
+                generation,
+            };
+            let state = self
                 .cvar
                 .wait_while(state, |s| s.generation == generation)
                 .unwrap_or_else(|p| p.into_inner());
+            // Released: nothing to withdraw (and the lock is held).
+            std::mem::forget(arrived);
+            drop(state);
             BarrierWaitResult(false)
         } else {
             state.count = 0;
             state.generation = state.generation.wrapping_add(1);
             self.cvar.notify_all();
             BarrierWaitResult(true)
+        }
+    }
+
+    fn lock(&self) -> super::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A waiter's arrival. Dropped only when the wait unwinds (a kill, a
+/// timeout, a panic), which happens with the lock released: it withdraws
+/// the arrival unless the generation has been released meanwhile.
+struct Arrived<'a> {
+    barrier: &'a Barrier,
+    generation: u64,
+}
+
+impl Drop for Arrived<'_> {
+    fn drop(&mut self) {
+        let mut state = self.barrier.lock();
+        if state.generation == self.generation {
+            // Counted in this generation, which is not complete: count >= 1.
+            state.count -= 1;
         }
     }
 }
