@@ -684,3 +684,121 @@ fn an_unpark_during_a_receive_is_kept_for_park() {
         green::park(); // the unpark came before: returns at once
     });
 }
+
+/// Sends `value` on `tx` from an OS thread, drops `tx` there, and waits for
+/// the thread without switching: a receiver greenlet the value was handed to
+/// stays parked (its wake-up waits in the hub's inbox), so a kill now still
+/// unwinds it before it can take the value.
+fn send_from_a_thread_without_switching<T: Send + 'static>(tx: channel::Sender<T>, value: T) {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    let t = std::thread::spawn(move || {
+        tx.send(value).map_err(drop).unwrap();
+        drop(tx);
+        d.store(true, Ordering::SeqCst);
+    });
+    while !done.load(Ordering::SeqCst) {
+        std::hint::spin_loop();
+    }
+    t.join().unwrap();
+}
+
+/// A value handed to a blocked receiver that is killed before it takes it
+/// comes back to the channel: until then, with every sender gone, the other
+/// receivers must not be told `Disconnected` (mpsc's contract: no value
+/// comes after it), or a consumer that stops there loses the value.
+#[test]
+fn no_value_comes_back_after_a_disconnection_was_reported() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (tx, rx) = channel::channel::<u32>();
+        let holder = {
+            let rx = rx.clone();
+            green::spawn(move || rx.recv())
+        };
+        green::yield_now(); // the holder waits in recv
+        send_from_a_thread_without_switching(tx, 42); // handed to the holder
+                                                      // The holder has not taken it: the value is in flight.
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            rx.recv_timeout(Duration::ZERO),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let got = Select::new()
+            .recv(&rx, |r| format!("{r:?}"))
+            .default(|| "nothing yet".to_string())
+            .wait();
+        assert_eq!(got, "nothing yet");
+        holder.kill(); // it never took the value: it comes back
+        assert!(holder.join().unwrap_err().is_killed());
+        assert_eq!(
+            rx.try_recv(),
+            Ok(42),
+            "back at the head of a rendezvous channel"
+        );
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    });
+}
+
+/// As above with a blocking receive: `recv` (and so `iter`) waits while the
+/// value is in flight, and gets it when its holder is killed.
+#[test]
+fn recv_waits_for_a_value_in_flight_to_a_receiver_that_is_killed() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (tx, rx) = channel::channel::<u32>();
+        let holder = {
+            let rx = rx.clone();
+            green::spawn(move || rx.recv())
+        };
+        green::yield_now(); // the holder waits in recv
+                            // One batch of the hub, which takes in no wake-up from another
+                            // thread until it ends: the consumer hands the value to the holder
+                            // from a thread and waits in recv, then the killer kills the holder,
+                            // still parked.
+        let consumer = green::spawn(move || {
+            send_from_a_thread_without_switching(tx, 42);
+            rx.iter().collect::<Vec<u32>>()
+        });
+        let killer = green::spawn(move || {
+            holder.kill();
+            holder.join().unwrap_err().is_killed()
+        });
+        assert_eq!(
+            consumer.join().unwrap(),
+            [42],
+            "the value handed to the killed holder"
+        );
+        assert!(killer.join().unwrap(), "the holder was killed");
+    });
+}
+
+/// The other side of the wait above: when the holder takes its value, the
+/// receivers waiting for it are woken to see the disconnection (no hang).
+/// (Passed before the fix too: they saw it at once.)
+#[test]
+fn receivers_waiting_on_a_value_in_flight_see_the_disconnection_once_it_is_taken() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let (tx, rx) = channel::channel::<u32>();
+        let holder = {
+            let rx = rx.clone();
+            green::spawn(move || rx.recv())
+        };
+        green::yield_now(); // the holder waits in recv
+        tx.send(42).unwrap(); // handed to the holder, which is ready
+        drop(tx);
+        let other = {
+            let rx = rx.clone();
+            green::spawn(move || {
+                Select::new()
+                    .recv(&rx, |r| r)
+                    .timeout(Duration::from_secs(10), || Ok(0))
+                    .wait()
+            })
+        };
+        assert_eq!(rx.recv(), Err(RecvError));
+        assert_eq!(holder.join().unwrap(), Ok(42));
+        assert_eq!(other.join().unwrap(), Err(RecvError));
+    });
+}

@@ -10,6 +10,14 @@
 //! Packets whose [`Signal`] has already been selected or aborted (the other
 //! operations of a [`Select`](super::Select), a timed-out wait) are *stale*:
 //! whoever meets one drops it.
+//!
+//! A value handed to a receiver's packet is still the channel's until that
+//! receiver takes it out (under the lock, as it unregisters): if it is
+//! killed first, the value comes back ([`Inner::give_back`]). `handed`
+//! counts those values, and while it is not zero the channel is not
+//! disconnected for the other receivers even with every sender gone: they
+//! wait (or get `Empty`) until the value is taken or given back, so that
+//! `Disconnected` always means that no value will ever come, as std's.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{TryRecvError, TrySendError};
@@ -71,6 +79,9 @@ pub(crate) struct Inner<T> {
     receivers: usize,
     recvs: VecDeque<Arc<Packet<T>>>,
     sends: VecDeque<Arc<Packet<T>>>,
+    /// Values in receivers' packets, not taken out yet (see the module
+    /// docs).
+    handed: usize,
 }
 
 impl<T> Chan<T> {
@@ -85,6 +96,7 @@ impl<T> Chan<T> {
                 receivers: 1,
                 recvs: VecDeque::new(),
                 sends: VecDeque::new(),
+                handed: 0,
             }),
         }
     }
@@ -107,13 +119,7 @@ impl<T> Chan<T> {
     pub(crate) fn drop_sender(&self) {
         let mut inner = self.lock();
         inner.senders -= 1;
-        if inner.senders == 0 {
-            for p in std::mem::take(&mut inner.recvs) {
-                if p.signal.try_select(p.op) {
-                    p.signal.wake();
-                }
-            }
-        }
+        inner.wake_receivers_if_disconnected();
     }
 
     /// The last receiver is gone: wake every blocked sender to see it, and
@@ -164,9 +170,10 @@ impl<T> Inner<T> {
         if let Some(offer) = self.take_offer(own) {
             return Ok(offer);
         }
-        if self.senders == 0 {
+        if self.senders == 0 && self.handed == 0 {
             Err(TryRecvError::Disconnected)
         } else {
+            // With `handed > 0`, a value may still come back.
             Err(TryRecvError::Empty)
         }
     }
@@ -196,7 +203,7 @@ impl<T> Inner<T> {
     /// `Empty`?
     pub(crate) fn recv_ready(&self, own: &Arc<Signal>) -> bool {
         !self.queue.is_empty()
-            || self.senders == 0
+            || (self.senders == 0 && self.handed == 0)
             || self.sends.iter().any(|p| p.is_live_for(Some(own)))
     }
 
@@ -221,9 +228,34 @@ impl<T> Inner<T> {
         self.sends.retain(|p| !Arc::ptr_eq(p, packet));
     }
 
+    /// A receiver takes the value handed to its `packet`, if there is one
+    /// (after its signal was selected for it). Once no value is in flight
+    /// and every sender is gone, the other blocked receivers wake to see
+    /// the disconnection.
+    pub(crate) fn take_handed(&mut self, packet: &Packet<T>) -> Option<T> {
+        let value = packet.take()?;
+        self.handed -= 1;
+        self.wake_receivers_if_disconnected();
+        Some(value)
+    }
+
+    /// Every sender gone and no value in flight: wake every blocked
+    /// receiver to see the disconnection.
+    fn wake_receivers_if_disconnected(&mut self) {
+        if self.senders == 0 && self.handed == 0 {
+            for p in std::mem::take(&mut self.recvs) {
+                if p.signal.try_select(p.op) {
+                    p.signal.wake();
+                }
+            }
+        }
+    }
+
     /// A value was delivered to a receiver that was killed before it could
-    /// take it: give it to the next receiver, or put it back at the head of
-    /// the queue (even past `cap`: its sender was already told it was sent).
+    /// take it (it took it back out with [`take_handed`](Self::take_handed),
+    /// under the same lock): give it to the next receiver, or put it back at
+    /// the head of the queue (even past `cap`, even on a rendezvous channel:
+    /// its sender was already told it was sent).
     pub(crate) fn give_back(&mut self, value: T) {
         if self.receivers == 0 {
             return;
@@ -262,6 +294,7 @@ impl<T> Inner<T> {
             let p = self.recvs.remove(i).expect("index in bounds");
             if p.signal.try_select(p.op) {
                 p.put(value);
+                self.handed += 1;
                 p.signal.wake();
                 return Ok(());
             }

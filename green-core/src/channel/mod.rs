@@ -29,13 +29,26 @@
 //! with [`SendError`], which hands the value back, and values still queued
 //! are dropped.
 //!
+//! As with `mpsc`, a disconnection is final: once a receive has reported
+//! it, no value comes out of the channel any more.
+//!
 //! # Kills and timeouts
 //!
 //! A greenlet killed while it waits on a channel leaves it consistent: a
 //! blocked send that was not taken is withdrawn (its value dropped with the
 //! greenlet), and a value already handed to a killed receiver goes back to
-//! the head of the channel for the next receiver. Timeouts behave the same
-//! way, returning the unsent value in the error.
+//! the head of the channel for the next receiver, even on a rendezvous
+//! channel, whose sender was told it was sent. Until that receiver has taken
+//! the value or given it back, the channel is not disconnected for the other
+//! receivers, even with every sender gone: [`try_recv`](Receiver::try_recv)
+//! reports [`Empty`](TryRecvError::Empty) and [`recv`](Receiver::recv)
+//! waits. Timeouts behave the same way, returning the unsent value in the
+//! error.
+//!
+//! A send that returned `Ok` was sent: its value is received by exactly one
+//! receiver, unless every receiver is dropped first (then it is dropped with
+//! the channel, as `mpsc`'s queued values are). A sender killed while it
+//! waits either had its value taken, or withdraws it: never both.
 //!
 //! # Examples
 //!

@@ -31,13 +31,16 @@ pub(crate) trait Op {
     /// Registers on the channel as operation `index` of `signal`; if the
     /// channel is ready, selects `signal` for `index` and completes instead.
     fn register(&mut self, signal: &Arc<Signal>, index: usize) -> Registration;
-    /// Removes the registration.
+    /// Removes the registration; a receive selected by a sender takes the
+    /// value delivered to its packet.
     fn unregister(&mut self);
-    /// After being selected: takes what the other side delivered. Returns
-    /// `false` if there was nothing after all.
+    /// After being selected and unregistered: completes with what the other
+    /// side delivered. Returns `false` if there was nothing after all.
     fn finish(&mut self) -> bool;
-    /// Being unwound (killed) after being selected: hands a delivered value
-    /// back to the channel so that it is not lost.
+    /// Being unwound (killed) after being selected, instead of
+    /// [`unregister`](Self::unregister): removes the registration and hands
+    /// a delivered value back to the channel, under one lock, so that it is
+    /// not lost.
     fn give_back(&mut self);
 }
 
@@ -112,11 +115,14 @@ impl Drop for Registered<'_, '_> {
         if self.count == 0 {
             return;
         }
-        let outcome = self.signal.abort();
-        self.unregister();
-        if let Outcome::Selected(i) = outcome {
+        // Give back first: the selected receive takes its value out of its
+        // packet and returns it to the channel under one lock, so no other
+        // receiver sees the channel without it in between (and reports a
+        // disconnection the value would then belie).
+        if let Outcome::Selected(i) = self.signal.abort() {
             self.ops[i].give_back();
         }
+        self.unregister();
     }
 }
 
@@ -169,29 +175,34 @@ impl<T> Op for RecvOp<'_, T> {
     }
 
     fn unregister(&mut self) {
-        if let Some(p) = &self.packet {
-            self.chan.lock().forget(p);
+        if let Some(p) = self.packet.take() {
+            let mut inner = self.chan.lock();
+            inner.forget(&p);
+            // Only a packet selected for this operation can hold a value.
+            if p.signal.outcome() == Some(Outcome::Selected(p.op)) {
+                if let Some(value) = inner.take_handed(&p) {
+                    self.result = Some(Ok(value));
+                }
+            }
         }
     }
 
     fn finish(&mut self) -> bool {
-        if self.result.is_some() {
-            return true;
-        }
-        if let Some(value) = self.packet.take().and_then(|p| p.take()) {
-            self.result = Some(Ok(value));
-            return true;
-        }
-        self.try_now()
+        // A value delivered to the packet is in `result` (`unregister`);
+        // none means a disconnection woke us, or a sender gave up: look.
+        self.result.is_some() || self.try_now()
     }
 
     fn give_back(&mut self) {
-        let value = match self.result.take() {
-            Some(Ok(value)) => Some(value),
-            _ => self.packet.take().and_then(|p| p.take()),
-        };
-        if let Some(value) = value {
-            self.chan.lock().give_back(value);
+        let mut inner = self.chan.lock();
+        if let Some(p) = self.packet.take() {
+            inner.forget(&p);
+            if let Some(value) = inner.take_handed(&p) {
+                self.result = Some(Ok(value));
+            }
+        }
+        if let Some(Ok(value)) = self.result.take() {
+            inner.give_back(value);
         }
     }
 }

@@ -68,7 +68,10 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] when there is none yet,
-    /// [`TryRecvError::Disconnected`] when there will be none.
+    /// [`TryRecvError::Disconnected`] when there will be none. With every
+    /// sender gone, a value handed to another receiver that has not taken
+    /// it yet may still come back (if that receiver is killed first): until
+    /// then, `Empty`.
     ///
     /// # Examples
     ///
