@@ -498,6 +498,78 @@ fn a_notification_to_a_killed_waiter_is_passed_on() {
     });
 }
 
+/// As above, but the victim is killed after it woke, while it waits to
+/// relock the mutex: the notification must still reach `other`.
+#[test]
+fn a_notified_waiter_killed_while_it_relocks_passes_the_notification_on() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let pair = Rc::new((Mutex::new(false), Condvar::new()));
+        let spawn_waiter = |pair: Rc<(Mutex<bool>, Condvar)>| {
+            green::spawn(move || {
+                let (m, c) = &*pair;
+                let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
+            })
+        };
+        let victim = spawn_waiter(pair.clone());
+        let other = spawn_waiter(pair.clone());
+        green::yield_now(); // both wait, victim first
+        let mut g = pair.0.lock().unwrap();
+        *g = true;
+        pair.1.notify_one(); // to the victim
+        green::yield_now(); // it wakes, and waits for the mutex main holds
+        victim.kill();
+        assert!(victim.join().unwrap_err().is_killed());
+        drop(g);
+        let joined = green::timeout(Duration::from_secs(10), || other.join());
+        assert!(
+            matches!(joined, Ok(Ok(()))),
+            "the other waiter never woke: the notification died with the victim"
+        );
+    });
+}
+
+/// As above, with the victim's `green::timeout` firing while it waits to
+/// relock the mutex (in `wait_timeout_while`, whose own timeout is far).
+#[test]
+fn a_notified_waiter_timed_out_while_it_relocks_passes_the_notification_on() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let pair = Rc::new((Mutex::new(false), Condvar::new()));
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let p = pair.clone();
+        let victim = green::spawn(move || {
+            let (m, c) = &*p;
+            green::timeout_at(deadline, || {
+                let far = Duration::from_secs(60);
+                let _g = c
+                    .wait_timeout_while(m.lock().unwrap(), far, |ready| !*ready)
+                    .unwrap();
+            })
+            .is_err()
+        });
+        let p = pair.clone();
+        let other = green::spawn(move || {
+            let (m, c) = &*p;
+            let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
+        });
+        green::yield_now(); // both wait, victim first
+        let mut g = pair.0.lock().unwrap();
+        *g = true;
+        pair.1.notify_one(); // to the victim, long before its deadline
+                             // It wakes and waits for the mutex main holds; its timeout fires.
+        green::sleep_until(deadline + Duration::from_millis(20));
+        assert!(victim.is_finished(), "unwound by its timeout");
+        drop(g);
+        assert!(victim.join().unwrap(), "it timed out");
+        let joined = green::timeout(Duration::from_secs(10), || other.join());
+        assert!(
+            matches!(joined, Ok(Ok(()))),
+            "the other waiter never woke: the notification died with the victim"
+        );
+    });
+}
+
 #[test]
 fn a_condvar_serves_waiters_of_two_mutexes() {
     let _w = util::watchdog();

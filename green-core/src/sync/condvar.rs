@@ -20,6 +20,12 @@ use crate::park::{block, Waiter};
 /// One condition variable may serve waiters of several mutexes: each waiter
 /// relocks its own. (std's may panic then; on Linux it does not either.)
 ///
+/// A waiter unwound by a [`kill`](crate::JoinHandle::kill) or a
+/// [`timeout`](crate::timeout()) after it was notified, while it waits to
+/// relock the mutex, does not take the notification with it: it goes to the
+/// next waiter (which may find its condition false and wait again, a
+/// spurious wake-up), as it does from a waiter unwound before it woke.
+///
 /// # Examples
 ///
 /// ```
@@ -271,16 +277,27 @@ impl Condvar {
             }
             block("Condvar::wait", deadline);
         };
+        // Still armed while it relocks: a kill or a timeout that unwinds it
+        // while it waits for the mutex passes its notification on too.
+        let relocked = mutex.lock();
         waiting.done();
-        (mutex.lock(), timed_out)
+        (relocked, timed_out)
     }
 }
 
-/// A waiter's entry. Dropped while still `armed` (a kill or a panic
-/// unwinding the waiter) it withdraws, and a notification it got but cannot
-/// act on goes to the next waiter. (Not `std::thread::panicking()`: inside
-/// `run` that is true for every greenlet of the thread while one of them is
-/// suspended mid-unwind.)
+/// A waiter's entry. Dropped while still `armed` (a kill, a
+/// [`timeout`](crate::timeout()) or a panic unwinding the waiter, while it
+/// waits for a notification or to relock the mutex after one) it withdraws,
+/// and a notification it got but cannot act on goes to the next waiter.
+///
+/// Passed on even when the waiter would not have acted on it (its
+/// `wait_while` condition false again, so it would have waited once more):
+/// it cannot tell, and the notifier's `notify_one` asked that one waiter
+/// look at the condition; one that is gone cannot, so another must. At
+/// worst the next waiter wakes spuriously, which std's contract allows;
+/// a lost notification can leave a waiter asleep forever. (Not
+/// `std::thread::panicking()`: inside `run` that is true for every greenlet
+/// of the thread while one of them is suspended mid-unwind.)
 struct Waiting<'a> {
     cv: &'a Condvar,
     node: Arc<Node>,
@@ -288,7 +305,8 @@ struct Waiting<'a> {
 }
 
 impl Waiting<'_> {
-    /// Notified, or timed out and withdrawn: nothing to undo.
+    /// Notified, or timed out and withdrawn, and the mutex relocked:
+    /// nothing to undo.
     fn done(mut self) {
         self.armed = false;
     }
