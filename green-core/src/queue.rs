@@ -170,6 +170,9 @@ struct State<T, O> {
     items: O,
     /// Items put and not yet marked done (for [`JoinableQueue`]).
     unfinished: usize,
+    /// How many times `unfinished` came down to 0: a `join` waiting then
+    /// returns, even if an item is put before it runs.
+    drained: u64,
     _item: std::marker::PhantomData<T>,
 }
 
@@ -228,6 +231,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
             state: Mutex::new(State {
                 items: O::default(),
                 unfinished: 0,
+                drained: 0,
                 _item: std::marker::PhantomData,
             }),
             not_empty: Condvar::new(),
@@ -392,13 +396,16 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         );
         state.unfinished -= 1;
         if state.unfinished == 0 {
+            state.drained += 1;
             drop(state);
             self.all_done.notify_all();
         }
     }
 
     /// Waits until every item put has been marked done with
-    /// [`task_done`](Self::task_done).
+    /// [`task_done`](Self::task_done). As gevent's, it returns once that
+    /// happened after it began waiting, even if more items were put before
+    /// it ran again.
     ///
     /// # Examples
     ///
@@ -423,7 +430,11 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// ```
     pub fn join(&self) {
         let state = self.lock();
-        drop(self.all_done.wait_while(state, |s| s.unfinished > 0));
+        let drained = state.drained;
+        drop(
+            self.all_done
+                .wait_while(state, |s| s.unfinished > 0 && s.drained == drained),
+        );
     }
 
     /// The number of items in the queue.

@@ -214,6 +214,32 @@ fn joinable_queue_join_waits_for_task_done() {
     });
 }
 
+/// gevent's `join` waits on an event that `task_done` sets when the count
+/// reaches 0 and `put` clears; a waiter woken by the set returns even if a
+/// put cleared it first. Green's waited again, for the new item too.
+#[test]
+fn joinable_queue_join_returns_once_all_were_done_even_if_more_came_since() {
+    let _watchdog = util::watchdog();
+    green::run(|| {
+        let q = Rc::new(JoinableQueue::unbounded());
+        q.put(1);
+        let joiner = {
+            let q = q.clone();
+            green::spawn(move || q.join())
+        };
+        green::yield_now(); // the joiner waits
+        let _ = q.get();
+        q.task_done(); // all done: the joiner is woken…
+        q.put(2); // …and an item comes before it runs
+        let joined = green::timeout(Duration::from_secs(5), || joiner.join());
+        assert!(
+            joined.is_ok(),
+            "join waited for the item put after all were done"
+        );
+        assert_eq!(q.len(), 1);
+    });
+}
+
 #[test]
 fn semaphore_caps_and_a_killed_waiter_loses_no_permit() {
     green::run(|| {
