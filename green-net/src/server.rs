@@ -23,6 +23,15 @@ use crate::tcp::{TcpListener, TcpStream};
 const MIN_BACKOFF: Duration = crate::accept::OUT_OF_RESOURCES_PAUSE;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Accepts in a row before the acceptor lets the other greenlets run
+/// (gevent's `max_accept`).
+const MAX_ACCEPT: u32 = 100;
+
+/// What a [`StreamServer::serve_forever`] that is unwound (killed, or a
+/// timeout fired) gives its handlers before killing them (gevent's
+/// `stop_timeout`).
+const STOP_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A TCP server that runs a handler in a greenlet of its own for each
 /// connection, like gevent's `StreamServer`.
 ///
@@ -188,7 +197,9 @@ impl StreamServer {
 
     /// [`start`](Self::start)s the server and waits until it is stopped
     /// (through a [`ServerHandle`] clone given to a handler, say) and its
-    /// handlers are done, like gevent's `serve_forever`.
+    /// handlers are done, like gevent's `serve_forever`. As gevent's, it
+    /// stops the server if the wait is cut short (the greenlet killed, or a
+    /// [`green::timeout`] fired), giving the handlers a second to finish.
     ///
     /// # Panics
     ///
@@ -212,7 +223,18 @@ impl StreamServer {
     where
         F: FnMut(TcpStream, SocketAddr) + Clone + 'static,
     {
-        self.start(handler).wait();
+        /// Stops the server unless the wait ended by itself.
+        struct StopUnlessDone(ServerHandle, bool);
+        impl Drop for StopUnlessDone {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.stop(STOP_TIMEOUT);
+                }
+            }
+        }
+        let mut serving = StopUnlessDone(self.start(handler), false);
+        serving.0.wait();
+        serving.1 = true;
     }
 }
 
@@ -279,6 +301,7 @@ where
 {
     let mut backoff = MIN_BACKOFF;
     let mut reported = false;
+    let mut in_a_row = 0;
     loop {
         while shared
             .max
@@ -292,6 +315,18 @@ where
                 backoff = MIN_BACKOFF;
                 reported = false;
                 spawn_handler(shared, handler.clone(), stream, peer);
+                in_a_row += 1;
+                if in_a_row == MAX_ACCEPT {
+                    in_a_row = 0;
+                    green::yield_now();
+                }
+            }
+            // A listener the user set non-blocking: wait for the next
+            // connection as with any other (an error here would be the
+            // accept's to report).
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                in_a_row = 0;
+                let _ = green::io::wait_readable(listener, None);
             }
             Err(e) if is_about_one_connection(&e) => {}
             Err(e) => {
@@ -322,7 +357,6 @@ fn is_about_one_connection(e: &io::Error) -> bool {
         io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
     ) || matches!(
         e.raw_os_error(),
         Some(libc::EPROTO | libc::EPERM | libc::ENETDOWN | libc::EHOSTUNREACH)

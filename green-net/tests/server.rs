@@ -193,3 +193,101 @@ fn emfile_scenario() {
         handle.stop(Duration::from_millis(100));
     });
 }
+
+/// gevent's `serve_forever` stops the server in a `finally`: a kill or a
+/// timeout that ends the wait stops it too. It went on serving before, with
+/// no handle left to stop it.
+#[test]
+fn serve_forever_unwound_by_a_kill_or_a_timeout_stops_the_server() {
+    green::run(|| {
+        let server = StreamServer::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let serving = green::spawn(move || {
+            server.serve_forever(|mut conn: TcpStream, _| {
+                let _ = conn.write_all(b"hi");
+            })
+        });
+        green::sleep(Duration::from_millis(10));
+        TcpStream::connect(addr).expect("serving");
+        serving.kill();
+        assert!(serving.join().unwrap_err().is_killed());
+        let refused = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+
+        let server = StreamServer::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let timed_out = green::timeout(Duration::from_millis(20), || {
+            server.serve_forever(|_, _| {});
+        });
+        assert!(timed_out.is_err());
+        let refused = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    });
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    // SAFETY: `usage` is plain data, for which all zeroes is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one `rusage` into the place it is given.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0);
+    let t = usage.ru_utime;
+    let s = usage.ru_stime;
+    Duration::from_micros(
+        (t.tv_sec * 1_000_000 + t.tv_usec + s.tv_sec * 1_000_000 + s.tv_usec) as u64,
+    )
+}
+
+/// A server made from a listener the user set non-blocking waits for
+/// connections as any other does: its acceptor polled the listener in a
+/// loop before, keeping the hub's thread busy while nothing happened.
+#[test]
+fn a_server_on_a_non_blocking_listener_waits_without_spinning() {
+    green::run(|| {
+        let listener = green_net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let handle = StreamServer::from(listener).start(|mut conn: TcpStream, _| {
+            let _ = conn.write_all(b"hi");
+        });
+        let before = thread_cpu();
+        green::sleep(Duration::from_millis(300));
+        let busy = thread_cpu() - before;
+        assert!(
+            busy < Duration::from_millis(100),
+            "the hub's thread was busy for {busy:?} of 300 ms with nothing to accept"
+        );
+        let mut c = TcpStream::connect(handle.local_addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut b = [0; 2];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"hi", "it still serves");
+        handle.stop(Duration::from_secs(1));
+    });
+}
+
+/// As gevent's (`max_accept`), the acceptor lets the other greenlets run
+/// after a hundred accepts in a row: a burst of queued connections no
+/// longer holds up a greenlet that was ready before it.
+#[test]
+fn a_burst_of_connections_does_not_hold_up_ready_greenlets() {
+    green::run(|| {
+        let handle = StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {
+            green::sleep(Duration::from_secs(1));
+        });
+        let addr = handle.local_addr();
+        // Queued in the listener's backlog before the acceptor first runs.
+        let clients: Vec<_> = (0..120)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let h = handle.clone();
+        let ticker = green::spawn(move || h.connections());
+        let seen = ticker.join().unwrap();
+        assert!(
+            (1..=100).contains(&seen),
+            "the ticker ran after {seen} of 120 accepts"
+        );
+        drop(clients);
+        handle.stop(Duration::ZERO);
+    });
+}
