@@ -27,7 +27,9 @@
 //! assert_eq!(green::run(pipeline), [0, 1, 2]);
 //! ```
 
+use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
@@ -46,7 +48,7 @@ use green::channel as chan;
 /// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = chan::unbounded();
-    (Sender(tx), Receiver(rx))
+    (Sender(tx), Receiver(rx, PhantomData))
 }
 
 /// Creates a new synchronous, bounded channel, like
@@ -65,7 +67,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 /// ```
 pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     let (tx, rx) = chan::bounded(bound);
-    (SyncSender(tx), Receiver(rx))
+    (SyncSender(tx), Receiver(rx, PhantomData))
 }
 
 /// The sending half of a [`channel`], like [`std::sync::mpsc::Sender`].
@@ -95,6 +97,9 @@ pub struct SyncSender<T>(chan::Sender<T>);
 
 /// The receiving half of a channel, like [`std::sync::mpsc::Receiver`].
 ///
+/// Like std's, it is `Send` but not `Sync` (green's own receiver is both):
+/// share it between threads behind a lock.
+///
 /// # Examples
 ///
 /// ```
@@ -102,7 +107,14 @@ pub struct SyncSender<T>(chan::Sender<T>);
 /// drop(tx);
 /// assert!(rx.recv().is_err());
 /// ```
-pub struct Receiver<T>(chan::Receiver<T>);
+pub struct Receiver<T>(chan::Receiver<T>, NotSync);
+
+/// Makes a type `!Sync`, as std's `Receiver` is (it stays `Send`).
+type NotSync = PhantomData<Cell<()>>;
+
+/// Makes an iterator that borrows a receiver neither `Send` nor `Sync`,
+/// as std's, which holds a `&Receiver`.
+type Borrows<'a> = PhantomData<&'a Cell<()>>;
 
 impl<T> Sender<T> {
     /// Sends a value; never waits. Fails only when the receiver is gone,
@@ -229,7 +241,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1]);
     /// ```
     pub fn iter(&self) -> Iter<'_, T> {
-        Iter(self.0.iter())
+        Iter(self.0.iter(), PhantomData)
     }
 
     /// An iterator over the values there now.
@@ -242,7 +254,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1]);
     /// ```
     pub fn try_iter(&self) -> TryIter<'_, T> {
-        TryIter(self.0.try_iter())
+        TryIter(self.0.try_iter(), PhantomData)
     }
 }
 
@@ -259,16 +271,33 @@ impl<T> Clone for SyncSender<T> {
 }
 
 /// The iterator of [`Receiver::iter`].
-#[derive(Debug)]
-pub struct Iter<'a, T>(chan::Iter<'a, T>);
+pub struct Iter<'a, T>(chan::Iter<'a, T>, Borrows<'a>);
 
 /// The iterator of [`Receiver::try_iter`].
-#[derive(Debug)]
-pub struct TryIter<'a, T>(chan::TryIter<'a, T>);
+pub struct TryIter<'a, T>(chan::TryIter<'a, T>, Borrows<'a>);
 
 /// The iterator of a [`Receiver`] turned into an iterator.
-#[derive(Debug)]
-pub struct IntoIter<T>(chan::IntoIter<T>);
+pub struct IntoIter<T>(chan::IntoIter<T>, NotSync);
+
+/// Debug output as std's: `Iter { rx: Receiver { .. } }`.
+macro_rules! debug_as_std {
+    ($name:ident $(<$a:lifetime>)?) => {
+        impl<T> fmt::Debug for $name<$($a,)? T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                struct Rx;
+                impl fmt::Debug for Rx {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.debug_struct("Receiver").finish_non_exhaustive()
+                    }
+                }
+                f.debug_struct(stringify!($name)).field("rx", &Rx).finish()
+            }
+        }
+    };
+}
+debug_as_std!(Iter<'_>);
+debug_as_std!(TryIter<'_>);
+debug_as_std!(IntoIter);
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
@@ -303,7 +332,7 @@ impl<T> IntoIterator for Receiver<T> {
     type Item = T;
     type IntoIter = IntoIter<T>;
     fn into_iter(self) -> IntoIter<T> {
-        IntoIter(self.0.into_iter())
+        IntoIter(self.0.into_iter(), PhantomData)
     }
 }
 
