@@ -91,12 +91,16 @@ impl ToSocketAddrs for str {
         if let Ok(addr) = self.parse::<SocketAddr>() {
             return Ok(vec![addr].into_iter());
         }
-        // std's rule: split at the last ':' into host and port
-        let (host, port) = self
+        // std's rule: split at the last ':' into host and port. Where that
+        // fails, std fails the same way before any lookup: its error is
+        // the one to give (it prints as std's, unlike an `io::Error::new`).
+        let split = self
             .rsplit_once(':')
-            .ok_or_else(|| invalid("invalid socket address"))?;
-        let port: u16 = port.parse().map_err(|_| invalid("invalid port value"))?;
-        (host, port).to_socket_addrs()
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)));
+        match split {
+            Some(host_and_port) => host_and_port.to_socket_addrs(),
+            None => Err(std_error(std::net::ToSocketAddrs::to_socket_addrs(self))),
+        }
     }
 }
 
@@ -131,8 +135,17 @@ fn resolve(host: String, port: u16) -> io::Result<vec::IntoIter<SocketAddr>> {
     })
 }
 
-fn invalid(msg: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
+/// The error std gave for input green refused before asking it.
+fn std_error<T>(std: io::Result<T>) -> io::Error {
+    std.err()
+        .expect("std refuses what green refuses without a lookup")
+}
+
+/// std's error for an address list with nothing in it (made without a
+/// syscall: std finds no address to bind first).
+pub(crate) fn no_addresses() -> io::Error {
+    let none: &[SocketAddr] = &[];
+    std_error(std::net::TcpListener::bind(none))
 }
 
 /// Runs `f` on each address in turn until one succeeds, like std: returns
@@ -148,5 +161,5 @@ pub(crate) fn each_addr<A: ToSocketAddrs + ?Sized, T>(
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| invalid("could not resolve to any addresses")))
+    Err(last.unwrap_or_else(no_addresses))
 }

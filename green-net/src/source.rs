@@ -500,14 +500,20 @@ impl<T: AsFd> Source<T> {
     /// match std's.
     pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
         let sock = socket2::SockRef::from(self.get_ref());
-        sock.set_read_timeout(as_std_sets(dur)?)?;
+        sock.set_read_timeout(as_std_sets(dur).map_err(|()| self.zero_timeout())?)?;
         store(&self.settings.read_timeout, sock.read_timeout()?)
+    }
+
+    /// std's own error for a zero timeout ([`crate::sys::zero_timeout_error`]).
+    #[cold]
+    fn zero_timeout(&self) -> io::Error {
+        crate::sys::zero_timeout_error(self.get_ref().as_fd())
     }
 
     /// std's `set_write_timeout`, as [`set_read_timeout`](Self::set_read_timeout).
     pub(crate) fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
         let sock = socket2::SockRef::from(self.get_ref());
-        sock.set_write_timeout(as_std_sets(dur)?)?;
+        sock.set_write_timeout(as_std_sets(dur).map_err(|()| self.zero_timeout())?)?;
         store(&self.settings.write_timeout, sock.write_timeout()?)
     }
 
@@ -563,14 +569,16 @@ impl<T: AsFd> AsRawFd for Source<T> {
 /// The timeout to hand socket2 so that the kernel gets the `timeval` std's
 /// setter passes: std refuses zero, and turns a duration under a
 /// microsecond (which truncates to `{0, 0}`, "no timeout") into one
-/// microsecond; socket2 truncates, so it gets the microsecond here.
-fn as_std_sets(dur: Option<Duration>) -> io::Result<Option<Duration>> {
+/// microsecond; socket2 truncates, so it gets the microsecond here. `Err`
+/// for zero: the caller gives std's error.
+fn as_std_sets(dur: Option<Duration>) -> Result<Option<Duration>, ()> {
     match dur {
-        Some(d) if d.is_zero() => Err(zero_timeout()),
+        Some(d) if d.is_zero() => Err(()),
         dur => Ok(dur.map(|d| d.max(Duration::from_micros(1)))),
     }
 }
 
+/// An error like std's for a zero timeout, where no socket is at hand.
 fn zero_timeout() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,

@@ -191,10 +191,9 @@ impl UdpSocket {
     /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let Some(addr) = addr.to_socket_addrs()?.next() else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no addresses to send data to",
-            ));
+            // std's own error, which it gives before any syscall.
+            let none: &[SocketAddr] = &[];
+            return self.source.get_ref().send_to(buf, none);
         };
         let addr = SockAddr::from(addr);
         self.source
