@@ -47,6 +47,15 @@ fn compare() {
         show(std_udp.set_read_timeout(Some(Duration::ZERO))),
         "a zero read timeout"
     );
+    // std connects first, then refuses to wait no time: a listener that
+    // accepts nothing still completes the handshake, so both get the error.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    assert_eq!(
+        show(TcpStream::connect_timeout(&addr, Duration::ZERO)),
+        show(std::net::TcpStream::connect_timeout(&addr, Duration::ZERO)),
+        "connect_timeout of zero"
+    );
     assert_eq!(
         show(udp.set_write_timeout(Some(Duration::ZERO))),
         show(std_udp.set_write_timeout(Some(Duration::ZERO))),

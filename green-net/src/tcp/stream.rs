@@ -360,10 +360,9 @@ fn connect_nonblocking(
         Err(e) => return Err(e),
     }
     if timeout.is_some_and(|t| t.is_zero()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "cannot set a 0 duration timeout",
-        ));
+        return Err(crate::sys::zero_timeout_error(std::os::fd::AsFd::as_fd(
+            source.get_ref(),
+        )));
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
