@@ -6,10 +6,10 @@
 //! a loop spins but the other threads still run; here it would be the only
 //! greenlet that ever runs.
 //!
-//! That includes `WouldBlock`, which reaches the caller only from a
-//! listener the user set non-blocking (or whose read timeout passed): a
-//! loop that skips it polls the listener, spinning as it would spin a std
-//! thread, but yielding each time, as the OS would preempt that thread.
+//! `WouldBlock` is not handled here: it reaches the caller only from a
+//! listener whose read timeout passed (the accept waited, the others ran)
+//! or one the user set non-blocking, whose `WouldBlock` lets the others run
+//! as any socket's does (`source::user_would_block`).
 
 use std::io;
 use std::time::Duration;
@@ -29,11 +29,12 @@ pub(crate) fn is_out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-/// After an accept failed with `e`: inside `green::run`, sleeps
-/// [`OUT_OF_RESOURCES_PAUSE`] when the process is out of resources and
-/// yields otherwise; outside it returns at once, as std's accept does.
+/// After an accept failed with `e` (not a `WouldBlock`): inside
+/// `green::run`, sleeps [`OUT_OF_RESOURCES_PAUSE`] when the process is out
+/// of resources and yields otherwise; outside it returns at once, as std's
+/// accept does.
 pub(crate) fn after_error(e: &io::Error) {
-    if !green::is_running() {
+    if !green::is_running() || e.kind() == io::ErrorKind::WouldBlock {
         return;
     }
     if is_out_of_resources(e) {

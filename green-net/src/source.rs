@@ -318,8 +318,9 @@ impl<T: AsFd> Source<T> {
     }
 
     /// A listener's `accept` through [`read_with`](Self::read_with); after
-    /// an error (`WouldBlock` in non-blocking mode too) the other greenlets
-    /// run before it is returned ([`crate::accept::after_error`]).
+    /// an error the other greenlets run before it is returned
+    /// ([`crate::accept::after_error`]; for `WouldBlock` in non-blocking
+    /// mode, [`user_would_block`]).
     pub(crate) fn accept_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let accepted = self.read_with(op);
         if let Err(e) = &accepted {
@@ -456,15 +457,16 @@ impl<T: AsFd> Source<T> {
     ) -> io::Result<R> {
         let mut try_now = try_first;
         loop {
+            let mut would_block = None;
             if try_now {
                 match op(self.get_ref()) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => would_block = Some(e),
                     result => return result,
                 }
             }
             try_now = true;
             if self.settings.nonblocking.load(Ordering::Relaxed) {
-                return Err(io::ErrorKind::WouldBlock.into());
+                return Err(user_would_block(would_block));
             }
             // The clock starts at the first wait, as a blocking syscall's
             // timeout starts when it blocks.
@@ -564,6 +566,18 @@ impl<T: AsFd> AsRawFd for Source<T> {
     fn as_raw_fd(&self) -> RawFd {
         self.get_ref().as_fd().as_raw_fd()
     }
+}
+
+/// The `WouldBlock` of a socket the user set non-blocking: the kernel's
+/// (`EAGAIN`, as std's), after letting the other greenlets run inside
+/// `green::run`, as the OS lets other threads run while one polls, so that
+/// a loop that retries on it cannot starve the greenlet it waits for.
+#[cold]
+fn user_would_block(e: Option<io::Error>) -> io::Error {
+    if green::is_running() {
+        green::yield_now();
+    }
+    e.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EAGAIN))
 }
 
 /// The timeout to hand socket2 so that the kernel gets the `timeval` std's

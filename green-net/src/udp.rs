@@ -796,8 +796,11 @@ impl UdpSocket {
     /// Moves this UDP socket into or out of nonblocking mode.
     ///
     /// In nonblocking mode, an operation that would block returns an error
-    /// of kind [`io::ErrorKind::WouldBlock`] instead of parking the
-    /// greenlet, exactly as std's nonblocking sockets do.
+    /// of kind [`io::ErrorKind::WouldBlock`] (the OS's `EAGAIN`) instead of
+    /// parking the greenlet, exactly as std's nonblocking sockets do. Inside
+    /// `green::run` it lets the other greenlets run first, as the OS lets
+    /// other threads run while one polls, so a loop that retries on
+    /// `WouldBlock` does not starve the greenlet it waits for.
     ///
     /// # Examples
     ///

@@ -124,7 +124,8 @@ impl UnixListener {
     /// descriptors or memory, a yield otherwise), so a loop that skips
     /// errors never starves the hub: in non-blocking mode too, where a loop
     /// that skips `WouldBlock` polls the listener (spinning, as it would
-    /// spin a std thread, but letting the others run each time).
+    /// spin a std thread, but letting the others run each time, as any
+    /// non-blocking socket's `WouldBlock` does).
     ///
     /// # Examples
     ///
