@@ -750,6 +750,12 @@ fn a_read_dir_cut_short_still_lists_every_entry() {
             let cut = green::spawn(move || theirs.borrow_mut().next());
             green::yield_now(); // it waits on the second batch's job
             cut.kill();
+            // The iterator is still away (its next `next` takes it back).
+            assert_eq!(
+                format!("{:?}", it.borrow()),
+                format!("{:?}", std::fs::read_dir(&dir.0).unwrap()),
+                "Debug while std's iterator is away, as std's"
+            );
             names.extend(it.borrow_mut().by_ref());
             names
         });

@@ -59,6 +59,8 @@ pub struct ReadDir {
     away: Option<Arc<Lent<Batch>>>,
     /// std's iterator has returned `None`.
     done: bool,
+    /// The directory as given, for Debug (std's prints it).
+    root: PathBuf,
 }
 
 impl ReadDir {
@@ -71,6 +73,7 @@ impl ReadDir {
                 inner: Some(inner),
                 away: None,
                 done: false,
+                root: path.to_path_buf(),
             });
         }
         pool::path_job(path, |p| {
@@ -81,6 +84,7 @@ impl ReadDir {
                 inner: Some(inner),
                 away: None,
                 done,
+                root: p.to_path_buf(),
             })
         })
     }
@@ -158,10 +162,8 @@ type Batch = (std::fs::ReadDir, VecDeque<io::Result<DirEntry>>, bool);
 /// As std's: `ReadDir("/the/dir")`.
 impl fmt::Debug for ReadDir {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.inner {
-            Some(inner) => fmt::Debug::fmt(inner, f),
-            None => f.write_str("ReadDir(..)"),
-        }
+        // What std's prints, also while a job has std's iterator.
+        f.debug_tuple("ReadDir").field(&self.root).finish()
     }
 }
 
