@@ -8,8 +8,9 @@
 //!
 //! `WouldBlock` is not handled here: it reaches the caller only from a
 //! listener whose read timeout passed (the accept waited, the others ran)
-//! or one the user set non-blocking, whose `WouldBlock` lets the others run
-//! as any socket's does (`source::user_would_block`).
+//! or one the user set non-blocking, whose `WouldBlock` returns at once as
+//! any non-blocking socket's does (`source::user_would_block`): a loop that
+//! retries on it spins the hub, as it spins a std thread (a known trap).
 
 use std::io;
 use std::time::Duration;

@@ -319,8 +319,9 @@ impl<T: AsFd> Source<T> {
 
     /// A listener's `accept` through [`read_with`](Self::read_with); after
     /// an error the other greenlets run before it is returned
-    /// ([`crate::accept::after_error`]; for `WouldBlock` in non-blocking
-    /// mode, [`user_would_block`]).
+    /// ([`crate::accept::after_error`]), but for `WouldBlock`: in
+    /// non-blocking mode it returns at once, as any socket's does
+    /// ([`user_would_block`]).
     pub(crate) fn accept_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let accepted = self.read_with(op);
         if let Err(e) = &accepted {
@@ -569,14 +570,12 @@ impl<T: AsFd> AsRawFd for Source<T> {
 }
 
 /// The `WouldBlock` of a socket the user set non-blocking: the kernel's
-/// (`EAGAIN`, as std's), after letting the other greenlets run inside
-/// `green::run`, as the OS lets other threads run while one polls, so that
-/// a loop that retries on it cannot starve the greenlet it waits for.
+/// (`EAGAIN`), as std's. Returned at once, without a switch: as with std
+/// and gevent, a non-blocking call never lets other greenlets run, so a
+/// greenlet may hold a borrow across it (a loop that retries on it spins
+/// the hub: a known trap).
 #[cold]
 fn user_would_block(e: Option<io::Error>) -> io::Error {
-    if green::is_running() {
-        green::yield_now();
-    }
     e.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EAGAIN))
 }
 

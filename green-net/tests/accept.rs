@@ -118,35 +118,3 @@ fn an_incoming_loop_that_skips_errors_lets_timers_and_io_run() {
         );
     });
 }
-
-/// A listener the user set non-blocking gives `WouldBlock` at once, as
-/// std's; a loop that skips it polls (spins, as it would spin a std
-/// thread), yielding each time inside `run`, so the client greenlet it
-/// waits for gets to connect (the loop never let it run).
-#[test]
-fn an_incoming_loop_that_skips_would_block_lets_the_hub_run() {
-    let _watchdog = util::watchdog();
-    green::run(|| {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.set_nonblocking(true).unwrap();
-        let addr = l.local_addr().unwrap();
-        let client = green::spawn(move || {
-            green::sleep(Duration::from_millis(20));
-            green_net::TcpStream::connect(addr).unwrap()
-        });
-        let start = Instant::now();
-        let mut polls = 0;
-        for conn in l.incoming() {
-            match conn {
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => polls += 1,
-                Err(e) => panic!("accept: {e}"),
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "no connection after {polls} polls: the client never ran"
-            );
-        }
-        client.join().unwrap();
-    });
-}

@@ -617,11 +617,11 @@ impl UnixDatagram {
     /// Moves the socket into or out of nonblocking mode.
     ///
     /// In nonblocking mode, an operation that would block returns an error
-    /// of kind [`io::ErrorKind::WouldBlock`] (the OS's `EAGAIN`) instead of
-    /// parking the greenlet, exactly as std's nonblocking sockets do. Inside
-    /// `green::run` it lets the other greenlets run first, as the OS lets
-    /// other threads run while one polls, so a loop that retries on
-    /// `WouldBlock` does not starve the greenlet it waits for.
+    /// of kind [`io::ErrorKind::WouldBlock`] (the OS's `EAGAIN`) at once,
+    /// without parking the greenlet or letting others run, exactly as std's
+    /// nonblocking sockets do. A loop that retries on `WouldBlock` therefore
+    /// keeps the hub busy (see README's known traps): wait with
+    /// `green::io::wait_readable`/`wait_writable`, or stay in blocking mode.
     ///
     /// # Examples
     ///

@@ -122,10 +122,9 @@ impl UnixListener {
     /// process is out of file descriptors. Inside `green::run`, an error
     /// lets the other greenlets run before it is returned (5 ms when out of
     /// descriptors or memory, a yield otherwise), so a loop that skips
-    /// errors never starves the hub: in non-blocking mode too, where a loop
-    /// that skips `WouldBlock` polls the listener (spinning, as it would
-    /// spin a std thread, but letting the others run each time, as any
-    /// non-blocking socket's `WouldBlock` does).
+    /// errors never starves the hub. `WouldBlock` in non-blocking mode is
+    /// returned at once, as any non-blocking socket's: a loop that skips it
+    /// polls the listener and keeps the hub busy (see README's known traps).
     ///
     /// # Examples
     ///
@@ -195,8 +194,7 @@ impl UnixListener {
     /// Moves the socket into or out of nonblocking mode.
     ///
     /// In non-blocking mode [`accept`](Self::accept) returns
-    /// [`io::ErrorKind::WouldBlock`] instead of waiting (inside
-    /// `green::run`, after a yield: see its errors).
+    /// [`io::ErrorKind::WouldBlock`] at once instead of waiting.
     ///
     /// # Examples
     ///
