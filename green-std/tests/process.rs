@@ -372,12 +372,22 @@ fn an_output_cut_short_leaves_the_command_as_it_was() {
         c
     };
     let want = format!("{:#?}", make());
+    let want2 = want.clone();
     let (after_timeout, ticks, after_kill, out, escaped) = within(move || {
         green::run(move || {
             let mut cmd = Command::from(make());
             let cut = green::timeout(Duration::from_millis(20), || cmd.output());
             assert!(cut.is_err(), "the child sleeps for 200 ms");
-            let (after_timeout, ticks) = ticks_during(|| format!("{cmd:#?}"));
+            // Debug does not wait for the child: it prints the command as
+            // it was lent (logging it in the timeout's error path must not
+            // wait for a child that may never end).
+            let (shown, waited) = ticks_during(|| format!("{cmd:#?}"));
+            assert_eq!(shown, want2, "Debug while away");
+            assert!(waited <= 1, "Debug waited for the child: {waited} ticks");
+            let (after_timeout, ticks) = ticks_during(|| {
+                cmd.get_program(); // waits for the child
+                format!("{cmd:#?}")
+            });
             let cmd = Rc::new(std::cell::RefCell::new(cmd));
             let theirs = cmd.clone();
             let killed = green::spawn(move || theirs.borrow_mut().output());

@@ -35,6 +35,9 @@ pub struct Command {
     /// Where a command lent to the pool comes back (see
     /// [`Command::std_output`]); `None` when it never left.
     away: Option<Arc<Lent<std::process::Command>>>,
+    /// The command's Debug output, plain and with `{:#?}`, taken as it was
+    /// lent: Debug prints it while the command is away, without waiting.
+    shown_away: Option<Box<[String; 2]>>,
     /// Which of stdin, stdout, stderr the caller configured: `output` gives
     /// the others its defaults, as std's does, for that call only.
     configured: [bool; 3],
@@ -63,6 +66,7 @@ impl Command {
         Command {
             inner: OnceLock::from(inner),
             away: None,
+            shown_away: None,
             configured: [false; 3],
             std_stdio,
         }
@@ -265,7 +269,8 @@ impl Command {
     /// still runs to its end on the pool, and the std command stays with it
     /// until then: the next use of this `Command` waits for that child (the
     /// greenlet parks inside `run`, the thread blocks outside), then finds
-    /// the command as it was.
+    /// the command as it was. Its Debug output does not wait: it prints the
+    /// command as it was lent.
     ///
     /// # Examples
     ///
@@ -299,6 +304,7 @@ impl Command {
             return self.std_mut().output();
         }
         let mut inner = self.take_std();
+        self.shown_away = Some(Box::new([format!("{inner:?}"), format!("{inner:#?}")]));
         // From here on the command is away until the job gives it back,
         // whether this greenlet returns below or is unwound in the wait.
         let away = Arc::new(Lent::new());
@@ -441,6 +447,7 @@ impl Command {
     fn std_mut(&mut self) -> &mut std::process::Command {
         self.std();
         self.away = None;
+        self.shown_away = None;
         self.inner.get_mut().expect("the command is back")
     }
 
@@ -477,7 +484,12 @@ impl fmt::Debug for Command {
     /// assert_eq!(format!("{cmd:?}"), r#""echo" "hi""#);
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.std(), f)
+        // A command still away with a child that outlived an `output` cut
+        // short prints as it was lent, without waiting for that child.
+        match (self.inner.get(), &self.shown_away) {
+            (None, Some(shown)) => f.write_str(&shown[usize::from(f.alternate())]),
+            _ => fmt::Debug::fmt(self.std(), f),
+        }
     }
 }
 
