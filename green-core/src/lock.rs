@@ -48,6 +48,9 @@ pub struct Semaphore {
     raw: RawSemaphore,
     /// Permits currently free (mirrors the raw count, for `available`).
     free: AtomicUsize,
+    /// Permits in all, free or held: what `add_permits` may not take past
+    /// `usize::MAX`, so that `free` never can.
+    total: AtomicUsize,
 }
 
 /// A permit of a [`Semaphore`]; returned when dropped.
@@ -68,6 +71,7 @@ impl Semaphore {
         Semaphore {
             raw: RawSemaphore::new(permits),
             free: AtomicUsize::new(permits),
+            total: AtomicUsize::new(permits),
         }
     }
 
@@ -127,8 +131,8 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the free permits would then be more than `usize::MAX`; the
-    /// semaphore is left as it was.
+    /// If the permits, free and held, would then be more than `usize::MAX`;
+    /// the semaphore is left as it was.
     ///
     /// # Examples
     ///
@@ -139,16 +143,22 @@ impl Semaphore {
     /// ```
     pub fn add_permits(&self, n: usize) {
         let added = self
-            .free
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |free| {
-                free.checked_add(n)
+            .total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                total.checked_add(n)
             });
-        if let Err(free) = added {
+        if let Err(total) = added {
             panic!(
-                "green::lock::Semaphore::add_permits: {free} free permits and {n} more \
-                 would be more than usize::MAX"
+                "green::lock::Semaphore::add_permits: {total} permits (free and held) and {n} \
+                 more would be more than usize::MAX"
             );
         }
+        self.give_back(n);
+    }
+
+    /// Makes `n` permits free (added, or returned by their holder).
+    fn give_back(&self, n: usize) {
+        self.free.fetch_add(n, Ordering::Relaxed);
         self.raw.release(n);
     }
 
@@ -181,7 +191,7 @@ impl SemaphorePermit<'_> {
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.sem.add_permits(1);
+        self.sem.give_back(1);
     }
 }
 

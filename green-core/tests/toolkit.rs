@@ -270,6 +270,19 @@ fn adding_permits_past_usize_max_is_a_clear_panic_that_changes_nothing() {
     assert_eq!(sem.available_permits(), usize::MAX);
     green::run(|| drop(sem.acquire()));
     assert_eq!(sem.available_permits(), usize::MAX);
+    // Held permits count too: their return could not overflow otherwise
+    // (it panicked in the permit's drop).
+    let sem = Semaphore::new(1);
+    green::run(|| {
+        let held = sem.acquire();
+        let err =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.add_permits(usize::MAX)))
+                .unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("more than usize::MAX"), "{msg}");
+        drop(held);
+    });
+    assert_eq!(sem.available_permits(), 1);
 }
 
 #[test]
