@@ -17,6 +17,10 @@ pub(crate) fn number(name: &str, what: &str, min: usize) -> Option<usize> {
     }
     match text.and_then(|t| t.parse::<usize>().ok()) {
         Some(n) if n >= min => Some(n),
+        _ if min == 0 => panic!(
+            "green: the environment variable {name}={value:?} is not a number of {what} \
+             (a whole number)"
+        ),
         _ => panic!(
             "green: the environment variable {name}={value:?} is not a number of {what} \
              (a whole number, at least {min})"

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::greenlet::WaitKind;
@@ -23,7 +23,6 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 struct Pool {
     state: Mutex<State>,
     work: Condvar,
-    max: usize,
     /// Worker threads alive (idle or busy).
     threads: AtomicUsize,
 }
@@ -39,9 +38,18 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
         idle: 0,
     }),
     work: Condvar::new(),
-    max: crate::env::number("GREEN_BLOCKING_THREADS", "threads", 1).unwrap_or(DEFAULT_MAX_THREADS),
     threads: AtomicUsize::new(0),
 });
+
+/// The most worker threads: `GREEN_BLOCKING_THREADS`, or 64. Read into a
+/// `OnceLock`, not the pool's `LazyLock`: a bad value panics at every use
+/// with the same clear message, instead of poisoning the pool for good.
+fn max_threads() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        crate::env::number("GREEN_BLOCKING_THREADS", "threads", 1).unwrap_or(DEFAULT_MAX_THREADS)
+    })
+}
 
 /// Workers of the blocking pool that are idle with no queued job waiting
 /// for them: they cannot wake anyone until a new job comes.
@@ -56,6 +64,7 @@ pub(crate) fn quiet_pool_threads() -> usize {
 
 impl Pool {
     fn submit(&'static self, job: Job) {
+        let max = max_threads();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.queue.push_back(job);
         // An idle thread already woken for an earlier job still counts as
@@ -67,7 +76,7 @@ impl Pool {
             self.work.notify_one();
             return;
         }
-        if self.threads.load(Ordering::Acquire) >= self.max {
+        if self.threads.load(Ordering::Acquire) >= max {
             return; // a busy worker takes it when done
         }
         drop(state);

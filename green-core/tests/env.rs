@@ -62,3 +62,28 @@ fn numbers_with_spaces_and_empty_values_are_accepted() {
         );
     }
 }
+
+/// The pool's size is not read inside its lazy initialiser: a bad value
+/// there poisoned it, and the second use said only "LazyLock instance has
+/// previously been poisoned".
+#[test]
+fn a_bad_pool_size_is_reported_clearly_at_every_use() {
+    let test = "a_bad_pool_size_is_reported_clearly_at_every_use";
+    let out = util::in_child(test, &[("GREEN_BLOCKING_THREADS", "many")], || {
+        green::run(|| {
+            for _ in 0..2 {
+                let err = std::panic::catch_unwind(|| green::unblock(|| ())).unwrap_err();
+                println!("use: {}", util::panic_message(&*err));
+            }
+        });
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(
+        out.stdout
+            .matches(r#"use: green: the environment variable GREEN_BLOCKING_THREADS="many""#)
+            .count(),
+        2,
+        "{}",
+        out.describe()
+    );
+}
