@@ -3,7 +3,8 @@
 //! timeout fired) while it waited: the owner's next use waits for it
 //! instead of finding it gone.
 
-use std::sync::{Mutex, PoisonError};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use green::event::Event;
 
@@ -14,18 +15,26 @@ pub(crate) struct Lent<T> {
     back: Event,
 }
 
+/// The value as the job holds it: handed back when dropped, whether the
+/// job ran to its end, panicked, or was dropped without running (a pool
+/// that could not take it).
+pub(crate) struct Loan<T> {
+    value: Option<T>,
+    lent: Arc<Lent<T>>,
+}
+
 impl<T> Lent<T> {
-    pub(crate) fn new() -> Lent<T> {
-        Lent {
+    /// Lends `value`: the owner keeps the `Lent`, the job takes the `Loan`.
+    pub(crate) fn lend(value: T) -> (Arc<Lent<T>>, Loan<T>) {
+        let lent = Arc::new(Lent {
             slot: Mutex::new(None),
             back: Event::new(),
-        }
-    }
-
-    /// Hands the value back, on the job's thread.
-    pub(crate) fn give_back(&self, value: T) {
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
-        self.back.set();
+        });
+        let loan = Loan {
+            value: Some(value),
+            lent: lent.clone(),
+        };
+        (lent, loan)
     }
 
     /// Waits until the job has handed the value back (the greenlet parks
@@ -36,5 +45,37 @@ impl<T> Lent<T> {
         self.back.wait();
         let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         f(slot.take())
+    }
+}
+
+impl<T> Deref for Loan<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+            .as_ref()
+            .expect("a loan holds its value until dropped")
+    }
+}
+
+impl<T> DerefMut for Loan<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value
+            .as_mut()
+            .expect("a loan holds its value until dropped")
+    }
+}
+
+impl<T> Drop for Loan<T> {
+    /// Hands the value back, on the job's thread (or wherever the job was
+    /// dropped).
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            *self
+                .lent
+                .slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(value);
+        }
+        self.lent.back.set();
     }
 }

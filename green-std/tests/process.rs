@@ -511,3 +511,40 @@ fn an_end_adopted_from_a_file_keeps_its_offset_and_append_mode() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123456789AB");
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A job the pool cannot take (here: a bad `GREEN_BLOCKING_THREADS`, which
+/// panics as the job is submitted) is dropped without running: the command
+/// lent to it comes back all the same. The next use waited forever before.
+#[test]
+fn a_command_lent_to_a_job_that_never_runs_comes_back() {
+    const TEST: &str = "a_command_lent_to_a_job_that_never_runs_comes_back";
+    if std::env::var_os("GREEN_STD_LOAN_CHILD").is_some() {
+        green::run(|| {
+            let mut cmd = Command::from(std::process::Command::new("true"));
+            let submit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd.output()));
+            assert!(submit.is_err(), "the pool refuses the job");
+            assert_eq!(cmd.get_program(), "true");
+            println!("given back");
+        });
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+        .env("GREEN_STD_LOAN_CHILD", "1")
+        .env("GREEN_BLOCKING_THREADS", "garbage")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the command was never given back: the child hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.contains("given back"), "{stdout}");
+}

@@ -12,7 +12,6 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, DirEntryExt};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -119,20 +118,14 @@ impl Iterator for ReadDir {
             self.done = next.is_none();
             return next.map(|entry| entry.map(DirEntry::from_std));
         }
-        let mut inner = self.inner.take()?;
+        let inner = self.inner.take()?;
         // Away until the job gives it back, whether this greenlet returns
-        // below or is unwound in the wait.
-        let away = Arc::new(Lent::new());
-        self.away = Some(away.clone());
+        // below or is unwound in the wait (or the job never runs).
+        let (away, mut loan) = Lent::lend((inner, VecDeque::new(), false));
+        self.away = Some(away);
         pool::job(move || {
-            let batch = panic::catch_unwind(AssertUnwindSafe(|| read_batch(&mut inner)));
-            match batch {
-                Ok((ahead, done)) => away.give_back((inner, ahead, done)),
-                Err(payload) => {
-                    away.give_back((inner, VecDeque::new(), false));
-                    panic::resume_unwind(payload);
-                }
-            }
+            let (inner, ahead, done) = &mut *loan;
+            (*ahead, *done) = read_batch(inner);
         });
         self.next()
     }

@@ -4,7 +4,6 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::process::{CommandArgs, CommandEnvs, ExitStatus, Output, Stdio};
 use std::sync::{Arc, OnceLock};
@@ -303,17 +302,14 @@ impl Command {
         if !green::is_running() {
             return self.std_mut().output();
         }
-        let mut inner = self.take_std();
+        let inner = self.take_std();
         self.shown_away = Some(Box::new([format!("{inner:?}"), format!("{inner:#?}")]));
         // From here on the command is away until the job gives it back,
         // whether this greenlet returns below or is unwound in the wait.
-        let away = Arc::new(Lent::new());
-        self.away = Some(away.clone());
-        let out = green::unblock(move || {
-            let out = panic::catch_unwind(AssertUnwindSafe(|| inner.output()));
-            away.give_back(inner);
-            out.unwrap_or_else(|payload| panic::resume_unwind(payload))
-        });
+        let (away, mut loan) = Lent::lend(inner);
+        self.away = Some(away);
+        // The loan goes back as the job ends, or if it never runs.
+        let out = green::unblock(move || loan.output());
         // Back already (the job gave it back before it returned): no wait.
         self.std_mut();
         out
