@@ -383,10 +383,11 @@ impl<T: AsFd> Source<T> {
     }
 
     /// After a write that sent some bytes failed with `e`: keeps `e` for
-    /// the next call ([`Settings::error`]) if the send took it from the
-    /// socket's pending error, as every error but these does: `EPIPE`
-    /// (the socket's shut state, which the next send meets again),
-    /// `EAGAIN` (the write timeout) and a passing want of memory.
+    /// the next call ([`Settings::error`]) if it is one the send took from
+    /// the socket's pending error (a reset, an unreachable host, a
+    /// keepalive's timeout…), which the kernel's write would have left
+    /// there. Others are not the socket's to report again: `EAGAIN` (the
+    /// write timeout), a want of memory, or an error of the wait itself.
     ///
     /// After `EPIPE` the socket's pending error is dropped: the kernel's
     /// own write takes it as it waits for room, before it sees the peer
@@ -399,8 +400,18 @@ impl<T: AsFd> Source<T> {
             Some(libc::EPIPE) => {
                 let _ = socket2::SockRef::from(self.get_ref()).take_error();
             }
-            None | Some(libc::EAGAIN | libc::EINTR | libc::ENOMEM | libc::ENOBUFS) => {}
-            Some(code) => self.settings.error.store(code, Ordering::Relaxed),
+            Some(
+                code @ (libc::ECONNRESET
+                | libc::ECONNREFUSED
+                | libc::ECONNABORTED
+                | libc::ETIMEDOUT
+                | libc::EHOSTUNREACH
+                | libc::EHOSTDOWN
+                | libc::ENETUNREACH
+                | libc::ENETDOWN
+                | libc::EPROTO),
+            ) => self.settings.error.store(code, Ordering::Relaxed),
+            _ => {}
         }
     }
 
