@@ -233,7 +233,8 @@ impl<'scope, T> ScopedSendJoinHandle<'scope, T> {
     }
 
     /// Whether the greenlet or thread has finished running its closure.
-    /// Does not block.
+    /// Does not wait for it (at most for the moment a thread takes to
+    /// store its result, under the lock both share).
     ///
     /// # Examples
     ///
