@@ -1134,41 +1134,118 @@ fn a_read_cut_short_hands_its_bytes_to_the_next_read() {
 
 #[test]
 fn a_write_after_a_read_cut_short_waits_for_its_job() {
-    // On a std thread a read, then a write, of one file happen in that
-    // order. The read cut short still runs on the pool: the write must wait
-    // for it, or the read takes the bytes the write itself puts in the FIFO.
+    // A regular file has one cursor: on a std thread a read, then a write,
+    // happen in that order, and a read the program never saw leaves the
+    // cursor where it was. The read cut short still runs on the pool: the
+    // write waits for it, then puts the cursor back before writing.
     within(|| {
         let dir = TempDir::new("cut-order");
+        let path = dir.join("big");
+        let data = pattern(64 << 20, 11);
+        std::fs::write(&path, &data).unwrap();
+        green::run(|| -> io::Result<()> {
+            let file = Rc::new(File::options().read(true).write(true).open(&path)?);
+            let reader = green::spawn({
+                let file = file.clone();
+                move || (&*file).read_to_end(&mut Vec::new())
+            });
+            green::yield_now(); // it waits on its job, reading 64 MiB
+            reader.kill();
+            assert!(reader.join().unwrap_err().is_killed());
+            (&*file).write_all(b"ab")?;
+            assert_eq!((&*file).stream_position()?, 2);
+            let mut next = [0; 4];
+            (&*file).read_exact(&mut next)?;
+            assert_eq!(next[..], data[2..6]);
+            Ok(())
+        })
+        .unwrap();
+        let disk = std::fs::read(&path).unwrap();
+        assert_eq!(disk[..2], b"ab"[..]);
+        assert!(disk[2..] == data[2..], "the write went elsewhere");
+    });
+}
+
+#[test]
+fn on_a_fifo_a_write_does_not_wait_for_a_read_cut_short() {
+    // A file without a cursor (a FIFO, pipe, tty, socket) carries two
+    // streams: on std threads a write goes through while a read of the same
+    // file blocks, and that read gets what comes. So "read with a timeout,
+    // then send the next command" must work: the write must not wait for
+    // the read cut short, which itself waits for the write's bytes.
+    within(|| {
+        let dir = TempDir::new("cut-fifo-write");
         let path = fifo(&dir, "fifo");
         let got = green::run(|| -> io::Result<Vec<u8>> {
-            let mut ours = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)?;
             let file = File::options().read(true).write(true).open(&path)?;
             assert!(green::timeout(CUT, || (&file).read(&mut [0; 16])).is_err());
-            let written = Rc::new(green::event::Event::new());
-            let other = green::spawn({
-                let written = written.clone();
-                move || {
-                    // before the fix the write below returned at once;
-                    // after it, it waits for the read, and so for this
-                    let _ = green::timeout(Duration::from_millis(200), || written.wait());
-                    ours.write_all(b"abc")
-                }
-            });
-            (&file).write_all(b"xyz")?;
-            written.set();
-            other.join().unwrap()?;
-            let mut got = [0; 6];
+            match green::timeout(Duration::from_secs(5), || (&file).write_all(b"ping")) {
+                Ok(written) => written?,
+                Err(_) => panic!("the write waited for the read cut short, which waits for it"),
+            }
+            // the read cut short took "ping", as a std thread's blocked read
+            // would have: the next reads get it, once, then what follows
+            (&file).write_all(b"pong")?;
+            let mut got = [0; 8];
             match green::timeout(Duration::from_secs(5), || (&file).read_exact(&mut got)) {
                 Ok(read) => read?,
-                Err(_) => panic!("the read cut short took the write's bytes"),
+                Err(_) => panic!("bytes lost to the read cut short"),
             }
             Ok(got.to_vec())
         })
         .unwrap();
-        assert_eq!(got, b"abcxyz");
+        assert_eq!(got, b"pingpong");
+    });
+}
+
+#[test]
+fn on_a_fifo_a_read_does_not_wait_for_a_write_cut_short_and_writes_keep_their_order() {
+    // The other way round: a write cut short while the pipe is full waits
+    // for a reader; the file's own read drains the pipe (as on std threads)
+    // instead of waiting for that write. The next write still waits for it:
+    // the bytes of two writes never mix or swap.
+    within(|| {
+        let dir = TempDir::new("cut-fifo-writes");
+        let path = fifo(&dir, "fifo");
+        let first = pattern(200_000, 5);
+        let got = green::run(|| -> io::Result<Vec<u8>> {
+            let file = Rc::new(File::options().read(true).write(true).open(&path)?);
+            let mut filler = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)?;
+            let mut full = 0;
+            loop {
+                match filler.write(&[b'.'; 4096]) {
+                    Ok(n) => full += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            // the pipe is full: the write waits on the pool
+            let cut = green::timeout(CUT, || (&*file).write_all(&first));
+            assert!(cut.is_err(), "the pipe was full");
+            let second = green::spawn({
+                let file = file.clone();
+                move || (&*file).write_all(b"second")
+            });
+            green::yield_now(); // it waits for the first write's job
+            let mut got = vec![0; full + first.len() + 6];
+            match green::timeout(Duration::from_secs(10), || (&*file).read_exact(&mut got)) {
+                Ok(read) => read?,
+                Err(_) => panic!("the read waited for the write cut short, which waits for it"),
+            }
+            second.join().unwrap()?;
+            Ok(got)
+        })
+        .unwrap();
+        let full = got.len() - first.len() - 6;
+        assert!(got[..full].iter().all(|&b| b == b'.'));
+        assert!(
+            got[full..full + first.len()] == first[..],
+            "the writes mixed"
+        );
+        assert_eq!(got[full + first.len()..], b"second"[..]);
     });
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::lane::{Lane, Left};
+use super::lane::{Lane, Left, Stream};
 use super::pool;
 use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};
 
@@ -31,15 +31,15 @@ use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};
 ///
 /// - every later operation on the file or its clones (including `flush`
 ///   and the conversions into std's types) first waits for that job,
-///   parking inside `run` (blocking outside);
+///   parking inside `run` (blocking outside); but see below for a file
+///   without a cursor;
 /// - the bytes a read cut short read (those of `read_exact`, `read_to_end`
 ///   and `read_to_string` too, even when they then failed or met the end of
 ///   the file) are the next ones the program reads: the next reads return
 ///   them, before reading more. Any other operation (a seek, a write, a
 ///   positioned read…) first seeks back over those not returned yet, so the
 ///   cursor is std's, just after the bytes the program has read, and they
-///   are read again from the file. Where the file cannot seek (a pipe, a
-///   FIFO), they stay for the reads; `seek` fails there as std's does;
+///   are read again from the file;
 /// - the error of a write (or `write_at`, `sync_all`, `sync_data`) cut
 ///   short is returned, once, by the next `write`, `write_all`, `write_at`,
 ///   `flush`, `sync_all` or `sync_data`, instead of making that call. A
@@ -47,11 +47,29 @@ use super::{FileTimes, Metadata, OpenOptions, Permissions, TryLockError};
 ///   `write_all` cut short writes up to the end of the 8 MiB it was
 ///   writing.
 ///
+/// A file without a cursor (a pipe, a FIFO, a socket, a tty: `lseek` fails
+/// with `ESPIPE`) carries two independent streams, as std's file does on
+/// two threads, where a write goes through while a read of the same file
+/// waits for data (and may get what the write sends), and a read drains
+/// what a blocked write waits to add. So there:
+///
+/// - a read waits only for the reads cut short (their bytes come first, in
+///   order), never for a write cut short;
+/// - every other operation (a write, `flush`, a sync, `set_len`, a seek, a
+///   lock, `metadata`…) waits only for those others cut short, never for a
+///   read: "read with a timeout, then send the next command" works on a
+///   tty, a serial port, a FIFO or a socket. Two writes never swap;
+/// - positioned reads and writes fail at once (`ESPIPE`, as std's) and
+///   wait for nothing; a seek fails as std's does;
+/// - the bytes of a read cut short stay for the reads.
+///
 /// Clones made with [`try_clone`](File::try_clone) share all of this, as
 /// they share the cursor. Other operations cut short leave nothing: the
 /// program, unwound, never learns whether they ran, but they ran before
-/// anything after them. Converting a file into std's types drops what is
-/// left (on a pipe, the bytes; a write's error).
+/// anything after them that waits for them. Converting a file into std's
+/// types (`From`, [`IntoRawFd`], `OwnedFd`, `Stdio`) waits for every job
+/// cut short, reads too on a file without a cursor, and drops what is left
+/// (on a file without a cursor, the bytes; a write's error).
 ///
 /// # Notes
 ///
@@ -106,21 +124,21 @@ impl File {
         &self.inner.std
     }
 
-    /// Waits for this file's jobs cut short (see `lane.rs`). Outside `run`
-    /// it then seeks back over the bytes they left here; inside, it returns
-    /// whether the operation's job must, first.
-    pub(super) fn ready(&self) -> bool {
-        let back = self.inner.lane.settle(|found| found.has_bytes());
+    /// Waits for this file's jobs cut short that an operation of `stream`
+    /// waits for (see `lane.rs`). Outside `run` it then seeks back over the
+    /// bytes they left here; inside, it returns whether the operation's job
+    /// must, first.
+    pub(super) fn ready(&self, stream: Stream) -> bool {
+        let back = self.inner.lane.settle(stream, |found| found.has_bytes());
         self.back_here(back.unwrap_or(false))
     }
 
     /// [`ready`](File::ready) for a write, flush or sync: the error of a
     /// write cut short is returned instead, once.
-    pub(super) fn ready_to_write(&self) -> io::Result<bool> {
-        let back = self
-            .inner
-            .lane
-            .settle(|found| found.error().map_or(Ok(found.has_bytes()), Err));
+    pub(super) fn ready_to_write(&self, stream: Stream) -> io::Result<bool> {
+        let back = self.inner.lane.settle(stream, |found| {
+            found.error().map_or(Ok(found.has_bytes()), Err)
+        });
         Ok(self.back_here(back.transpose()?.unwrap_or(false)))
     }
 
@@ -136,7 +154,7 @@ impl File {
     /// Waits for this file's jobs cut short, then takes what `f` takes of
     /// the bytes they left, if any are.
     pub(super) fn left_bytes<T>(&self, f: impl FnOnce(&mut VecDeque<u8>) -> T) -> Option<T> {
-        let taken = self.inner.lane.settle(|found| {
+        let taken = self.inner.lane.settle(Stream::Reads, |found| {
             let bytes = found.bytes();
             (!bytes.is_empty()).then(|| f(bytes))
         });
@@ -144,13 +162,14 @@ impl File {
     }
 
     /// Runs `op` on this file as one pool job, once the jobs cut short of
-    /// this file are done (on the calling thread outside `run`).
+    /// this file are done (on the calling thread outside `run`); on a file
+    /// without a cursor, but for reads.
     pub(super) fn job<R: Send + 'static>(
         &self,
         op: impl FnOnce(&std::fs::File) -> R + Send + 'static,
     ) -> R {
-        let back = self.ready();
-        self.run(back, &[], Left::nothing, op)
+        let back = self.ready(Stream::Rest);
+        self.run(Stream::Rest, back, &[], Left::nothing, op)
     }
 
     /// [`job`](File::job) for a write or sync: a write cut short's error
@@ -159,17 +178,19 @@ impl File {
         &self,
         op: impl FnOnce(&std::fs::File) -> io::Result<R> + Send + 'static,
     ) -> io::Result<R> {
-        let back = self.ready_to_write()?;
-        self.run(back, &[], Left::error, op)
+        let back = self.ready_to_write(Stream::Rest)?;
+        self.run(Stream::Rest, back, &[], Left::error, op)
     }
 
-    /// Runs `op` as one pool job (on the calling thread outside `run`),
-    /// once the caller is [`ready`](File::ready): the job first seeks back
-    /// over bytes left if `back`. If this greenlet is unwound meanwhile,
-    /// the lane gets `taken` (bytes this call had read and can no longer
-    /// hand out) and what `leave` makes of the result.
+    /// Runs `op`, an operation of `stream`, as one pool job (on the
+    /// calling thread outside `run`), once the caller is
+    /// [`ready`](File::ready): the job first seeks back over bytes left if
+    /// `back`. If this greenlet is unwound meanwhile, the lane gets `taken`
+    /// (bytes this call had read and can no longer hand out) and what
+    /// `leave` makes of the result.
     pub(super) fn run<R: Send + 'static>(
         &self,
+        stream: Stream,
         back: bool,
         taken: &[u8],
         leave: fn(R) -> Left,
@@ -189,7 +210,9 @@ impl File {
         };
         let waiting = Waiting {
             lane,
+            file: &self.inner.std,
             ticket,
+            stream,
             taken,
             armed: true,
         };
@@ -204,11 +227,13 @@ impl File {
         end.take()
     }
 
-    /// std's file, out of the `Arc`, once jobs cut short are done and the
-    /// bytes they left are sought back over where the file can.
+    /// std's file, out of the `Arc`, once all jobs cut short are done
+    /// (reads too, on a file without a cursor) and the bytes they left are
+    /// sought back over where the file can.
     fn into_std(self) -> std::fs::File {
         if self.inner.lane.is_busy() {
-            self.job(|_| ());
+            let back = self.ready(Stream::All);
+            self.run(Stream::Rest, back, &[], Left::nothing, |_| ());
         }
         Arc::try_unwrap(self.inner)
             .map(|inner| inner.std)
@@ -755,7 +780,9 @@ impl<R> Drop for JobEnd<R> {
 /// unwound while its job ran.
 struct Waiting<'a> {
     lane: &'a Lane,
+    file: &'a std::fs::File,
     ticket: u64,
+    stream: Stream,
     taken: &'a [u8],
     armed: bool,
 }
@@ -769,7 +796,8 @@ impl Waiting<'_> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.lane.greenlet_gone(self.ticket, self.taken);
+            self.lane
+                .greenlet_gone(self.file, self.ticket, self.stream, self.taken);
         }
     }
 }

@@ -4,15 +4,21 @@
 //!
 //! A job cut short runs to its end on the pool. Until then, every later
 //! operation on the file (or a clone: they share one lane, as they share
-//! one cursor) waits for it, parking inside `run`, blocking outside. When it
-//! ends, it leaves what the program never saw:
+//! one cursor) waits for it, parking inside `run`, blocking outside. On a
+//! file without a cursor (a pipe, FIFO, socket, tty), reads and the rest
+//! are two independent streams, as with std's file on two threads: an
+//! operation waits only for the jobs of its own stream (see [`Stream`]),
+//! so a write goes through while a read cut short waits for data, and a
+//! read drains what a write cut short waits to add. Conversions into
+//! std's types wait for every job. When it ends, a job cut short leaves
+//! what the program never saw:
 //!
 //! - a read, the bytes it read (with the bytes its call had already taken,
 //!   for a `read_exact` in several jobs): the next reads return them first.
 //!   The next operation of any other kind first seeks back over those not
 //!   yet read, on its job, and drops them, so the cursor is std's (just
 //!   after the bytes handed out) and they are read again from the file;
-//!   where the file cannot seek (a pipe, a FIFO), they stay for the reads.
+//!   where the file has no cursor, they stay for the reads.
 //! - a write, its error: the next write, flush or sync returns it.
 //!
 //! The greenlet and its job part at an unknown moment: the job may end
@@ -21,6 +27,11 @@
 //! parting under it, and whichever comes second hands the leftovers on.
 //! Until the job's half is in, the lane is busy and operations wait.
 //!
+//! Whether the file has a cursor is asked once, when the lane first
+//! records a greenlet unwound (`greenlet_gone`, on the hub's thread,
+//! before anything is pending), from the file's type, without waiting:
+//! see `sys::fd::has_cursor`.
+//!
 //! The common path touches none of it: an operation reads one flag, a job
 //! takes a ticket (an uncontended atomic add), and the result's taker
 //! disarms both halves without a lock.
@@ -28,10 +39,47 @@
 use std::collections::VecDeque;
 use std::io::{self, Seek, SeekFrom};
 use std::mem;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use green::event::Event;
+
+use crate::sys::fd::has_cursor;
+
+/// Which stream an operation (or its job) belongs to: what it waits for on
+/// a file without a cursor. On a file with one, every operation waits for
+/// every job cut short: they all move or depend on the one cursor.
+///
+/// Without a cursor, reads and writes are independent, as with std's file
+/// on two threads: a write goes through while a read waits for data (which
+/// the write may be the one to bring), and a read drains what a blocked
+/// write waits to add. Only the order within a stream matters: reads hand
+/// on their bytes in order, writes must not swap.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Stream {
+    /// `read`, `read_exact`, `read_to_end`…: without a cursor, they wait
+    /// for reads only.
+    Reads,
+    /// Everything else that acts on the file (writes, flushes, syncs,
+    /// `set_len`, seeks, locks, metadata…): without a cursor, it waits for
+    /// these only, not for reads.
+    Rest,
+    /// Positioned reads and writes: without a cursor they fail at once
+    /// (`ESPIPE`, as std's do), so there they wait for nothing and take
+    /// nothing (neither bytes nor a write's error), and only conversions
+    /// wait for them.
+    Apart,
+    /// Conversions into std's types: they wait for everything.
+    All,
+}
+
+impl Stream {
+    /// Whether an operation of this stream waits for a job of `job`'s.
+    fn waits_for(self, job: Stream, cursor: bool) -> bool {
+        cursor || self == Stream::All || (self == job && self != Stream::Apart)
+    }
+}
 
 /// What a job cut short leaves: bytes read, or a write's error.
 #[derive(Default)]
@@ -69,6 +117,9 @@ pub(super) struct Lane {
     busy: AtomicBool,
     /// The next job's ticket.
     tickets: AtomicU64,
+    /// Whether the file has a cursor: known from the first greenlet
+    /// unwound, before anything is pending.
+    cursor: OnceLock<bool>,
     state: Mutex<State>,
 }
 
@@ -76,8 +127,7 @@ pub(super) struct Lane {
 struct State {
     /// Jobs cut short whose two halves are not both in yet.
     parting: Vec<Parting>,
-    /// Set (and dropped) once no job cut short is running any more; exists
-    /// while one is.
+    /// Set (and dropped) when a job cut short ends; exists while one runs.
     ended: Option<Arc<Event>>,
     /// Bytes read by jobs cut short and not handed out yet.
     bytes: VecDeque<u8>,
@@ -88,8 +138,8 @@ struct State {
 /// One half of a parting, waiting for the other.
 enum Parting {
     /// The greenlet was unwound, with the bytes its call had taken; the
-    /// job still runs.
-    Gone(u64, Vec<u8>),
+    /// job, of this stream, still runs.
+    Gone(u64, Stream, Vec<u8>),
     /// The job ended, leaving this, while its greenlet still waited (it is
     /// being unwound: its half comes next).
     Ended(u64, Left),
@@ -98,28 +148,32 @@ enum Parting {
 impl Parting {
     fn ticket(&self) -> u64 {
         match self {
-            Parting::Gone(ticket, _) | Parting::Ended(ticket, _) => *ticket,
+            Parting::Gone(ticket, ..) | Parting::Ended(ticket, _) => *ticket,
         }
     }
 }
 
 /// What the operation that waited finds (see [`Lane::settle`]).
-pub(super) struct Found<'a>(MutexGuard<'a, State>);
+pub(super) struct Found<'a> {
+    state: MutexGuard<'a, State>,
+    cursor: bool,
+}
 
 impl Found<'_> {
     /// Takes the error of a write cut short.
     pub(super) fn error(&mut self) -> Option<io::Error> {
-        self.0.error.take()
+        self.state.error.take()
     }
 
     /// The bytes that reads cut short left, first in line for the next reads.
     pub(super) fn bytes(&mut self) -> &mut VecDeque<u8> {
-        &mut self.0.bytes
+        &mut self.state.bytes
     }
 
-    /// Whether bytes are left to seek back over.
+    /// Whether bytes are left to seek back over: never without a cursor,
+    /// where they stay for the reads.
     pub(super) fn has_bytes(&self) -> bool {
-        !self.0.bytes.is_empty()
+        self.cursor && !self.state.bytes.is_empty()
     }
 }
 
@@ -128,6 +182,7 @@ impl Lane {
         Arc::new(Lane {
             busy: AtomicBool::new(false),
             tickets: AtomicU64::new(0),
+            cursor: OnceLock::new(),
             state: Mutex::new(State::default()),
         })
     }
@@ -137,23 +192,37 @@ impl Lane {
         self.busy.load(Ordering::Acquire)
     }
 
-    /// Waits until no job cut short of this lane runs any more (parking
-    /// inside `run`, blocking outside), then calls `f` with what they left.
-    /// `None`, at the cost of one atomic load, when nothing is pending.
-    pub(super) fn settle<T>(&self, f: impl FnOnce(&mut Found<'_>) -> T) -> Option<T> {
+    /// Waits until no job cut short that an operation of `stream` waits
+    /// for runs any more (parking inside `run`, blocking outside), then
+    /// calls `f` with what they left. `None`, at the cost of one atomic
+    /// load, when nothing is pending, and for positioned IO on a file
+    /// without a cursor.
+    pub(super) fn settle<T>(
+        &self,
+        stream: Stream,
+        f: impl FnOnce(&mut Found<'_>) -> T,
+    ) -> Option<T> {
         if !self.is_busy() {
+            return None;
+        }
+        // Known once anything is pending: the first greenlet unwound asked.
+        // Unknown only between a job's half and its greenlet's, as seen from
+        // another hub's thread: then everything waits, as with a cursor.
+        let cursor = self.cursor.get().copied().unwrap_or(true);
+        if stream == Stream::Apart && !cursor {
             return None;
         }
         loop {
             let state = self.lock();
-            if let Some(ended) = state.ended.clone() {
+            if state.runs(stream, cursor) {
+                let ended = state.ended.clone().expect("a job cut short runs");
                 drop(state);
                 ended.wait();
                 continue;
             }
-            let mut found = Found(state);
+            let mut found = Found { state, cursor };
             let out = f(&mut found);
-            self.update(&found.0);
+            self.update(&found.state);
             return Some(out);
         }
     }
@@ -186,9 +255,18 @@ impl Lane {
         self.update(&state);
     }
 
-    /// The greenlet's half: it was unwound while job `ticket` ran, after
-    /// its call took `taken` (bytes it read and can no longer hand out).
-    pub(super) fn greenlet_gone(&self, ticket: u64, taken: &[u8]) {
+    /// The greenlet's half: it was unwound while job `ticket`, of
+    /// `stream`, ran on `file`, after its call took `taken` (bytes it read
+    /// and can no longer hand out). The first one asks whether the file
+    /// has a cursor, without waiting (it is on the hub's thread).
+    pub(super) fn greenlet_gone(
+        &self,
+        file: &std::fs::File,
+        ticket: u64,
+        stream: Stream,
+        taken: &[u8],
+    ) {
+        self.cursor.get_or_init(|| has_cursor(file.as_fd()));
         let mut state = self.lock();
         match state.parting.iter().position(|p| p.ticket() == ticket) {
             Some(i) => {
@@ -198,7 +276,9 @@ impl Lane {
                 state.hand_on(taken.to_vec(), left);
             }
             None => {
-                state.parting.push(Parting::Gone(ticket, taken.to_vec()));
+                state
+                    .parting
+                    .push(Parting::Gone(ticket, stream, taken.to_vec()));
                 state.ended.get_or_insert_with(|| Arc::new(Event::new()));
             }
         }
@@ -211,15 +291,18 @@ impl Lane {
         let mut state = self.lock();
         match state.parting.iter().position(|p| p.ticket() == ticket) {
             Some(i) => {
-                let Parting::Gone(_, taken) = state.parting.swap_remove(i) else {
+                let Parting::Gone(_, _, taken) = state.parting.swap_remove(i) else {
                     unreachable!("a job ends once");
                 };
                 state.hand_on(taken, left);
+                // Wake every operation waiting: each looks again whether a
+                // job it waits for still runs (and waits on a new event).
+                if let Some(ended) = state.ended.take() {
+                    ended.set();
+                }
                 let running = state.parting.iter().any(|p| matches!(p, Parting::Gone(..)));
-                if !running {
-                    if let Some(ended) = state.ended.take() {
-                        ended.set();
-                    }
+                if running {
+                    state.ended = Some(Arc::new(Event::new()));
                 }
             }
             None => state.parting.push(Parting::Ended(ticket, left)),
@@ -239,6 +322,15 @@ impl Lane {
 }
 
 impl State {
+    /// Whether a job cut short that an operation of `stream` waits for
+    /// still runs.
+    fn runs(&self, stream: Stream, cursor: bool) -> bool {
+        self.parting.iter().any(|p| match p {
+            Parting::Gone(_, job, _) => stream.waits_for(*job, cursor),
+            Parting::Ended(..) => false,
+        })
+    }
+
     /// Hands on what a parted job left: the bytes its call took, then
     /// those it read, and its error unless one is already waiting.
     fn hand_on(&mut self, taken: Vec<u8>, left: Left) {

@@ -50,9 +50,13 @@
 //!   [`File::lock`] keeps waiting for the lock). The program still sees
 //!   std's order: the file's next operations wait for that job, a read's
 //!   bytes are the next ones read (or the cursor is put back before them),
-//!   and a write's error is returned by the next write, flush or sync; see
-//!   [`File`]'s "Cut short". A [`ReadDir`] goes on where the batch job left
-//!   it; functions on paths leave nothing behind (their result is dropped).
+//!   and a write's error is returned by the next write, flush or sync. On a
+//!   file without a cursor (pipe, FIFO, socket, tty), reads and the rest
+//!   are independent streams, as on std threads: a write does not wait for
+//!   a read cut short, nor a read for a write; conversions into std's
+//!   types wait for everything. See [`File`]'s "Cut short". A [`ReadDir`]
+//!   goes on where the batch job left it; functions on paths leave nothing
+//!   behind (their result is dropped).
 //! - Files and directories are closed when dropped on the dropping thread,
 //!   as std's are: `close` is not sent to the pool.
 //! - A [`ReadDir`] reads ahead 1024 entries at a time. Whether entries

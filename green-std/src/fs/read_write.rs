@@ -9,17 +9,18 @@
 //! `write_all`, `read_to_end`…) run inside the job, not around it, so a
 //! job is a round trip per 8 MiB, never per small read.
 //!
-//! Every method first waits for the file's jobs cut short (`lane.rs`):
-//! reads return the bytes those left before reading more; writes return a
-//! write's error left; the rest seek back over the bytes left, in their
-//! job.
+//! Every method first waits for the file's jobs cut short (`lane.rs`; on
+//! a file without a cursor, only those of its own stream: reads, positioned
+//! IO, or the rest): reads return the bytes those left before reading
+//! more; writes return a write's error left; the rest seek back over the
+//! bytes left, in their job, where the file has a cursor.
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::mem;
 use std::os::unix::fs::FileExt;
 
-use super::lane::Left;
+use super::lane::{Left, Stream};
 use super::pool::{self, CHUNK};
 use super::File;
 
@@ -34,7 +35,9 @@ impl Read for &File {
             return self.std().read(buf);
         }
         let len = buf.len().min(CHUNK);
-        let data = self.run(false, &[], read_left, move |f| read_some(f, len))?;
+        let data = self.run(Stream::Reads, false, &[], read_left, move |f| {
+            read_some(f, len)
+        })?;
         buf[..data.len()].copy_from_slice(&data);
         Ok(data.len())
     }
@@ -49,7 +52,9 @@ impl Read for &File {
             return self.std().read_vectored(bufs);
         }
         let len = bufs.iter().map(|b| b.len()).sum::<usize>().min(CHUNK);
-        let data = self.run(false, &[], read_left, move |f| read_some(f, len))?;
+        let data = self.run(Stream::Reads, false, &[], read_left, move |f| {
+            read_some(f, len)
+        })?;
         let mut rest = &data[..];
         for buf in bufs.iter_mut() {
             let n = buf.len().min(rest.len());
@@ -125,7 +130,9 @@ impl Read for &File {
             // If this greenlet is unwound, the bytes read so far go back.
             let (taken, rest) = buf.split_at_mut(done);
             let len = rest.len().min(CHUNK);
-            let (data, result) = self.run(false, taken, bytes_left, move |f| read_full(f, len));
+            let (data, result) = self.run(Stream::Reads, false, taken, bytes_left, move |f| {
+                read_full(f, len)
+            });
             result?;
             rest[..len].copy_from_slice(&data);
             done += len;
@@ -143,7 +150,7 @@ impl File {
 
     /// `read_to_end` on the pool, after `left`.
     fn read_rest(&self, left: Vec<u8>) -> (Vec<u8>, io::Result<usize>) {
-        self.run(false, &[], bytes_left, |mut f| {
+        self.run(Stream::Reads, false, &[], bytes_left, |mut f| {
             let mut data = left;
             let result = f.read_to_end(&mut data);
             (data, result)
@@ -205,17 +212,19 @@ impl Write for &File {
     /// One pool job, writing at most 8 MiB (a short write, as std allows).
     /// The error of a write cut short comes first (see `File`).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let back = self.ready_to_write()?;
+        let back = self.ready_to_write(Stream::Rest)?;
         if !pool::green() {
             return self.std().write(buf);
         }
         let data = buf[..buf.len().min(CHUNK)].to_vec();
-        self.run(back, &[], Left::error, move |mut f| f.write(&data))
+        self.run(Stream::Rest, back, &[], Left::error, move |mut f| {
+            f.write(&data)
+        })
     }
 
     /// One pool job: the slices are gathered into one write.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let back = self.ready_to_write()?;
+        let back = self.ready_to_write(Stream::Rest)?;
         if !pool::green() {
             return self.std().write_vectored(bufs);
         }
@@ -224,18 +233,22 @@ impl Write for &File {
             let n = buf.len().min(CHUNK - data.len());
             data.extend_from_slice(&buf[..n]);
         }
-        self.run(back, &[], Left::error, move |mut f| f.write(&data))
+        self.run(Stream::Rest, back, &[], Left::error, move |mut f| {
+            f.write(&data)
+        })
     }
 
     /// One pool job per 8 MiB of `buf`.
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let mut back = self.ready_to_write()?;
+        let mut back = self.ready_to_write(Stream::Rest)?;
         if !pool::green() {
             return self.std().write_all(buf);
         }
         for chunk in buf.chunks(CHUNK) {
             let data = chunk.to_vec();
-            self.run(back, &[], Left::error, move |mut f| f.write_all(&data))?;
+            self.run(Stream::Rest, back, &[], Left::error, move |mut f| {
+                f.write_all(&data)
+            })?;
             back = false;
         }
         Ok(())
@@ -246,7 +259,7 @@ impl Write for &File {
     /// per piece.
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
         if !pool::green() {
-            self.ready_to_write()?;
+            self.ready_to_write(Stream::Rest)?;
             return self.std().write_fmt(args);
         }
         if let Some(text) = args.as_str() {
@@ -267,7 +280,7 @@ impl Write for &File {
     /// Files are unbuffered: nothing to do, as std's, but for the error
     /// of a write cut short, which it returns (see `File`).
     fn flush(&mut self) -> io::Result<()> {
-        self.ready_to_write().map(drop)
+        self.ready_to_write(Stream::Rest).map(drop)
     }
 }
 
@@ -376,12 +389,12 @@ impl Seek for File {
 impl FileExt for File {
     /// One pool job, reading at most 8 MiB.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let back = self.ready();
+        let back = self.ready(Stream::Apart);
         if !pool::green() {
             return self.std().read_at(buf, offset);
         }
         let len = buf.len().min(CHUNK);
-        let data = self.run(back, &[], Left::nothing, move |f| {
+        let data = self.run(Stream::Apart, back, &[], Left::nothing, move |f| {
             let mut data = vec![0; len];
             let n = f.read_at(&mut data, offset)?;
             data.truncate(n);
@@ -393,24 +406,27 @@ impl FileExt for File {
 
     /// One pool job, writing at most 8 MiB.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        let back = self.ready_to_write()?;
+        let back = self.ready_to_write(Stream::Apart)?;
         if !pool::green() {
             return self.std().write_at(buf, offset);
         }
         let data = buf[..buf.len().min(CHUNK)].to_vec();
-        self.run(back, &[], Left::error, move |f| f.write_at(&data, offset))
+        self.run(Stream::Apart, back, &[], Left::error, move |f| {
+            f.write_at(&data, offset)
+        })
     }
 
     /// One pool job per 8 MiB of `buf`.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let mut back = self.ready();
+        let mut back = self.ready(Stream::Apart);
         if !pool::green() {
             return self.std().read_exact_at(buf, offset);
         }
         let mut offset = offset;
         for chunk in buf.chunks_mut(CHUNK) {
             let len = chunk.len();
-            let data = self.run(mem::take(&mut back), &[], Left::nothing, move |f| {
+            let back = mem::take(&mut back);
+            let data = self.run(Stream::Apart, back, &[], Left::nothing, move |f| {
                 let mut data = vec![0; len];
                 f.read_exact_at(&mut data, offset)?;
                 io::Result::Ok(data)
@@ -423,7 +439,7 @@ impl FileExt for File {
 
     /// One pool job per 8 MiB of `buf`.
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        let mut back = self.ready_to_write()?;
+        let mut back = self.ready_to_write(Stream::Apart)?;
         if !pool::green() {
             return self.std().write_all_at(buf, offset);
         }
@@ -431,7 +447,7 @@ impl FileExt for File {
         for chunk in buf.chunks(CHUNK) {
             let data = chunk.to_vec();
             let back = mem::take(&mut back);
-            self.run(back, &[], Left::error, move |f| {
+            self.run(Stream::Apart, back, &[], Left::error, move |f| {
                 f.write_all_at(&data, offset)
             })?;
             offset += chunk.len() as u64;

@@ -1,5 +1,5 @@
-//! File-descriptor flags, a private description of a pipe, and an instant
-//! readiness check.
+//! File-descriptor flags, a private description of a pipe, an instant
+//! readiness check, and whether a file has a cursor.
 
 use std::ffi::CString;
 use std::io;
@@ -129,4 +129,93 @@ pub(crate) fn is_regular_file(fd: BorrowedFd<'_>) -> bool {
     })
     .metadata()
     .is_ok_and(|m| m.is_file())
+}
+
+/// Whether the open file behind `fd` has a cursor (`lseek` works on it):
+/// not a pipe, FIFO or socket, nor a character device without one (a tty),
+/// where `lseek` fails with `ESPIPE`. If it cannot tell, it says yes.
+///
+/// It never waits on a disk or on another thread, so the hub's thread may
+/// ask: the type comes from `statx` without syncing (a file's type never
+/// changes, so the cached one is right; `fstat` could flush an NFS file's
+/// writes first), and only a character device, the one kind that may go
+/// either way, is asked with `lseek` (which on a regular file or directory
+/// takes the file's position lock, held by a read in progress on another
+/// thread).
+pub(crate) fn has_cursor(fd: BorrowedFd<'_>) -> bool {
+    let raw = fd.as_raw_fd();
+    let Some(mode) = file_type(raw) else {
+        return true;
+    };
+    match mode & libc::S_IFMT {
+        libc::S_IFIFO | libc::S_IFSOCK => false,
+        libc::S_IFCHR => {
+            // SAFETY: `raw` is open for the duration of the call (borrowed);
+            // a move by 0 from the current position changes nothing.
+            let at = unsafe { libc::lseek(raw, 0, libc::SEEK_CUR) };
+            at != -1 || io::Error::last_os_error().raw_os_error() != Some(libc::ESPIPE)
+        }
+        _ => true,
+    }
+}
+
+/// The type bits of `raw`'s mode, from `statx` without syncing, or from
+/// `fstat` where `statx` is missing.
+fn file_type(raw: libc::c_int) -> Option<libc::mode_t> {
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    let flags = libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC;
+    // SAFETY: `raw` is open for the duration of the call; the path is an
+    // empty NUL-terminated string (AT_EMPTY_PATH: `raw` itself), and `stx`
+    // is writable memory of the size statx fills.
+    if unsafe { libc::statx(raw, c"".as_ptr(), flags, libc::STATX_TYPE, stx.as_mut_ptr()) } == 0 {
+        // SAFETY: zeroed, then filled by a successful statx.
+        let stx = unsafe { stx.assume_init() };
+        if stx.stx_mask & libc::STATX_TYPE != 0 {
+            return Some(libc::mode_t::from(stx.stx_mode));
+        }
+    }
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: as in `reopen`.
+    if unsafe { libc::fstat(raw, stat.as_mut_ptr()) } == -1 {
+        return None;
+    }
+    // SAFETY: fstat succeeded, so it filled `stat`.
+    Some(unsafe { stat.assume_init() }.st_mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    use std::os::unix::net::UnixStream;
+
+    use super::has_cursor;
+
+    /// Each kind of file, and the character devices both ways: `/dev/null`
+    /// has a cursor, a pseudo-terminal does not.
+    #[test]
+    fn which_files_have_a_cursor() {
+        let path = std::env::temp_dir().join(format!("green-cursor-{}", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        assert!(has_cursor(file.as_fd()), "a regular file");
+        std::fs::remove_file(&path).unwrap();
+        let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+        assert!(has_cursor(dir.as_fd()), "a directory");
+        let null = std::fs::File::open("/dev/null").unwrap();
+        assert!(has_cursor(null.as_fd()), "/dev/null");
+        let (reader, writer) = std::io::pipe().unwrap();
+        assert!(
+            !has_cursor(reader.as_fd()) && !has_cursor(writer.as_fd()),
+            "a pipe"
+        );
+        let (socket, _peer) = UnixStream::pair().unwrap();
+        assert!(!has_cursor(socket.as_fd()), "a socket");
+        // SAFETY: posix_openpt takes flags and returns a new descriptor, or
+        // -1 (no pseudo-terminals here: that case is skipped).
+        let pty = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        if pty != -1 {
+            // SAFETY: just opened, owned by no one else.
+            let pty = unsafe { OwnedFd::from_raw_fd(pty) };
+            assert!(!has_cursor(pty.as_fd()), "a pseudo-terminal");
+        }
+    }
 }
