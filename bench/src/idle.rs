@@ -1,4 +1,4 @@
-//! The child side of measurement 3: in a process of its own, start `count`
+//! The child side of measurement 4: in a process of its own, start `count`
 //! tasks of one implementation that all stay suspended, and report how much
 //! resident memory they added.
 //!

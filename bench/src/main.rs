@@ -6,7 +6,7 @@
 //! cargo run --release -p green-bench -- --only echo,http --plot charts
 //! ```
 //!
-//! Seven workloads, each printed as a markdown table with every figure's
+//! Eight workloads, each printed as a markdown table with every figure's
 //! ratio to green's (and, for the first three, to the raw `generator`
 //! crate's, the floor under any design built on it), plus the figure of the
 //! target machine for orientation where issue 7 gives one. Progress goes to
@@ -17,18 +17,22 @@
 //! 2. **spawn** ([`spawn`]): spawn a task that returns a value and join it,
 //!    sequentially and in batches of 1,000. Peers: an unpooled generator,
 //!    a re-initialised one, tokio, may.
-//! 3. **memory** ([`memory`], alias `idle`): resident memory per idle
+//! 3. **channel** ([`channel`]): a ping-pong round trip between two tasks
+//!    over unbounded and over rendezvous (or one-slot) channels. Peers:
+//!    tokio current-thread, `may` (one worker, unbounded only), std threads
+//!    pinned to one CPU.
+//! 4. **memory** ([`memory`], alias `idle`): resident memory per idle
 //!    task with 100,000 tasks, each implementation in a fresh child
 //!    process. This may raise `vm.max_map_count` when run as root (and says
 //!    so).
-//! 4. **scale** ([`scale`]): echo with the clients inside the server's
+//! 5. **scale** ([`scale`]): echo with the clients inside the server's
 //!    process, each runtime on one core and on all of them: the scaling of
 //!    N hubs, which the load generator's own core hides in 6 and 7 on a
 //!    small machine.
-//! 5. **timers** ([`timers`]): a million tasks sleeping scattered durations
+//! 6. **timers** ([`timers`]): a million tasks sleeping scattered durations
 //!    (green, tokio current_thread, may), each in a child process: total
 //!    time, wake-up lateness, peak memory.
-//! 6. **echo** ([`echo`]): TCP echo round trips at 100, 1,000 and 10,000
+//! 7. **echo** ([`echo`]): TCP echo round trips at 100, 1,000 and 10,000
 //!    connections for every server contender ([`contender`]): green with
 //!    one hub and with N, tokio current_thread and multi_thread, may with
 //!    one worker and with N, std threads. Each server runs in a process of
@@ -36,7 +40,7 @@
 //!    ([`load`]) in another, with p50/p99, both sides' CPU use and the
 //!    server's peak memory. This may raise `net.core.somaxconn` when run
 //!    as root (and says so).
-//! 7. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
+//! 8. **http** ([`http`]): a keep-alive HTTP/1.1 hello-world per server
 //!    contender, loaded the same way, and by `wrk` when it is installed.
 //!
 //! They run in that order: echo and http last, because std's server at
@@ -47,7 +51,7 @@
 //! in runs of their own a quarter hour later; 8% lower in the next full
 //! run), and timers varied by half.
 //!
-//! Timings of workloads 1–3 are the best (and the median) of several runs
+//! Timings of workloads 1–4 are the best (and the median) of several runs
 //! after a warm-up, measured inside each runtime (runtime creation is left
 //! out). Timers (three runs of each contender), scale, echo and http run
 //! in rounds, every contender taking a turn in each, and compare
@@ -62,6 +66,7 @@
 //! [`plot`]). `--child`, `--serve`, `--load`, `--pinned` and `--timers` are
 //! the internal entries of the child processes.
 
+mod channel;
 mod contender;
 mod echo;
 mod http;
@@ -100,7 +105,9 @@ pub struct Plan {
     pub switch_iters: u64,
     /// Tasks spawned and joined per run in measurement 2.
     pub spawn_iters: u64,
-    /// Idle tasks per process in measurement 3.
+    /// Round trips per run in measurement 3.
+    pub channel_iters: u64,
+    /// Idle tasks per process in measurement 4.
     pub idle_count: usize,
     /// Connection counts of the server workloads.
     pub conns: Vec<usize>,
@@ -130,6 +137,7 @@ impl Plan {
         reps: 7,
         switch_iters: 1_000_000,
         spawn_iters: 100_000,
+        channel_iters: 500_000,
         idle_count: 100_000,
         conns: Vec::new(),
         net_warmup: Duration::from_millis(500),
@@ -145,6 +153,7 @@ impl Plan {
         reps: 3,
         switch_iters: 100_000,
         spawn_iters: 10_000,
+        channel_iters: 100_000,
         idle_count: 10_000,
         conns: Vec::new(),
         net_warmup: Duration::from_millis(200),
@@ -161,6 +170,7 @@ impl Plan {
 struct Selection {
     switch: bool,
     spawn: bool,
+    channel: bool,
     memory: bool,
     echo: bool,
     http: bool,
@@ -169,7 +179,7 @@ struct Selection {
 }
 
 const USAGE: &str =
-    "usage: green-bench [--quick] [--only switch,spawn,memory|idle,echo,http,scale,timers] \
+    "usage: green-bench [--quick] [--only switch,spawn,channel,memory|idle,echo,http,scale,timers] \
                      [--contenders green-1,green-n,tokio-ct,tokio-mt,may-1,may-n,std] \
                      [--conns 100,1000,10000] [--plot DIR]";
 
@@ -198,6 +208,7 @@ fn main() -> ExitCode {
     let mut selection = Selection {
         switch: true,
         spawn: true,
+        channel: true,
         memory: true,
         echo: true,
         http: true,
@@ -271,6 +282,7 @@ fn parse_only(list: &str) -> Option<Selection> {
     let mut s = Selection {
         switch: false,
         spawn: false,
+        channel: false,
         memory: false,
         echo: false,
         http: false,
@@ -281,6 +293,7 @@ fn parse_only(list: &str) -> Option<Selection> {
         match name.trim() {
             "switch" => s.switch = true,
             "spawn" => s.spawn = true,
+            "channel" => s.channel = true,
             "memory" | "idle" => s.memory = true,
             "echo" => s.echo = true,
             "http" => s.http = true,
@@ -321,6 +334,12 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
         let (sequential, batch) = spawn::run(plan);
         println!("{sequential}");
         println!("{batch}");
+    }
+    if selection.channel {
+        eprintln!("channel: green, tokio, may, std ...");
+        let (unbounded, bounded) = channel::run(plan);
+        println!("{unbounded}");
+        println!("{bounded}");
     }
     if selection.memory {
         println!("{}", memory::run(plan));

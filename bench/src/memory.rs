@@ -1,4 +1,4 @@
-//! Measurement 3, the parent side: resident memory per idle task.
+//! Measurement 4, the parent side: resident memory per idle task.
 //!
 //! Every implementation runs in a fresh child process (this binary,
 //! re-executed with `--child <workload> <count>`, see [`idle`](crate::idle)), because
@@ -59,7 +59,7 @@ pub fn run(plan: &Plan) -> Table {
     )];
     footnotes.extend(budget.notes);
     Table {
-        title: format!("3. Resident memory per idle task ({count} tasks)"),
+        title: format!("4. Resident memory per idle task ({count} tasks)"),
         figure: "RssAnon per task",
         unit: Unit::Bytes,
         rows,
