@@ -164,6 +164,13 @@ impl Greenlet {
         self.wake_by(WaitKind::Signal);
     }
 
+    /// [`signal`](Self::signal) if the greenlet belongs to this thread's
+    /// hub; `false` (and nothing done) otherwise.
+    pub(crate) fn signal_local(&self) -> bool {
+        let i = &*self.inner;
+        hub::unpark_local(i.id, i.slot, WaitKind::Signal)
+    }
+
     fn wake_by(&self, kind: WaitKind) {
         let i = &*self.inner;
         if !hub::unpark_local(i.id, i.slot, kind) {

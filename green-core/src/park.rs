@@ -125,6 +125,17 @@ impl Waiter {
         }
     }
 
+    /// [`wake`](Self::wake) now if it is a greenlet of this thread's hub,
+    /// which cannot run before this thread switches; otherwise a clone to
+    /// wake with, for a caller that must be done with `self` first (the
+    /// waiter may be gone once it can run).
+    pub(crate) fn wake_local_or_clone(&self) -> Option<Waiter> {
+        match self {
+            Waiter::Greenlet(g) if g.signal_local() => None,
+            _ => Some(self.clone()),
+        }
+    }
+
     /// Wakes it (or makes its next [`block`] return at once). Any thread.
     pub(crate) fn wake(&self) {
         match self {

@@ -802,3 +802,66 @@ fn receivers_waiting_on_a_value_in_flight_see_the_disconnection_once_it_is_taken
         assert_eq!(other.join().unwrap(), Err(RecvError));
     });
 }
+
+/// Plain sends and receives give up (time out) while the other side, on
+/// another thread, completes them: each race ends one way or the other,
+/// and every value sent is received exactly once. Two sender threads retry
+/// timed-out sends; two greenlets of a hub and a plain thread receive with
+/// short timeouts until the channel disconnects.
+#[test]
+fn timed_out_waits_racing_other_threads_lose_and_duplicate_nothing() {
+    const PER_SENDER: u64 = 2_000;
+    let _w = util::watchdog();
+    let (tx, rx) = channel::channel::<u64>();
+    let tiny = Duration::from_micros(2);
+    let receive = move |rx: channel::Receiver<u64>| {
+        let (mut count, mut sum) = (0u64, 0u64);
+        loop {
+            match rx.recv_timeout(tiny) {
+                Ok(v) => {
+                    count += 1;
+                    sum += v;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return (count, sum),
+            }
+        }
+    };
+    let senders: Vec<_> = (0..2)
+        .map(|s| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER_SENDER {
+                    let mut v = s * PER_SENDER + i;
+                    loop {
+                        match tx.send_timeout(v, tiny) {
+                            Ok(()) => break,
+                            Err(SendTimeoutError::Timeout(back)) => v = back,
+                            Err(SendTimeoutError::Disconnected(_)) => panic!("receivers gone"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let thread_rx = rx.clone();
+    let thread = std::thread::spawn(move || receive(thread_rx));
+    let hub = std::thread::spawn(move || {
+        green::run(move || {
+            let other = rx.clone();
+            let a = green::spawn(move || receive(other));
+            let b = receive(rx);
+            let a = a.join().unwrap();
+            (a.0 + b.0, a.1 + b.1)
+        })
+    });
+    for s in senders {
+        s.join().unwrap();
+    }
+    let (c1, s1) = thread.join().unwrap();
+    let (c2, s2) = hub.join().unwrap();
+    let n = 2 * PER_SENDER;
+    assert_eq!(c1 + c2, n, "values received");
+    assert_eq!(s1 + s2, n * (n - 1) / 2, "each value once");
+}

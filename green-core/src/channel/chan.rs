@@ -7,23 +7,32 @@
 //! packet and wakes it, so a woken receiver never finds its value stolen,
 //! and the order of blocked receivers (FIFO) is the order they are served.
 //!
-//! Packets whose [`Signal`] has already been selected or aborted (the other
-//! operations of a [`Select`](super::Select), a timed-out wait) are *stale*:
-//! whoever meets one drops it.
+//! A blocked operation waits as one of two kinds of [`Entry`]: a plain
+//! `send` or `recv` as a [`Node`] on its own stack (see
+//! [`single`](super::single)), a [`Select`](super::Select)'s operation as
+//! a shared [`Packet`]. Packets whose [`Signal`] has already been selected
+//! or aborted (the other operations of a select, a timed-out wait) are
+//! *stale*: whoever meets one drops it. A node is never stale: it leaves
+//! its queue under the lock, either completed or withdrawn by its owner.
 //!
-//! A value handed to a receiver's packet is still the channel's until that
-//! receiver takes it out (under the lock, as it unregisters): if it is
-//! killed first, the value comes back ([`Inner::give_back`]). `handed`
-//! counts those values, and while it is not zero the channel is not
-//! disconnected for the other receivers even with every sender gone: they
-//! wait (or get `Empty`) until the value is taken or given back, so that
-//! `Disconnected` always means that no value will ever come, as std's.
+//! A value handed to a receiver's packet or node is still the channel's
+//! until that receiver takes it out: if it is killed first, the value comes
+//! back ([`Inner::give_back`]). `handed` counts those values, and while it
+//! is not zero the channel is not disconnected for the other receivers even
+//! with every sender gone: they wait (or get `Empty`) until the value is
+//! taken or given back, so that `Disconnected` always means that no value
+//! will ever come, as std's. A select's receive takes its value out under
+//! the lock, as it unregisters; a plain one without it, so `handed` is an
+//! atomic (see [`Chan::took_handed`]).
 
 use std::collections::VecDeque;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::signal::Signal;
+use super::single::Node;
 
 /// One operation's registration on one channel (see the module docs).
 #[derive(Debug)]
@@ -65,10 +74,73 @@ impl<T> Packet<T> {
     }
 }
 
+/// A blocked operation in a channel's queue (see the module docs).
+#[derive(Debug)]
+pub(crate) enum Entry<T> {
+    /// An operation of a select.
+    Select(Arc<Packet<T>>),
+    /// A plain `send` or `recv`.
+    ///
+    /// # Invariant
+    ///
+    /// The node is alive, and stays where it is, for as long as this entry
+    /// is in a queue: its owner removes the entry under the channel's lock
+    /// (or sees it completed, which removes it under the lock too) before
+    /// it leaves the frame that holds the node, unwinding or not. So under
+    /// the lock an entry found in a queue may be dereferenced.
+    Single(NonNull<Node<T>>),
+}
+
+// SAFETY: an entry is a registration of a blocked operation that may run on
+// another thread; a `Single` one is dereferenced only under the channel's
+// lock, by its invariant, and its node holds a `T` (moved between threads
+// through it, hence `T: Send`) and a `Waiter`, which is `Send + Sync`.
+unsafe impl<T: Send> Send for Entry<T> {}
+
+impl<T> Entry<T> {
+    fn is_from(&self, signal: Option<&Arc<Signal>>) -> bool {
+        match self {
+            Entry::Select(p) => p.is_from(signal),
+            Entry::Single(_) => false,
+        }
+    }
+
+    /// Still waiting, and not one of `own`'s.
+    fn is_live_for(&self, own: Option<&Arc<Signal>>) -> bool {
+        match self {
+            Entry::Select(p) => p.is_live_for(own),
+            Entry::Single(_) => true,
+        }
+    }
+
+    /// Ends a wait without completing it (the other side is gone): the
+    /// waiter wakes to look again.
+    fn wake_to_look(self) {
+        match self {
+            Entry::Select(p) => {
+                if p.signal.try_select(p.op) {
+                    p.signal.wake();
+                }
+            }
+            // SAFETY: entries are only reached through the locked state, and
+            // this one has just left its queue, so by `Single`'s invariant
+            // the node is alive; this is the last use of it.
+            Entry::Single(node) => unsafe { Node::complete(node) },
+        }
+    }
+}
+
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Chan<T> {
     inner: Mutex<Inner<T>>,
+    /// Values in receivers' packets and nodes, not taken out yet (see the
+    /// module docs). Raised under the lock; lowered under it by a select,
+    /// without it by a plain receive ([`took_handed`](Self::took_handed)).
+    handed: AtomicUsize,
+    /// Every sender is gone (set under the lock, never cleared): read
+    /// without the lock by [`took_handed`](Self::took_handed).
+    senders_gone: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -77,11 +149,14 @@ pub(crate) struct Inner<T> {
     cap: usize,
     senders: usize,
     receivers: usize,
-    recvs: VecDeque<Arc<Packet<T>>>,
-    sends: VecDeque<Arc<Packet<T>>>,
-    /// Values in receivers' packets, not taken out yet (see the module
-    /// docs).
-    handed: usize,
+    recvs: VecDeque<Entry<T>>,
+    sends: VecDeque<Entry<T>>,
+}
+
+/// The channel's state, locked, with the counters that live beside it.
+pub(crate) struct Locked<'a, T> {
+    inner: MutexGuard<'a, Inner<T>>,
+    handed: &'a AtomicUsize,
 }
 
 impl<T> Chan<T> {
@@ -96,15 +171,38 @@ impl<T> Chan<T> {
                 receivers: 1,
                 recvs: VecDeque::new(),
                 sends: VecDeque::new(),
-                handed: 0,
             }),
+            handed: AtomicUsize::new(0),
+            senders_gone: AtomicBool::new(false),
         }
     }
 
     /// Locks the state. No code panics while holding it except a user's
     /// `Drop`, which cannot leave it inconsistent, so poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn lock(&self) -> Locked<'_, T> {
+        Locked {
+            inner: self.inner.lock().unwrap_or_else(PoisonError::into_inner),
+            handed: &self.handed,
+        }
+    }
+
+    /// A plain receive took a handed value out of its node, without the
+    /// lock. If that was the last value in flight and every sender is gone,
+    /// the other blocked receivers wake to see the disconnection.
+    ///
+    /// The two sides meet as in Dekker's algorithm (all `SeqCst`):
+    /// [`drop_sender`](Self::drop_sender) sets `senders_gone` and then reads
+    /// `handed`, this lowers `handed` and then reads `senders_gone`, so at
+    /// least one of them sees the other and wakes the receivers. A receiver
+    /// that found `handed` not zero under the lock (and waits) read it
+    /// before this lowered it, after `senders_gone` was set, so this sees
+    /// `senders_gone`.
+    pub(crate) fn took_handed(&self) {
+        if self.handed.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.senders_gone.load(Ordering::SeqCst)
+        {
+            self.lock().wake_receivers_if_disconnected();
+        }
     }
 
     pub(crate) fn add_sender(&self) {
@@ -119,6 +217,9 @@ impl<T> Chan<T> {
     pub(crate) fn drop_sender(&self) {
         let mut inner = self.lock();
         inner.senders -= 1;
+        if inner.senders == 0 {
+            self.senders_gone.store(true, Ordering::SeqCst);
+        }
         inner.wake_receivers_if_disconnected();
     }
 
@@ -132,10 +233,8 @@ impl<T> Chan<T> {
             if inner.receivers > 0 {
                 return;
             }
-            for p in std::mem::take(&mut inner.sends) {
-                if p.signal.try_select(p.op) {
-                    p.signal.wake();
-                }
+            for e in std::mem::take(&mut inner.sends) {
+                e.wake_to_look();
             }
             std::mem::take(&mut inner.queue)
         };
@@ -143,7 +242,25 @@ impl<T> Chan<T> {
     }
 }
 
-impl<T> Inner<T> {
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = Inner<T>;
+
+    fn deref(&self) -> &Inner<T> {
+        &self.inner
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut Inner<T> {
+        &mut self.inner
+    }
+}
+
+impl<T> Locked<'_, T> {
+    fn handed(&self) -> usize {
+        self.handed.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }
@@ -170,7 +287,7 @@ impl<T> Inner<T> {
         if let Some(offer) = self.take_offer(own) {
             return Ok(offer);
         }
-        if self.senders == 0 && self.handed == 0 {
+        if self.senders == 0 && self.handed() == 0 {
             Err(TryRecvError::Disconnected)
         } else {
             // With `handed > 0`, a value may still come back.
@@ -192,7 +309,7 @@ impl<T> Inner<T> {
             Err(value) => value,
         };
         if self.queue.len() < self.cap {
-            self.queue.push_back(value);
+            self.inner.queue.push_back(value);
             Ok(())
         } else {
             Err(TrySendError::Full(value))
@@ -203,7 +320,7 @@ impl<T> Inner<T> {
     /// `Empty`?
     pub(crate) fn recv_ready(&self, own: &Arc<Signal>) -> bool {
         !self.queue.is_empty()
-            || (self.senders == 0 && self.handed == 0)
+            || (self.senders == 0 && self.handed() == 0)
             || self.sends.iter().any(|p| p.is_live_for(Some(own)))
     }
 
@@ -214,18 +331,32 @@ impl<T> Inner<T> {
             || self.recvs.iter().any(|p| p.is_live_for(Some(own)))
     }
 
-    pub(crate) fn wait_recv(&mut self, packet: Arc<Packet<T>>) {
-        self.recvs.push_back(packet);
+    pub(crate) fn wait_recv(&mut self, entry: Entry<T>) {
+        self.inner.recvs.push_back(entry);
     }
 
-    pub(crate) fn wait_send(&mut self, packet: Arc<Packet<T>>) {
-        self.sends.push_back(packet);
+    pub(crate) fn wait_send(&mut self, entry: Entry<T>) {
+        self.inner.sends.push_back(entry);
     }
 
-    /// Removes a registration, if it is still there.
+    /// Removes a select's registration, if it is still there.
     pub(crate) fn forget(&mut self, packet: &Arc<Packet<T>>) {
-        self.recvs.retain(|p| !Arc::ptr_eq(p, packet));
-        self.sends.retain(|p| !Arc::ptr_eq(p, packet));
+        let other = |e: &Entry<T>| !matches!(e, Entry::Select(p) if Arc::ptr_eq(p, packet));
+        self.inner.recvs.retain(other);
+        self.inner.sends.retain(other);
+    }
+
+    /// Removes a plain operation's node, which must be in a queue.
+    pub(crate) fn withdraw(&mut self, node: &Node<T>) {
+        let ours = |e: &Entry<T>| matches!(e, Entry::Single(n) if std::ptr::eq(n.as_ptr(), node));
+        let inner = &mut *self.inner;
+        for queue in [&mut inner.recvs, &mut inner.sends] {
+            if let Some(i) = queue.iter().position(ours) {
+                queue.remove(i);
+                return;
+            }
+        }
+        unreachable!("a waiting node is in its queue");
     }
 
     /// A receiver takes the value handed to its `packet`, if there is one
@@ -234,19 +365,32 @@ impl<T> Inner<T> {
     /// the disconnection.
     pub(crate) fn take_handed(&mut self, packet: &Packet<T>) -> Option<T> {
         let value = packet.take()?;
-        self.handed -= 1;
-        self.wake_receivers_if_disconnected();
+        self.handed_back();
         Some(value)
+    }
+
+    /// A plain receive's node, completed, unwinds (see
+    /// [`take_handed`](Self::take_handed)).
+    pub(crate) fn take_handed_node(&mut self, node: NonNull<Node<T>>) -> Option<T> {
+        // SAFETY: the node is done, so it is its owner's again, and the
+        // caller is that owner.
+        let value = unsafe { Node::take(node) }?;
+        self.handed_back();
+        Some(value)
+    }
+
+    /// One value in flight was taken out of its packet or node.
+    fn handed_back(&mut self) {
+        self.handed.fetch_sub(1, Ordering::SeqCst);
+        self.wake_receivers_if_disconnected();
     }
 
     /// Every sender gone and no value in flight: wake every blocked
     /// receiver to see the disconnection.
     fn wake_receivers_if_disconnected(&mut self) {
-        if self.senders == 0 && self.handed == 0 {
-            for p in std::mem::take(&mut self.recvs) {
-                if p.signal.try_select(p.op) {
-                    p.signal.wake();
-                }
+        if self.senders == 0 && self.handed() == 0 {
+            for e in std::mem::take(&mut self.inner.recvs) {
+                e.wake_to_look();
             }
         }
     }
@@ -261,19 +405,30 @@ impl<T> Inner<T> {
             return;
         }
         if let Err(value) = self.hand_to_receiver(value, None) {
-            self.queue.push_front(value);
+            self.inner.queue.push_front(value);
         }
     }
 
     fn take_offer(&mut self, own: Option<&Arc<Signal>>) -> Option<T> {
+        let sends = &mut self.inner.sends;
         let mut i = 0;
-        while i < self.sends.len() {
-            let p = &self.sends[i];
-            if p.is_from(own) {
+        while i < sends.len() {
+            if sends[i].is_from(own) {
                 i += 1;
                 continue;
             }
-            let p = self.sends.remove(i).expect("index in bounds");
+            let p = match sends.remove(i).expect("index in bounds") {
+                Entry::Select(p) => p,
+                Entry::Single(node) => {
+                    // SAFETY: under the lock, just taken out of its queue: by
+                    // `Single`'s invariant the node is alive, and the slot is
+                    // ours until `complete`, the last use of the node.
+                    let value = unsafe { Node::take(node) };
+                    // SAFETY: as above.
+                    unsafe { Node::complete(node) };
+                    return Some(value.expect("a blocked sender's node holds its value"));
+                }
+            };
             if p.signal.try_select(p.op) {
                 let value = p.take().expect("a blocked sender's packet holds its value");
                 p.signal.wake();
@@ -284,17 +439,27 @@ impl<T> Inner<T> {
     }
 
     fn hand_to_receiver(&mut self, value: T, own: Option<&Arc<Signal>>) -> Result<(), T> {
+        let recvs = &mut self.inner.recvs;
         let mut i = 0;
-        while i < self.recvs.len() {
-            let p = &self.recvs[i];
-            if p.is_from(own) {
+        while i < recvs.len() {
+            if recvs[i].is_from(own) {
                 i += 1;
                 continue;
             }
-            let p = self.recvs.remove(i).expect("index in bounds");
+            let p = match recvs.remove(i).expect("index in bounds") {
+                Entry::Select(p) => p,
+                Entry::Single(node) => {
+                    self.handed.fetch_add(1, Ordering::SeqCst);
+                    // SAFETY: as in `take_offer`.
+                    unsafe { Node::put(node, value) };
+                    // SAFETY: as in `take_offer`.
+                    unsafe { Node::complete(node) };
+                    return Ok(());
+                }
+            };
             if p.signal.try_select(p.op) {
                 p.put(value);
-                self.handed += 1;
+                self.handed.fetch_add(1, Ordering::SeqCst);
                 p.signal.wake();
                 return Ok(());
             }

@@ -90,6 +90,7 @@ mod receiver;
 mod select;
 mod sender;
 mod signal;
+mod single;
 
 use std::sync::Arc;
 

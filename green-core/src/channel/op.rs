@@ -1,5 +1,6 @@
-//! Channel operations and the one loop that waits for any of them: a plain
-//! `recv` or `send` is a [`Select`](super::Select) of one operation.
+//! The operations of a [`Select`](super::Select) and the loop that waits
+//! for any of them. (A plain `recv` or `send` waits without this machinery:
+//! see [`single`](super::single).)
 //!
 //! The loop: try every operation in order; if none can complete, register a
 //! packet on each channel, all sharing one [`Signal`], and wait until the
@@ -12,7 +13,7 @@ use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::chan::{Chan, Packet};
+use super::chan::{Chan, Entry, Packet};
 use super::signal::{Outcome, Signal};
 
 /// What [`Op::register`] did.
@@ -169,7 +170,7 @@ impl<T> Op for RecvOp<'_, T> {
             return Registration::Stop;
         }
         let packet = Packet::new(signal, index, None);
-        inner.wait_recv(packet.clone());
+        inner.wait_recv(Entry::Select(packet.clone()));
         self.packet = Some(packet);
         Registration::Waiting
     }
@@ -225,11 +226,6 @@ impl<'a, T> SendOp<'a, T> {
         }
     }
 
-    /// The value, if it was not sent (after a timeout).
-    pub(crate) fn into_value(self) -> Option<T> {
-        self.value
-    }
-
     fn store(&mut self, r: Result<(), TrySendError<T>>) -> bool {
         match r {
             Ok(()) => self.result = Some(Ok(())),
@@ -264,7 +260,7 @@ impl<T> Op for SendOp<'_, T> {
             return Registration::Stop;
         }
         let packet = Packet::new(signal, index, self.value.take());
-        inner.wait_send(packet.clone());
+        inner.wait_send(Entry::Select(packet.clone()));
         self.packet = Some(packet);
         Registration::Waiting
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::chan::Chan;
-use super::op::{wait_any, RecvOp};
+use super::single;
 
 /// The receiving end of a [`channel`](super::channel()). Clone it for more
 /// consumers: each value goes to exactly one of them.
@@ -137,15 +137,7 @@ impl<T> Receiver<T> {
         deadline: Option<Instant>,
         reason: &'static str,
     ) -> Result<T, RecvTimeoutError> {
-        let mut op = RecvOp::new(&self.chan);
-        match wait_any(&mut [&mut op], deadline, reason) {
-            Some(_) => op
-                .result
-                .take()
-                .expect("a completed recv has a result")
-                .map_err(|RecvError| RecvTimeoutError::Disconnected),
-            None => Err(RecvTimeoutError::Timeout),
-        }
+        single::recv(&self.chan, deadline, reason)
     }
 
     /// An iterator that [`recv`](Self::recv)s until the channel

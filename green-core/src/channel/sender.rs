@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::chan::Chan;
 use super::error::SendTimeoutError;
-use super::op::{wait_any, SendOp};
+use super::single;
 
 /// The sending end of a [`channel`](super::channel()). Clone it for more
 /// producers; the channel disconnects when the last clone is dropped.
@@ -131,17 +131,7 @@ impl<T> Sender<T> {
         deadline: Option<Instant>,
         reason: &'static str,
     ) -> Result<(), SendTimeoutError<T>> {
-        let mut op = SendOp::new(&self.chan, value);
-        match wait_any(&mut [&mut op], deadline, reason) {
-            Some(_) => op
-                .result
-                .take()
-                .expect("a completed send has a result")
-                .map_err(|SendError(v)| SendTimeoutError::Disconnected(v)),
-            None => Err(SendTimeoutError::Timeout(
-                op.into_value().expect("a timed-out send keeps its value"),
-            )),
-        }
+        single::send(&self.chan, value, deadline, reason)
     }
 
     /// The number of values waiting in the channel.

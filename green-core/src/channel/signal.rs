@@ -1,7 +1,6 @@
-//! The rendezvous point of one blocking channel operation (a `send`, a
-//! `recv`, or a whole [`Select`](super::Select)).
+//! The rendezvous point of one blocking [`Select`](super::Select).
 //!
-//! A blocked operation registers a [`Packet`](super::chan::Packet) on every
+//! A blocked select registers a [`Packet`](super::chan::Packet) on every
 //! channel it waits on; all its packets share one `Signal`. Whoever completes
 //! the operation (a sender handing over a value, a receiver taking one, a
 //! disconnection) first *selects* the signal, and only the winner of that
