@@ -2,6 +2,7 @@
 //! [`std::thread::park`], plus the crate's own "block this greenlet, or this
 //! thread outside `run`" primitive that channels build on.
 
+use std::ptr::NonNull;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -125,22 +126,64 @@ impl Waiter {
         }
     }
 
-    /// [`wake`](Self::wake) now if it is a greenlet of this thread's hub,
-    /// which cannot run before this thread switches; otherwise a clone to
-    /// wake with, for a caller that must be done with `self` first (the
-    /// waiter may be gone once it can run).
-    pub(crate) fn wake_local_or_clone(&self) -> Option<Waiter> {
-        match self {
-            Waiter::Greenlet(g) if g.signal_local() => None,
-            _ => Some(self.clone()),
-        }
-    }
-
     /// Wakes it (or makes its next [`block`] return at once). Any thread.
     pub(crate) fn wake(&self) {
         match self {
             Waiter::Greenlet(g) => g.signal(),
             Waiter::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+/// The greenlet (or thread) running this code, for a record that lives in
+/// its own frames while it blocks (a channel's node): a [`Waiter`] that
+/// borrows a greenlet's handle instead of cloning it, so that making one
+/// and dropping it touch no shared count. A thread's parker is still
+/// shared: a thread's wait costs far more anyway.
+#[derive(Debug)]
+pub(crate) enum FrameWaiter {
+    /// # Invariant
+    ///
+    /// The handle of the greenlet that made this value, in its `Core`
+    /// (see [`hub::current_handle`]): valid for as long as the greenlet's
+    /// frame that holds this value.
+    Greenlet(NonNull<Greenlet>),
+    Thread(Arc<Parker>),
+}
+
+impl FrameWaiter {
+    /// The greenlet running this code, or this thread outside a greenlet.
+    pub(crate) fn current() -> FrameWaiter {
+        match hub::current_handle() {
+            Some(g) => FrameWaiter::Greenlet(g),
+            None => FrameWaiter::Thread(PARKER.with(Arc::clone)),
+        }
+    }
+
+    /// [`Waiter::wake`]s it now if it is a greenlet of this thread's hub,
+    /// which cannot run before this thread switches; otherwise returns a
+    /// [`Waiter`] to wake it with, for a caller that must be done with the
+    /// frame's record first (the waiter may leave the frame once it runs).
+    ///
+    /// # Safety
+    ///
+    /// The frame that holds `self` is still there: its greenlet has not
+    /// returned from it (it is blocked in it).
+    pub(crate) unsafe fn wake_local_or_clone(&self) -> Option<Waiter> {
+        match self {
+            FrameWaiter::Greenlet(g) => {
+                // SAFETY: by the invariant, valid while the frame that holds
+                // `self` is, which the caller guarantees; `Greenlet` is
+                // `Sync` and the handle is never changed once made, so
+                // another thread may read it.
+                let g = unsafe { g.as_ref() };
+                if g.signal_local() {
+                    None
+                } else {
+                    Some(Waiter::Greenlet(g.clone()))
+                }
+            }
+            FrameWaiter::Thread(t) => Some(Waiter::Thread(t.clone())),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use super::chan::{Chan, Entry};
 use super::error::SendTimeoutError;
-use crate::park::{block, Waiter};
+use crate::park::{block, FrameWaiter};
 
 /// A blocked plain operation, in its owner's frame, linked into the
 /// channel's queue as an [`Entry::Single`].
@@ -40,7 +40,7 @@ pub(crate) struct Node<T> {
     /// While the node is in a queue, only code holding the channel's lock
     /// touches the slot; once it is done (or withdrawn), only its owner.
     slot: UnsafeCell<Option<T>>,
-    waiter: Waiter,
+    waiter: FrameWaiter,
 }
 
 impl<T> Node<T> {
@@ -48,7 +48,7 @@ impl<T> Node<T> {
         Node {
             done: AtomicBool::new(false),
             slot: UnsafeCell::new(value),
-            waiter: Waiter::current(),
+            waiter: FrameWaiter::current(),
         }
     }
 
@@ -87,9 +87,10 @@ impl<T> Node<T> {
     /// of its queue, so the node is alive until it is marked done; it must
     /// not touch the node after this call, when its owner may have left.
     pub(crate) unsafe fn complete(node: NonNull<Node<T>>) {
-        // SAFETY: alive, as the caller guarantees; the borrow ends before the
+        // SAFETY: alive, as the caller guarantees, so its owner is still
+        // blocked in the frame that holds it; the borrow ends before the
         // node is marked done.
-        let later = unsafe { node.as_ref() }.waiter.wake_local_or_clone();
+        let later = unsafe { node.as_ref().waiter.wake_local_or_clone() };
         // SAFETY: alive until this store, which is the last use of the node:
         // a waiter of another thread may free it as soon as it sees it.
         unsafe { (*node.as_ptr()).done.store(true, Ordering::Release) };

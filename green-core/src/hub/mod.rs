@@ -271,6 +271,20 @@ pub(crate) fn remote_of(hub_id: u64) -> Option<Arc<Remote>> {
     try_with(|hub| (hub.id == hub_id).then(|| hub.remote.clone())).flatten()
 }
 
+/// The running greenlet's handle (made now if nobody asked before), if a
+/// greenlet of this thread's hub is running; borrowed, without touching its
+/// reference count. The handle lives in the greenlet's `Core`, which the
+/// hub's slab keeps alive (and in place) for as long as the greenlet is, so
+/// the pointer is valid at least while the greenlet's own frames are: a
+/// record in one of them may keep it.
+pub(crate) fn current_handle() -> Option<std::ptr::NonNull<Greenlet>> {
+    try_with(|hub| {
+        hub.in_greenlet()
+            .then(|| std::ptr::NonNull::from(hub.current_ref().handle()))
+    })
+    .flatten()
+}
+
 /// Wakes a greenlet of this thread's hub from a `Greenlet` handle, from a
 /// wait of `kind`. Returns `false` when the greenlet does not belong to this
 /// thread's hub.
