@@ -22,8 +22,9 @@
 //! with every sender gone: they wait (or get `Empty`) until the value is
 //! taken or given back, so that `Disconnected` always means that no value
 //! will ever come, as std's. A select's receive takes its value out under
-//! the lock, as it unregisters; a plain one without it, so `handed` is an
-//! atomic (see [`Chan::took_handed`]).
+//! the lock, as it unregisters; a plain one without it, so the count is two:
+//! values handed under the lock, and an atomic count of those taken out
+//! without it (see [`Chan::took_handed`]).
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -134,10 +135,10 @@ impl<T> Entry<T> {
 #[derive(Debug)]
 pub(crate) struct Chan<T> {
     inner: Mutex<Inner<T>>,
-    /// Values in receivers' packets and nodes, not taken out yet (see the
-    /// module docs). Raised under the lock; lowered under it by a select,
-    /// without it by a plain receive ([`took_handed`](Self::took_handed)).
-    handed: AtomicUsize,
+    /// Values handed to plain receivers' nodes and taken out by them,
+    /// without the lock ([`took_handed`](Self::took_handed)): the values in
+    /// flight are `Inner::handed` minus this (see the module docs).
+    taken: AtomicUsize,
     /// Every sender is gone (set under the lock, never cleared): read
     /// without the lock by [`took_handed`](Self::took_handed).
     senders_gone: AtomicBool,
@@ -151,12 +152,16 @@ pub(crate) struct Inner<T> {
     receivers: usize,
     recvs: VecDeque<Entry<T>>,
     sends: VecDeque<Entry<T>>,
+    /// Values handed to receivers' packets and nodes and not taken out
+    /// under the lock: the values in flight and those counted in
+    /// `Chan::taken`.
+    handed: usize,
 }
 
 /// The channel's state, locked, with the counters that live beside it.
 pub(crate) struct Locked<'a, T> {
     inner: MutexGuard<'a, Inner<T>>,
-    handed: &'a AtomicUsize,
+    taken: &'a AtomicUsize,
 }
 
 impl<T> Chan<T> {
@@ -171,8 +176,9 @@ impl<T> Chan<T> {
                 receivers: 1,
                 recvs: VecDeque::new(),
                 sends: VecDeque::new(),
+                handed: 0,
             }),
-            handed: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
             senders_gone: AtomicBool::new(false),
         }
     }
@@ -182,25 +188,24 @@ impl<T> Chan<T> {
     pub(crate) fn lock(&self) -> Locked<'_, T> {
         Locked {
             inner: self.inner.lock().unwrap_or_else(PoisonError::into_inner),
-            handed: &self.handed,
+            taken: &self.taken,
         }
     }
 
     /// A plain receive took a handed value out of its node, without the
-    /// lock. If that was the last value in flight and every sender is gone,
-    /// the other blocked receivers wake to see the disconnection.
+    /// lock. Once every sender is gone, it takes the lock to wake the other
+    /// blocked receivers if that was the last value in flight.
     ///
     /// The two sides meet as in Dekker's algorithm (all `SeqCst`):
     /// [`drop_sender`](Self::drop_sender) sets `senders_gone` and then reads
-    /// `handed`, this lowers `handed` and then reads `senders_gone`, so at
+    /// `taken`, this raises `taken` and then reads `senders_gone`, so at
     /// least one of them sees the other and wakes the receivers. A receiver
-    /// that found `handed` not zero under the lock (and waits) read it
-    /// before this lowered it, after `senders_gone` was set, so this sees
+    /// that found a value in flight under the lock (and waits) read `taken`
+    /// before this raised it, after `senders_gone` was set, so this sees
     /// `senders_gone`.
     pub(crate) fn took_handed(&self) {
-        if self.handed.fetch_sub(1, Ordering::SeqCst) == 1
-            && self.senders_gone.load(Ordering::SeqCst)
-        {
+        self.taken.fetch_add(1, Ordering::SeqCst);
+        if self.senders_gone.load(Ordering::SeqCst) {
             self.lock().wake_receivers_if_disconnected();
         }
     }
@@ -257,8 +262,12 @@ impl<T> std::ops::DerefMut for Locked<'_, T> {
 }
 
 impl<T> Locked<'_, T> {
-    fn handed(&self) -> usize {
-        self.handed.load(Ordering::SeqCst)
+    /// Values handed to receivers and not taken out yet.
+    fn in_flight(&self) -> usize {
+        // Both counts only grow (but for a value taken out under the lock),
+        // so they wrap around on a long-lived channel; their difference
+        // does not.
+        self.handed.wrapping_sub(self.taken.load(Ordering::SeqCst))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -287,7 +296,7 @@ impl<T> Locked<'_, T> {
         if let Some(offer) = self.take_offer(own) {
             return Ok(offer);
         }
-        if self.senders == 0 && self.handed() == 0 {
+        if self.senders == 0 && self.in_flight() == 0 {
             Err(TryRecvError::Disconnected)
         } else {
             // With `handed > 0`, a value may still come back.
@@ -320,7 +329,7 @@ impl<T> Locked<'_, T> {
     /// `Empty`?
     pub(crate) fn recv_ready(&self, own: &Arc<Signal>) -> bool {
         !self.queue.is_empty()
-            || (self.senders == 0 && self.handed() == 0)
+            || (self.senders == 0 && self.in_flight() == 0)
             || self.sends.iter().any(|p| p.is_live_for(Some(own)))
     }
 
@@ -381,14 +390,14 @@ impl<T> Locked<'_, T> {
 
     /// One value in flight was taken out of its packet or node.
     fn handed_back(&mut self) {
-        self.handed.fetch_sub(1, Ordering::SeqCst);
+        self.handed = self.handed.wrapping_sub(1);
         self.wake_receivers_if_disconnected();
     }
 
     /// Every sender gone and no value in flight: wake every blocked
     /// receiver to see the disconnection.
     fn wake_receivers_if_disconnected(&mut self) {
-        if self.senders == 0 && self.handed() == 0 {
+        if self.senders == 0 && self.in_flight() == 0 {
             for e in std::mem::take(&mut self.inner.recvs) {
                 e.wake_to_look();
             }
@@ -417,7 +426,7 @@ impl<T> Locked<'_, T> {
                 i += 1;
                 continue;
             }
-            let p = match sends.remove(i).expect("index in bounds") {
+            let p = match remove(sends, i) {
                 Entry::Select(p) => p,
                 Entry::Single(node) => {
                     // SAFETY: under the lock, just taken out of its queue: by
@@ -446,10 +455,10 @@ impl<T> Locked<'_, T> {
                 i += 1;
                 continue;
             }
-            let p = match recvs.remove(i).expect("index in bounds") {
+            let p = match remove(recvs, i) {
                 Entry::Select(p) => p,
                 Entry::Single(node) => {
-                    self.handed.fetch_add(1, Ordering::SeqCst);
+                    self.inner.handed = self.handed.wrapping_add(1);
                     // SAFETY: as in `take_offer`.
                     unsafe { Node::put(node, value) };
                     // SAFETY: as in `take_offer`.
@@ -459,11 +468,22 @@ impl<T> Locked<'_, T> {
             };
             if p.signal.try_select(p.op) {
                 p.put(value);
-                self.handed.fetch_add(1, Ordering::SeqCst);
+                self.inner.handed = self.handed.wrapping_add(1);
                 p.signal.wake();
                 return Ok(());
             }
         }
         Err(value)
     }
+}
+
+/// `queue.remove(i)`, cheaper for the head (where a wait is nearly always
+/// met: nothing is ahead of it but a select's stale packets).
+fn remove<T>(queue: &mut VecDeque<Entry<T>>, i: usize) -> Entry<T> {
+    let entry = if i == 0 {
+        queue.pop_front()
+    } else {
+        queue.remove(i)
+    };
+    entry.expect("index in bounds")
 }
