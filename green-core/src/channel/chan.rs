@@ -17,14 +17,14 @@
 //!
 //! A value handed to a receiver's packet or node is still the channel's
 //! until that receiver takes it out: if it is killed first, the value comes
-//! back ([`Inner::give_back`]). `handed` counts those values, and while it
-//! is not zero the channel is not disconnected for the other receivers even
-//! with every sender gone: they wait (or get `Empty`) until the value is
-//! taken or given back, so that `Disconnected` always means that no value
-//! will ever come, as std's. A select's receive takes its value out under
-//! the lock, as it unregisters; a plain one without it, so the count is two:
-//! values handed under the lock, and an atomic count of those taken out
-//! without it (see [`Chan::took_handed`]).
+//! back ([`Locked::give_back`]). While any such value is in flight, the
+//! channel is not disconnected for the other receivers even with every
+//! sender gone: they wait (or get `Empty`) until the value is taken or
+//! given back, so that `Disconnected` always means that no value will ever
+//! come, as std's. A select's receive takes its value out under the lock,
+//! as it unregisters; a plain one without it, so the values in flight are
+//! the difference of two counts: `Inner::handed`, under the lock, and
+//! `Chan::taken`, an atomic (see [`Chan::took_handed`]).
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -95,7 +95,9 @@ pub(crate) enum Entry<T> {
 // SAFETY: an entry is a registration of a blocked operation that may run on
 // another thread; a `Single` one is dereferenced only under the channel's
 // lock, by its invariant, and its node holds a `T` (moved between threads
-// through it, hence `T: Send`) and a `Waiter`, which is `Send + Sync`.
+// through it, hence `T: Send`), atomics, and a `FrameWaiter`: a parker that
+// is `Send + Sync`, or a pointer to a greenlet's `Greenlet` handle, which is
+// `Sync` and never changes once made (see `FrameWaiter`).
 unsafe impl<T: Send> Send for Entry<T> {}
 
 impl<T> Entry<T> {
@@ -299,7 +301,7 @@ impl<T> Locked<'_, T> {
         if self.senders == 0 && self.in_flight() == 0 {
             Err(TryRecvError::Disconnected)
         } else {
-            // With `handed > 0`, a value may still come back.
+            // With a value in flight, it may still come back.
             Err(TryRecvError::Empty)
         }
     }
