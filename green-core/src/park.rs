@@ -146,7 +146,8 @@ pub(crate) enum FrameWaiter {
     ///
     /// The handle of the greenlet that made this value, in its `Core`
     /// (see [`hub::current_handle`]): valid for as long as the greenlet's
-    /// frame that holds this value.
+    /// frame that holds this value, even one whose unwind was cut short at
+    /// the hub's shutdown (its stack is leaked, and its `Core` with it).
     Greenlet(NonNull<Greenlet>),
     Thread(Arc<Parker>),
 }

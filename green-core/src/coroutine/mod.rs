@@ -60,8 +60,11 @@
 //!   costs no system call.
 //!
 //! Outside this module, pointers into a coroutine stack are only the borrows
-//! of scoped greenlets (see `scope`): that is why a stack whose frames never
-//! unwound is leaked, never freed.
+//! of scoped greenlets (see `scope`) and the nodes that blocked channel
+//! operations link into a channel's queue (see `channel::single`, which
+//! also point back to the greenlet's record): that is why a stack whose
+//! frames never unwound is leaked, never freed, and its greenlet's record
+//! with it.
 
 pub(crate) mod pool;
 mod slab;
@@ -267,8 +270,11 @@ impl Coroutine {
     /// the cancel panic and suspends), generator counts it as done although
     /// the rest of its frames never ran: scoped greenlets may still borrow
     /// from those frames, so the stack is leaked (still mapped, its frames
-    /// intact, never run again) rather than freed.
-    pub(crate) fn force_unwind(mut self, started: bool) {
+    /// intact, never run again) rather than freed. Returns whether it was:
+    /// then what those frames point to must stay too (the caller's record
+    /// of the greenlet, which a channel's node there points to).
+    #[must_use]
+    pub(crate) fn force_unwind(mut self, started: bool) -> bool {
         EXITED.set(false);
         let result = panic::catch_unwind(AssertUnwindSafe(|| self.gen.cancel()));
         // Not started: there were no frames, only the closure, now dropped.
@@ -281,7 +287,9 @@ impl Coroutine {
         }
         if !unwound || !self.gen.is_done() {
             std::mem::forget(self);
+            return true;
         }
+        false
     }
 
     /// Usable stack size in bytes.

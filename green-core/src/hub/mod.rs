@@ -821,7 +821,13 @@ impl Hub {
                         // Its code runs: `current` must name it (it does
                         // not `arrive`: it continues by unwinding).
                         self.enter(g.clone());
-                        co.force_unwind(started);
+                        if co.force_unwind(started) {
+                            // Its frames never unwound, and its stack stays:
+                            // so does its record, which they may point to
+                            // (a blocked channel operation's node borrows
+                            // the greenlet's handle, `park::FrameWaiter`).
+                            std::mem::forget(g.clone());
+                        }
                         // Empty if it suspended again on its way out (it
                         // did its own bookkeeping then).
                         drop(self.take_current());
