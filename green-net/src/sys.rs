@@ -111,7 +111,8 @@ fn count(n: isize) -> io::Result<usize> {
 }
 
 /// The device and inode numbers of `fd`'s file (`fstat`): for a socket,
-/// the same for every fd of it and unique among the sockets alive.
+/// the same for every fd of it and unique among the sockets alive (but
+/// see `source::listeners::SocketId` for the counter's wrap).
 pub(crate) fn device_and_inode(fd: impl AsFd) -> io::Result<(u64, u64)> {
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `fd` is open for the call (borrowed), and `stat` is writable

@@ -18,7 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use super::Settings;
 
 /// A socket's identity: its device and inode numbers (`fstat`), the same
-/// for every fd of it, and unique among the sockets alive.
+/// for every fd of it, and unique among the sockets alive, but for one
+/// case: Linux numbers sockets from a 32-bit counter that wraps, so after
+/// about four billion sockets two live listeners could share a number, and
+/// a duplicate of one, wrapped again, would take the other's settings. Not
+/// guarded against.
 pub(super) type SocketId = (u64, u64);
 
 /// The live settings of each listener green owns. An entry dies with its
