@@ -152,6 +152,29 @@ enum Call {
     CloneRead,
 }
 
+/// A call's result as text: a count of bytes as "Ok(some)" when short of
+/// [`N`], an error as its kind.
+fn show(r: std::io::Result<usize>) -> String {
+    match r {
+        Ok(0) => "Ok(0)".to_string(),
+        Ok(n) if n < N => "Ok(some)".to_string(),
+        Ok(n) => format!("Ok({n})"),
+        Err(e) => format!("{:?}", e.kind()),
+    }
+}
+
+/// Writes [`N`] bytes to `s` while `peer` closes the other end with bytes
+/// unread, and checks the close cut the write short; returns it as text.
+fn write_cut_short<S>(s: &S, peer: std::thread::JoinHandle<()>) -> String
+where
+    for<'a> &'a S: Write,
+{
+    let wrote = show((&*s).write(&vec![1; N]));
+    peer.join().unwrap();
+    assert_eq!(wrote, "Ok(some)", "the peer's close ends the write short");
+    wrote
+}
+
 /// Connects, writes [`N`] bytes to a peer that closes the connection with
 /// them unread (a reset) once the first have arrived, then makes `calls`;
 /// returns what the write and each call gave, as text (a write's count as
@@ -179,15 +202,7 @@ where
         .set_send_buffer_size(small)
         .unwrap();
     let clone = s.try_clone();
-    let show = |r: std::io::Result<usize>| match r {
-        Ok(0) => "Ok(0)".to_string(),
-        Ok(n) if n < N => "Ok(some)".to_string(),
-        Ok(n) => format!("Ok({n})"),
-        Err(e) => format!("{:?}", e.kind()),
-    };
-    let mut trace = vec![show((&s).write(&vec![1; N]))];
-    peer.join().unwrap();
-    assert_eq!(trace[0], "Ok(some)", "the reset ends the write short");
+    let mut trace = vec![write_cut_short(&s, peer)];
     let mut buf = [0; 16];
     for call in calls {
         trace.push(match call {
@@ -255,15 +270,7 @@ where
         drop(theirs); // bytes unread: the peer's end records ECONNRESET
     });
     let s = wrap(ours);
-    let show = |r: std::io::Result<usize>| match r {
-        Ok(0) => "Ok(0)".to_string(),
-        Ok(n) if n < N => "Ok(some)".to_string(),
-        Ok(n) => format!("Ok({n})"),
-        Err(e) => format!("{:?}", e.kind()),
-    };
-    let mut trace = vec![show((&s).write(&vec![1; N]))];
-    peer.join().unwrap();
-    assert_eq!(trace[0], "Ok(some)", "the close ends the write short");
+    let mut trace = vec![write_cut_short(&s, peer)];
     let mut buf = [0; 16];
     for call in calls {
         trace.push(match call {
