@@ -703,6 +703,22 @@ fn send_from_a_thread_without_switching<T: Send + 'static>(tx: channel::Sender<T
     t.join().unwrap();
 }
 
+/// A rendezvous channel and a greenlet (the holder) waiting in `recv` on a
+/// clone of its receiver.
+fn a_holder_waiting_in_recv() -> (
+    channel::Sender<u32>,
+    channel::Receiver<u32>,
+    green::JoinHandle<Result<u32, channel::RecvError>>,
+) {
+    let (tx, rx) = channel::channel::<u32>();
+    let holder = {
+        let rx = rx.clone();
+        green::spawn(move || rx.recv())
+    };
+    green::yield_now(); // the holder waits in recv
+    (tx, rx, holder)
+}
+
 /// A value handed to a blocked receiver that is killed before it takes it
 /// comes back to the channel: until then, with every sender gone, the other
 /// receivers must not be told `Disconnected` (mpsc's contract: no value
@@ -711,14 +727,10 @@ fn send_from_a_thread_without_switching<T: Send + 'static>(tx: channel::Sender<T
 fn no_value_comes_back_after_a_disconnection_was_reported() {
     let _w = util::watchdog();
     green::run(|| {
-        let (tx, rx) = channel::channel::<u32>();
-        let holder = {
-            let rx = rx.clone();
-            green::spawn(move || rx.recv())
-        };
-        green::yield_now(); // the holder waits in recv
-        send_from_a_thread_without_switching(tx, 42); // handed to the holder
-                                                      // The holder has not taken it: the value is in flight.
+        let (tx, rx, holder) = a_holder_waiting_in_recv();
+        // Handed to the holder, which has not taken it: the value is in
+        // flight.
+        send_from_a_thread_without_switching(tx, 42);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         assert_eq!(
             rx.recv_timeout(Duration::ZERO),
@@ -746,16 +758,11 @@ fn no_value_comes_back_after_a_disconnection_was_reported() {
 fn recv_waits_for_a_value_in_flight_to_a_receiver_that_is_killed() {
     let _w = util::watchdog();
     green::run(|| {
-        let (tx, rx) = channel::channel::<u32>();
-        let holder = {
-            let rx = rx.clone();
-            green::spawn(move || rx.recv())
-        };
-        green::yield_now(); // the holder waits in recv
-                            // One batch of the hub, which takes in no wake-up from another
-                            // thread until it ends: the consumer hands the value to the holder
-                            // from a thread and waits in recv, then the killer kills the holder,
-                            // still parked.
+        let (tx, rx, holder) = a_holder_waiting_in_recv();
+        // One batch of the hub, which takes in no wake-up from another
+        // thread until it ends: the consumer hands the value to the holder
+        // from a thread and waits in recv, then the killer kills the holder,
+        // still parked.
         let consumer = green::spawn(move || {
             send_from_a_thread_without_switching(tx, 42);
             rx.iter().collect::<Vec<u32>>()
@@ -780,12 +787,7 @@ fn recv_waits_for_a_value_in_flight_to_a_receiver_that_is_killed() {
 fn receivers_waiting_on_a_value_in_flight_see_the_disconnection_once_it_is_taken() {
     let _w = util::watchdog();
     green::run(|| {
-        let (tx, rx) = channel::channel::<u32>();
-        let holder = {
-            let rx = rx.clone();
-            green::spawn(move || rx.recv())
-        };
-        green::yield_now(); // the holder waits in recv
+        let (tx, rx, holder) = a_holder_waiting_in_recv();
         tx.send(42).unwrap(); // handed to the holder, which is ready
         drop(tx);
         let other = {
