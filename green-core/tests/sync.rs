@@ -447,6 +447,14 @@ fn timed_out_behind_poison(pair: &(Mutex<i32>, Condvar), poisoner: impl FnOnce()
     result.timed_out()
 }
 
+/// A greenlet waiting on `pair`'s condvar until its flag is set.
+fn spawn_waiter(pair: Rc<(Mutex<bool>, Condvar)>) -> green::JoinHandle<()> {
+    green::spawn(move || {
+        let (m, c) = &*pair;
+        let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
+    })
+}
+
 #[test]
 fn wait_timeout_while_reports_the_timeout_with_the_poison() {
     let _w = util::watchdog();
@@ -478,12 +486,6 @@ fn wait_timeout_while_reports_the_timeout_with_the_poison() {
 fn a_notification_to_a_killed_waiter_is_passed_on() {
     green::run(|| {
         let pair = Rc::new((Mutex::new(false), Condvar::new()));
-        let spawn_waiter = |pair: Rc<(Mutex<bool>, Condvar)>| {
-            green::spawn(move || {
-                let (m, c) = &*pair;
-                let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
-            })
-        };
         let victim = spawn_waiter(pair.clone());
         let other = spawn_waiter(pair.clone());
         green::yield_now(); // both wait, victim first
@@ -505,12 +507,6 @@ fn a_notified_waiter_killed_while_it_relocks_passes_the_notification_on() {
     let _w = util::watchdog();
     green::run(|| {
         let pair = Rc::new((Mutex::new(false), Condvar::new()));
-        let spawn_waiter = |pair: Rc<(Mutex<bool>, Condvar)>| {
-            green::spawn(move || {
-                let (m, c) = &*pair;
-                let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
-            })
-        };
         let victim = spawn_waiter(pair.clone());
         let other = spawn_waiter(pair.clone());
         green::yield_now(); // both wait, victim first
@@ -548,16 +544,13 @@ fn a_notified_waiter_timed_out_while_it_relocks_passes_the_notification_on() {
             })
             .is_err()
         });
-        let p = pair.clone();
-        let other = green::spawn(move || {
-            let (m, c) = &*p;
-            let _g = c.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
-        });
+        let other = spawn_waiter(pair.clone());
         green::yield_now(); // both wait, victim first
         let mut g = pair.0.lock().unwrap();
         *g = true;
-        pair.1.notify_one(); // to the victim, long before its deadline
-                             // It wakes and waits for the mutex main holds; its timeout fires.
+        // To the victim, long before its deadline: it wakes and waits for
+        // the mutex main holds, and its timeout fires.
+        pair.1.notify_one();
         green::sleep_until(deadline + Duration::from_millis(20));
         assert!(victim.is_finished(), "unwound by its timeout");
         drop(g);
