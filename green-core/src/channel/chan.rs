@@ -25,6 +25,14 @@
 //! as it unregisters; a plain one without it, so the values in flight are
 //! the difference of two counts: `Inner::handed`, under the lock, and
 //! `Chan::taken`, an atomic (see [`Chan::took_handed`]).
+//!
+//! One case keeps a value in flight for good: a receiver whose frames were
+//! leaked at its hub's shutdown (a destructor that waited in `recv` during
+//! the forced unwind) stays in `recvs`, and a sender on another thread may
+//! still hand it a value, which no one takes or gives back. The other
+//! receivers then never see `Disconnected` once every sender is gone (a
+//! `recv` waits, a `try_recv` says `Empty`). A select's packet leaked the
+//! same way always did.
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -93,8 +101,10 @@ pub(crate) enum Entry<T> {
 }
 
 // SAFETY: an entry is a registration of a blocked operation that may run on
-// another thread; a `Single` one is dereferenced only under the channel's
-// lock, by its invariant, and its node holds a `T` (moved between threads
+// another thread; a `Single` one is dereferenced by other threads only
+// under the channel's lock, by its invariant (its owner also reads its own
+// node without the lock once it has seen it completed, with Acquire, after
+// which no one else touches it), and its node holds a `T` (moved between threads
 // through it, hence `T: Send`), atomics, and a `FrameWaiter`: a parker that
 // is `Send + Sync`, or a pointer to a greenlet's `Greenlet` handle, which is
 // `Sync` and never changes once made (see `FrameWaiter`).

@@ -449,7 +449,10 @@ impl Hub {
         // SAFETY: by `current`'s invariant the `Core` stays alive for as long
         // as the running greenlet's body runs, and this borrow is used only
         // by that body (the greenlet calling in); it is tied to `&self`, and
-        // callers keep it within the call that asked for it.
+        // callers keep it within the call that asked for it, but for one:
+        // `current_handle` lets a pointer to the `Core`'s handle out into the
+        // greenlet's own frames, valid while they are (`FrameWaiter`'s
+        // invariant: the slab keeps the `Core` until the body is over).
         unsafe { &*p }
     }
 
