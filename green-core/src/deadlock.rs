@@ -10,7 +10,8 @@
 //! sleep, fds) need no such check.
 
 /// Whether no thread other than this one (and idle pool workers with no
-/// queued job to take) exists.
+/// queued job to take, and the blocking detector's thread, which wakes no
+/// greenlet) exists.
 ///
 /// The threads are counted first, then the quiet pool workers: a worker
 /// that goes quiet in between has queued its job's wake-up before (the
@@ -20,7 +21,7 @@
 /// may come from another hub, whose thread may even be gone.
 pub(crate) fn alone_in_process() -> bool {
     let alone = match thread_count() {
-        Some(n) => n <= 1 + crate::unblock::quiet_pool_threads(),
+        Some(n) => n <= 1 + crate::unblock::quiet_pool_threads() + crate::monitor::threads(),
         None => false,
     };
     #[cfg(test)]

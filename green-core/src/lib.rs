@@ -108,8 +108,12 @@
 //! # Known traps
 //!
 //! - Blocking the thread (a `std::sync::Mutex` held across a switch, a
-//!   blocking call from a crate that uses std directly) blocks every greenlet
-//!   of the hub. Use `green-std`, or [`unblock`](unblock()).
+//!   blocking call from a crate that uses std directly, a long computation)
+//!   blocks every greenlet of the hub. Use `green-std`, or
+//!   [`unblock`](unblock()). To find such calls, turn on the blocking
+//!   detector ([`set_max_blocking_time`], or `GREEN_MAX_BLOCKING_TIME=100`
+//!   for 100 ms): a thread then reports on stderr each greenlet that keeps
+//!   its hub from switching for longer than that (gevent's monitor thread).
 //! - A greenlet that blocks *while unwinding* (a destructor that sleeps or
 //!   does green IO during a panic or a kill) lets other greenlets run while
 //!   `std::thread::panicking()` is true for the thread. A `std::sync::Mutex`
@@ -141,6 +145,7 @@ mod join;
 mod kill;
 mod local;
 pub mod lock;
+mod monitor;
 mod park;
 pub mod pool;
 pub mod queue;
@@ -167,6 +172,8 @@ pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 pub use unblock::unblock;
 pub use wait::{iwait, killall, wait_any, IWait};
 
+use std::time::Duration;
+
 /// Sets the process-wide default stack size of new greenlets, in bytes.
 ///
 /// Rounded up to whole pages and to at least 16 KiB. Without a call, the
@@ -188,6 +195,87 @@ pub fn set_default_stack_size(bytes: usize) {
 /// The process-wide default stack size of new greenlets, in bytes.
 pub fn default_stack_size() -> usize {
     coroutine::stack::default_size()
+}
+
+/// Turns on the blocking detector (gevent's monitor thread and its
+/// `max_blocking_time`): a greenlet that keeps its hub from switching to
+/// another greenlet for longer than `max` is reported on stderr; `None`
+/// turns it off.
+///
+/// A greenlet that blocks its thread (`std::thread::sleep`, a std socket
+/// read, a crate's blocking call) or computes for long freezes every
+/// greenlet of its hub. With the detector on, one thread of the process,
+/// `green-monitor`, looks at every hub each `max / 2`; a hub that has
+/// neither started a batch of ready greenlets nor waited for IO or timers
+/// for longer than `max` is reported once, with the greenlet it runs, its
+/// thread and how long it has been blocked so far; a second line says how
+/// long it lasted once the hub runs again:
+///
+/// ```text
+/// green: greenlet <Greenlet 3 "stuck"> has blocked the hub of thread 'main' for 62 ms (more than the 50 ms max blocking time): a call that blocks the thread, not the greenlet? Use green-std's types, or green::unblock for blocking calls and long computations.
+/// green: the hub of thread 'main' runs again: greenlet <Greenlet 3 "stuck"> blocked it for 387 ms or more
+/// ```
+///
+/// Times come from the monitor's looks: a block is reported between `max`
+/// and `1.5 × max` after it began, and the times given are lower bounds.
+/// A hub waiting in its poller (every greenlet sleeping or waiting for IO)
+/// is idle, never reported. A greenlet that legitimately computes for long
+/// is reported too, as gevent's monitor does: run such work on the
+/// blocking pool with [`unblock`](unblock()), or yield now and then with
+/// [`yield_now`]. So is a hub whose thread the OS left unscheduled that
+/// long.
+///
+/// Off by default. Without a call, the `GREEN_MAX_BLOCKING_TIME`
+/// environment variable sets it, in milliseconds (read once; empty means
+/// unset). The setting applies to hubs started after it ([`run`](run()),
+/// each hub of a [`Runtime`]); turning it off silences the reports of
+/// hubs already watched at once. A watched hub stores the number of each
+/// greenlet it resumes for the report, about a tenth of a nanosecond per
+/// switch; one not watched pays nothing measurable.
+///
+/// # Panics
+///
+/// Panics if `max` is zero (use `None` to turn the detector off).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// green::set_max_blocking_time(Some(Duration::from_millis(100)));
+/// assert_eq!(green::max_blocking_time(), Some(Duration::from_millis(100)));
+/// green::run(|| {
+///     // Waiting the green way is never reported...
+///     green::sleep(Duration::from_millis(150));
+///     // ...and neither is blocking work sent to the blocking pool.
+///     green::unblock(|| std::thread::sleep(Duration::from_millis(150)));
+///     // `std::thread::sleep(Duration::from_millis(150))` here would be.
+/// });
+/// green::set_max_blocking_time(None);
+/// assert_eq!(green::max_blocking_time(), None);
+/// ```
+#[track_caller]
+pub fn set_max_blocking_time(max: Option<Duration>) {
+    monitor::set_max_blocking_time(max);
+}
+
+/// The max blocking time of the blocking detector, or `None` when it is
+/// off (the default): see [`set_max_blocking_time`].
+///
+/// # Panics
+///
+/// Panics if nothing set it and the `GREEN_MAX_BLOCKING_TIME` environment
+/// variable is set to anything but a whole number of milliseconds, at
+/// least 1 (so does [`run`](run())).
+///
+/// # Examples
+///
+/// ```
+/// # green::set_max_blocking_time(None);
+/// assert_eq!(green::max_blocking_time(), None);
+/// ```
+pub fn max_blocking_time() -> Option<Duration> {
+    monitor::max_blocking_time()
 }
 
 /// Whether the calling thread is inside [`run`](run()).

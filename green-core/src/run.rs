@@ -8,6 +8,7 @@ use std::rc::Rc;
 use crate::coroutine::{stack, Coroutine};
 use crate::hub::{self, Hub, Installed};
 use crate::kill;
+use crate::monitor;
 
 /// Runs `f` as the main greenlet of a new hub on this thread and returns its
 /// value: the entry point of every green program.
@@ -26,7 +27,10 @@ use crate::kill;
 /// # Panics
 ///
 /// Panics when called inside `run` (a thread has one hub), when the hub's
-/// poller cannot be created, and with `f`'s panic.
+/// poller cannot be created, when `GREEN_MAX_BLOCKING_TIME` is set to
+/// anything but a number of milliseconds (see
+/// [`set_max_blocking_time`](crate::set_max_blocking_time)), and with `f`'s
+/// panic.
 ///
 /// # Examples
 ///
@@ -48,9 +52,13 @@ where
     );
     kill::install_hook();
     let result: RefCell<Option<std::thread::Result<T>>> = RefCell::new(None);
+    // Watched by the blocking detector, if it is on, until `run` returns or
+    // unwinds (dropped after the hub: declared before it).
+    let watched = monitor::watch_this_thread();
     // Dropped only once every greenlet is done with (see the SAFETY below).
     let hub = ManuallyDrop::new(
-        Hub::new().unwrap_or_else(|e| panic!("green::run: cannot create the hub: {e}")),
+        Hub::new(watched.as_ref().map(monitor::Registration::watch))
+            .unwrap_or_else(|e| panic!("green::run: cannot create the hub: {e}")),
     );
     let installed = Installed::new(&hub);
 
@@ -83,6 +91,7 @@ where
     hub.shutdown();
     drop(installed);
     drop(ManuallyDrop::into_inner(hub));
+    drop(watched);
 
     match result.into_inner() {
         Some(Ok(value)) => value,

@@ -39,6 +39,11 @@ const SCENARIOS: &[Scenario] = &[
     ),
     ("park", park_forever, &["all greenlets are blocked", "park"]),
     (
+        "park_with_the_blocking_detector_on",
+        park_forever_watched,
+        &["all greenlets are blocked", "park"],
+    ),
+    (
         "channel_recv",
         recv_forever,
         &["all greenlets are blocked", "channel recv"],
@@ -202,6 +207,13 @@ fn lock_twice() {
 }
 
 fn park_forever() {
+    green::run(green::park);
+}
+
+/// The blocking detector's thread wakes no greenlet: the hub, alone but for
+/// it, still finds the deadlock (it waited forever, rechecking).
+fn park_forever_watched() {
+    green::set_max_blocking_time(Some(Duration::from_millis(50)));
     green::run(green::park);
 }
 

@@ -36,7 +36,10 @@
 //! - **A blocking call from a crate that uses std directly.** A dependency
 //!   calling `std::net::TcpStream::connect`, `std::thread::sleep` or
 //!   `std::fs::read` blocks every greenlet of the hub while it waits. Wrap
-//!   such calls in [`green::unblock`].
+//!   such calls in [`green::unblock`]. To find them, set
+//!   `GREEN_MAX_BLOCKING_TIME=100` (or call `green::set_max_blocking_time`):
+//!   green then reports on stderr each greenlet that blocks its hub for more
+//!   than 100 ms.
 //! - **`OnceLock`/`LazyLock` initialisers that switch.** If an initialiser
 //!   sleeps or does green IO and another greenlet of the hub reaches the same
 //!   cell meanwhile, that greenlet blocks the thread: the hub deadlocks.

@@ -53,6 +53,7 @@ use std::time::Instant;
 use crate::coroutine::Coroutine;
 use crate::greenlet::{Core, Greenlet, GreenletId, State, WaitKind, Wake};
 use crate::kill::raise_exit;
+use crate::monitor::Watch;
 
 pub(crate) use self::io::Direction;
 use self::io::Io;
@@ -153,6 +154,10 @@ pub(crate) struct Hub {
     /// end (see [`Remote::job_done`]) the hub has not taken in yet: while
     /// any is out, the hub is not deadlocked.
     jobs_out: Cell<usize>,
+    /// What the blocking detector's thread watches (see [`crate::monitor`]),
+    /// when it watches this hub: the batches started, the waits in the
+    /// poller, the greenlet resumed last.
+    watch: Option<Arc<Watch>>,
 }
 
 /// Runs `f` with this thread's hub.
@@ -300,7 +305,8 @@ pub(crate) fn unpark_local(id: GreenletId, slot: u32, kind: WaitKind) -> bool {
 }
 
 impl Hub {
-    pub(crate) fn new() -> std::io::Result<Self> {
+    /// A hub, watched by the blocking detector when `watch` is given.
+    pub(crate) fn new(watch: Option<Arc<Watch>>) -> std::io::Result<Self> {
         let io = Io::new()?;
         let remote = Arc::new(Remote::new(io.poller().clone()));
         Ok(Hub {
@@ -325,6 +331,7 @@ impl Hub {
             iterations: Cell::new(0),
             inbox: RefCell::default(),
             jobs_out: Cell::new(0),
+            watch,
         })
     }
 

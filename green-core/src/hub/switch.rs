@@ -225,6 +225,12 @@ impl Hub {
     /// Marks ready `g` as running, about to be resumed (or going on).
     #[inline(always)]
     fn mark_running(&self, g: &Core) {
+        if let Some(watch) = &self.watch {
+            // For the blocking detector's report; a name once, as it
+            // starts.
+            let name = if g.started.get() { None } else { g.name() };
+            watch.resumed(g.id().as_u64(), g.slot(), name);
+        }
         g.state.set(State::Running);
         g.started.set(true);
         self.resuming(g);

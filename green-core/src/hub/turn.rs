@@ -25,7 +25,7 @@ impl Hub {
         let main = self.main.borrow().clone().expect("main greenlet set");
         while !main.is_finished() {
             self.drain_remote();
-            self.ready.borrow_mut().start_batch();
+            self.start_batch();
             // Usually one round: the greenlets switch from one to the next
             // themselves (`suspend_running`), also into later batches, and
             // the last one comes back here.
@@ -136,8 +136,18 @@ impl Hub {
         // What `fire_timers`, `poll_or_block` and `drain_remote` would have
         // done: nothing but count the iteration.
         self.iterations.set(iterations);
-        self.ready.borrow_mut().start_batch();
+        self.start_batch();
         true
+    }
+
+    /// Makes every ready greenlet the batch to run, and tells the blocking
+    /// detector, if it watches, that the hub got this far.
+    #[inline]
+    fn start_batch(&self) {
+        self.ready.borrow_mut().start_batch();
+        if let Some(watch) = &self.watch {
+            watch.progressed();
+        }
     }
 
     fn poll_or_block(&self, main: &Rc<Core>) {
@@ -179,9 +189,20 @@ impl Hub {
             }
             return;
         };
+        // Waiting here is the hub idle, not blocked (see `monitor`).
+        let watch = self
+            .watch
+            .as_ref()
+            .filter(|_| timeout != Some(Duration::ZERO));
+        if let Some(watch) = watch {
+            watch.waiting();
+        }
         let result = self.io.borrow_mut().poll(timeout, busy, |g, seq| {
             self.wake(&g, seq, Wake::Unparked);
         });
+        if let Some(watch) = watch {
+            watch.woke();
+        }
         if let Err(e) = result {
             panic!("green: the hub's poller failed: {e}");
         }

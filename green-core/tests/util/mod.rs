@@ -91,8 +91,9 @@ impl ChildOutput {
 /// }
 /// ```
 ///
-/// The child inherits no `RUST_BACKTRACE` and no `GREEN_STACK_SIZE` unless
-/// `env` sets them; it is killed after [`CHILD_LIMIT`].
+/// The child inherits no `RUST_BACKTRACE`, `GREEN_STACK_SIZE` or
+/// `GREEN_MAX_BLOCKING_TIME` unless `env` sets them; it is killed after
+/// [`CHILD_LIMIT`].
 pub fn in_child(test: &str, env: &[(&str, &str)], scenario: impl FnOnce()) -> ChildOutput {
     if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
         scenario();
@@ -105,6 +106,7 @@ pub fn in_child(test: &str, env: &[(&str, &str)], scenario: impl FnOnce()) -> Ch
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
         .env_remove("GREEN_STACK_SIZE")
+        .env_remove("GREEN_MAX_BLOCKING_TIME")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

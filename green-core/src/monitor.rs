@@ -1,0 +1,392 @@
+//! The blocking detector: one thread per process that notices a hub stuck
+//! in one greenlet (gevent's monitor thread and its `max_blocking_time`).
+//!
+//! A greenlet that blocks its thread (`std::thread::sleep`, a std socket
+//! read, a long computation) freezes every greenlet of its hub, and the hub
+//! cannot notice, since it is not running. With a max blocking time set
+//! ([`set_max_blocking_time`], or `GREEN_MAX_BLOCKING_TIME` in
+//! milliseconds), each hub started afterwards is watched by the
+//! `green-monitor` thread, started with the first of them; off by default.
+//!
+//! # What a watched hub publishes ([`Watch`])
+//!
+//! - `progress`, bumped when the hub starts a batch of ready greenlets and
+//!   when it comes back from waiting in its poller: not per switch;
+//! - `polling`, set while it waits in its poller (idle, not blocked);
+//! - `running`, the number (and slab slot) of the greenlet it resumed last,
+//!   stored at every resume (the two relaxed stores per switch a watched
+//!   hub pays);
+//! - the names of its named greenlets, for the report: by slot, under a
+//!   lock taken only when a named greenlet starts.
+//!
+//! Only the hub's thread writes them. The flag is cleared with `Release`
+//! after the bump that ends a wait, and read with `Acquire` before the
+//! counter: the monitor that sees the hub out of its poller sees the bump.
+//! A hub that is not watched pays the test of an `Option` at each batch
+//! start and each resume, nothing at a spawn or a greenlet's end.
+//!
+//! # What the monitor does
+//!
+//! Every half max blocking time it looks at every watched hub. A hub that
+//! was out of its poller, with its counter unmoved, at every look for more
+//! than the max has not started a batch nor waited since: it is blocked,
+//! and the monitor says so on stderr, naming the greenlet, the thread and
+//! the time (once per episode); when it moves again, the monitor says how
+//! long it lasted, and so does the hub itself if it ends first. Times are
+//! counted from the monitor's own looks: a report comes one to one and a
+//! half max after the block began (plus the monitor's own scheduling
+//! delays), and the times it gives are lower bounds, within half a max. Reports are written with one `write(2)`
+//! each, outside any lock: the blocked greenlet may hold std's stderr lock.
+//!
+//! A hub that runs one long batch of greenlets, each short, is reported as
+//! well, with the greenlet it resumed last before the monitor looked: the
+//! hub polled no IO and fired no timer for that long. So is a thread the
+//! OS did not schedule for that long.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The setting in nanoseconds; [`UNSET`]: read `GREEN_MAX_BLOCKING_TIME`;
+/// [`OFF`]: set to `None`.
+static SETTING: AtomicU64 = AtomicU64::new(UNSET);
+const UNSET: u64 = u64::MAX;
+const OFF: u64 = 0;
+
+/// The monitor thread exists (for `deadlock::alone_in_process`: it never
+/// wakes a greenlet).
+static THREAD_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// The process-wide max blocking time (see [`crate::max_blocking_time`]).
+///
+/// # Panics
+///
+/// If `GREEN_MAX_BLOCKING_TIME` is read here and is not a number of
+/// milliseconds (at least 1).
+pub(crate) fn max_blocking_time() -> Option<Duration> {
+    match SETTING.load(Ordering::Relaxed) {
+        UNSET => {
+            static FROM_ENV: OnceLock<Option<Duration>> = OnceLock::new();
+            *FROM_ENV.get_or_init(|| {
+                crate::env::number("GREEN_MAX_BLOCKING_TIME", "milliseconds", 1)
+                    .map(|ms| Duration::from_millis(ms as u64))
+            })
+        }
+        OFF => None,
+        nanos => Some(Duration::from_nanos(nanos)),
+    }
+}
+
+/// Sets the process-wide max blocking time (see
+/// [`crate::set_max_blocking_time`]).
+#[track_caller]
+pub(crate) fn set_max_blocking_time(max: Option<Duration>) {
+    let nanos = match max {
+        None => OFF,
+        Some(max) => {
+            assert!(
+                !max.is_zero(),
+                "green::set_max_blocking_time: a max of zero; use None to turn the detector off"
+            );
+            // At least 1 ns; at most 584 years, below UNSET.
+            u64::try_from(max.as_nanos()).map_or(UNSET - 1, |n| n.clamp(1, UNSET - 1))
+        }
+    };
+    SETTING.store(nanos, Ordering::Relaxed);
+    // The monitor's period follows the setting; it may also be waiting for
+    // the detector to be turned back on.
+    if let Some(monitor) = MONITOR.get() {
+        drop(monitor.lock());
+        monitor.wake.notify_all();
+    }
+}
+
+/// Whether the monitor thread exists: `1` once started, else `0`.
+pub(crate) fn threads() -> usize {
+    usize::from(THREAD_STARTED.load(Ordering::Acquire))
+}
+
+/// What a watched hub publishes for the monitor (see the module docs).
+pub(crate) struct Watch {
+    progress: AtomicU64,
+    polling: AtomicBool,
+    running: AtomicU64,
+    running_slot: AtomicU32,
+    thread: Box<str>,
+    /// By slot: the number and name of the last named greenlet started in
+    /// it (a name stays until another named greenlet starts in the slot,
+    /// so a greenlet's end costs nothing; the number tells a stale name).
+    names: Mutex<Vec<Option<Named>>>,
+}
+
+impl Watch {
+    /// The hub starts a batch of ready greenlets.
+    #[inline]
+    pub(crate) fn progressed(&self) {
+        // Only the hub's thread writes it: no read-modify-write needed.
+        let n = self.progress.load(Ordering::Relaxed);
+        self.progress.store(n.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// The hub resumes greenlet number `seq`, in slot `slot` of its slab,
+    /// with its name if it starts.
+    #[inline]
+    pub(crate) fn resumed(&self, seq: u64, slot: u32, starts_named: Option<&str>) {
+        self.running.store(seq, Ordering::Relaxed);
+        self.running_slot.store(slot, Ordering::Relaxed);
+        if let Some(name) = starts_named {
+            self.named(seq, slot, name);
+        }
+    }
+
+    /// The hub is about to wait in its poller.
+    pub(crate) fn waiting(&self) {
+        self.polling.store(true, Ordering::Relaxed);
+    }
+
+    /// The hub is back from its poller.
+    pub(crate) fn woke(&self) {
+        self.progressed();
+        self.polling.store(false, Ordering::Release);
+    }
+
+    /// Greenlet `seq`, in slot `slot`, named `name`, starts.
+    #[cold]
+    #[inline(never)]
+    fn named(&self, seq: u64, slot: u32, name: &str) {
+        let mut names = self.names();
+        let slot = slot as usize;
+        if names.len() <= slot {
+            names.resize_with(slot + 1, || None);
+        }
+        names[slot] = Some((seq, name.into()));
+    }
+
+    fn names(&self) -> MutexGuard<'_, Vec<Option<Named>>> {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The greenlet resumed last, as its `Debug` prints it.
+    fn greenlet(&self) -> String {
+        // A stable pair: the hub has not switched for a while.
+        let seq = self.running.load(Ordering::Relaxed);
+        let slot = self.running_slot.load(Ordering::Relaxed) as usize;
+        match self.names().get(slot) {
+            Some(Some((named, name))) if *named == seq => format!("<Greenlet {seq} {name:?}>"),
+            _ => format!("<Greenlet {seq}>"),
+        }
+    }
+}
+
+/// A named greenlet's number and name.
+type Named = (u64, Box<str>);
+
+/// Watches this thread's hub until dropped; `None` when the detector is
+/// off. The hub publishes into [`Registration::watch`].
+///
+/// # Panics
+///
+/// If `GREEN_MAX_BLOCKING_TIME` is not a number of milliseconds.
+pub(crate) fn watch_this_thread() -> Option<Registration> {
+    max_blocking_time()?;
+    let thread = std::thread::current();
+    let watch = Arc::new(Watch {
+        progress: AtomicU64::new(0),
+        polling: AtomicBool::new(false),
+        running: AtomicU64::new(0),
+        running_slot: AtomicU32::new(0),
+        thread: thread.name().unwrap_or("<unnamed>").into(),
+        names: Mutex::default(),
+    });
+    let monitor = monitor();
+    monitor.lock().push(Watched {
+        watch: watch.clone(),
+        seen: 0,
+        since: Instant::now(),
+        episode: None,
+    });
+    monitor.wake.notify_all();
+    Some(Registration(watch))
+}
+
+/// A hub being watched; dropping it (as `run` ends, or unwinds) ends the
+/// watch.
+pub(crate) struct Registration(Arc<Watch>);
+
+impl Registration {
+    pub(crate) fn watch(&self) -> Arc<Watch> {
+        self.0.clone()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let monitor = monitor();
+        let mut hubs = monitor.lock();
+        let Some(i) = hubs.iter().position(|h| Arc::ptr_eq(&h.watch, &self.0)) else {
+            return;
+        };
+        let gone = hubs.swap_remove(i);
+        drop(hubs);
+        // The hub ends: whatever blocked it is over.
+        if let Some(episode) = gone.episode {
+            write_stderr(&episode.end(&gone.watch, gone.since.elapsed()));
+        }
+    }
+}
+
+/// The monitor's state, shared with the hubs that come and go.
+struct Monitor {
+    hubs: Mutex<Vec<Watched>>,
+    /// Hubs came, or the setting changed.
+    wake: Condvar,
+}
+
+impl Monitor {
+    fn lock(&self) -> MutexGuard<'_, Vec<Watched>> {
+        self.hubs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+static MONITOR: OnceLock<Monitor> = OnceLock::new();
+
+/// The monitor, its thread started on first use.
+fn monitor() -> &'static Monitor {
+    MONITOR.get_or_init(|| {
+        // Not on a pinned hub's CPU alone: it watches every hub.
+        let mask = crate::affinity::mask_for_new_thread();
+        let spawned = std::thread::Builder::new()
+            .name("green-monitor".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                crate::affinity::free_new_thread(mask);
+                watch_hubs(MONITOR.wait());
+            });
+        match spawned {
+            // Counted once it exists: counted too early, another thread
+            // could pass for it.
+            Ok(_) => THREAD_STARTED.store(true, Ordering::Release),
+            Err(e) => write_stderr(&format!(
+                "green: cannot start the blocking detector's thread ({e}); \
+                 blocking calls go unreported\n"
+            )),
+        }
+        Monitor {
+            hubs: Mutex::default(),
+            wake: Condvar::new(),
+        }
+    })
+}
+
+/// A hub as the monitor follows it.
+struct Watched {
+    watch: Arc<Watch>,
+    /// Its counter at the monitor's last look that saw it move or wait.
+    seen: u64,
+    /// When that look was.
+    since: Instant,
+    /// The episode reported and not yet over.
+    episode: Option<Episode>,
+}
+
+/// A block reported: the greenlet named, for the message that ends it.
+struct Episode {
+    greenlet: String,
+}
+
+impl Episode {
+    fn end(&self, watch: &Watch, lasted: Duration) -> String {
+        format!(
+            "green: the hub of thread '{}' runs again: greenlet {} blocked it for {} or more\n",
+            watch.thread,
+            self.greenlet,
+            millis(lasted)
+        )
+    }
+}
+
+impl Watched {
+    /// Looks at the hub at `now`; returns what to report, if anything.
+    fn look(&mut self, now: Instant, max: Duration) -> Option<String> {
+        // Out of the poller (Acquire): its last bump is visible.
+        let polling = self.watch.polling.load(Ordering::Acquire);
+        let progress = self.watch.progress.load(Ordering::Relaxed);
+        if polling || progress != self.seen {
+            let lasted = now - self.since;
+            self.seen = progress;
+            self.since = now;
+            return self.episode.take().map(|e| e.end(&self.watch, lasted));
+        }
+        let blocked = now - self.since;
+        if blocked <= max || self.episode.is_some() {
+            return None;
+        }
+        let greenlet = self.watch.greenlet();
+        let report = format!(
+            "green: greenlet {greenlet} has blocked the hub of thread '{}' for {} (more than \
+             the {} max blocking time): a call that blocks the thread, not the greenlet? Use \
+             green-std's types, or green::unblock for blocking calls and long computations.\n",
+            self.watch.thread,
+            millis(blocked),
+            millis(max)
+        );
+        self.episode = Some(Episode { greenlet });
+        Some(report)
+    }
+}
+
+/// The monitor thread: looks at every hub each half max, while the
+/// detector is on and hubs are watched.
+fn watch_hubs(monitor: &Monitor) -> ! {
+    let mut reports = Vec::new();
+    let mut hubs = monitor.lock();
+    loop {
+        // Read at registration already: no panic here.
+        let max = max_blocking_time();
+        match max {
+            Some(max) if !hubs.is_empty() => {
+                let now = Instant::now();
+                reports.extend(hubs.iter_mut().filter_map(|h| h.look(now, max)));
+                if !reports.is_empty() {
+                    drop(hubs);
+                    for r in reports.drain(..) {
+                        write_stderr(&r);
+                    }
+                    hubs = monitor.lock();
+                }
+                let tick = (max / 2).max(Duration::from_millis(1));
+                hubs = monitor
+                    .wake
+                    .wait_timeout(hubs, tick)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            _ => {
+                hubs = monitor
+                    .wake
+                    .wait(hubs)
+                    .unwrap_or_else(PoisonError::into_inner)
+            }
+        }
+    }
+}
+
+/// `d` in milliseconds: `100 ms` when whole, else `180.4 ms` (`0.250 ms`
+/// below one).
+fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{} ms", d.as_millis())
+    } else if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// Writes `msg` to stderr in one `write(2)`, bypassing std's lock on it
+/// (which the blocked greenlet may hold).
+fn write_stderr(msg: &str) {
+    // SAFETY: write(2) reads `msg.len()` initialised bytes of `msg`.
+    unsafe { libc::write(libc::STDERR_FILENO, msg.as_ptr().cast(), msg.len()) };
+}

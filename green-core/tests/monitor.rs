@@ -1,0 +1,214 @@
+//! The blocking detector (gevent's monitor thread): with a max blocking
+//! time set, a greenlet that keeps its hub from switching for longer is
+//! reported on stderr, once per episode, naming the greenlet and the hub's
+//! thread; waiting the green way never is. The setting is process-wide, so
+//! each scenario runs in a child process with `GREEN_MAX_BLOCKING_TIME`.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// What every report says.
+const REPORT: &str = "has blocked the hub of thread";
+
+fn reports(stderr: &str) -> usize {
+    stderr.matches(REPORT).count()
+}
+
+/// Runs `green::run(f)` on a thread named `name`.
+fn run_on_thread(name: &str, f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || green::run(f))
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn a_greenlet_that_blocks_its_thread_is_reported_once() {
+    let _watchdog = util::watchdog();
+    let test = "a_greenlet_that_blocks_its_thread_is_reported_once";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        run_on_thread("hub", || {
+            let stuck = green::Builder::new()
+                .name("stuck".into())
+                .spawn(|| std::thread::sleep(Duration::from_millis(400)))
+                .unwrap();
+            stuck.join().unwrap();
+        });
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(reports(&out.stderr), 1, "{}", out.describe());
+    for expected in [
+        "green: greenlet <Greenlet 1 \"stuck\"> has blocked the hub of thread 'hub' for ",
+        "(more than the 50 ms max blocking time)",
+        "green::unblock",
+        // The end of the episode, said by the monitor or by the hub as it
+        // ends.
+        "green: the hub of thread 'hub' runs again: greenlet <Greenlet 1 \"stuck\"> blocked it for ",
+    ] {
+        assert!(out.stderr.contains(expected), "no {expected:?}\n{}", out.describe());
+    }
+}
+
+#[test]
+fn greenlets_that_sleep_and_do_green_io_are_not_reported() {
+    let _watchdog = util::watchdog();
+    let test = "greenlets_that_sleep_and_do_green_io_are_not_reported";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        green::run(|| {
+            let end = Instant::now() + Duration::from_millis(400);
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            b.set_nonblocking(true).unwrap();
+            let sleepers: Vec<_> = (1..=3u64)
+                .map(|i| {
+                    green::spawn(move || {
+                        while Instant::now() < end {
+                            green::sleep(Duration::from_millis(7 * i));
+                        }
+                    })
+                })
+                .collect();
+            // A byte every 30 ms, read by a greenlet that waits for it.
+            let writer = green::spawn(move || {
+                while Instant::now() < end {
+                    a.write_all(b"x").unwrap();
+                    green::sleep(Duration::from_millis(30));
+                }
+            });
+            let reader = green::spawn(move || {
+                let mut got = 0;
+                let mut buf = [0; 16];
+                loop {
+                    match b.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            green::io::wait_readable(&b, None).unwrap();
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                green::io::deregister(&b);
+                got
+            });
+            green::joinall(sleepers);
+            writer.join().unwrap();
+            assert!(reader.join().unwrap() > 0);
+        });
+        println!("ran");
+    });
+    assert!(
+        out.status.success() && out.stdout.contains("ran"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(reports(&out.stderr), 0, "{}", out.describe());
+}
+
+#[test]
+fn a_hub_idle_in_its_poller_is_not_reported() {
+    let _watchdog = util::watchdog();
+    let test = "a_hub_idle_in_its_poller_is_not_reported";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        green::run(|| green::sleep(Duration::from_millis(300)));
+        println!("ran");
+    });
+    assert!(
+        out.status.success() && out.stdout.contains("ran"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(reports(&out.stderr), 0, "{}", out.describe());
+}
+
+#[test]
+fn the_report_names_the_thread_of_the_blocked_hub() {
+    let _watchdog = util::watchdog();
+    let test = "the_report_names_the_thread_of_the_blocked_hub";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        let run = || {
+            green::Runtime::new()
+                .hubs(2)
+                .thread_name("worker")
+                .run(|hub| match hub {
+                    1 => std::thread::sleep(Duration::from_millis(400)),
+                    _ => green::sleep(Duration::from_millis(400)),
+                })
+        };
+        std::thread::Builder::new()
+            .name("first".into())
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(reports(&out.stderr), 1, "{}", out.describe());
+    // Hub 1's main greenlet is named like its thread.
+    let expected = "greenlet <Greenlet 0 \"worker-1\"> has blocked the hub of thread 'worker-1'";
+    assert!(out.stderr.contains(expected), "{}", out.describe());
+    assert!(!out.stderr.contains("'first'"), "{}", out.describe());
+}
+
+#[test]
+fn the_setting_made_in_code_turns_the_detector_on_and_off() {
+    let _watchdog = util::watchdog();
+    let test = "the_setting_made_in_code_turns_the_detector_on_and_off";
+    let out = util::in_child(test, &[], || {
+        assert_eq!(green::max_blocking_time(), None, "off by default");
+        green::set_max_blocking_time(Some(Duration::from_millis(50)));
+        run_on_thread("watched", || std::thread::sleep(Duration::from_millis(300)));
+        // Off again: a hub watched since it started is silenced too.
+        run_on_thread("silenced", || {
+            green::set_max_blocking_time(None);
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        run_on_thread("unwatched", || {
+            std::thread::sleep(Duration::from_millis(300))
+        });
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(reports(&out.stderr), 1, "{}", out.describe());
+    assert!(
+        out.stderr.contains("of thread 'watched' for"),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn a_max_blocking_time_that_is_not_a_number_is_a_clear_panic() {
+    let _watchdog = util::watchdog();
+    let test = "a_max_blocking_time_that_is_not_a_number_is_a_clear_panic";
+    for (value, shown) in [
+        ("soon", r#"GREEN_MAX_BLOCKING_TIME="soon""#),
+        ("0.1", r#"GREEN_MAX_BLOCKING_TIME="0.1""#),
+        ("0", r#"GREEN_MAX_BLOCKING_TIME="0""#),
+    ] {
+        let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", value)], || {
+            green::run(|| ());
+            println!("ran");
+        });
+        assert!(!out.status.success(), "{value}: {}", out.describe());
+        assert!(
+            out.stderr.contains(shown) && out.stderr.contains("is not a number of milliseconds"),
+            "{value}: {}",
+            out.describe()
+        );
+    }
+    // Empty means unset, as for green's other variables.
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "")], || {
+        green::run(|| ());
+        assert_eq!(green::max_blocking_time(), None);
+        println!("ran");
+    });
+    assert!(
+        out.status.success() && out.stdout.contains("ran"),
+        "{}",
+        out.describe()
+    );
+}
