@@ -229,9 +229,11 @@ pub fn default_stack_size() -> usize {
 /// environment variable sets it, in milliseconds (read once; empty means
 /// unset). The setting applies to hubs started after it ([`run`](run()),
 /// each hub of a [`Runtime`]); turning it off silences the reports of
-/// hubs already watched at once. A watched hub stores the number of each
-/// greenlet it resumes for the report, about a tenth of a nanosecond per
-/// switch; one not watched pays nothing measurable.
+/// hubs already watched at once. A hub not watched pays the test of an
+/// `Option` per switch and per batch: a yield between two greenlets
+/// measured about 1% slower (10.4 ns against 10.5), within the noise of
+/// single runs, as was spawn + join; a watched one also stores which
+/// greenlet it resumes, for the report: about 0.4 ns more per yield.
 ///
 /// # Panics
 ///
