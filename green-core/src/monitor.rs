@@ -13,11 +13,11 @@
 //! - `progress`, bumped when the hub starts a batch of ready greenlets and
 //!   when it comes back from waiting in its poller: not per switch;
 //! - `polling`, set while it waits in its poller (idle, not blocked);
-//! - `running`, the number (and slab slot) of the greenlet it resumed last,
-//!   stored at every resume (the two relaxed stores per switch a watched
-//!   hub pays);
-//! - the names of its named greenlets, for the report: by slot, under a
-//!   lock taken only when a named greenlet starts.
+//! - `running`, the number of the greenlet it resumed last, stored at
+//!   every resume (the one relaxed store per switch a watched hub pays);
+//! - the names of its named greenlets, for the report: by slab slot, under
+//!   a lock taken only when a named greenlet starts (the report finds the
+//!   running greenlet's by its number).
 //!
 //! Only the hub's thread writes them. The flag is cleared with `Release`
 //! after the bump that ends a wait, and read with `Acquire` before the
@@ -43,7 +43,7 @@
 //! hub polled no IO and fired no timer for that long. So is a thread the
 //! OS did not schedule for that long.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -111,7 +111,6 @@ pub(crate) struct Watch {
     progress: AtomicU64,
     polling: AtomicBool,
     running: AtomicU64,
-    running_slot: AtomicU32,
     thread: Box<str>,
     /// By slot: the number and name of the last named greenlet started in
     /// it (a name stays until another named greenlet starts in the slot,
@@ -133,7 +132,6 @@ impl Watch {
     #[inline]
     pub(crate) fn resumed(&self, seq: u64, slot: u32, starts_named: Option<&str>) {
         self.running.store(seq, Ordering::Relaxed);
-        self.running_slot.store(slot, Ordering::Relaxed);
         if let Some(name) = starts_named {
             self.named(seq, slot, name);
         }
@@ -166,14 +164,14 @@ impl Watch {
         self.names.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The greenlet resumed last, as its `Debug` prints it.
+    /// The greenlet resumed last, as its `Debug` prints it: its name is in
+    /// the slot of the last named greenlet that started with its number.
     fn greenlet(&self) -> String {
-        // A stable pair: the hub has not switched for a while.
         let seq = self.running.load(Ordering::Relaxed);
-        let slot = self.running_slot.load(Ordering::Relaxed) as usize;
-        match self.names().get(slot) {
-            Some(Some((named, name))) if *named == seq => format!("<Greenlet {seq} {name:?}>"),
-            _ => format!("<Greenlet {seq}>"),
+        let names = self.names();
+        match names.iter().flatten().find(|(named, _)| *named == seq) {
+            Some((_, name)) => format!("<Greenlet {seq} {name:?}>"),
+            None => format!("<Greenlet {seq}>"),
         }
     }
 }
@@ -194,7 +192,6 @@ pub(crate) fn watch_this_thread() -> Option<Registration> {
         progress: AtomicU64::new(0),
         polling: AtomicBool::new(false),
         running: AtomicU64::new(0),
-        running_slot: AtomicU32::new(0),
         thread: thread.name().unwrap_or("<unnamed>").into(),
         names: Mutex::default(),
     });
@@ -384,9 +381,8 @@ fn millis(d: Duration) -> String {
     }
 }
 
-/// Writes `msg` to stderr in one `write(2)`, bypassing std's lock on it
-/// (which the blocked greenlet may hold).
+/// Writes `msg` to stderr past std's lock on it, which the blocked
+/// greenlet may hold.
 fn write_stderr(msg: &str) {
-    // SAFETY: write(2) reads `msg.len()` initialised bytes of `msg`.
-    unsafe { libc::write(libc::STDERR_FILENO, msg.as_ptr().cast(), msg.len()) };
+    crate::stderr::write(msg.as_bytes());
 }

@@ -244,8 +244,7 @@ impl StackMessage {
     }
 
     fn write_to_stderr(&self) {
-        // SAFETY: write(2) reads `len` initialised bytes of our buffer.
-        unsafe { libc::write(libc::STDERR_FILENO, self.buf.as_ptr().cast(), self.len) };
+        crate::stderr::write(&self.buf[..self.len]);
     }
 }
 
