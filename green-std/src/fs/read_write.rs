@@ -19,6 +19,7 @@ use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::mem;
 use std::os::unix::fs::FileExt;
+use std::string::FromUtf8Error;
 
 use super::lane::{Left, Stream};
 use super::pool::{self, CHUNK};
@@ -93,16 +94,22 @@ impl Read for &File {
         if !pool::green() && left.is_empty() {
             return self.std().read_to_string(buf);
         }
-        let (data, result) = if pool::green() {
-            self.read_rest(left)
+        let (text, result) = if pool::green() {
+            // The UTF-8 check runs in the job too: a big file's would hold
+            // up the hub.
+            self.run(Stream::Reads, false, &[], text_left, |mut f| {
+                let mut data = left;
+                let result = f.read_to_end(&mut data);
+                (String::from_utf8(data), result)
+            })
         } else {
             let mut data = left;
             let result = self.std().read_to_end(&mut data);
-            (data, result)
+            (String::from_utf8(data), result)
         };
         // As std's `append_to_string`: a read error first, else the UTF-8
         // check, and the bytes are kept only if valid.
-        match String::from_utf8(data) {
+        match text {
             Ok(text) => {
                 let n = text.len();
                 if buf.is_empty() {
@@ -196,6 +203,12 @@ fn bytes_left<T>((bytes, _): (Vec<u8>, io::Result<T>)) -> Left {
     Left::bytes(bytes)
 }
 
+/// What a `read_to_string` job cut short leaves: the bytes it read, text
+/// or not.
+fn text_left<T>((text, _): (Result<String, FromUtf8Error>, io::Result<T>)) -> Left {
+    Left::bytes(text.map_or_else(FromUtf8Error::into_bytes, String::into_bytes))
+}
+
 /// std's own error for a `read_exact` that meets the end of the file.
 fn unexpected_eof() -> io::Error {
     let mut nothing: &[u8] = &[];
@@ -246,10 +259,10 @@ impl Write for &File {
         }
         for chunk in buf.chunks(CHUNK) {
             let data = chunk.to_vec();
+            let back = mem::take(&mut back);
             self.run(Stream::Rest, back, &[], Left::error, move |mut f| {
                 f.write_all(&data)
             })?;
-            back = false;
         }
         Ok(())
     }
