@@ -50,15 +50,7 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<OwnedF
     let raw = fd.as_raw_fd();
     // Only a pipe or FIFO: reopening a regular file would lose its offset
     // and O_APPEND, and opening a device can have effects of its own.
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `raw` is open for the duration of the call (borrowed), and
-    // `stat` is writable memory of the size fstat fills.
-    if unsafe { libc::fstat(raw, stat.as_mut_ptr()) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fstat succeeded, so it filled `stat`.
-    let mode = unsafe { stat.assume_init() }.st_mode;
-    if mode & libc::S_IFMT != libc::S_IFIFO {
+    if file_type(fd).map(|mode| mode & libc::S_IFMT) != Some(libc::S_IFIFO) {
         return Err(io::Error::new(io::ErrorKind::Unsupported, "not a pipe"));
     }
     // SAFETY: `raw` is open for the duration of the call (borrowed); F_GETFL
@@ -123,12 +115,7 @@ pub(crate) fn ready_now(fd: BorrowedFd<'_>, want: Want) -> io::Result<bool> {
 /// Whether `fd` is a regular file, whose reads and writes never wait for a
 /// peer (and which epoll refuses to watch).
 pub(crate) fn is_regular_file(fd: BorrowedFd<'_>) -> bool {
-    std::fs::File::from(match fd.try_clone_to_owned() {
-        Ok(owned) => owned,
-        Err(_) => return false,
-    })
-    .metadata()
-    .is_ok_and(|m| m.is_file())
+    file_type(fd).is_some_and(|mode| mode & libc::S_IFMT == libc::S_IFREG)
 }
 
 /// Whether the open file behind `fd` has a cursor (`lseek` works on it):
@@ -144,7 +131,7 @@ pub(crate) fn is_regular_file(fd: BorrowedFd<'_>) -> bool {
 /// thread).
 pub(crate) fn has_cursor(fd: BorrowedFd<'_>) -> bool {
     let raw = fd.as_raw_fd();
-    let Some(mode) = file_type(raw) else {
+    let Some(mode) = file_type(fd) else {
         return true;
     };
     match mode & libc::S_IFMT {
@@ -161,10 +148,11 @@ pub(crate) fn has_cursor(fd: BorrowedFd<'_>) -> bool {
 
 /// The type bits of `raw`'s mode, from `statx` without syncing, or from
 /// `fstat` where `statx` is missing.
-fn file_type(raw: libc::c_int) -> Option<libc::mode_t> {
+fn file_type(fd: BorrowedFd<'_>) -> Option<libc::mode_t> {
+    let raw = fd.as_raw_fd();
     let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
     let flags = libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC;
-    // SAFETY: `raw` is open for the duration of the call; the path is an
+    // SAFETY: `raw` is open for the duration of the call (borrowed); the path is an
     // empty NUL-terminated string (AT_EMPTY_PATH: `raw` itself), and `stx`
     // is writable memory of the size statx fills.
     if unsafe { libc::statx(raw, c"".as_ptr(), flags, libc::STATX_TYPE, stx.as_mut_ptr()) } == 0 {
@@ -175,7 +163,8 @@ fn file_type(raw: libc::c_int) -> Option<libc::mode_t> {
         }
     }
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: as in `reopen`.
+    // SAFETY: `raw` is open for the duration of the call (borrowed), and
+    // `stat` is writable memory of the size fstat fills.
     if unsafe { libc::fstat(raw, stat.as_mut_ptr()) } == -1 {
         return None;
     }
