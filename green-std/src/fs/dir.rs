@@ -143,8 +143,9 @@ impl ReadDir {
         // Still away if this greenlet is unwound in the wait.
         let batch = away.wait_then(|batch| batch);
         let (inner, ahead, done) = batch.expect("the job gave the iterator back");
-        (self.inner, self.away, self.done) = (Some(inner), None, done);
-        self.ahead.extend(ahead);
+        // Away only after `ahead` ran out: the batch replaces it whole.
+        debug_assert!(self.ahead.is_empty());
+        (self.inner, self.away, self.done, self.ahead) = (Some(inner), None, done, ahead);
     }
 }
 

@@ -214,7 +214,6 @@ impl File {
             ticket,
             stream,
             taken,
-            armed: true,
         };
         let end = pool::job(move || {
             if back {
@@ -238,8 +237,9 @@ impl File {
         Arc::try_unwrap(self.inner)
             .map(|inner| inner.std)
             .unwrap_or_else(|shared| {
-                // A job's end still holds the file for a moment, or a clone
-                // of its lane does: hand out a duplicate of the descriptor.
+                // A job's end may still hold the file for a moment (it
+                // records its half before it lets go): hand out a duplicate
+                // of the descriptor.
                 shared
                     .std
                     .try_clone()
@@ -776,29 +776,28 @@ impl<R> Drop for JobEnd<R> {
     }
 }
 
-/// The greenlet's half of a parting: dropped armed, the greenlet was
-/// unwound while its job ran.
+/// The greenlet's half of a parting: dropped (not disarmed), the greenlet
+/// was unwound while its job ran.
 struct Waiting<'a> {
     lane: &'a Lane,
     file: &'a std::fs::File,
     ticket: u64,
     stream: Stream,
     taken: &'a [u8],
-    armed: bool,
 }
 
 impl Waiting<'_> {
-    fn disarm(mut self) {
-        self.armed = false;
+    /// The job's result came back: nothing to record (it holds only
+    /// borrows and numbers, so forgetting it leaks nothing).
+    fn disarm(self) {
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            self.lane
-                .greenlet_gone(self.file, self.ticket, self.stream, self.taken);
-        }
+        self.lane
+            .greenlet_gone(self.file, self.ticket, self.stream, self.taken);
     }
 }
 

@@ -76,8 +76,10 @@ pub(super) enum Stream {
 
 impl Stream {
     /// Whether an operation of this stream waits for a job of `job`'s.
+    /// (`Apart` without a cursor waits for nothing: `settle` returns before
+    /// it asks.)
     fn waits_for(self, job: Stream, cursor: bool) -> bool {
-        cursor || self == Stream::All || (self == job && self != Stream::Apart)
+        cursor || self == Stream::All || self == job
     }
 }
 

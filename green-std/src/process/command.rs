@@ -413,13 +413,6 @@ impl Command {
         self.std_mut()
     }
 
-    /// The std command inside, for a setting that is known not to touch
-    /// stdio ([`CommandExt`](super::unix::CommandExt)'s): unlike
-    /// [`as_std_mut`](Command::as_std_mut), `output` stays green.
-    pub(crate) fn std_non_stdio(&mut self) -> &mut std::process::Command {
-        self.std_mut()
-    }
-
     /// The std command. One lent to the pool by an `output` that was cut
     /// short (its greenlet killed, or a timeout fired) is waited for here
     /// until its child is done and the job hands it back: the greenlet
@@ -439,8 +432,10 @@ impl Command {
         self.inner.get().expect("the job gave the command back")
     }
 
-    /// The std command, mutably; see [`Command::std`].
-    fn std_mut(&mut self) -> &mut std::process::Command {
+    /// The std command, mutably; see [`Command::std`]. For settings that
+    /// do not touch stdio ([`CommandExt`](super::unix::CommandExt)'s, say):
+    /// unlike [`as_std_mut`](Command::as_std_mut), `output` stays green.
+    pub(crate) fn std_mut(&mut self) -> &mut std::process::Command {
         self.std();
         self.away = None;
         self.shown_away = None;

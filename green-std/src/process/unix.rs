@@ -52,12 +52,12 @@ pub trait CommandExt: Sealed {
 
 impl CommandExt for Command {
     fn uid(&mut self, id: u32) -> &mut Command {
-        std::os::unix::process::CommandExt::uid(self.std_non_stdio(), id);
+        std::os::unix::process::CommandExt::uid(self.std_mut(), id);
         self
     }
 
     fn gid(&mut self, id: u32) -> &mut Command {
-        std::os::unix::process::CommandExt::gid(self.std_non_stdio(), id);
+        std::os::unix::process::CommandExt::gid(self.std_mut(), id);
         self
     }
 
@@ -67,21 +67,21 @@ impl CommandExt for Command {
     {
         // SAFETY: our caller upholds std's contract for `f`, which this
         // trait's method documents as its own.
-        unsafe { std::os::unix::process::CommandExt::pre_exec(self.std_non_stdio(), f) };
+        unsafe { std::os::unix::process::CommandExt::pre_exec(self.std_mut(), f) };
         self
     }
 
     fn exec(&mut self) -> io::Error {
-        std::os::unix::process::CommandExt::exec(self.std_non_stdio())
+        std::os::unix::process::CommandExt::exec(self.std_mut())
     }
 
     fn arg0<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
-        std::os::unix::process::CommandExt::arg0(self.std_non_stdio(), arg);
+        std::os::unix::process::CommandExt::arg0(self.std_mut(), arg);
         self
     }
 
     fn process_group(&mut self, pgroup: i32) -> &mut Command {
-        std::os::unix::process::CommandExt::process_group(self.std_non_stdio(), pgroup);
+        std::os::unix::process::CommandExt::process_group(self.std_mut(), pgroup);
         self
     }
 }
