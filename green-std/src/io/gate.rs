@@ -14,11 +14,11 @@ use std::thread::ThreadId;
 use green::lock::Semaphore;
 use green::GreenletId;
 
-/// Who holds the gate: a greenlet (its id names its hub too), or a thread
-/// outside `green::run`.
+/// Who holds the gate: a greenlet (its id names its hub too; with its
+/// hub's thread), or a thread outside `green::run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Task {
-    Greenlet(GreenletId),
+    Greenlet(GreenletId, ThreadId),
     Thread(ThreadId),
 }
 
@@ -26,9 +26,8 @@ enum Task {
 #[derive(Debug)]
 pub(crate) struct Gate {
     permit: Semaphore,
-    /// The holder, the thread it entered on, and how many times it has
-    /// entered.
-    owner: Mutex<Option<(Task, ThreadId, usize)>>,
+    /// The holder and how many times it has entered.
+    owner: Mutex<Option<(Task, usize)>>,
 }
 
 /// Proof of having entered a [`Gate`]; leaving releases it when the holder's
@@ -50,8 +49,8 @@ impl Gate {
         let me = task();
         {
             let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((holder, thread, count)) = owner.as_mut() {
-                if *holder == me || same_thread_across_run(*holder, *thread, me) {
+            if let Some((holder, count)) = owner.as_mut() {
+                if *holder == me || same_thread_across_run(*holder, me) {
                     *count += 1;
                     return GateGuard { gate: self };
                 }
@@ -59,8 +58,7 @@ impl Gate {
         }
         // Released by the last guard's drop, not by this permit's.
         self.permit.acquire().forget();
-        let thread = std::thread::current().id();
-        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((me, thread, 1));
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((me, 1));
         GateGuard { gate: self }
     }
 }
@@ -68,7 +66,7 @@ impl Gate {
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
         let mut owner = self.gate.owner.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, _, count) = owner.as_mut().expect("a guard exists, so the gate is held");
+        let (_, count) = owner.as_mut().expect("a guard exists, so the gate is held");
         *count -= 1;
         if *count == 0 {
             *owner = None;
@@ -78,24 +76,23 @@ impl Drop for GateGuard<'_> {
     }
 }
 
-/// Whether `me` re-enters a gate that `holder` took on `thread` because
-/// both are this very thread on either side of `green::run`, as far as
+/// Whether `me` re-enters a gate that `holder` took because both are this
+/// very thread on either side of `green::run`, as far as
 /// std's re-entrant lock is concerned: the thread took it before `run` and
 /// one of its greenlets asks (rather than wait for a release that can only
 /// come once `run` returns), or a greenlet took it and kept its lock past
 /// `run`, and the thread asks.
-fn same_thread_across_run(holder: Task, thread: ThreadId, me: Task) -> bool {
-    let here = std::thread::current().id();
+fn same_thread_across_run(holder: Task, me: Task) -> bool {
     match (holder, me) {
-        (Task::Thread(id), _) => id == here,
-        (Task::Greenlet(_), Task::Thread(id)) => thread == id,
-        (Task::Greenlet(_), Task::Greenlet(_)) => false,
+        (Task::Thread(held), Task::Greenlet(_, here))
+        | (Task::Greenlet(_, held), Task::Thread(here)) => held == here,
+        _ => false,
     }
 }
 
 fn task() -> Task {
     if green::is_running() {
-        Task::Greenlet(green::current().id())
+        Task::Greenlet(green::current().id(), std::thread::current().id())
     } else {
         Task::Thread(std::thread::current().id())
     }
