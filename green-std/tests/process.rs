@@ -10,6 +10,9 @@ use green_std::io::{self, Read, Write};
 use green_std::process::{Command, Stdio};
 
 mod util;
+
+#[path = "../../green-core/tests/util/mod.rs"]
+mod core_util;
 use util::within;
 
 /// Counts how many times a 1 ms sleeper wakes while `work` runs.
@@ -518,7 +521,7 @@ fn an_end_adopted_from_a_file_keeps_its_offset_and_append_mode() {
 #[test]
 fn a_command_lent_to_a_job_that_never_runs_comes_back() {
     const TEST: &str = "a_command_lent_to_a_job_that_never_runs_comes_back";
-    if std::env::var_os("GREEN_STD_LOAN_CHILD").is_some() {
+    let out = core_util::in_child(TEST, &[("GREEN_BLOCKING_THREADS", "garbage")], || {
         green::run(|| {
             let mut cmd = Command::from(std::process::Command::new("true"));
             let submit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd.output()));
@@ -526,25 +529,10 @@ fn a_command_lent_to_a_job_that_never_runs_comes_back() {
             assert_eq!(cmd.get_program(), "true");
             println!("given back");
         });
-        return;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env("GREEN_STD_LOAN_CHILD", "1")
-        .env("GREEN_BLOCKING_THREADS", "garbage")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            child.kill().unwrap();
-            panic!("the command was never given back: the child hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
-    assert!(stdout.contains("given back"), "{stdout}");
+    });
+    assert!(
+        out.status.success() && out.stdout.contains("given back"),
+        "the command was never given back: {}",
+        out.describe()
+    );
 }
