@@ -508,27 +508,30 @@ impl<T: AsFd> Source<T> {
         }
     }
 
-    /// std's `set_read_timeout`: sets `SO_RCVTIMEO` as std does, then keeps
-    /// what the kernel kept (std's getter reads it back: whole jiffies, and
-    /// none for a timeout too long to keep), so the getter and the wait
-    /// match std's.
-    pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        let sock = socket2::SockRef::from(self.get_ref());
-        sock.set_read_timeout(as_std_sets(dur).map_err(|()| self.zero_timeout())?)?;
-        store(&self.settings.read_timeout, sock.read_timeout()?)
-    }
-
-    /// std's own error for a zero timeout ([`crate::sys::zero_timeout_error`]).
-    #[cold]
-    fn zero_timeout(&self) -> io::Error {
-        crate::sys::zero_timeout_error(self.get_ref().as_fd())
+    /// std's `set_read_timeout`: `set` is the std type's own (so the kernel
+    /// gets what std gives it, and a zero is std's own error), then this
+    /// keeps what the kernel kept (std's getter reads it back: whole
+    /// jiffies, and none for a timeout too long to keep), so the getter and
+    /// the wait match std's.
+    pub(crate) fn set_read_timeout(
+        &self,
+        dur: Option<Duration>,
+        set: fn(&T, Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        set(self.get_ref(), dur)?;
+        let kept = socket2::SockRef::from(self.get_ref()).read_timeout()?;
+        store(&self.settings.read_timeout, kept)
     }
 
     /// std's `set_write_timeout`, as [`set_read_timeout`](Self::set_read_timeout).
-    pub(crate) fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        let sock = socket2::SockRef::from(self.get_ref());
-        sock.set_write_timeout(as_std_sets(dur).map_err(|()| self.zero_timeout())?)?;
-        store(&self.settings.write_timeout, sock.write_timeout()?)
+    pub(crate) fn set_write_timeout(
+        &self,
+        dur: Option<Duration>,
+        set: fn(&T, Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        set(self.get_ref(), dur)?;
+        let kept = socket2::SockRef::from(self.get_ref()).write_timeout()?;
+        store(&self.settings.write_timeout, kept)
     }
 
     pub(crate) fn read_timeout(&self) -> Option<Duration> {
@@ -590,19 +593,8 @@ fn user_would_block(e: Option<io::Error>) -> io::Error {
     e.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EAGAIN))
 }
 
-/// The timeout to hand socket2 so that the kernel gets the `timeval` std's
-/// setter passes: std refuses zero, and turns a duration under a
-/// microsecond (which truncates to `{0, 0}`, "no timeout") into one
-/// microsecond; socket2 truncates, so it gets the microsecond here. `Err`
-/// for zero: the caller gives std's error.
-fn as_std_sets(dur: Option<Duration>) -> Result<Option<Duration>, ()> {
-    match dur {
-        Some(d) if d.is_zero() => Err(()),
-        dur => Ok(dur.map(|d| d.max(Duration::from_micros(1)))),
-    }
-}
-
-/// An error like std's for a zero timeout, where no socket is at hand.
+/// An error like std's for a zero timeout (for `store`, which only ever
+/// gets what the kernel kept, never zero).
 fn zero_timeout() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,

@@ -12,12 +12,10 @@
 //!
 //! One syscall per call, the one std's operation makes. Also here: the
 //! `fstat` by which green knows a listening socket again, however many fds
-//! it has (`source::listeners`), and std's own error for a zero timeout.
+//! it has (`source::listeners`).
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
-use std::time::Duration;
+use std::os::fd::{AsFd, AsRawFd};
 
 use socket2::{SockAddr, SockRef};
 
@@ -124,17 +122,4 @@ pub(crate) fn device_and_inode(fd: impl AsFd) -> io::Result<(u64, u64)> {
     let stat = unsafe { stat.assume_init() };
     #[allow(clippy::unnecessary_cast)] // the field types vary by target
     Ok((stat.st_dev as u64, stat.st_ino as u64))
-}
-
-/// std's own error for a zero socket timeout, which prints as std's (an
-/// `io::Error::new` would not): asked of std's `set_read_timeout` on a std
-/// socket over `fd` that is never dropped. std refuses the zero duration
-/// before it touches the socket.
-pub(crate) fn zero_timeout_error(fd: BorrowedFd<'_>) -> io::Error {
-    // SAFETY: `fd` is open for the call (borrowed); the std socket over it
-    // is never dropped (`ManuallyDrop`), so it closes nothing, and its one
-    // call returns before any syscall for a zero duration.
-    let std = ManuallyDrop::new(unsafe { std::net::UdpSocket::from_raw_fd(fd.as_raw_fd()) });
-    std.set_read_timeout(Some(Duration::ZERO))
-        .expect_err("std refuses a zero timeout")
 }

@@ -298,7 +298,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.source.set_read_timeout(dur)
+        self.source
+            .set_read_timeout(dur, std::net::UdpSocket::set_read_timeout)
     }
 
     /// Sets the write timeout to the timeout specified.
@@ -332,7 +333,8 @@ impl UdpSocket {
     /// socket.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// ```
     pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.source.set_write_timeout(dur)
+        self.source
+            .set_write_timeout(dur, std::net::UdpSocket::set_write_timeout)
     }
 
     /// Returns the read timeout of this socket; [`None`] means receives

@@ -41,7 +41,10 @@ fn after_a_short_tcp_read_the_next_waits_before_it_tries() {
         let source = Source::fresh(listener.accept().unwrap().0).short_reads_drain(true);
         // A hang would be a bug: the timeout fails the read instead.
         source
-            .set_read_timeout(Some(Duration::from_secs(5)))
+            .set_read_timeout(
+                Some(Duration::from_secs(5)),
+                std::net::TcpStream::set_read_timeout,
+            )
             .unwrap();
         let w = write_later(&peer, b"ab");
         assert_eq!(

@@ -218,7 +218,8 @@ impl TcpStream {
     /// });
     /// ```
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.source.set_read_timeout(dur)
+        self.source
+            .set_read_timeout(dur, std::net::TcpStream::set_read_timeout)
     }
 
     /// Sets the write timeout to the timeout specified.
@@ -239,7 +240,8 @@ impl TcpStream {
     ///
     /// [`write`]: std::io::Write::write
     pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.source.set_write_timeout(dur)
+        self.source
+            .set_write_timeout(dur, std::net::TcpStream::set_write_timeout)
     }
 
     /// Returns the read timeout of this socket; [`None`] means reads block
@@ -363,9 +365,9 @@ fn connect_nonblocking(
         Err(e) => return Err(e),
     }
     if timeout.is_some_and(|t| t.is_zero()) {
-        return Err(crate::sys::zero_timeout_error(std::os::fd::AsFd::as_fd(
-            source.get_ref(),
-        )));
+        // std's own error, which its setter gives before any syscall.
+        let zero = source.get_ref().set_write_timeout(Some(Duration::ZERO));
+        return Err(zero.expect_err("std refuses a zero timeout"));
     }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {

@@ -540,7 +540,8 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.source.set_read_timeout(timeout)
+        self.source
+            .set_read_timeout(timeout, std::os::unix::net::UnixDatagram::set_read_timeout)
     }
 
     /// Sets the write timeout for the socket.
@@ -575,7 +576,8 @@ impl UnixDatagram {
     /// socket.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.source.set_write_timeout(timeout)
+        self.source
+            .set_write_timeout(timeout, std::os::unix::net::UnixDatagram::set_write_timeout)
     }
 
     /// Returns the read timeout of this socket; [`None`] means receives

@@ -256,7 +256,8 @@ impl UnixStream {
     /// });
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.source.set_read_timeout(timeout)
+        self.source
+            .set_read_timeout(timeout, std::os::unix::net::UnixStream::set_read_timeout)
     }
 
     /// Sets the write timeout for the socket.
@@ -290,7 +291,8 @@ impl UnixStream {
     /// a.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.source.set_write_timeout(timeout)
+        self.source
+            .set_write_timeout(timeout, std::os::unix::net::UnixStream::set_write_timeout)
     }
 
     /// Returns the read timeout of this socket; [`None`] means reads block
