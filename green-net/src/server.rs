@@ -223,18 +223,15 @@ impl StreamServer {
     where
         F: FnMut(TcpStream, SocketAddr) + Clone + 'static,
     {
-        /// Stops the server unless the wait ended by itself.
-        struct StopUnlessDone(ServerHandle, bool);
-        impl Drop for StopUnlessDone {
+        /// Stops the server as the wait ends: if it was cut short, the
+        /// server is still up; if not, `stop` finds nothing left to do.
+        struct StopAtEnd(ServerHandle);
+        impl Drop for StopAtEnd {
             fn drop(&mut self) {
-                if !self.1 {
-                    self.0.stop(STOP_TIMEOUT);
-                }
+                self.0.stop(STOP_TIMEOUT);
             }
         }
-        let mut serving = StopUnlessDone(self.start(handler), false);
-        serving.0.wait();
-        serving.1 = true;
+        StopAtEnd(self.start(handler)).0.wait();
     }
 }
 
@@ -310,7 +307,7 @@ where
             *shared.slot_waiter.borrow_mut() = Some(green::current());
             green::park();
         }
-        match listener.accept() {
+        let failed = match listener.accept() {
             Ok((stream, peer)) => {
                 backoff = MIN_BACKOFF;
                 reported = false;
@@ -320,33 +317,36 @@ where
                     in_a_row = 0;
                     green::yield_now();
                 }
+                continue;
             }
             // A listener the user set non-blocking: wait for the next
-            // connection as with any other (an error here would be the
-            // accept's to report).
+            // connection as with any other; a wait that fails backs off.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 in_a_row = 0;
-                let _ = green::io::wait_readable(listener, None);
-            }
-            Err(e) if is_about_one_connection(&e) => {}
-            Err(e) => {
-                if !reported {
-                    eprintln!(
-                        "green_net::StreamServer({}): accept failed: {e}; retrying with backoff",
-                        shared.addr
-                    );
-                    reported = true;
+                match green::io::wait_readable(listener, None) {
+                    Ok(()) => continue,
+                    Err(e) => e,
                 }
-                // The accept paused already for want of resources: only the
-                // rest of this round's back-off is left.
-                let paused = match crate::accept::is_out_of_resources(&e) {
-                    true => crate::accept::OUT_OF_RESOURCES_PAUSE,
-                    false => Duration::ZERO,
-                };
-                green::sleep(backoff.saturating_sub(paused));
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
+            Err(e) if is_about_one_connection(&e) => continue,
+            Err(e) => e,
+        };
+        if !reported {
+            eprintln!(
+                "green_net::StreamServer({}): accept failed: {failed}; retrying with backoff",
+                shared.addr
+            );
+            reported = true;
         }
+        // The accept paused already for want of resources: only the rest of
+        // this round's back-off is left.
+        let paused = if crate::accept::is_out_of_resources(&failed) {
+            crate::accept::OUT_OF_RESOURCES_PAUSE
+        } else {
+            Duration::ZERO
+        };
+        green::sleep(backoff.saturating_sub(paused));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -429,10 +429,18 @@ impl<T: AsFd> Source<T> {
         }
     }
 
-    /// The socket's pending error a write kept ([`Settings::error`]), taken
-    /// (for `take_error`, which returns it before asking the kernel).
+    /// std's `take_error` for a stream: the socket's pending error a write
+    /// kept ([`Settings::error`]) first, else the kernel's.
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self.take_kept_error() {
+            Some(e) => Ok(Some(e)),
+            None => socket2::SockRef::from(self.get_ref()).take_error(),
+        }
+    }
+
+    /// The socket's pending error a write kept ([`Settings::error`]), taken.
     #[inline]
-    pub(crate) fn take_kept_error(&self) -> Option<io::Error> {
+    fn take_kept_error(&self) -> Option<io::Error> {
         let error = &self.settings.error;
         if error.load(Ordering::Relaxed) == 0 {
             return None;
@@ -469,16 +477,15 @@ impl<T: AsFd> Source<T> {
     ) -> io::Result<R> {
         let mut try_now = try_first;
         loop {
-            let mut would_block = None;
             if try_now {
                 match op(self.get_ref()) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => would_block = Some(e),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     result => return result,
                 }
             }
             try_now = true;
             if self.settings.nonblocking.load(Ordering::Relaxed) {
-                return Err(user_would_block(would_block));
+                return Err(user_would_block());
             }
             // The clock starts at the first wait, as a blocking syscall's
             // timeout starts when it blocks.
@@ -589,8 +596,8 @@ impl<T: AsFd> AsRawFd for Source<T> {
 /// greenlet may hold a borrow across it (a loop that retries on it spins
 /// the hub: a known trap).
 #[cold]
-fn user_would_block(e: Option<io::Error>) -> io::Error {
-    e.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EAGAIN))
+fn user_would_block() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
 }
 
 /// An error like std's for a zero timeout (for `store`, which only ever

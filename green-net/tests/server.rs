@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use green_net::{StreamServer, TcpStream};
 
+/// For the watchdog of the tests whose regression would hang (an acceptor
+/// that spins never lets the test's greenlet run again).
+#[path = "../../green-core/tests/util/mod.rs"]
+mod util;
+
 const T: Duration = Duration::from_secs(20);
 
 #[test]
@@ -199,6 +204,7 @@ fn emfile_scenario() {
 /// no handle left to stop it.
 #[test]
 fn serve_forever_unwound_by_a_kill_or_a_timeout_stops_the_server() {
+    let _watchdog = util::watchdog();
     green::run(|| {
         let server = StreamServer::bind("127.0.0.1:0").unwrap();
         let addr = server.local_addr().unwrap();
@@ -244,6 +250,7 @@ fn thread_cpu() -> Duration {
 /// loop before, keeping the hub's thread busy while nothing happened.
 #[test]
 fn a_server_on_a_non_blocking_listener_waits_without_spinning() {
+    let _watchdog = util::watchdog();
     green::run(|| {
         let listener = green_net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -271,6 +278,7 @@ fn a_server_on_a_non_blocking_listener_waits_without_spinning() {
 /// longer holds up a greenlet that was ready before it.
 #[test]
 fn a_burst_of_connections_does_not_hold_up_ready_greenlets() {
+    let _watchdog = util::watchdog();
     green::run(|| {
         let handle = StreamServer::bind("127.0.0.1:0").unwrap().start(|_, _| {
             green::sleep(Duration::from_secs(1));

@@ -295,10 +295,7 @@ impl TcpStream {
     /// had sent some bytes (it returned their count, and the error waits
     /// for the next call on the socket: this one, or a read or write).
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self.source.take_kept_error() {
-            Some(e) => Ok(Some(e)),
-            None => self.source.get_ref().take_error(),
-        }
+        self.source.take_error()
     }
 
     /// Moves this TCP stream into or out of nonblocking mode.

@@ -372,10 +372,7 @@ impl UnixStream {
     /// assert!(a.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self.source.take_kept_error() {
-            Some(e) => Ok(Some(e)),
-            None => self.source.get_ref().take_error(),
-        }
+        self.source.take_error()
     }
 
     /// Shuts down the read, write, or both halves of this connection.
