@@ -55,10 +55,6 @@ pub(crate) struct Source<T: AsFd> {
     /// A read that fills less than its buffer empties the receive queue (a
     /// TCP socket; see [`read_stream`](Source::read_stream)).
     short_reads_drain: bool,
-    /// A listener: non-blocking in the kernel while green owns it. Any
-    /// other socket is in the user's mode, and green's operations on it
-    /// are non-blocking per call.
-    listener: bool,
 }
 
 /// What std keeps per socket and we must emulate.
@@ -82,8 +78,11 @@ struct Settings {
     error: AtomicI32,
     /// A listener's entry in [`listeners`] (every green handle of the
     /// socket shares these settings, however it was made), removed when
-    /// they are dropped.
-    _listener: Option<listeners::Entry>,
+    /// they are dropped; `None` for any other socket. A listener is
+    /// non-blocking in the kernel while green owns it; any other socket is
+    /// in the user's mode, and green's operations on it are non-blocking
+    /// per call.
+    listener: Option<listeners::Entry>,
 }
 
 impl Settings {
@@ -120,7 +119,6 @@ impl<T: AsFd> Source<T> {
             settings: Arc::new(Settings::of(&io)?),
             io: Some(io),
             short_reads_drain: false,
-            listener: false,
         })
     }
 
@@ -141,7 +139,7 @@ impl<T: AsFd> Source<T> {
                 // the lock held here.
                 let kernel = Settings::of(&io)?;
                 Ok(Settings {
-                    _listener: Some(listeners::Entry(id)),
+                    listener: Some(listeners::Entry(id)),
                     ..kernel
                 })
             })?;
@@ -152,7 +150,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings,
             short_reads_drain: false,
-            listener: true,
         })
     }
 
@@ -164,7 +161,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: Arc::new(Settings::default()),
             short_reads_drain: false,
-            listener: false,
         }
     }
 
@@ -175,7 +171,7 @@ impl<T: AsFd> Source<T> {
         socket2::SockRef::from(&io).set_nonblocking(true)?;
         let id = listeners::id(&io)?;
         let settings = Arc::new(Settings {
-            _listener: Some(listeners::Entry(id)),
+            listener: Some(listeners::Entry(id)),
             ..Settings::default()
         });
         // Over any entry an earlier socket with this inode left.
@@ -184,7 +180,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings,
             short_reads_drain: false,
-            listener: true,
         })
     }
 
@@ -204,7 +199,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: Arc::new(settings),
             short_reads_drain: self.short_reads_drain,
-            listener: false,
         }
     }
 
@@ -227,8 +221,12 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: self.settings.clone(),
             short_reads_drain: self.short_reads_drain,
-            listener: self.listener,
         }
+    }
+
+    /// Whether the socket is a listener (see [`Settings::listener`]).
+    fn is_listener(&self) -> bool {
+        self.settings.listener.is_some()
     }
 
     /// The socket, for operations that never block.
@@ -253,7 +251,7 @@ impl<T: AsFd> Source<T> {
             .take()
             .expect("a Source holds its socket until into_inner");
         green::io::deregister(&io);
-        if self.listener {
+        if self.is_listener() {
             // No handle joins the others meanwhile (`new_listener`).
             let _map = listeners::lock();
             if Arc::strong_count(&self.settings) == 1 {
@@ -554,7 +552,7 @@ impl<T: AsFd> Source<T> {
     /// reaches the caller of a green operation. A listener stays
     /// non-blocking in the kernel while green owns it.
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        if !self.listener {
+        if !self.is_listener() {
             socket2::SockRef::from(self.get_ref()).set_nonblocking(nonblocking)?;
         }
         self.settings
