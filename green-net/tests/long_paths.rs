@@ -120,7 +120,9 @@ fn a_datagram_from_a_sender_bound_to_a_108_byte_path_is_received() {
 }
 
 /// Streams with a 108-byte path at either end: the addresses `accept`,
-/// `peer_addr` and `local_addr` give are std's own (green asks std).
+/// `peer_addr` and `local_addr` give are std's own (green asks std). A
+/// guard: it passed before the datagram fix too, and fails if these calls
+/// ever stop going through std.
 #[test]
 fn stream_addresses_of_a_108_byte_path_are_std_s() {
     let _watchdog = util::watchdog();
