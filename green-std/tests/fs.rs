@@ -194,12 +194,7 @@ fn a_killed_lock_waiter_releases_the_lock_when_its_job_ends() {
 fn a_fifo_rendezvous_between_two_greenlets() {
     within(|| {
         let dir = TempDir::new("fifo");
-        let fifo = dir.join("fifo");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo (coreutils) runs");
-        assert!(made.success());
+        let fifo = fifo(&dir, "fifo");
         let text = green::run(|| {
             // opening a FIFO waits for the other end: each open can only
             // return once the other greenlet has run its own
@@ -1013,12 +1008,7 @@ fn outside_run_everything_is_std() {
 
         // a blocking open outside `run` blocks the thread, as std's does:
         // a FIFO's open returns once another thread opens the other end
-        let fifo = dir.join("fifo");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        let fifo = fifo(&dir, "fifo");
         let other = std::thread::spawn({
             let fifo = fifo.clone();
             move || {
@@ -1071,11 +1061,7 @@ fn killing_a_reader_leaves_the_hub_and_the_file_usable() {
 fn file_type_ext_through_entries() {
     within(|| {
         let dir = TempDir::new("fifo-entry");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(dir.join("p"))
-            .status()
-            .unwrap()
-            .success());
+        fifo(&dir, "p");
         let is_fifo = green::run(|| {
             let entry = fs::read_dir(&dir.0).unwrap().next().unwrap().unwrap();
             entry.file_type().unwrap().is_fifo()
@@ -1086,13 +1072,18 @@ fn file_type_ext_through_entries() {
 
 /// A FIFO in `dir`: a read of it waits until something is written, so a
 /// timeout can cut the read short while its job waits.
+///
+/// Made with mkfifo(3), not by running `mkfifo`: a fork in one test's
+/// thread copies every descriptor the other tests have open until its
+/// child execs, and a file lock held through such a copy outlives the
+/// test's own close (`a_lock_wait_parks_only_the_greenlet` failed so in
+/// CI).
 fn fifo(dir: &TempDir, name: &str) -> PathBuf {
     let path = dir.join(name);
-    let made = std::process::Command::new("mkfifo")
-        .arg(&path)
-        .status()
-        .expect("mkfifo (coreutils) runs");
-    assert!(made.success());
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo: {}", io::Error::last_os_error());
     path
 }
 
