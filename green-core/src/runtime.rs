@@ -98,6 +98,9 @@ impl Runtime {
 
     /// Names the hub threads `{prefix}-0`, `{prefix}-1`… (default
     /// `green-hub`); hub 0 runs on the calling thread and keeps its name.
+    /// A prefix with a NUL byte makes [`try_run`](Self::try_run) fail with
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput) (and [`run`](Self::run)
+    /// panic) before any hub runs.
     ///
     /// # Examples
     ///
@@ -231,6 +234,14 @@ impl Runtime {
             "green::Runtime::run inside green::run: start the runtime from a plain thread"
         );
         let n = self.hub_count();
+        if n > 1 && self.name.contains('\0') {
+            // std's `Builder::spawn` panics on such a name; this call's
+            // contract is an error, given before any hub runs.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "green::Runtime: a hub thread's name may not contain a NUL byte",
+            ));
+        }
         let cpus = match self.pin {
             true => Some(affinity::Mask::current()?.cpus()),
             false => None,

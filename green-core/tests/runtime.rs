@@ -158,3 +158,24 @@ fn hubs_that_cannot_all_start_run_nothing_and_say_why() {
     assert!(result.is_err(), "{result:?}");
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn a_thread_name_with_a_nul_byte_is_an_error_before_any_hub_runs() {
+    use std::sync::atomic::AtomicUsize;
+    let ran = AtomicUsize::new(0);
+    let result = green::Runtime::new()
+        .hubs(2)
+        .thread_name("hub\0x")
+        .try_run(|_| ran.fetch_add(1, Ordering::SeqCst));
+    let err = result.expect_err("a NUL byte in a thread name");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("NUL"), "{err}");
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    // One hub runs on the calling thread, which keeps its name: nothing to
+    // refuse.
+    let one = green::Runtime::new()
+        .hubs(1)
+        .thread_name("hub\0x")
+        .try_run(|hub| hub);
+    assert_eq!(one.unwrap(), [0]);
+}
