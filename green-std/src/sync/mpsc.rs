@@ -27,7 +27,6 @@
 //! assert_eq!(green::run(pipeline), [0, 1, 2]);
 //! ```
 
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -109,12 +108,13 @@ pub struct SyncSender<T>(chan::Sender<T>);
 /// ```
 pub struct Receiver<T>(chan::Receiver<T>, NotSync);
 
-/// Makes a type `!Sync`, as std's `Receiver` is (it stays `Send`).
-type NotSync = PhantomData<Cell<()>>;
+/// Gives a type the auto traits of std's `Receiver`: `Send` but not
+/// `Sync`, and unwind-safe whatever `T` is.
+type NotSync = PhantomData<std::sync::mpsc::Receiver<()>>;
 
 /// Makes an iterator that borrows a receiver neither `Send` nor `Sync`,
 /// as std's, which holds a `&Receiver`.
-type Borrows<'a> = PhantomData<&'a Cell<()>>;
+type Borrows<'a> = PhantomData<&'a std::sync::mpsc::Receiver<()>>;
 
 impl<T> Sender<T> {
     /// Sends a value; never waits. Fails only when the receiver is gone,
