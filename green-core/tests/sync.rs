@@ -789,6 +789,30 @@ fn barrier_wait_result_prints_as_std_s() {
 }
 
 #[test]
+fn locks_print_as_std_s_free_held_and_poisoned() {
+    let _w = util::watchdog();
+    let (green, std) = (Mutex::new(5), std::sync::Mutex::new(5));
+    assert_eq!(format!("{green:?}"), format!("{std:?}"), "free");
+    let held = (green.lock().unwrap(), std.lock().unwrap());
+    assert_eq!(format!("{green:?}"), format!("{std:?}"), "held");
+    assert_eq!(format!("{:?}", held.0), format!("{:?}", held.1), "guard");
+    drop(held);
+    let _ = std::panic::catch_unwind(|| {
+        let _held = (green.lock().unwrap(), std.lock().unwrap());
+        panic!("poison both");
+    });
+    assert_eq!(format!("{green:?}"), format!("{std:?}"), "poisoned");
+
+    let (green, std) = (RwLock::new(5), std::sync::RwLock::new(5));
+    let read = (green.read().unwrap(), std.read().unwrap());
+    assert_eq!(format!("{green:?}"), format!("{std:?}"), "read");
+    drop(read);
+    let written = (green.write().unwrap(), std.write().unwrap());
+    assert_eq!(format!("{green:?}"), format!("{std:?}"), "written");
+    assert_eq!(format!("{:?}", written.0), format!("{:?}", written.1));
+}
+
+#[test]
 fn an_unpark_during_a_lock_wait_is_kept_for_park() {
     // std's locks leave a thread's park token alone; green's waits on a lock
     // took it as a spurious wake-up until 2026-12-05, and the park after
