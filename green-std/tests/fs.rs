@@ -1348,3 +1348,27 @@ fn a_write_cut_short_that_fails_is_reported_by_the_next_flush() {
         .unwrap();
     });
 }
+
+/// Compiles only if `T` is unwind-safe both ways, as std's fs types are.
+fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+
+#[test]
+fn fs_types_are_unwind_safe_as_std_s() {
+    // ReadDir was not: it queues std's io::Errors read ahead, which may
+    // box a dyn Error, so catch_unwind over a listing did not compile.
+    unwind_safe::<fs::ReadDir>();
+    unwind_safe::<fs::DirEntry>();
+    unwind_safe::<File>();
+    unwind_safe::<OpenOptions>();
+    unwind_safe::<DirBuilder>();
+    let dir = TempDir::new("unwind-safe");
+    std::fs::write(dir.join("a"), b"").unwrap();
+    let path = dir.0.clone();
+    let names = within(move || {
+        green::run(move || {
+            let mut list = fs::read_dir(&path).unwrap();
+            std::panic::catch_unwind(move || list.next().unwrap().unwrap().file_name()).unwrap()
+        })
+    });
+    assert_eq!(names, "a");
+}

@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, DirEntryExt};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -61,6 +62,13 @@ pub struct ReadDir {
     /// The directory as given, for Debug (std's prints it).
     root: PathBuf,
 }
+
+/// Unwind-safe as std's: `ahead` may hold an `io::Error`, which may box a
+/// `dyn Error` (not unwind-safe), but the queue is only popped or replaced
+/// whole, so a panic caught around the iterator leaves it as consistent as
+/// std's.
+impl UnwindSafe for ReadDir {}
+impl RefUnwindSafe for ReadDir {}
 
 impl ReadDir {
     /// Opens `path`; inside `run`, reads the first batch in the same job.
