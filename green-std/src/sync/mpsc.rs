@@ -5,6 +5,16 @@
 //! std's, a [`Receiver`] is not `Clone` (for several consumers, use
 //! [`green::channel`] directly).
 //!
+//! # A trap
+//!
+//! Only a wait switches greenlets. [`Sender::send`] never waits, and
+//! [`Receiver::try_recv`] and [`Receiver::try_iter`] never do either, so a
+//! loop made only of them never lets the other greenlets of its hub run:
+//! `while tx.send(x).is_ok() {}` waiting for the receiver's greenlet to drop
+//! it, or polling `try_recv` for a value another greenlet sends, spins
+//! forever where std's threads would move on. Block in [`Receiver::recv`]
+//! (or `recv_timeout`), or call [`green::yield_now`] in such a loop.
+//!
 //! # Examples
 //!
 //! ```
