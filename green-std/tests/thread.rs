@@ -183,3 +183,26 @@ fn distinct_thread_ids_print_differently() {
     let (std, ours) = (std::thread::current().id(), thread::current().id());
     assert_eq!(format!("{ours:?}"), format!("{std:?}"));
 }
+
+#[test]
+fn builders_and_handles_print_as_std_s() {
+    let std = std::thread::Builder::new()
+        .name("x".into())
+        .stack_size(1 << 16);
+    let ours = thread::Builder::new().name("x".into()).stack_size(1 << 16);
+    assert_eq!(format!("{ours:?}"), format!("{std:?}"), "Builder");
+    assert_eq!(
+        format!("{:?}", thread::Builder::new()),
+        format!("{:?}", std::thread::Builder::new())
+    );
+    let std = format!("{:?}", std::thread::spawn(|| ()));
+    let scoped_std = std::thread::scope(|s| format!("{:?}", s.spawn(|| ())));
+    let handles = || {
+        let spawned = format!("{:?}", thread::spawn(|| ()));
+        let scoped = thread::scope(|s| format!("{:?}", s.spawn(|| ())));
+        (spawned, scoped)
+    };
+    let want = (std, scoped_std);
+    assert_eq!(handles(), want, "outside run");
+    assert_eq!(watchdog(move || green::run(handles)), want, "inside run");
+}

@@ -310,10 +310,9 @@ impl fmt::Debug for Scope<'_, '_> {
     }
 }
 
+/// As std's: `ScopedJoinHandle { .. }`.
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle")
-            .field("thread", &self.thread)
-            .finish_non_exhaustive()
+        f.debug_struct("ScopedJoinHandle").finish_non_exhaustive()
     }
 }

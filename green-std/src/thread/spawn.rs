@@ -54,7 +54,7 @@ where
 ///     .unwrap();
 /// assert_eq!(handler.join().unwrap().as_deref(), Some("named thread"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use = "must eventually spawn the thread"]
 pub struct Builder {
     pub(crate) name: Option<String>,
@@ -309,10 +309,24 @@ impl<T> JoinHandle<T> {
     }
 }
 
+/// As std's: `JoinHandle { .. }`.
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("thread", &self.thread)
-            .finish_non_exhaustive()
+        f.debug_struct("JoinHandle").finish_non_exhaustive()
+    }
+}
+
+/// As std's, which prints a field of its own (`no_hooks`) too: a std
+/// builder with the same settings prints it.
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut std = std::thread::Builder::new();
+        if let Some(name) = &self.name {
+            std = std.name(name.clone());
+        }
+        if let Some(size) = self.stack_size {
+            std = std.stack_size(size);
+        }
+        fmt::Debug::fmt(&std, f)
     }
 }
