@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use socket2::SockAddr;
@@ -834,13 +833,11 @@ fn inet((n, addr): (usize, SockAddr)) -> io::Result<(usize, SocketAddr)> {
     }
 }
 
+/// Prints what std's socket prints for the same socket (its fields, its
+/// fd as std shows it, its addresses).
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UdpSocket");
-        if let Ok(addr) = self.local_addr() {
-            d.field("addr", &addr);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
+        fmt::Debug::fmt(self.source.get_ref(), f)
     }
 }
 

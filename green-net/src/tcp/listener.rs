@@ -4,7 +4,6 @@ use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 
 use super::plain;
 use crate::addr::{each_addr, ToSocketAddrs};
@@ -326,13 +325,11 @@ impl Iterator for IntoIncoming {
 
 impl FusedIterator for IntoIncoming {}
 
+/// Prints what std's socket prints for the same socket (its fields, its
+/// fd as std shows it, its addresses).
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("TcpListener");
-        if let Ok(addr) = self.local_addr() {
-            d.field("addr", &addr);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
+        fmt::Debug::fmt(self.source.get_ref(), f)
     }
 }
 

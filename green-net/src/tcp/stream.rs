@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -390,16 +389,11 @@ fn connect_nonblocking(
     }
 }
 
+/// Prints what std's socket prints for the same socket (its fields, its
+/// fd as std shows it, its addresses).
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("TcpStream");
-        if let Ok(addr) = self.local_addr() {
-            d.field("addr", &addr);
-        }
-        if let Ok(peer) = self.peer_addr() {
-            d.field("peer", &peer);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
+        fmt::Debug::fmt(self.source.get_ref(), f)
     }
 }
 

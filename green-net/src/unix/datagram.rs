@@ -4,7 +4,6 @@
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -685,17 +684,11 @@ impl UnixDatagram {
     }
 }
 
+/// Prints what std's socket prints for the same socket (its fields, its
+/// fd as std shows it, its addresses).
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixDatagram");
-        d.field("fd", &self.as_raw_fd());
-        if let Ok(addr) = self.local_addr() {
-            d.field("local", &addr);
-        }
-        if let Ok(addr) = self.peer_addr() {
-            d.field("peer", &addr);
-        }
-        d.finish()
+        fmt::Debug::fmt(self.source.get_ref(), f)
     }
 }
 

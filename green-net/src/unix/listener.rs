@@ -4,7 +4,6 @@
 use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::source::Source;
@@ -292,14 +291,11 @@ impl Iterator for Incoming<'_> {
 
 impl FusedIterator for Incoming<'_> {}
 
+/// Prints what std's socket prints for the same socket (its fields, its
+/// fd as std shows it, its addresses).
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixListener");
-        d.field("fd", &self.as_raw_fd());
-        if let Ok(addr) = self.local_addr() {
-            d.field("local", &addr);
-        }
-        d.finish()
+        fmt::Debug::fmt(self.source.get_ref(), f)
     }
 }
 
