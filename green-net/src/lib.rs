@@ -61,8 +61,9 @@
 //! - Converting to and from the std types (`From`) keeps the blocking mode
 //!   and timeouts.
 //! - Unix domain sockets live in [`unix`], as in std; see its notes for the
-//!   two places where the kernel gives a non-blocking socket no readiness
-//!   event to wait for (a full listener backlog, a full receiver queue).
+//!   three places where the kernel gives a non-blocking socket no readiness
+//!   event to wait for (a full listener backlog, a full receiver queue, a
+//!   send side shut down while a write waits for room).
 //!
 //! Beyond std: [`ListenOptions`] binds with `SO_REUSEPORT` and a chosen
 //! backlog, and [`StreamServer`] is gevent's server: a greenlet per

@@ -55,6 +55,10 @@ pub(crate) struct Source<T: AsFd> {
     /// A read that fills less than its buffer empties the receive queue (a
     /// TCP socket; see [`read_stream`](Source::read_stream)).
     short_reads_drain: bool,
+    /// The kernel may shut the sending side without a readiness event (a
+    /// Unix socket; see
+    /// [`send_shutdown_unannounced`](Source::send_shutdown_unannounced)).
+    send_shutdown_unannounced: bool,
 }
 
 /// What std keeps per socket and we must emulate.
@@ -119,6 +123,7 @@ impl<T: AsFd> Source<T> {
             settings: Arc::new(Settings::of(&io)?),
             io: Some(io),
             short_reads_drain: false,
+            send_shutdown_unannounced: false,
         })
     }
 
@@ -150,6 +155,7 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings,
             short_reads_drain: false,
+            send_shutdown_unannounced: false,
         })
     }
 
@@ -161,6 +167,7 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: Arc::new(Settings::default()),
             short_reads_drain: false,
+            send_shutdown_unannounced: false,
         }
     }
 
@@ -180,6 +187,7 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings,
             short_reads_drain: false,
+            send_shutdown_unannounced: false,
         })
     }
 
@@ -199,6 +207,7 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: Arc::new(settings),
             short_reads_drain: self.short_reads_drain,
+            send_shutdown_unannounced: self.send_shutdown_unannounced,
         }
     }
 
@@ -214,6 +223,19 @@ impl<T: AsFd> Source<T> {
         self
     }
 
+    /// Says that the kernel may shut the socket's sending side without a
+    /// readiness event: a Unix socket's poll reports it writable by its
+    /// send buffer alone, so neither its own `shutdown(Write)` (through any
+    /// handle) nor its stream peer's `shutdown(Read)` wakes a writer
+    /// waiting for room, where the kernel's blocking send wakes with
+    /// `EPIPE`. A write of such a socket that waits for room tries again
+    /// now and then ([`Recheck`]); TCP's poll reports a shut send side as
+    /// writable, so its writes need not.
+    pub(crate) fn send_shutdown_unannounced(mut self) -> Self {
+        self.send_shutdown_unannounced = true;
+        self
+    }
+
     /// Wraps a duplicate of this source's socket (`try_clone`): the two
     /// share their settings, as std's clones do.
     pub(crate) fn sibling(&self, io: T) -> Self {
@@ -221,6 +243,7 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: self.settings.clone(),
             short_reads_drain: self.short_reads_drain,
+            send_shutdown_unannounced: self.send_shutdown_unannounced,
         }
     }
 
@@ -474,6 +497,7 @@ impl<T: AsFd> Source<T> {
         try_first: bool,
     ) -> io::Result<R> {
         let mut try_now = try_first;
+        let mut recheck = Recheck::FIRST;
         loop {
             if try_now {
                 match op(self.get_ref()) {
@@ -495,10 +519,16 @@ impl<T: AsFd> Source<T> {
                 // holds.
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
-            match self.wait(interest, *deadline) {
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            let until = match interest {
+                Interest::Write if self.send_shutdown_unannounced => recheck.until(*deadline),
+                _ => *deadline,
+            };
+            match self.wait(interest, until) {
+                // Not a recheck's end (the operation is tried again then).
+                Err(e) if e.kind() == io::ErrorKind::TimedOut && until == *deadline => {
                     return Err(io::Error::from_raw_os_error(libc::EAGAIN));
                 }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
                 Err(e) => return Err(e),
                 Ok(()) => {}
             }
@@ -585,6 +615,31 @@ impl<T: AsFd> AsFd for Source<T> {
 impl<T: AsFd> AsRawFd for Source<T> {
     fn as_raw_fd(&self) -> RawFd {
         self.get_ref().as_fd().as_raw_fd()
+    }
+}
+
+/// How long a write waiting for room on a socket whose send side may be
+/// shut without a readiness event
+/// ([`Source::send_shutdown_unannounced`]) waits before it tries again: 16
+/// ms, doubling up to 128 ms. So such a shutdown ends the write within
+/// about 128 ms (std's at once), a writer that waits long on a slow reader
+/// wakes about eight times a second, and one whose reader makes room
+/// within 16 ms (the readiness event ends its wait) never does.
+struct Recheck(Duration);
+
+impl Recheck {
+    const FIRST: Recheck = Recheck(Duration::from_millis(16));
+    const MAX: Duration = Duration::from_millis(128);
+
+    /// The end of the next wait, no later than `deadline`.
+    fn until(&mut self, deadline: Option<Instant>) -> Option<Instant> {
+        let next = Instant::now().checked_add(self.0);
+        self.0 = (self.0 * 2).min(Recheck::MAX);
+        match (next, deadline) {
+            (Some(next), Some(at)) if at <= next => Some(at),
+            (Some(next), _) => Some(next),
+            (None, at) => at,
+        }
     }
 }
 

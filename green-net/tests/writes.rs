@@ -2,7 +2,9 @@
 //! queued, as std's does (the kernel waits for room and goes on): only a
 //! write timeout or an error after some bytes went out ends it short, with
 //! the count sent so far (the error then reaches the next call, as the
-//! kernel leaves it pending); in non-blocking mode it sends what fits.
+//! kernel leaves it pending); in non-blocking mode it sends what fits. A
+//! write of a Unix socket waiting for room ends, as std's, when its send
+//! side is shut down, which the kernel does not announce.
 
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::time::Duration;
@@ -301,4 +303,133 @@ fn a_unix_stream_closed_mid_write_reads_end_of_file_next_like_std_s() {
         let inside = green::run(|| unix_after_a_reset_mid_write(UnixStream::from, calls));
         assert_eq!(inside, std, "{calls:?}, inside run");
     }
+}
+
+/// How long a write of the shut-down tests may wait: a wait that nothing
+/// wakes ends here, at the write timeout.
+const STUCK: Duration = Duration::from_secs(3);
+
+/// Runs `f` beside the caller (a greenlet inside `green::run`, a thread
+/// outside it); the returned closure joins it.
+fn beside<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Box<dyn FnOnce() -> T> {
+    if green::is_running() {
+        let h = green::spawn(f);
+        Box::new(move || h.join().unwrap())
+    } else {
+        let h = std::thread::spawn(f);
+        Box::new(move || h.join().unwrap())
+    }
+}
+
+/// Sleeps the greenlet inside `green::run`, the thread outside it.
+fn pause(d: Duration) {
+    if green::is_running() {
+        green::sleep(d);
+    } else {
+        std::thread::sleep(d);
+    }
+}
+
+/// How the send side of a Unix socket is shut down while a write waits
+/// for room. Linux announces neither with a readiness event (a Unix
+/// socket's poll reports writable by its buffer alone), yet each wakes
+/// std's write.
+#[derive(Clone, Copy, Debug)]
+enum Shut {
+    /// `shutdown(Write)` through another handle of the writer's socket.
+    OwnWrite,
+    /// `shutdown(Read)` by the peer, which shuts the writer's send side.
+    PeerRead,
+}
+
+/// A Unix stream pair whose one end, wrapped by `wrap`, writes [`N`] bytes
+/// twice while its send side is shut down as `shut` says, 50 ms in (the
+/// buffer is full by then); returns what the writes gave and whether they
+/// were woken before their timeout.
+fn unix_write_while_send_side_shut<S: Send + 'static>(
+    wrap: fn(std::os::unix::net::UnixStream) -> S,
+    shut: Shut,
+) -> Vec<String>
+where
+    for<'a> &'a S: Write,
+{
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    ours.set_write_timeout(Some(STUCK)).unwrap();
+    let other_handle = ours.try_clone().unwrap();
+    let s = wrap(ours);
+    let writer = beside(move || {
+        let start = std::time::Instant::now();
+        let first = show((&s).write(&vec![1; N]));
+        let second = show((&s).write(&vec![1; N]));
+        vec![first, second, format!("woken: {}", start.elapsed() < STUCK)]
+    });
+    pause(Duration::from_millis(50));
+    match shut {
+        Shut::OwnWrite => other_handle.shutdown(std::net::Shutdown::Write),
+        Shut::PeerRead => theirs.shutdown(std::net::Shutdown::Read),
+    }
+    .unwrap();
+    let trace = writer();
+    drop(theirs); // only now: its close would announce itself
+    trace
+}
+
+/// A connected Unix datagram socket, wrapped by `wrap`, sends into its
+/// peer's full queue while its own send side is shut down through another
+/// handle, 50 ms in; returns what the send gave and whether it was woken
+/// before its timeout.
+fn unix_send_while_send_side_shut<S: Send + 'static>(
+    wrap: fn(std::os::unix::net::UnixDatagram) -> S,
+    send: fn(&S, &[u8]) -> std::io::Result<usize>,
+) -> Vec<String> {
+    let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    while ours.send(b"fill").is_ok() {}
+    ours.set_nonblocking(false).unwrap();
+    ours.set_write_timeout(Some(STUCK)).unwrap();
+    let other_handle = ours.try_clone().unwrap();
+    let s = wrap(ours);
+    let sender = beside(move || {
+        let start = std::time::Instant::now();
+        let sent = show(send(&s, b"late"));
+        vec![sent, format!("woken: {}", start.elapsed() < STUCK)]
+    });
+    pause(Duration::from_millis(50));
+    other_handle.shutdown(std::net::Shutdown::Write).unwrap();
+    let trace = sender();
+    drop(theirs);
+    trace
+}
+
+/// A blocking write of a Unix socket waiting for room when its send side
+/// is shut down (its own `shutdown(Write)` through a clone, the peer's
+/// `shutdown(Read)`): std's write wakes at once with the count it sent
+/// (then `EPIPE`; a datagram, `EPIPE`). Green's waited for a readiness
+/// event the kernel never gives, to its timeout or for ever.
+#[test]
+fn a_unix_write_waiting_for_room_wakes_when_its_send_side_is_shut_like_std_s() {
+    let _watchdog = util::watchdog();
+    for shut in [Shut::OwnWrite, Shut::PeerRead] {
+        let std = unix_write_while_send_side_shut(|s| s, shut);
+        assert_eq!(std, ["Ok(some)", "BrokenPipe", "woken: true"]);
+        assert_eq!(
+            unix_write_while_send_side_shut(UnixStream::from, shut),
+            std,
+            "{shut:?}, outside run"
+        );
+        let inside = green::run(|| unix_write_while_send_side_shut(UnixStream::from, shut));
+        assert_eq!(inside, std, "{shut:?}, inside run");
+    }
+
+    let std = unix_send_while_send_side_shut(|s| s, |s, b| s.send(b));
+    assert_eq!(std, ["BrokenPipe", "woken: true"]);
+    let green = |s| green_net::unix::UnixDatagram::from(s);
+    let send = |s: &green_net::unix::UnixDatagram, b: &[u8]| s.send(b);
+    assert_eq!(
+        unix_send_while_send_side_shut(green, send),
+        std,
+        "datagram, outside run"
+    );
+    let inside = green::run(|| unix_send_while_send_side_shut(green, send));
+    assert_eq!(inside, std, "datagram, inside run");
 }

@@ -40,6 +40,14 @@
 //!   after the same short, growing sleeps. A connected socket's
 //!   [`send`](UnixDatagram::send) waits for readiness, as the other
 //!   operations do.
+//! - A blocking write (or a connected [`UnixDatagram::send`]) waiting for
+//!   room when the socket's send side is shut down (its own
+//!   `shutdown(Write)` through any handle, or a stream peer's
+//!   `shutdown(Read)`): Linux wakes std's write with `EPIPE` (after the
+//!   bytes it sent, if any) but reports no readiness event, since a Unix
+//!   socket is writable by its buffer alone. A waiting write tries again
+//!   after 16 ms, then at doubling intervals up to 128 ms, so it ends
+//!   within about 128 ms; room made for it still ends its wait at once.
 //! - After [`UnixDatagram::shutdown`] of the read half, a blocking receive
 //!   on an empty queue returns 0, as std's does (the receive underneath,
 //!   non-blocking for the call, would report `EAGAIN`); only a shutdown

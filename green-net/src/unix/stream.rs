@@ -149,14 +149,7 @@ impl UnixStream {
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std::os::unix::net::UnixStream::pair()?;
-        Ok((
-            UnixStream {
-                source: Source::fresh(a),
-            },
-            UnixStream {
-                source: Source::fresh(b),
-            },
-        ))
+        Ok((UnixStream::from_std_fresh(a), UnixStream::from_std_fresh(b)))
     }
 
     /// Creates a new independently owned handle to the underlying socket.
@@ -403,7 +396,7 @@ impl UnixStream {
     /// no timeouts).
     pub(crate) fn from_std_fresh(stream: std::os::unix::net::UnixStream) -> UnixStream {
         UnixStream {
-            source: Source::fresh(stream),
+            source: Source::fresh(stream).send_shutdown_unannounced(),
         }
     }
 }
@@ -415,7 +408,8 @@ impl UnixStream {
 fn connect_green(addr: &SocketAddr) -> io::Result<UnixStream> {
     let sockaddr = to_sockaddr(addr)?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
-    let source = Source::fresh(std::os::unix::net::UnixStream::from(socket));
+    let source =
+        Source::fresh(std::os::unix::net::UnixStream::from(socket)).send_shutdown_unannounced();
     connect_nonblocking(&source, &sockaddr)?;
     SockRef::from(source.get_ref()).set_nonblocking(false)?;
     Ok(UnixStream { source })
@@ -480,7 +474,9 @@ impl From<std::os::unix::net::UnixStream> for UnixStream {
     fn from(stream: std::os::unix::net::UnixStream) -> UnixStream {
         let source = Source::new(stream)
             .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
-        UnixStream { source }
+        UnixStream {
+            source: source.send_shutdown_unannounced(),
+        }
     }
 }
 
