@@ -56,7 +56,7 @@ macro_rules! stream_io {
         }
 
         impl $ty {
-            /// The end of a read into `len` bytes: a blocking read into
+            /// The end of a read (or a peek) into `len` bytes: a blocking read into
             /// none that failed with `WouldBlock` has timed out, and gives
             /// what the kernel's does (see `stream_io!`).
             fn empty_read_ends(

@@ -156,3 +156,31 @@ fn a_zero_length_tcp_read_that_times_out_is_ok_0_like_std_s() {
     check();
     green::run(check);
 }
+
+/// A zero-length peek of a TCP stream with nothing queued: as the read of
+/// [`a_zero_length_tcp_read_that_times_out_is_ok_0_like_std_s`], the
+/// kernel's waits for data or the timeout and returns `Ok(0)` either way.
+#[test]
+fn a_zero_length_tcp_peek_that_times_out_is_ok_0_like_std_s() {
+    let _watchdog = util::watchdog();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let timeout = Duration::from_millis(40);
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    assert_eq!(s.peek(&mut []).unwrap(), 0, "std");
+    let check = move || {
+        let g = TcpStream::connect(addr).unwrap();
+        g.set_read_timeout(Some(timeout)).unwrap();
+        let start = Instant::now();
+        assert_eq!(g.peek(&mut []).unwrap(), 0);
+        assert!(start.elapsed() >= timeout, "it waited for the timeout");
+        g.set_nonblocking(true).unwrap();
+        let err = g.peek(&mut []).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "non-blocking, as std's");
+    };
+    s.set_nonblocking(true).unwrap();
+    assert_eq!(s.peek(&mut []).unwrap_err().kind(), ErrorKind::WouldBlock);
+    check();
+    green::run(check);
+}

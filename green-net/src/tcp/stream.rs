@@ -260,12 +260,15 @@ impl TcpStream {
     /// returns the number of bytes peeked.
     ///
     /// Successive calls return the same data. Like [`read`](std::io::Read::read), it
-    /// waits (parking the greenlet) until data is available.
+    /// waits (parking the greenlet) until data is available; into an empty
+    /// buffer, as the kernel's, it returns 0 once data came or the read
+    /// timeout passed.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
         let peeked = self
             .source
             .read_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK));
-        self.source.or_kept_error(peeked)
+        self.empty_read_ends(len, self.source.or_kept_error(peeked))
     }
 
     /// Sets the value of the `TCP_NODELAY` option on this socket.
