@@ -343,9 +343,9 @@ enum Shut {
 }
 
 /// A Unix stream pair whose one end, wrapped by `wrap`, writes [`N`] bytes
-/// twice while its send side is shut down as `shut` says, 50 ms in (the
-/// buffer is full by then); returns what the writes gave and whether they
-/// were woken before their timeout.
+/// twice while its send side is shut down as `shut` says, 50 ms after the
+/// first bytes arrived (the buffer is full by then); returns what the
+/// writes gave and whether they were woken before their timeout.
 fn unix_write_while_send_side_shut<S: Send + 'static>(
     wrap: fn(std::os::unix::net::UnixStream) -> S,
     shut: Shut,
@@ -363,6 +363,14 @@ where
         let second = show((&s).write(&vec![1; N]));
         vec![first, second, format!("woken: {}", start.elapsed() < STUCK)]
     });
+    // The write has begun (the hub's thread must not block in a std call).
+    let mut one = [std::mem::MaybeUninit::uninit()];
+    while socket2::SockRef::from(&theirs)
+        .recv_with_flags(&mut one, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        .is_err()
+    {
+        pause(Duration::from_millis(1));
+    }
     pause(Duration::from_millis(50));
     match shut {
         Shut::OwnWrite => other_handle.shutdown(std::net::Shutdown::Write),
