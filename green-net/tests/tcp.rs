@@ -445,3 +445,20 @@ fn nonblocking_mode_returns_would_block_and_clones_share_settings() {
         assert_eq!(&b, b"ok");
     });
 }
+
+#[test]
+#[allow(deprecated)]
+fn the_deprecated_only_v6_methods_answer_as_std_s() {
+    // std's deprecated TcpListener::set_only_v6/only_v6 are stable API, so
+    // code calling them must compile against green too, and get std's
+    // answers: the option read back, and Linux's refusal on a bound socket.
+    let green = TcpListener::bind("[::1]:0").unwrap();
+    let std = std::net::TcpListener::bind("[::1]:0").unwrap();
+    assert_eq!(green.only_v6().unwrap(), std.only_v6().unwrap());
+    let (g, s) = (green.set_only_v6(true), std.set_only_v6(true));
+    assert_eq!(
+        g.as_ref().map_err(|e| e.raw_os_error()),
+        s.as_ref().map_err(|e| e.raw_os_error()),
+        "green {g:?}, std {s:?}"
+    );
+}

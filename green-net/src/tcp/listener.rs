@@ -252,6 +252,48 @@ impl TcpListener {
         self.source.get_ref().ttl()
     }
 
+    /// Sets the value for the `IPV6_V6ONLY` option on this socket, as std's
+    /// deprecated method does: on a bound listener Linux refuses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use green_net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind("[::1]:0").unwrap();
+    /// assert!(listener.set_only_v6(true).is_err()); // too late: bound
+    /// ```
+    #[deprecated(
+        since = "1.16.0",
+        note = "this option can only be set before the socket is bound"
+    )]
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        #[allow(deprecated)]
+        self.source.get_ref().set_only_v6(only_v6)
+    }
+
+    /// Gets the value of the `IPV6_V6ONLY` option for this socket, as std's
+    /// deprecated method does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use green_net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind("[::1]:0").unwrap();
+    /// let _ = listener.only_v6().unwrap();
+    /// ```
+    #[deprecated(
+        since = "1.16.0",
+        note = "this option can only be set before the socket is bound"
+    )]
+    pub fn only_v6(&self) -> io::Result<bool> {
+        #[allow(deprecated)]
+        self.source.get_ref().only_v6()
+    }
+
     /// Gets the value of the `SO_ERROR` option on this socket.
     ///
     /// This will retrieve the stored error in the underlying socket,
