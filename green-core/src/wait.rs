@@ -11,6 +11,10 @@ use crate::join::JoinHandle;
 /// Kills every greenlet of `handles` and waits until they have all died
 /// (gevent's `killall`). Finished ones keep their results.
 ///
+/// Each greenlet is killed once: one that catches the kill and carries on
+/// is waited for, not killed again while the others die (a kill of the
+/// calling greenlet, if it is among them, comes last and unwinds it).
+///
 /// # Examples
 ///
 /// ```
@@ -27,8 +31,19 @@ pub fn killall<T>(handles: &[JoinHandle<T>]) {
     for h in handles {
         h.kill_nowait();
     }
+    let mut me = None;
     for h in handles {
-        h.kill();
+        if h.is_finished() {
+            continue;
+        }
+        if hub::with(|hub| Rc::ptr_eq(&hub.current_core(), h.core())) {
+            me = Some(h);
+            continue;
+        }
+        hub::with(|hub| hub.wait_finished(h.core(), "killall"));
+    }
+    if let Some(me) = me {
+        me.kill();
     }
 }
 

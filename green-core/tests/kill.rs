@@ -601,3 +601,35 @@ fn a_deadlock_while_main_unwinds_aborts_with_the_report() {
         out.describe()
     );
 }
+
+/// gevent's `killall` kills each greenlet once, then waits: one that
+/// catches the kill and carries on (here, for one more nap) is not killed
+/// a second time while another of the list takes its time to die.
+#[test]
+fn killall_kills_each_greenlet_once() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        struct SlowToDie;
+        impl Drop for SlowToDie {
+            fn drop(&mut self) {
+                green::sleep(Duration::from_millis(20));
+            }
+        }
+        let slow = green::spawn(|| {
+            let _d = SlowToDie;
+            green::sleep(FOREVER);
+        });
+        let l = log.clone();
+        let stubborn = green::spawn(move || {
+            for nap in 0..2 {
+                let nap = std::panic::catch_unwind(|| green::sleep(Duration::from_millis(50)))
+                    .map_or_else(|_| format!("nap {nap}: killed"), |()| format!("nap {nap}: slept"));
+                l.push(nap);
+            }
+        });
+        green::yield_now();
+        green::killall(&[slow, stubborn]);
+    });
+    assert_eq!(log.take(), ["nap 0: killed", "nap 1: slept"]);
+}
