@@ -118,14 +118,19 @@ impl Group {
     /// Waits until every greenlet of the group (including those added
     /// meanwhile) has finished.
     ///
+    /// A greenlet stays in the group until it finishes: a join cut short
+    /// (by [`join_timeout`](Self::join_timeout), a [`timeout`](crate::timeout())
+    /// or a kill) leaves the group as it was, as gevent's does.
+    ///
     /// # Examples
     ///
     /// See the type's example.
     pub fn join(&self) {
         loop {
-            let next = self.members.borrow_mut().pop();
+            self.prune();
+            let next = self.members.borrow().last().map(|h| h.core().clone());
             match next {
-                Some(h) => drop(h.join()),
+                Some(core) => crate::hub::with(|hub| hub.wait_finished(&core, "join")),
                 None => return,
             }
         }
@@ -142,14 +147,23 @@ impl Group {
     ///     let group = green::pool::Group::new();
     ///     group.spawn(|| green::sleep(Duration::from_secs(60)));
     ///     assert!(!group.join_timeout(Duration::from_millis(1)));
+    ///     assert_eq!(group.len(), 1); // still running, still tracked
     ///     group.kill();
+    ///     assert!(group.is_empty());
     /// });
     /// ```
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         crate::timeout(timeout, || self.join()).is_ok()
     }
 
-    /// Kills every greenlet of the group and waits until they are gone.
+    /// Kills every greenlet of the group and waits until they are gone
+    /// (those added meanwhile too), killing each once, as
+    /// [`killall`](crate::killall) does.
+    ///
+    /// A greenlet stays in the group until it finishes: a kill cut short (by
+    /// a [`timeout`](crate::timeout()), say, while a greenlet that caught the
+    /// kill carries on) leaves the ones still running in the group, as
+    /// gevent's does.
     ///
     /// # Examples
     ///
@@ -163,8 +177,15 @@ impl Group {
     /// });
     /// ```
     pub fn kill(&self) {
-        let members = std::mem::take(&mut *self.members.borrow_mut());
-        crate::killall(&members);
+        loop {
+            self.prune();
+            let members: Vec<JoinHandle<()>> =
+                self.members.borrow().iter().map(JoinHandle::watcher).collect();
+            if members.is_empty() {
+                return;
+            }
+            crate::killall(&members);
+        }
     }
 }
 

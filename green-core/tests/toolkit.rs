@@ -390,6 +390,36 @@ fn group_join_kill_and_collections() {
     });
 }
 
+/// gevent's Group forgets a greenlet only once it has finished: a join or a
+/// kill cut short by a timeout leaves the ones still running in the group,
+/// so that a later kill (or len) still sees them.
+#[test]
+fn a_group_join_or_kill_cut_short_keeps_the_greenlets_still_running() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let group = Group::new();
+        let sleepers: Vec<_> = (0..2).map(|_| group.spawn(|| green::sleep(LONG))).collect();
+        assert!(!group.join_timeout(Duration::from_millis(5)));
+        assert_eq!(group.len(), 2, "a join that timed out forgot a greenlet");
+        assert!(green::timeout(Duration::from_millis(5), || group.join()).is_err());
+        assert_eq!(group.len(), 2, "a join cut short forgot a greenlet");
+        group.kill();
+        assert!(group.is_empty());
+        assert!(sleepers.iter().all(|h| h.is_finished()));
+
+        // one catches the kill and naps once more: the kill is cut short
+        let stubborn = group.spawn(|| {
+            let _ = std::panic::catch_unwind(|| green::sleep(LONG));
+            green::sleep(LONG);
+        });
+        green::yield_now();
+        assert!(green::timeout(Duration::from_millis(5), || group.kill()).is_err());
+        assert_eq!(group.len(), 1, "a kill cut short forgot a greenlet still running");
+        group.kill();
+        assert!(stubborn.is_finished() && group.is_empty());
+    });
+}
+
 green::local! {
     static COUNTER: Cell<u32> = Cell::new(0);
     static DROPS: RefCell<Option<Rc<Cell<u32>>>> = RefCell::new(None);
