@@ -8,8 +8,9 @@ use crate::greenlet::Core;
 use crate::hub;
 use crate::join::JoinHandle;
 
-/// Kills every greenlet of `handles` and waits until they have all died
-/// (gevent's `killall`). Finished ones keep their results.
+/// Kills every greenlet of `handles` (a slice, a `Vec`, or any iterator of
+/// handle references, as gevent's takes any iterable) and waits until they
+/// have all died (gevent's `killall`). Finished ones keep their results.
 ///
 /// Each greenlet is killed once: one that catches the kill and carries on
 /// is waited for, not killed again while the others die (a kill of the
@@ -26,9 +27,10 @@ use crate::join::JoinHandle;
 ///     assert!(sleepers.iter().all(|h| h.is_finished()));
 /// });
 /// ```
-pub fn killall<T>(handles: &[JoinHandle<T>]) {
+pub fn killall<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) {
+    let handles: Vec<&JoinHandle<T>> = handles.into_iter().collect();
     // Mark them all first, so that they unwind in one turn, then wait.
-    for h in handles {
+    for h in &handles {
         h.kill_nowait();
     }
     let mut me = None;

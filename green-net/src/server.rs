@@ -248,8 +248,9 @@ impl From<TcpListener> for StreamServer {
 struct Shared {
     addr: SocketAddr,
     max: Option<usize>,
-    /// Live handlers, in the order they were spawned.
-    handlers: RefCell<BTreeMap<GreenletId, JoinHandle<()>>>,
+    /// Live handlers, in the order they were spawned; each stays until it
+    /// ends (see `Done`), also while `stop` kills it.
+    handlers: RefCell<BTreeMap<GreenletId, Rc<JoinHandle<()>>>>,
     acceptor: RefCell<Option<JoinHandle<()>>>,
     /// The acceptor, parked until a handler finishes (at the cap).
     slot_waiter: RefCell<Option<Greenlet>>,
@@ -379,7 +380,7 @@ where
         let _done = Done(s, green::current().id());
         handler(stream, peer);
     });
-    shared.handlers.borrow_mut().insert(handle.id(), handle);
+    shared.handlers.borrow_mut().insert(handle.id(), Rc::new(handle));
 }
 
 /// Controls a started [`StreamServer`]. Clones control the same server.
@@ -460,8 +461,10 @@ impl ServerHandle {
 
     /// Stops the server gracefully: closes the listening socket at once (new
     /// connections are refused), gives the running handlers up to `grace`
-    /// to finish, then kills those still running (they unwind, closing their
-    /// connections) and returns once they are gone. Called from a handler,
+    /// to finish, then kills those still running, all at once (they unwind
+    /// together, closing their connections), and returns once they are gone;
+    /// cut short (a [`green::timeout`], say), it leaves those still running
+    /// counted in [`connections`](Self::connections), for the next stop. Called from a handler,
     /// it does not wait for that handler itself. Calling it again only waits
     /// and kills again.
     ///
@@ -493,15 +496,19 @@ impl ServerHandle {
                 .idle_changed
                 .wait_timeout_while(lock(&shared.idle), grace, |()| shared.others() > 0),
         );
+        // Killed together, each once, as gevent's pool.kill does; they stay
+        // in `handlers` until they end, so a stop cut short (a timeout, a
+        // kill of the caller) leaves the ones still running counted, and
+        // the next stop kills them.
         let me = green::current().id();
-        let rest: Vec<JoinHandle<()>> = {
-            let mut handlers = shared.handlers.borrow_mut();
-            let ids: Vec<GreenletId> = handlers.keys().copied().filter(|&id| id != me).collect();
-            ids.iter().filter_map(|id| handlers.remove(id)).collect()
-        };
-        for handler in rest {
-            handler.kill();
-        }
+        let rest: Vec<Rc<JoinHandle<()>>> = shared
+            .handlers
+            .borrow()
+            .iter()
+            .filter(|&(&id, _)| id != me)
+            .map(|(_, h)| h.clone())
+            .collect();
+        green::killall(rest.iter().map(|h| &**h));
         shared.wake_idle_waiters();
     }
 

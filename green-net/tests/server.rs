@@ -299,3 +299,75 @@ fn a_burst_of_connections_does_not_hold_up_ready_greenlets() {
         handle.stop(Duration::ZERO);
     });
 }
+
+/// A handler whose destructor takes a while to run, logging as it starts
+/// and ends dying.
+fn slow_to_die_server(log: &Rc<std::cell::RefCell<Vec<String>>>) -> green_net::ServerHandle {
+    struct SlowToDie(Rc<std::cell::RefCell<Vec<String>>>, u16);
+    impl Drop for SlowToDie {
+        fn drop(&mut self) {
+            self.0.borrow_mut().push(format!("{} dying", self.1));
+            green::sleep(Duration::from_millis(20));
+            self.0.borrow_mut().push(format!("{} dead", self.1));
+        }
+    }
+    let log = log.clone();
+    StreamServer::bind("127.0.0.1:0")
+        .unwrap()
+        .start(move |_conn: TcpStream, peer| {
+            let _d = SlowToDie(log.clone(), peer.port());
+            green::sleep(Duration::from_secs(3600));
+        })
+}
+
+/// gevent's stop kills the handlers left after the grace together (its
+/// pool's kill): they unwind side by side, not one after the other.
+#[test]
+fn stop_kills_the_handlers_left_all_at_once() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let handle = slow_to_die_server(&log);
+        let clients: Vec<_> = (0..2)
+            .map(|_| TcpStream::connect(handle.local_addr()).unwrap())
+            .collect();
+        green::sleep(Duration::from_millis(5));
+        assert_eq!(handle.connections(), 2);
+        handle.stop(Duration::ZERO);
+        let ports: Vec<u16> = clients.iter().map(|c| c.local_addr().unwrap().port()).collect();
+        let [a, b] = [ports[0], ports[1]];
+        assert_eq!(
+            *log.borrow(),
+            [
+                format!("{a} dying"),
+                format!("{b} dying"),
+                format!("{a} dead"),
+                format!("{b} dead")
+            ]
+        );
+        assert_eq!(handle.connections(), 0);
+    });
+}
+
+/// A stop cut short while the handlers die leaves those still running
+/// counted, and the next stop kills them (gevent's pool keeps a greenlet
+/// until it has died); they were forgotten, left running for ever.
+#[test]
+fn a_stop_cut_short_leaves_the_handlers_still_running_counted() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let handle = slow_to_die_server(&log);
+        let _clients: Vec<_> = (0..3)
+            .map(|_| TcpStream::connect(handle.local_addr()).unwrap())
+            .collect();
+        green::sleep(Duration::from_millis(5));
+        assert_eq!(handle.connections(), 3);
+        assert!(green::timeout(Duration::from_millis(5), || handle.stop(Duration::ZERO)).is_err());
+        let dead = || log.borrow().iter().filter(|l| l.ends_with("dead")).count();
+        assert_eq!(handle.connections(), 3 - dead(), "the handlers still running are counted");
+        handle.stop(Duration::ZERO);
+        assert_eq!(handle.connections(), 0);
+        assert_eq!(dead(), 3, "the next stop killed them");
+    });
+}
