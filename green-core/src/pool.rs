@@ -179,8 +179,12 @@ impl Group {
     pub fn kill(&self) {
         loop {
             self.prune();
-            let members: Vec<JoinHandle<()>> =
-                self.members.borrow().iter().map(JoinHandle::watcher).collect();
+            let members: Vec<JoinHandle<()>> = self
+                .members
+                .borrow()
+                .iter()
+                .map(JoinHandle::watcher)
+                .collect();
             if members.is_empty() {
                 return;
             }

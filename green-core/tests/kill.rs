@@ -624,7 +624,10 @@ fn killall_kills_each_greenlet_once() {
         let stubborn = green::spawn(move || {
             for nap in 0..2 {
                 let nap = std::panic::catch_unwind(|| green::sleep(Duration::from_millis(50)))
-                    .map_or_else(|_| format!("nap {nap}: killed"), |()| format!("nap {nap}: slept"));
+                    .map_or_else(
+                        |_| format!("nap {nap}: killed"),
+                        |()| format!("nap {nap}: slept"),
+                    );
                 l.push(nap);
             }
         });

@@ -414,7 +414,11 @@ fn a_group_join_or_kill_cut_short_keeps_the_greenlets_still_running() {
         });
         green::yield_now();
         assert!(green::timeout(Duration::from_millis(5), || group.kill()).is_err());
-        assert_eq!(group.len(), 1, "a kill cut short forgot a greenlet still running");
+        assert_eq!(
+            group.len(),
+            1,
+            "a kill cut short forgot a greenlet still running"
+        );
         group.kill();
         assert!(stubborn.is_finished() && group.is_empty());
     });

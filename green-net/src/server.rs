@@ -380,7 +380,10 @@ where
         let _done = Done(s, green::current().id());
         handler(stream, peer);
     });
-    shared.handlers.borrow_mut().insert(handle.id(), Rc::new(handle));
+    shared
+        .handlers
+        .borrow_mut()
+        .insert(handle.id(), Rc::new(handle));
 }
 
 /// Controls a started [`StreamServer`]. Clones control the same server.

@@ -334,7 +334,10 @@ fn stop_kills_the_handlers_left_all_at_once() {
         green::sleep(Duration::from_millis(5));
         assert_eq!(handle.connections(), 2);
         handle.stop(Duration::ZERO);
-        let ports: Vec<u16> = clients.iter().map(|c| c.local_addr().unwrap().port()).collect();
+        let ports: Vec<u16> = clients
+            .iter()
+            .map(|c| c.local_addr().unwrap().port())
+            .collect();
         let [a, b] = [ports[0], ports[1]];
         assert_eq!(
             *log.borrow(),
@@ -365,7 +368,11 @@ fn a_stop_cut_short_leaves_the_handlers_still_running_counted() {
         assert_eq!(handle.connections(), 3);
         assert!(green::timeout(Duration::from_millis(5), || handle.stop(Duration::ZERO)).is_err());
         let dead = || log.borrow().iter().filter(|l| l.ends_with("dead")).count();
-        assert_eq!(handle.connections(), 3 - dead(), "the handlers still running are counted");
+        assert_eq!(
+            handle.connections(),
+            3 - dead(),
+            "the handlers still running are counted"
+        );
         handle.stop(Duration::ZERO);
         assert_eq!(handle.connections(), 0);
         assert_eq!(dead(), 3, "the next stop killed them");
