@@ -18,9 +18,10 @@
 //!    sequentially and in batches of 1,000. Peers: an unpooled generator,
 //!    a re-initialised one, tokio, may.
 //! 3. **channel** ([`channel`]): a ping-pong round trip between two tasks
-//!    over unbounded and over rendezvous (or one-slot) channels. Peers:
-//!    tokio current-thread, `may` (one worker, unbounded only), std threads
-//!    pinned to one CPU.
+//!    over unbounded and over rendezvous (or one-slot) channels, and with
+//!    one side receiving through a select over two channels. Peers: tokio
+//!    current-thread, `may` (one worker, unbounded and select only), std
+//!    threads pinned to one CPU.
 //! 4. **memory** ([`memory`], alias `idle`): resident memory per idle
 //!    task with 100,000 tasks, each implementation in a fresh child
 //!    process. This may raise `vm.max_map_count` when run as root (and says
@@ -337,9 +338,10 @@ fn run(plan: &Plan, selection: Selection, contenders: &[Contender], plot_dir: Op
     }
     if selection.channel {
         eprintln!("channel: green, tokio, may, std ...");
-        let (unbounded, bounded) = channel::run(plan);
+        let (unbounded, bounded, select) = channel::run(plan);
         println!("{unbounded}");
         println!("{bounded}");
+        println!("{select}");
     }
     if selection.memory {
         println!("{}", memory::run(plan));
