@@ -7,13 +7,15 @@
 //! packet and wakes it, so a woken receiver never finds its value stolen,
 //! and the order of blocked receivers (FIFO) is the order they are served.
 //!
-//! A blocked operation waits as one of two kinds of [`Entry`]: a plain
-//! `send` or `recv` as a [`Node`] on its own stack (see
-//! [`single`](super::single)), a [`Select`](super::Select)'s operation as
-//! a shared [`Packet`]. Packets whose [`Signal`] has already been selected
-//! or aborted (the other operations of a select, a timed-out wait) are
-//! *stale*: whoever meets one drops it. A node is never stale: it leaves
-//! its queue under the lock, either completed or withdrawn by its owner.
+//! A blocked operation waits as one of two kinds of [`Entry`], both records
+//! in the waiter's own frames, so that nothing is allocated per wait: a
+//! plain `send` or `recv` as a [`Node`] (see [`single`](super::single)), a
+//! [`Select`](super::Select)'s operation as a [`Packet`] that points to the
+//! select's [`Signal`]. Packets whose signal has already been selected or
+//! aborted (the other operations of a select, a timed-out wait) are
+//! *stale*: whoever meets one takes it out of its queue and leaves it
+//! alone. A node is never stale: it leaves its queue under the lock, either
+//! completed or withdrawn by its owner.
 //!
 //! A value handed to a receiver's packet or node is still the channel's
 //! until that receiver takes it out: if it is killed first, the value comes
@@ -21,65 +23,123 @@
 //! channel is not disconnected for the other receivers even with every
 //! sender gone: they wait (or get `Empty`) until the value is taken or
 //! given back, so that `Disconnected` always means that no value will ever
-//! come, as std's. A select's receive takes its value out under the lock,
-//! as it unregisters; a plain one without it, so the values in flight are
-//! the difference of two counts: `Inner::handed`, under the lock, and
+//! come, as std's. A receive that gives up (a select's that times out or
+//! is unwound, an unwinding plain one) takes its value out under the lock;
+//! one that completes (plain or select) without it, so the values in flight
+//! are the difference of two counts: `Inner::handed`, under the lock, and
 //! `Chan::taken`, an atomic (see [`Chan::took_handed`]).
 //!
 //! One case keeps a value in flight for good: a receiver whose frames were
-//! leaked at its hub's shutdown (a destructor that waited in `recv` during
-//! the forced unwind) stays in `recvs`, and a sender on another thread may
-//! still hand it a value, which no one takes or gives back. The other
-//! receivers then never see `Disconnected` once every sender is gone (a
-//! `recv` waits, a `try_recv` says `Empty`). A select's packet leaked the
-//! same way always did.
+//! leaked at its hub's shutdown (a destructor that waited in `recv` or in a
+//! select during the forced unwind) stays in `recvs`, and a sender on
+//! another thread may still hand it a value, which no one takes or gives
+//! back. The other receivers then never see `Disconnected` once every
+//! sender is gone (a `recv` waits, a `try_recv` says `Empty`).
 
+use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::signal::Signal;
+use super::signal::{Outcome, Signal};
 use super::single::Node;
 
-/// One operation's registration on one channel (see the module docs).
+/// One operation of a select, as it registers on its channel (see the
+/// module docs): it lives in the select's operation, which stays where it
+/// is while the select waits.
 #[derive(Debug)]
 pub(crate) struct Packet<T> {
-    pub(crate) signal: Arc<Signal>,
+    /// The signal of the select's current wait, set by the owner as it
+    /// registers the packet (under the lock, before it queues it).
+    signal: Cell<*const Signal>,
     /// The operation's index within its signal's operations.
-    pub(crate) op: usize,
+    op: usize,
     /// A blocked receiver's delivered value, or a blocked sender's offer.
-    pub(crate) slot: Mutex<Option<T>>,
+    ///
+    /// # Invariant
+    ///
+    /// The owner puts an offer in before it queues the packet. From then
+    /// on, only the side that selects the packet's signal for its operation
+    /// touches the slot, under the channel's lock, until it marks the
+    /// signal done; nobody else ever does. The owner touches it again once
+    /// it holds the channel's lock with the packet out of its queue (or the
+    /// signal is done and selected for this operation, which took it out).
+    slot: UnsafeCell<Option<T>>,
 }
 
 impl<T> Packet<T> {
-    pub(crate) fn new(signal: &Arc<Signal>, op: usize, value: Option<T>) -> Arc<Packet<T>> {
-        Arc::new(Packet {
-            signal: signal.clone(),
+    /// A packet for operation `op` of a select.
+    pub(crate) fn new(op: usize) -> Packet<T> {
+        Packet {
+            signal: Cell::new(std::ptr::null()),
             op,
-            slot: Mutex::new(value),
-        })
+            slot: UnsafeCell::new(None),
+        }
     }
 
-    pub(crate) fn take(&self) -> Option<T> {
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+    /// The operation's index within its signal's operations.
+    pub(crate) fn op(&self) -> usize {
+        self.op
     }
 
-    fn put(&self, value: T) {
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+    /// The packet's signal.
+    ///
+    /// # Safety
+    ///
+    /// The packet is registered, or was since its signal's wait began, and
+    /// that wait is not over: the signal is alive. (Whoever reaches the
+    /// packet through a queue, under the lock, may call this: see
+    /// [`Entry::Select`].)
+    unsafe fn signal(&self) -> &Signal {
+        // SAFETY: set at registration to the waiting select's signal, which
+        // lives (in the select's frame) until the wait is over, as the
+        // caller guarantees.
+        unsafe { &*self.signal.get() }
     }
 
-    fn is_from(&self, signal: Option<&Arc<Signal>>) -> bool {
-        signal.is_some_and(|s| Arc::ptr_eq(s, &self.signal))
+    /// The owner takes the value of its selected packet once the signal is
+    /// done (a delivered value, or the offer if no one took it).
+    pub(crate) fn take_selected(&self, signal: &Signal) -> Option<T> {
+        assert!(
+            std::ptr::eq(self.signal.get(), signal)
+                && signal.is_done()
+                && signal.outcome() == Some(Outcome::Selected(self.op)),
+            "the packet's own operation was selected and its selector is through"
+        );
+        // SAFETY: the slot's invariant: the packet's signal is done and was
+        // selected for its operation, so its selector is through with the
+        // slot and took the packet out of its queue, and no one else
+        // touches it; the caller owns the packet (only the owner has the
+        // signal, which lives in its frame).
+        unsafe { (*self.slot.get()).take() }
     }
 
-    /// Still waiting, and not one of `own`'s (a select must not meet itself).
-    fn is_live_for(&self, own: Option<&Arc<Signal>>) -> bool {
-        !self.is_from(own) && self.signal.outcome().is_none()
+    /// Wakes the select and marks its signal done, after a successful
+    /// `try_select` for this packet's operation.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the channel's lock, has just taken the packet out
+    /// of its queue and selected its signal: the packet and its signal are
+    /// alive until the signal is marked done. It must not touch either
+    /// after this call, when the select may have left.
+    unsafe fn complete(packet: NonNull<Packet<T>>) {
+        // SAFETY: alive, as the caller guarantees, so is its signal; the
+        // select is still blocked in the frames that hold them (it waits
+        // for `done`, or for this channel's lock), so the waiter's frame is
+        // there.
+        let later = unsafe {
+            let signal = packet.as_ref().signal();
+            signal.waiter().wake_local_or_clone()
+        };
+        // SAFETY: as above; this store is the last use of the packet and
+        // its signal.
+        unsafe { packet.as_ref().signal().set_done() };
+        if let Some(waiter) = later {
+            waiter.wake();
+        }
     }
 }
 
@@ -87,7 +147,17 @@ impl<T> Packet<T> {
 #[derive(Debug)]
 pub(crate) enum Entry<T> {
     /// An operation of a select.
-    Select(Arc<Packet<T>>),
+    ///
+    /// # Invariant
+    ///
+    /// As for `Single`: the packet, and the signal it points to, are alive
+    /// and stay where they are for as long as this entry is in a queue, and
+    /// also while the packet's channel is locked by someone who met the
+    /// entry in a queue under that lock: its select takes the lock of every
+    /// channel it registered on before it leaves the frames that hold them
+    /// (but for the selected operation's once its signal is done, whose
+    /// packet left its queue under the lock before).
+    Select(NonNull<Packet<T>>),
     /// A plain `send` or `recv`.
     ///
     /// # Invariant
@@ -101,38 +171,70 @@ pub(crate) enum Entry<T> {
 }
 
 // SAFETY: an entry is a registration of a blocked operation that may run on
-// another thread; a `Single` one is dereferenced by other threads only
-// under the channel's lock, by its invariant (its owner also reads its own
-// node without the lock once it has seen it completed, with Acquire, after
-// which no one else touches it), and its node holds a `T` (moved between threads
-// through it, hence `T: Send`), atomics, and a `FrameWaiter`: a parker that
-// is `Send + Sync`, or a pointer to a greenlet's `Greenlet` handle, which is
-// `Sync` and never changes once made (see `FrameWaiter`).
+// another thread; it is dereferenced by other threads only under the
+// channel's lock, by its invariant (its owner also reads its own node or
+// selected packet without the lock once it has seen it completed, with
+// Acquire, after which no one else touches it). A node or packet holds a
+// `T` (moved between threads through it, hence `T: Send`), atomics or a
+// pointer to a signal of atomics, set before the entry is queued, and a
+// `FrameWaiter`: a parker that is `Send + Sync`, or a pointer to a
+// greenlet's `Greenlet` handle, which is `Sync` and never changes once made
+// (see `FrameWaiter`).
 unsafe impl<T: Send> Send for Entry<T> {}
 
 impl<T> Entry<T> {
-    fn is_from(&self, signal: Option<&Arc<Signal>>) -> bool {
+    /// The entry's signal, for a select's.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the channel's lock and met the entry in a queue
+    /// (see `Select`'s invariant).
+    unsafe fn signal(&self) -> Option<&Signal> {
         match self {
-            Entry::Select(p) => p.is_from(signal),
-            Entry::Single(_) => false,
+            // SAFETY: alive, by `Select`'s invariant, and registered, so
+            // its signal is alive too.
+            Entry::Select(p) => Some(unsafe { p.as_ref().signal() }),
+            Entry::Single(_) => None,
         }
     }
 
+    /// One of `own`'s packets (a select must not meet itself).
+    ///
+    /// # Safety
+    ///
+    /// As for [`signal`](Self::signal).
+    unsafe fn is_from(&self, own: Option<&Signal>) -> bool {
+        // SAFETY: the caller's.
+        let signal = unsafe { self.signal() };
+        matches!((signal, own), (Some(s), Some(own)) if std::ptr::eq(s, own))
+    }
+
     /// Still waiting, and not one of `own`'s.
-    fn is_live_for(&self, own: Option<&Arc<Signal>>) -> bool {
-        match self {
-            Entry::Select(p) => p.is_live_for(own),
-            Entry::Single(_) => true,
+    ///
+    /// # Safety
+    ///
+    /// As for [`signal`](Self::signal).
+    unsafe fn is_live_for(&self, own: Option<&Signal>) -> bool {
+        // SAFETY: the caller's.
+        match unsafe { self.signal() } {
+            Some(s) => !own.is_some_and(|own| std::ptr::eq(s, own)) && s.outcome().is_none(),
+            None => true,
         }
     }
 
     /// Ends a wait without completing it (the other side is gone): the
-    /// waiter wakes to look again.
+    /// waiter wakes to look again. The caller holds the channel's lock and
+    /// has just taken the entry out of its queue.
     fn wake_to_look(self) {
         match self {
             Entry::Select(p) => {
-                if p.signal.try_select(p.op) {
-                    p.signal.wake();
+                // SAFETY: just taken out of its queue, under the lock: alive
+                // (`Select`'s invariant), and so is its signal; selected,
+                // the packet is ours to complete.
+                unsafe {
+                    if p.as_ref().signal().try_select(p.as_ref().op) {
+                        Packet::complete(p);
+                    }
                 }
             }
             // SAFETY: entries are only reached through the locked state, and
@@ -296,7 +398,7 @@ impl<T> Locked<'_, T> {
 
     /// Takes a value: from the queue (refilling it from a blocked sender),
     /// else straight from a blocked sender (rendezvous).
-    pub(crate) fn try_recv(&mut self, own: Option<&Arc<Signal>>) -> Result<T, TryRecvError> {
+    pub(crate) fn try_recv(&mut self, own: Option<&Signal>) -> Result<T, TryRecvError> {
         if let Some(value) = self.queue.pop_front() {
             if self.queue.len() < self.cap {
                 if let Some(offer) = self.take_offer(own) {
@@ -320,7 +422,7 @@ impl<T> Locked<'_, T> {
     pub(crate) fn try_send(
         &mut self,
         value: T,
-        own: Option<&Arc<Signal>>,
+        own: Option<&Signal>,
     ) -> Result<(), TrySendError<T>> {
         if self.receivers == 0 {
             return Err(TrySendError::Disconnected(value));
@@ -339,17 +441,19 @@ impl<T> Locked<'_, T> {
 
     /// Would [`try_recv`](Self::try_recv) return something other than
     /// `Empty`?
-    pub(crate) fn recv_ready(&self, own: &Arc<Signal>) -> bool {
+    pub(crate) fn recv_ready(&self, own: &Signal) -> bool {
         !self.queue.is_empty()
             || (self.senders == 0 && self.in_flight() == 0)
-            || self.sends.iter().any(|p| p.is_live_for(Some(own)))
+            // SAFETY: met in its queue, under the lock.
+            || self.sends.iter().any(|e| unsafe { e.is_live_for(Some(own)) })
     }
 
     /// Would [`try_send`](Self::try_send) return something other than `Full`?
-    pub(crate) fn send_ready(&self, own: &Arc<Signal>) -> bool {
+    pub(crate) fn send_ready(&self, own: &Signal) -> bool {
         self.receivers == 0
             || self.queue.len() < self.cap
-            || self.recvs.iter().any(|p| p.is_live_for(Some(own)))
+            // SAFETY: met in its queue, under the lock.
+            || self.recvs.iter().any(|e| unsafe { e.is_live_for(Some(own)) })
     }
 
     pub(crate) fn wait_recv(&mut self, entry: Entry<T>) {
@@ -360,11 +464,48 @@ impl<T> Locked<'_, T> {
         self.inner.sends.push_back(entry);
     }
 
-    /// Removes a select's registration, if it is still there.
-    pub(crate) fn forget(&mut self, packet: &Arc<Packet<T>>) {
-        let other = |e: &Entry<T>| !matches!(e, Entry::Select(p) if Arc::ptr_eq(p, packet));
-        self.inner.recvs.retain(other);
-        self.inner.sends.retain(other);
+    /// Queues a select's receive: `packet`, operation of `signal`'s wait.
+    pub(crate) fn register_recv(&mut self, packet: &Packet<T>, signal: &Signal) {
+        packet.signal.set(signal);
+        self.inner
+            .recvs
+            .push_back(Entry::Select(NonNull::from(packet)));
+    }
+
+    /// Queues a select's send of `value`: `packet`, operation of `signal`'s
+    /// wait.
+    pub(crate) fn register_send(&mut self, packet: &Packet<T>, signal: &Signal, value: T) {
+        packet.signal.set(signal);
+        // SAFETY: not queued (the owner registers a packet once per wait and
+        // unregisters it before the next): the slot is the owner's, and the
+        // caller is the owner.
+        unsafe { *packet.slot.get() = Some(value) };
+        self.inner
+            .sends
+            .push_back(Entry::Select(NonNull::from(packet)));
+    }
+
+    /// Takes a select's packet out of its queue if it is still there, and
+    /// its value: a receive's delivered value (taken out of the values in
+    /// flight), or a send's offer that no one took.
+    pub(crate) fn unregister(&mut self, packet: &Packet<T>, recv: bool) -> Option<T> {
+        let inner = &mut *self.inner;
+        let queue = if recv {
+            &mut inner.recvs
+        } else {
+            &mut inner.sends
+        };
+        let ours = |e: &Entry<T>| matches!(e, Entry::Select(p) if std::ptr::eq(p.as_ptr(), packet));
+        if let Some(i) = queue.iter().position(ours) {
+            queue.remove(i);
+        }
+        // SAFETY: the slot's invariant: we hold the lock and the packet is
+        // out of its queue, and the caller is its owner.
+        let value = unsafe { (*packet.slot.get()).take() };
+        if recv && value.is_some() {
+            self.handed_back();
+        }
+        value
     }
 
     /// Removes a plain operation's node, which must be in a queue.
@@ -380,18 +521,10 @@ impl<T> Locked<'_, T> {
         unreachable!("a waiting node is in its queue");
     }
 
-    /// A receiver takes the value handed to its `packet`, if there is one
-    /// (after its signal was selected for it). Once no value is in flight
-    /// and every sender is gone, the other blocked receivers wake to see
-    /// the disconnection.
-    pub(crate) fn take_handed(&mut self, packet: &Packet<T>) -> Option<T> {
-        let value = packet.take()?;
-        self.handed_back();
-        Some(value)
-    }
-
-    /// A plain receive's node, completed, unwinds (see
-    /// [`take_handed`](Self::take_handed)).
+    /// A plain receive's node, completed, unwinds: the receiver takes the
+    /// value handed to it, if there is one. Once no value is in flight and
+    /// every sender is gone, the other blocked receivers wake to see the
+    /// disconnection.
     pub(crate) fn take_handed_node(&mut self, node: NonNull<Node<T>>) -> Option<T> {
         // SAFETY: the node is done, so it is its owner's again, and the
         // caller is that owner.
@@ -417,8 +550,9 @@ impl<T> Locked<'_, T> {
     }
 
     /// A value was delivered to a receiver that was killed before it could
-    /// take it (it took it back out with [`take_handed`](Self::take_handed),
-    /// under the same lock): give it to the next receiver, or put it back at
+    /// take it (it took it back out with
+    /// [`take_handed_node`](Self::take_handed_node) or
+    /// [`unregister`](Self::unregister), under the same lock): give it to the next receiver, or put it back at
     /// the head of the queue (even past `cap`, even on a rendezvous channel:
     /// its sender was already told it was sent).
     pub(crate) fn give_back(&mut self, value: T) {
@@ -430,16 +564,31 @@ impl<T> Locked<'_, T> {
         }
     }
 
-    fn take_offer(&mut self, own: Option<&Arc<Signal>>) -> Option<T> {
+    fn take_offer(&mut self, own: Option<&Signal>) -> Option<T> {
         let sends = &mut self.inner.sends;
         let mut i = 0;
         while i < sends.len() {
-            if sends[i].is_from(own) {
+            // SAFETY: met in its queue, under the lock.
+            if unsafe { sends[i].is_from(own) } {
                 i += 1;
                 continue;
             }
-            let p = match remove(sends, i) {
-                Entry::Select(p) => p,
+            match remove(sends, i) {
+                Entry::Select(p) => {
+                    // SAFETY: under the lock, just taken out of its queue:
+                    // by `Select`'s invariant the packet and its signal are
+                    // alive; once selected, the slot is ours until
+                    // `complete`, the last use of the packet.
+                    unsafe {
+                        let packet = p.as_ref();
+                        if packet.signal().try_select(packet.op) {
+                            let value = (*packet.slot.get()).take();
+                            Packet::complete(p);
+                            return Some(value.expect("a blocked sender's packet holds its value"));
+                        }
+                    }
+                    // Stale: out of the queue; its select finds it gone.
+                }
                 Entry::Single(node) => {
                     // SAFETY: under the lock, just taken out of its queue: by
                     // `Single`'s invariant the node is alive, and the slot is
@@ -449,26 +598,38 @@ impl<T> Locked<'_, T> {
                     unsafe { Node::complete(node) };
                     return Some(value.expect("a blocked sender's node holds its value"));
                 }
-            };
-            if p.signal.try_select(p.op) {
-                let value = p.take().expect("a blocked sender's packet holds its value");
-                p.signal.wake();
-                return Some(value);
             }
         }
         None
     }
 
-    fn hand_to_receiver(&mut self, value: T, own: Option<&Arc<Signal>>) -> Result<(), T> {
+    fn hand_to_receiver(&mut self, value: T, own: Option<&Signal>) -> Result<(), T> {
         let recvs = &mut self.inner.recvs;
         let mut i = 0;
         while i < recvs.len() {
-            if recvs[i].is_from(own) {
+            // SAFETY: met in its queue, under the lock.
+            if unsafe { recvs[i].is_from(own) } {
                 i += 1;
                 continue;
             }
-            let p = match remove(recvs, i) {
-                Entry::Select(p) => p,
+            match remove(recvs, i) {
+                Entry::Select(p) => {
+                    // SAFETY: as in `take_offer`.
+                    let selected = unsafe {
+                        let packet = p.as_ref();
+                        packet.signal().try_select(packet.op)
+                    };
+                    if selected {
+                        self.inner.handed = self.handed.wrapping_add(1);
+                        // SAFETY: as in `take_offer`.
+                        unsafe {
+                            *p.as_ref().slot.get() = Some(value);
+                            Packet::complete(p);
+                        }
+                        return Ok(());
+                    }
+                    // Stale: out of the queue; its select finds it gone.
+                }
                 Entry::Single(node) => {
                     self.inner.handed = self.handed.wrapping_add(1);
                     // SAFETY: as in `take_offer`.
@@ -477,12 +638,6 @@ impl<T> Locked<'_, T> {
                     unsafe { Node::complete(node) };
                     return Ok(());
                 }
-            };
-            if p.signal.try_select(p.op) {
-                p.put(value);
-                self.inner.handed = self.handed.wrapping_add(1);
-                p.signal.wake();
-                return Ok(());
             }
         }
         Err(value)

@@ -2,18 +2,26 @@
 //! for any of them. (A plain `recv` or `send` waits without this machinery:
 //! see [`single`](super::single).)
 //!
-//! The loop: try every operation in order; if none can complete, register a
-//! packet on each channel, all sharing one [`Signal`], and wait until the
+//! The loop: register every operation in order, each under its channel's
+//! lock, and stop at the first that is ready (it completes at once: the
+//! first added wins when several are ready); if none is, wait until the
 //! other side selects one (or the deadline aborts the signal); unregister
-//! all; finish the selected one. If the selected operation turns out to have
-//! nothing to do (the sender it was matched with gave up meanwhile), start
-//! over.
+//! the others; finish the selected one. If the selected operation turns out
+//! to have nothing to do (the sender it was matched with gave up
+//! meanwhile), start over. With a deadline already past (a default), the
+//! operations are only tried, in order.
+//!
+//! The [`Signal`] lives in this loop's frame and each operation's
+//! [`Packet`] in the operation, which the select keeps in place while it
+//! waits: nothing is allocated per wait. The operations are used through
+//! shared references only, since other threads reach their packets while
+//! they are registered.
 
+use std::cell::Cell;
 use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
-use std::sync::Arc;
 use std::time::Instant;
 
-use super::chan::{Chan, Entry, Packet};
+use super::chan::{Chan, Packet};
 use super::signal::{Outcome, Signal};
 
 /// What [`Op::register`] did.
@@ -28,46 +36,48 @@ pub(crate) enum Registration {
 /// One operation of a select (see the module docs).
 pub(crate) trait Op {
     /// Completes the operation now if it can, storing its result.
-    fn try_now(&mut self) -> bool;
-    /// Registers on the channel as operation `index` of `signal`; if the
-    /// channel is ready, selects `signal` for `index` and completes instead.
-    fn register(&mut self, signal: &Arc<Signal>, index: usize) -> Registration;
-    /// Removes the registration; a receive selected by a sender takes the
-    /// value delivered to its packet.
-    fn unregister(&mut self);
+    fn try_now(&self) -> bool;
+    /// Registers on the channel for `signal`'s wait; if the channel is
+    /// ready, selects `signal` for this operation and completes instead.
+    fn register(&self, signal: &Signal) -> Registration;
+    /// Removes the registration, if there is one; a receive selected by a
+    /// sender takes the value delivered to its packet.
+    fn unregister(&self);
+    /// Once `signal` is done and selected for this operation (its packet
+    /// is out of its queue): takes what the other side left in the packet,
+    /// without the channel's lock.
+    fn take_selected(&self, signal: &Signal);
     /// After being selected and unregistered: completes with what the other
     /// side delivered. Returns `false` if there was nothing after all.
-    fn finish(&mut self) -> bool;
+    fn finish(&self) -> bool;
     /// Being unwound (killed) after being selected, instead of
     /// [`unregister`](Self::unregister): removes the registration and hands
     /// a delivered value back to the channel, under one lock, so that it is
     /// not lost.
-    fn give_back(&mut self);
+    fn give_back(&self);
 }
 
 /// Waits until one of `ops` completes and returns its index, or returns
 /// `None` when `deadline` passes first (at once, if `deadline` has passed).
-pub(crate) fn wait_any(
-    ops: &mut [&mut dyn Op],
+/// `ops[i]` must have been made for index `i`.
+pub(crate) fn wait_any<O: Op + ?Sized>(
+    ops: &[Box<O>],
     deadline: Option<Instant>,
     reason: &'static str,
 ) -> Option<usize> {
     loop {
-        if let Some(i) = ops.iter_mut().position(|op| op.try_now()) {
-            return Some(i);
-        }
         if deadline.is_some_and(|at| Instant::now() >= at) {
-            return None;
+            return ops.iter().position(|op| op.try_now());
         }
-        let signal = Arc::new(Signal::new());
+        let signal = Signal::new();
         let mut registered = Registered {
-            ops: &mut *ops,
+            ops,
             count: 0,
             signal: &signal,
         };
         let mut waiting = true;
-        for i in 0..registered.ops.len() {
-            let r = registered.ops[i].register(&signal, i);
+        for (i, op) in ops.iter().enumerate() {
+            let r = op.register(&signal);
             registered.count = i + 1;
             if let Registration::Stop = r {
                 waiting = false;
@@ -79,7 +89,7 @@ pub(crate) fn wait_any(
         } else {
             signal.outcome().expect("register stops only once selected")
         };
-        registered.unregister();
+        registered.unregister(outcome);
         drop(registered);
         match outcome {
             Outcome::Aborted => return None,
@@ -96,22 +106,30 @@ pub(crate) fn wait_any(
 /// [`unregister`](Self::unregister) only when the waiting greenlet is
 /// unwound (killed): then it aborts the signal, or, if the other side got
 /// there first, gives the delivered value back.
-struct Registered<'a, 'o> {
-    ops: &'a mut [&'o mut dyn Op],
+struct Registered<'a, O: Op + ?Sized> {
+    ops: &'a [Box<O>],
     count: usize,
     signal: &'a Signal,
 }
 
-impl Registered<'_, '_> {
-    fn unregister(&mut self) {
-        for op in &mut self.ops[..self.count] {
-            op.unregister();
+impl<O: Op + ?Sized> Registered<'_, O> {
+    /// After the wait ended with `outcome`: takes every packet out of its
+    /// queue, the selected one without the lock if its selector is done
+    /// (it took it out), the others under their channel's lock (the
+    /// selector may still be at work under it, or a stale packet be met).
+    fn unregister(&mut self, outcome: Outcome) {
+        for (i, op) in self.ops[..self.count].iter().enumerate() {
+            if outcome == Outcome::Selected(i) && self.signal.is_done() {
+                op.take_selected(self.signal);
+            } else {
+                op.unregister();
+            }
         }
         self.count = 0;
     }
 }
 
-impl Drop for Registered<'_, '_> {
+impl<O: Op + ?Sized> Drop for Registered<'_, O> {
     fn drop(&mut self) {
         if self.count == 0 {
             return;
@@ -123,83 +141,103 @@ impl Drop for Registered<'_, '_> {
         if let Outcome::Selected(i) = self.signal.abort() {
             self.ops[i].give_back();
         }
-        self.unregister();
+        for op in &self.ops[..self.count] {
+            op.unregister();
+        }
     }
 }
 
 /// A receive on `chan`.
 pub(crate) struct RecvOp<'a, T> {
     chan: &'a Chan<T>,
-    packet: Option<Arc<Packet<T>>>,
-    pub(crate) result: Option<Result<T, RecvError>>,
+    packet: Packet<T>,
+    /// The packet is (or may still be) in the channel's queue.
+    registered: Cell<bool>,
+    result: Cell<Option<Result<T, RecvError>>>,
 }
 
 impl<'a, T> RecvOp<'a, T> {
-    pub(crate) fn new(chan: &'a Chan<T>) -> Self {
+    /// A receive, operation `index` of its select.
+    pub(crate) fn new(chan: &'a Chan<T>, index: usize) -> Self {
         RecvOp {
             chan,
-            packet: None,
-            result: None,
+            packet: Packet::new(index),
+            registered: Cell::new(false),
+            result: Cell::new(None),
         }
     }
 
-    fn store(&mut self, r: Result<T, TryRecvError>) -> bool {
+    /// The result of the completed receive.
+    pub(crate) fn result(&self) -> Option<Result<T, RecvError>> {
+        self.result.take()
+    }
+
+    fn store(&self, r: Result<T, TryRecvError>) -> bool {
         match r {
-            Ok(v) => self.result = Some(Ok(v)),
-            Err(TryRecvError::Disconnected) => self.result = Some(Err(RecvError)),
+            Ok(v) => self.result.set(Some(Ok(v))),
+            Err(TryRecvError::Disconnected) => self.result.set(Some(Err(RecvError))),
             Err(TryRecvError::Empty) => return false,
         }
         true
     }
+
+    fn has_result(&self) -> bool {
+        let r = self.result.take();
+        let some = r.is_some();
+        self.result.set(r);
+        some
+    }
 }
 
 impl<T> Op for RecvOp<'_, T> {
-    fn try_now(&mut self) -> bool {
+    fn try_now(&self) -> bool {
         let r = self.chan.lock().try_recv(None);
         self.store(r)
     }
 
-    fn register(&mut self, signal: &Arc<Signal>, index: usize) -> Registration {
+    fn register(&self, signal: &Signal) -> Registration {
         let mut inner = self.chan.lock();
         if inner.recv_ready(signal) {
-            if signal.try_select(index) {
+            if signal.try_select(self.packet.op()) {
                 let r = inner.try_recv(Some(signal));
                 drop(inner);
                 self.store(r);
             }
             return Registration::Stop;
         }
-        let packet = Packet::new(signal, index, None);
-        inner.wait_recv(Entry::Select(packet.clone()));
-        self.packet = Some(packet);
+        inner.register_recv(&self.packet, signal);
+        self.registered.set(true);
         Registration::Waiting
     }
 
-    fn unregister(&mut self) {
-        if let Some(p) = self.packet.take() {
-            let mut inner = self.chan.lock();
-            inner.forget(&p);
-            // Only a packet selected for this operation can hold a value.
-            if p.signal.outcome() == Some(Outcome::Selected(p.op)) {
-                if let Some(value) = inner.take_handed(&p) {
-                    self.result = Some(Ok(value));
-                }
+    fn unregister(&self) {
+        if self.registered.replace(false) {
+            let value = self.chan.lock().unregister(&self.packet, true);
+            if let Some(value) = value {
+                self.result.set(Some(Ok(value)));
             }
         }
     }
 
-    fn finish(&mut self) -> bool {
-        // A value delivered to the packet is in `result` (`unregister`);
-        // none means a disconnection woke us, or a sender gave up: look.
-        self.result.is_some() || self.try_now()
+    fn take_selected(&self, signal: &Signal) {
+        self.registered.set(false);
+        if let Some(value) = self.packet.take_selected(signal) {
+            self.chan.took_handed();
+            self.result.set(Some(Ok(value)));
+        }
     }
 
-    fn give_back(&mut self) {
+    fn finish(&self) -> bool {
+        // A value delivered to the packet is in `result` (`unregister`);
+        // none means a disconnection woke us, or a sender gave up: look.
+        self.has_result() || self.try_now()
+    }
+
+    fn give_back(&self) {
         let mut inner = self.chan.lock();
-        if let Some(p) = self.packet.take() {
-            inner.forget(&p);
-            if let Some(value) = inner.take_handed(&p) {
-                self.result = Some(Ok(value));
+        if self.registered.replace(false) {
+            if let Some(value) = inner.unregister(&self.packet, true) {
+                self.result.set(Some(Ok(value)));
             }
         }
         if let Some(Ok(value)) = self.result.take() {
@@ -211,27 +249,38 @@ impl<T> Op for RecvOp<'_, T> {
 /// A send of `value` on `chan`.
 pub(crate) struct SendOp<'a, T> {
     chan: &'a Chan<T>,
-    value: Option<T>,
-    packet: Option<Arc<Packet<T>>>,
-    pub(crate) result: Option<Result<(), SendError<T>>>,
+    packet: Packet<T>,
+    /// The packet is (or may still be) in the channel's queue, with the
+    /// value.
+    registered: Cell<bool>,
+    /// The value, while it is not registered nor sent.
+    value: Cell<Option<T>>,
+    result: Cell<Option<Result<(), SendError<T>>>>,
 }
 
 impl<'a, T> SendOp<'a, T> {
-    pub(crate) fn new(chan: &'a Chan<T>, value: T) -> Self {
+    /// A send of `value`, operation `index` of its select.
+    pub(crate) fn new(chan: &'a Chan<T>, value: T, index: usize) -> Self {
         SendOp {
             chan,
-            value: Some(value),
-            packet: None,
-            result: None,
+            packet: Packet::new(index),
+            registered: Cell::new(false),
+            value: Cell::new(Some(value)),
+            result: Cell::new(None),
         }
     }
 
-    fn store(&mut self, r: Result<(), TrySendError<T>>) -> bool {
+    /// The result of the completed send.
+    pub(crate) fn result(&self) -> Option<Result<(), SendError<T>>> {
+        self.result.take()
+    }
+
+    fn store(&self, r: Result<(), TrySendError<T>>) -> bool {
         match r {
-            Ok(()) => self.result = Some(Ok(())),
-            Err(TrySendError::Disconnected(v)) => self.result = Some(Err(SendError(v))),
+            Ok(()) => self.result.set(Some(Ok(()))),
+            Err(TrySendError::Disconnected(v)) => self.result.set(Some(Err(SendError(v)))),
             Err(TrySendError::Full(v)) => {
-                self.value = Some(v);
+                self.value.set(Some(v));
                 return false;
             }
         }
@@ -240,18 +289,21 @@ impl<'a, T> SendOp<'a, T> {
 }
 
 impl<T> Op for SendOp<'_, T> {
-    fn try_now(&mut self) -> bool {
+    fn try_now(&self) -> bool {
         let Some(value) = self.value.take() else {
-            return self.result.is_some();
+            let r = self.result.take();
+            let done = r.is_some();
+            self.result.set(r);
+            return done;
         };
         let r = self.chan.lock().try_send(value, None);
         self.store(r)
     }
 
-    fn register(&mut self, signal: &Arc<Signal>, index: usize) -> Registration {
+    fn register(&self, signal: &Signal) -> Registration {
         let mut inner = self.chan.lock();
         if inner.send_ready(signal) {
-            if signal.try_select(index) {
+            if signal.try_select(self.packet.op()) {
                 let value = self.value.take().expect("an unsent value");
                 let r = inner.try_send(value, Some(signal));
                 drop(inner);
@@ -259,33 +311,41 @@ impl<T> Op for SendOp<'_, T> {
             }
             return Registration::Stop;
         }
-        let packet = Packet::new(signal, index, self.value.take());
-        inner.wait_send(Entry::Select(packet.clone()));
-        self.packet = Some(packet);
+        let value = self.value.take().expect("an unsent value");
+        inner.register_send(&self.packet, signal, value);
+        self.registered.set(true);
         Registration::Waiting
     }
 
-    fn unregister(&mut self) {
-        if let Some(p) = self.packet.take() {
-            self.chan.lock().forget(&p);
+    fn unregister(&self) {
+        if self.registered.replace(false) {
             // Not taken by a receiver: the value comes back to us.
-            if let Some(value) = p.take() {
-                self.value = Some(value);
-            }
+            let value = self.chan.lock().unregister(&self.packet, false);
+            self.value.set(value);
         }
     }
 
-    fn finish(&mut self) -> bool {
-        if self.result.is_some() {
+    fn take_selected(&self, signal: &Signal) {
+        self.registered.set(false);
+        // Still there: a disconnection woke us to look.
+        self.value.set(self.packet.take_selected(signal));
+    }
+
+    fn finish(&self) -> bool {
+        let r = self.result.take();
+        if r.is_some() {
+            self.result.set(r);
             return true;
         }
-        if self.value.is_none() {
+        let value = self.value.take();
+        if value.is_none() {
             // A receiver took it.
-            self.result = Some(Ok(()));
+            self.result.set(Some(Ok(())));
             return true;
         }
+        self.value.set(value);
         self.try_now()
     }
 
-    fn give_back(&mut self) {}
+    fn give_back(&self) {}
 }

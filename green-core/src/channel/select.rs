@@ -92,8 +92,9 @@ impl<'a, R> Select<'a, R> {
         rx: &'a Receiver<T>,
         f: impl FnOnce(Result<T, RecvError>) -> R + 'a,
     ) -> Self {
+        let index = self.cases.len();
         self.cases.push(Box::new(RecvCase {
-            op: RecvOp::new(rx.chan()),
+            op: RecvOp::new(rx.chan(), index),
             f,
         }));
         self
@@ -123,8 +124,9 @@ impl<'a, R> Select<'a, R> {
         value: T,
         f: impl FnOnce(Result<(), SendError<T>>) -> R + 'a,
     ) -> Self {
+        let index = self.cases.len();
         self.cases.push(Box::new(SendCase {
-            op: SendOp::new(tx.chan(), value),
+            op: SendOp::new(tx.chan(), value, index),
             f,
         }));
         self
@@ -231,15 +233,7 @@ impl<'a, R> Select<'a, R> {
             }
             Some(o) => Some(o.deadline.unwrap_or_else(Instant::now)),
         };
-        let chosen = {
-            let mut ops: Vec<&mut dyn Op> = self
-                .cases
-                .iter_mut()
-                .map(|c| c.as_mut() as &mut dyn Op)
-                .collect();
-            wait_any(&mut ops, deadline, "channel select")
-        };
-        match chosen {
+        match wait_any(&self.cases, deadline, "channel select") {
             Some(i) => self.cases.swap_remove(i).complete(),
             None => (self
                 .otherwise
@@ -281,23 +275,15 @@ struct SendCase<'a, T, F> {
 }
 
 impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> {
-    fn complete(mut self: Box<Self>) -> R {
-        let result = self
-            .op
-            .result
-            .take()
-            .expect("a completed recv has a result");
+    fn complete(self: Box<Self>) -> R {
+        let result = self.op.result().expect("a completed recv has a result");
         (self.f)(result)
     }
 }
 
 impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T, F> {
-    fn complete(mut self: Box<Self>) -> R {
-        let result = self
-            .op
-            .result
-            .take()
-            .expect("a completed send has a result");
+    fn complete(self: Box<Self>) -> R {
+        let result = self.op.result().expect("a completed send has a result");
         (self.f)(result)
     }
 }
@@ -306,23 +292,22 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
 macro_rules! forward_op {
     ($case:ident) => {
         impl<T, F> Op for $case<'_, T, F> {
-            fn try_now(&mut self) -> bool {
+            fn try_now(&self) -> bool {
                 self.op.try_now()
             }
-            fn register(
-                &mut self,
-                signal: &std::sync::Arc<super::signal::Signal>,
-                index: usize,
-            ) -> super::op::Registration {
-                self.op.register(signal, index)
+            fn register(&self, signal: &super::signal::Signal) -> super::op::Registration {
+                self.op.register(signal)
             }
-            fn unregister(&mut self) {
+            fn unregister(&self) {
                 self.op.unregister()
             }
-            fn finish(&mut self) -> bool {
+            fn take_selected(&self, signal: &super::signal::Signal) {
+                self.op.take_selected(signal)
+            }
+            fn finish(&self) -> bool {
                 self.op.finish()
             }
-            fn give_back(&mut self) {
+            fn give_back(&self) {
                 self.op.give_back()
             }
         }
