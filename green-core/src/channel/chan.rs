@@ -204,9 +204,10 @@ impl<T> Entry<T> {
     ///
     /// As for [`signal`](Self::signal).
     unsafe fn is_from(&self, own: Option<&Signal>) -> bool {
+        // A plain operation has no packets (and no reason to read them).
+        let Some(own) = own else { return false };
         // SAFETY: the caller's.
-        let signal = unsafe { self.signal() };
-        matches!((signal, own), (Some(s), Some(own)) if std::ptr::eq(s, own))
+        unsafe { self.signal() }.is_some_and(|s| std::ptr::eq(s, own))
     }
 
     /// Still waiting, and not one of `own`'s.
