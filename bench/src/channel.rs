@@ -111,13 +111,20 @@ pub fn run(plan: &Plan) -> (Table, Table, Table) {
         scale: None,
         footnotes: vec![footnote.clone()],
     };
+    let mut select = table(
+        "3c. Channel ping-pong, B receiving through a select over two channels",
+        select,
+    );
+    select.footnotes.push(
+        "B selects over the ping channel (added first) and an idle one, then \
+         sends back with a plain send; it is waiting when A sends, so each \
+         round trip is one blocking select."
+            .into(),
+    );
     (
         table("3a. Channel ping-pong, unbounded", unbounded),
         table("3b. Channel ping-pong, rendezvous or one slot", bounded),
-        table(
-            "3c. Channel ping-pong, B receiving through a select over two channels",
-            select,
-        ),
+        select,
     )
 }
 
