@@ -3,11 +3,19 @@
 //! Both are built on [`green::sync`](crate::sync)'s fair `Mutex` and
 //! `Condvar`, so waiting greenlets park, threads outside `run` block, and
 //! both are `Send + Sync` when their contents are `Send`.
+//!
+//! As in gevent, the waiters a set wakes go in the order they began to
+//! wait, and a wait that finds the event set (the result ready) while some
+//! of them have not run yet comes after them instead of going first
+//! (gevent's issue 1520): `set(); wait();` in one greenlet lets the
+//! greenlets that were waiting run before it carries on.
 
 use std::fmt;
+use std::mem;
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// A flag that greenlets can wait on: [`set`](Self::set) wakes every
 /// waiter, and waits return at once while it stays set, until
@@ -41,26 +49,34 @@ use crate::sync::{Condvar, Mutex};
 ///     assert_eq!(got, [0, 1, 2]);
 /// });
 /// ```
-#[derive(Default)]
+///
+/// A wait on the event while the waiters its `set` woke have not run yet
+/// comes after them, as in gevent:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use green::event::Event;
+///
+/// green::run(|| {
+///     let ready = Rc::new(Event::new());
+///     let log = Rc::new(RefCell::new(Vec::new()));
+///     for i in 1..=2 {
+///         let (ready, log) = (ready.clone(), log.clone());
+///         green::spawn(move || {
+///             ready.wait();
+///             log.borrow_mut().push(i);
+///         });
+///     }
+///     green::yield_now(); // both wait
+///     ready.set();
+///     ready.wait(); // set, but the two woken greenlets go first
+///     log.borrow_mut().push(3);
+///     assert_eq!(*log.borrow(), [1, 2, 3]);
+/// });
+/// ```
 pub struct Event {
-    flag: Mutex<Flag>,
-    changed: Condvar,
-}
-
-/// The flag, and how many times it was set: a waiter that sees the count
-/// move was there for a `set`, even if the flag is clear again.
-#[derive(Default)]
-struct Flag {
-    set: bool,
-    sets: u64,
-}
-
-impl Flag {
-    /// Whether a waiter that began when the count was `sets` goes on
-    /// waiting.
-    fn waits(&self, sets: u64) -> bool {
-        !self.set && self.sets == sets
-    }
+    inner: Waitable<bool>,
 }
 
 impl Event {
@@ -73,11 +89,7 @@ impl Event {
     /// ```
     pub const fn new() -> Event {
         Event {
-            flag: Mutex::new(Flag {
-                set: false,
-                sets: 0,
-            }),
-            changed: Condvar::new(),
+            inner: Waitable::new(false),
         }
     }
 
@@ -113,11 +125,9 @@ impl Event {
     /// });
     /// ```
     pub fn set(&self) {
-        let mut flag = self.lock();
-        flag.set = true;
-        flag.sets = flag.sets.wrapping_add(1);
-        drop(flag);
-        self.changed.notify_all();
+        let mut state = self.inner.lock();
+        state.value = true;
+        self.inner.wake_all(state);
     }
 
     /// Clears the flag: later waits wait again.
@@ -131,7 +141,7 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn clear(&self) {
-        self.lock().set = false;
+        self.inner.lock().value = false;
     }
 
     /// Whether the flag is set.
@@ -142,24 +152,30 @@ impl Event {
     /// assert!(!green::event::Event::new().is_set());
     /// ```
     pub fn is_set(&self) -> bool {
-        self.lock().set
+        self.inner.lock().value
     }
 
     /// Waits until the flag is set: returns at once if it is, else once
     /// [`set`](Self::set) runs, even if the flag is cleared again first.
     ///
+    /// If the flag is set but waiters that `set` woke have not run yet,
+    /// it waits for them to run first, as gevent's does (see the type's
+    /// second example).
+    ///
     /// # Examples
     ///
-    /// See the type's example.
+    /// See the type's examples.
     pub fn wait(&self) {
-        let flag = self.lock();
-        let sets = flag.sets;
-        drop(self.changed.wait_while(flag, |f| f.waits(sets)));
+        drop(self.inner.wait(None, |&set| set));
     }
 
     /// Waits at most `timeout` for the flag; returns whether it is set, or
     /// was set while this waited (true even if it was cleared since, as
     /// gevent's and Python's).
+    ///
+    /// A set flag whose woken waiters have not run yet is waited for as by
+    /// [`wait`](Self::wait), but at most `timeout` (a zero one returns at
+    /// once): either way, true.
     ///
     /// # Examples
     ///
@@ -169,17 +185,14 @@ impl Event {
     /// assert!(!e.wait_timeout(Duration::from_millis(1)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let flag = self.lock();
-        let sets = flag.sets;
-        let (flag, _) = self
-            .changed
-            .wait_timeout_while(flag, timeout, |f| f.waits(sets))
-            .unwrap_or_else(|p| p.into_inner());
-        !flag.waits(sets)
+        let deadline = Instant::now().checked_add(timeout);
+        self.inner.wait(deadline, |&set| set).1
     }
+}
 
-    fn lock(&self) -> crate::sync::MutexGuard<'_, Flag> {
-        self.flag.lock().unwrap_or_else(|p| p.into_inner())
+impl Default for Event {
+    fn default() -> Event {
+        Event::new()
     }
 }
 
@@ -209,8 +222,7 @@ impl fmt::Debug for Event {
 /// });
 /// ```
 pub struct AsyncResult<T, E> {
-    slot: Mutex<Option<Result<T, E>>>,
-    ready: Condvar,
+    inner: Waitable<Option<Result<T, E>>>,
 }
 
 impl<T, E> AsyncResult<T, E> {
@@ -224,8 +236,7 @@ impl<T, E> AsyncResult<T, E> {
     /// ```
     pub const fn new() -> Self {
         AsyncResult {
-            slot: Mutex::new(None),
-            ready: Condvar::new(),
+            inner: Waitable::new(None),
         }
     }
 
@@ -244,14 +255,13 @@ impl<T, E> AsyncResult<T, E> {
     /// assert_eq!(r.get(), Err("failed"));
     /// ```
     pub fn set(&self, outcome: Result<T, E>) {
-        let mut slot = self.lock();
+        let mut state = self.inner.lock();
         assert!(
-            slot.is_none(),
+            state.value.is_none(),
             "green::event::AsyncResult::set: already set"
         );
-        *slot = Some(outcome);
-        drop(slot);
-        self.ready.notify_all();
+        state.value = Some(outcome);
+        self.inner.wake_all(state);
     }
 
     /// Whether it is set.
@@ -264,10 +274,13 @@ impl<T, E> AsyncResult<T, E> {
     /// assert!(r.ready());
     /// ```
     pub fn ready(&self) -> bool {
-        self.lock().is_some()
+        self.inner.lock().value.is_some()
     }
 
     /// Waits for the outcome and returns a copy of it.
+    ///
+    /// If it is set but getters that [`set`](Self::set) woke have not run
+    /// yet, it waits for them to run first, as gevent's does.
     ///
     /// # Errors
     ///
@@ -281,15 +294,15 @@ impl<T, E> AsyncResult<T, E> {
         T: Clone,
         E: Clone,
     {
-        let slot = self.lock();
-        let slot = self
-            .ready
-            .wait_while(slot, |s| s.is_none())
-            .unwrap_or_else(|p| p.into_inner());
-        slot.clone().expect("set")
+        let (state, _) = self.inner.wait(None, Option::is_some);
+        state.value.clone().expect("set")
     }
 
     /// Waits at most `timeout`; `None` if it is still unset.
+    ///
+    /// A set result whose woken getters have not run yet is waited for as
+    /// by [`get`](Self::get), but at most `timeout` (a zero one returns at
+    /// once): either way, the outcome.
     ///
     /// # Examples
     ///
@@ -304,21 +317,7 @@ impl<T, E> AsyncResult<T, E> {
         E: Clone,
     {
         let deadline = Instant::now().checked_add(timeout);
-        let mut slot = self.lock();
-        while slot.is_none() {
-            let now = Instant::now();
-            let left = match deadline {
-                Some(at) if at > now => at - now,
-                Some(_) => return None,
-                None => Duration::MAX,
-            };
-            slot = self
-                .ready
-                .wait_timeout(slot, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        slot.clone()
+        self.inner.wait(deadline, Option::is_some).0.value.clone()
     }
 
     /// The outcome, if it is set, without waiting.
@@ -334,11 +333,7 @@ impl<T, E> AsyncResult<T, E> {
         T: Clone,
         E: Clone,
     {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> crate::sync::MutexGuard<'_, Option<Result<T, E>>> {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock().value.clone()
     }
 }
 
@@ -354,4 +349,196 @@ impl<T, E> fmt::Debug for AsyncResult<T, E> {
             .field("ready", &self.ready())
             .finish()
     }
+}
+
+/// What [`Event`] and [`AsyncResult`] share (gevent's `AbstractLinkable`):
+/// a value behind a lock, and waiters that wait for it to be set.
+///
+/// A set wakes every waiter waiting then and counts them until each has
+/// left its wait (run, or unwound by a kill or a timeout); a waiter that
+/// finds the value ready while that count is not zero waits on `turn`
+/// until it falls to zero, so it comes after them. A waiter that finds the
+/// value ready and nobody still to leave, the common case, only locks and
+/// looks, as before.
+struct Waitable<S> {
+    state: Mutex<State<S>>,
+    /// Where waiters wait for the next set.
+    changed: Condvar,
+    /// Where waiters that found the value ready wait for the woken ones.
+    turn: Condvar,
+}
+
+struct State<S> {
+    value: S,
+    /// How many times it was set: a waiter that sees the count move was
+    /// woken by a set, even if the value is not ready any more (a pulse).
+    sets: u64,
+    /// Waiters waiting for the next set.
+    waiting: usize,
+    /// Waiters woken by a set that have not left their wait yet.
+    woken: usize,
+    /// How many times `woken` fell to zero: a waiter on `turn` goes once it
+    /// moves (a later set may make `woken` non-zero again before it runs,
+    /// but those waiters were woken after it).
+    drained: u64,
+    /// Waiters on `turn`: `turn` is notified only if there are any.
+    queued: usize,
+}
+
+impl<S> State<S> {
+    /// A waiter that began waiting when the count of sets was `ticket`
+    /// leaves; returns whether `turn` must be notified (it was the last of
+    /// the woken ones and somebody waits behind them).
+    fn leave(&mut self, ticket: u64) -> bool {
+        if self.sets == ticket {
+            self.waiting -= 1;
+            return false;
+        }
+        self.woken -= 1;
+        if self.woken > 0 {
+            return false;
+        }
+        self.drained = self.drained.wrapping_add(1);
+        self.queued > 0
+    }
+}
+
+impl<S> Waitable<S> {
+    const fn new(value: S) -> Self {
+        Waitable {
+            state: Mutex::new(State {
+                value,
+                sets: 0,
+                waiting: 0,
+                woken: 0,
+                drained: 0,
+                queued: 0,
+            }),
+            changed: Condvar::new(),
+            turn: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<S>> {
+        // Nothing panics while holding it but `AsyncResult::set`'s
+        // "already set", which changes nothing.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks a set (the caller changed the value under `state`): wakes
+    /// every waiter, counted as woken until it leaves its wait.
+    fn wake_all(&self, mut state: MutexGuard<'_, State<S>>) {
+        state.sets = state.sets.wrapping_add(1);
+        state.woken += mem::take(&mut state.waiting);
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Waits, until `deadline` at most, for the value to be set, unless
+    /// `ready` says it is already; returns the state, locked, and whether
+    /// it was ready or set meanwhile (false: the deadline passed first).
+    /// Found ready while woken waiters have not left their wait, it waits
+    /// for them first (until `deadline` at most; still true).
+    fn wait(
+        &self,
+        deadline: Option<Instant>,
+        ready: impl FnOnce(&S) -> bool,
+    ) -> (MutexGuard<'_, State<S>>, bool) {
+        let mut state = self.lock();
+        if ready(&state.value) {
+            if state.woken > 0 {
+                state = self.wait_turn(state, deadline);
+            }
+            return (state, true);
+        }
+        let ticket = state.sets;
+        state.waiting += 1;
+        let waiting = Waiting {
+            on: self,
+            ticket,
+            behind: false,
+            armed: true,
+        };
+        let set = loop {
+            if state.sets != ticket {
+                break true;
+            }
+            if passed(deadline) {
+                break false;
+            }
+            state = relock(self.changed.wait_until(state, deadline).0);
+        };
+        waiting.done();
+        if state.leave(ticket) {
+            self.turn.notify_all();
+        }
+        (state, set)
+    }
+
+    /// Waits on `turn` until the woken waiters have all left their wait,
+    /// or until `deadline`.
+    fn wait_turn<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State<S>>,
+        deadline: Option<Instant>,
+    ) -> MutexGuard<'a, State<S>> {
+        let ticket = state.drained;
+        state.queued += 1;
+        let waiting = Waiting {
+            on: self,
+            ticket,
+            behind: true,
+            armed: true,
+        };
+        while state.drained == ticket && !passed(deadline) {
+            state = relock(self.turn.wait_until(state, deadline).0);
+        }
+        waiting.done();
+        state.queued -= 1;
+        state
+    }
+}
+
+/// A waiter's place in a [`Waitable`]'s counts; dropped while still
+/// `armed` (a kill, a [`timeout`](crate::timeout()) or a panic unwinding
+/// the waiter, the state unlocked meanwhile: it is only held across
+/// `Condvar::wait_until`, which consumes it) it leaves them, so that a
+/// woken waiter unwound before it ran does not hold up the waiters behind
+/// it for ever.
+struct Waiting<'a, S> {
+    on: &'a Waitable<S>,
+    /// The count of sets it began at; of `drained` if `behind`.
+    ticket: u64,
+    /// It waits on `turn`, behind woken waiters.
+    behind: bool,
+    armed: bool,
+}
+
+impl<S> Waiting<'_, S> {
+    /// Left the wait: the caller updates the counts itself.
+    fn done(mut self) {
+        self.armed = false;
+    }
+}
+
+impl<S> Drop for Waiting<'_, S> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut state = self.on.lock();
+        if self.behind {
+            state.queued -= 1;
+        } else if state.leave(self.ticket) {
+            self.on.turn.notify_all();
+        }
+    }
+}
+
+fn relock<G>(relocked: Result<G, PoisonError<G>>) -> G {
+    relocked.unwrap_or_else(PoisonError::into_inner)
+}
+
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|at| Instant::now() >= at)
 }

@@ -114,6 +114,278 @@ fn an_event_pulse_from_another_thread_wakes_a_greenlet_of_another_hub() {
     pulser.join().unwrap();
 }
 
+/// gevent's (issue 1520): a greenlet that waits on an event already set,
+/// while the greenlets that set woke have not run yet, returns after
+/// them, not at once ahead of them; `wait_timeout` too, and true.
+#[test]
+fn a_wait_on_an_event_still_waking_its_waiters_comes_after_them() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let log = util::Log::new();
+        for i in 1..=2 {
+            let (e, log) = (e.clone(), log.clone());
+            green::spawn(move || {
+                if i == 1 {
+                    e.wait();
+                } else {
+                    assert!(e.wait_timeout(LONG));
+                }
+                log.push(i.to_string());
+            });
+        }
+        green::yield_now(); // both wait
+        e.set();
+        e.wait();
+        log.push("3");
+        assert_eq!(log.take(), ["1", "2", "3"]);
+        // Once they have run, a wait on the set event returns at once.
+        e.wait();
+        assert!(e.wait_timeout(Duration::ZERO));
+        log.push("4");
+        assert_eq!(log.take(), ["4"]);
+    });
+}
+
+/// The same with `wait_timeout`, which returns true; a zero timeout still
+/// returns at once (a poll), true.
+#[test]
+fn a_timed_wait_on_an_event_still_waking_its_waiters_comes_after_them() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let log = util::Log::new();
+        for i in 1..=2 {
+            let (e, log) = (e.clone(), log.clone());
+            green::spawn(move || {
+                e.wait();
+                log.push(i.to_string());
+            });
+        }
+        green::yield_now();
+        e.set();
+        assert!(e.wait_timeout(Duration::ZERO));
+        log.push("0");
+        assert!(e.wait_timeout(LONG));
+        log.push("3");
+        assert_eq!(log.take(), ["0", "1", "2", "3"]);
+    });
+}
+
+/// The same for `AsyncResult::get` and `get_timeout`.
+#[test]
+fn a_get_of_an_async_result_still_waking_its_getters_comes_after_them() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let r: Rc<AsyncResult<u8, ()>> = Rc::new(AsyncResult::new());
+        let log = util::Log::new();
+        for i in 1..=2 {
+            let (r, log) = (r.clone(), log.clone());
+            green::spawn(move || {
+                assert_eq!(r.get(), Ok(7));
+                log.push(i.to_string());
+            });
+        }
+        green::yield_now();
+        r.set(Ok(7));
+        assert_eq!(r.get_timeout(LONG), Some(Ok(7)));
+        log.push("3");
+        assert_eq!(log.take(), ["1", "2", "3"]);
+
+        let r: Rc<AsyncResult<u8, ()>> = Rc::new(AsyncResult::new());
+        for i in 1..=2 {
+            let (r, log) = (r.clone(), log.clone());
+            green::spawn(move || {
+                assert_eq!(r.get_timeout(LONG), Some(Ok(8)));
+                log.push(i.to_string());
+            });
+        }
+        green::yield_now();
+        r.set(Ok(8));
+        assert_eq!(r.try_get(), Some(Ok(8)), "try_get does not wait");
+        assert_eq!(
+            r.get_timeout(Duration::ZERO),
+            Some(Ok(8)),
+            "nor a zero timeout"
+        );
+        assert_eq!(r.get(), Ok(8));
+        log.push("3");
+        assert_eq!(log.take(), ["1", "2", "3"]);
+    });
+}
+
+/// A woken waiter killed before it runs (the kill came first, the set
+/// while it was still to unwind) leaves the wait without holding up later
+/// waits: they come after the other woken waiter, and then at once.
+#[test]
+fn a_woken_waiter_killed_before_it_runs_does_not_hold_up_later_waits() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let log = util::Log::new();
+        let mut waiters: Vec<_> = (1..=2)
+            .map(|i| {
+                let (e, log) = (e.clone(), log.clone());
+                green::spawn(move || {
+                    e.wait();
+                    log.push(i.to_string());
+                })
+            })
+            .collect();
+        green::yield_now(); // both wait
+        let victim = waiters.remove(0);
+        let killer = green::spawn(move || {
+            victim.kill();
+            victim.join()
+        });
+        green::yield_now(); // the killer marks the victim and waits for it
+        e.set(); // wakes the other waiter; the victim is to unwind
+        let waited = green::timeout(Duration::from_secs(5), || e.wait());
+        assert!(waited.is_ok(), "a killed waiter left the event waiting");
+        log.push("3");
+        assert_eq!(log.take(), ["2", "3"]);
+        assert!(killer.join().unwrap().unwrap_err().is_killed());
+        e.clear();
+        e.set();
+        let again = green::timeout(Duration::from_secs(5), || e.wait());
+        assert!(again.is_ok(), "a later wait on the set event waited");
+    });
+}
+
+/// A waiter killed while it waits behind woken ones leaves the line: the
+/// others behind them still go, in the order they came, once the woken
+/// waiter has run.
+#[test]
+fn a_waiter_killed_behind_woken_waiters_leaves_the_line() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let log = util::Log::new();
+        let waiter = |name: &'static str| {
+            let (e, log) = (e.clone(), log.clone());
+            green::spawn(move || {
+                e.wait();
+                log.push(name);
+            })
+        };
+        let woken = waiter("woken");
+        green::yield_now(); // it waits
+                            // These run before the woken waiter, which the set queues after
+                            // them: they find the event set and wait behind it.
+        let victim = waiter("victim");
+        let other = waiter("other");
+        let killer = green::spawn(move || victim.kill());
+        e.set();
+        let waited = green::timeout(Duration::from_secs(5), || e.wait());
+        assert!(waited.is_ok(), "the woken waiter never let the line go");
+        log.push("main");
+        green::joinall([woken, other, killer]);
+        assert_eq!(log.take(), ["woken", "main", "other"]);
+        e.wait(); // at once
+    });
+}
+
+/// A woken waiter whose own timeout passed too before it ran (the hub was
+/// held up) still counts as woken, returns true, and lets later waits go.
+#[test]
+fn a_woken_waiter_whose_timeout_passed_too_lets_later_waits_go() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let log = util::Log::new();
+        for i in 1..=2 {
+            let (e, log) = (e.clone(), log.clone());
+            green::spawn(move || {
+                let got = if i == 1 {
+                    e.wait_timeout(Duration::from_millis(5))
+                } else {
+                    green::timeout(Duration::from_millis(5), || e.wait()).is_ok()
+                };
+                log.push(format!("{i} {got}"));
+            });
+        }
+        green::yield_now(); // both wait
+        std::thread::sleep(Duration::from_millis(20)); // both timeouts pass
+        e.set();
+        let waited = green::timeout(Duration::from_secs(5), || e.wait());
+        assert!(waited.is_ok(), "a timed-out waiter left the event waiting");
+        log.push("3");
+        assert_eq!(log.take(), ["1 true", "2 true", "3"]);
+    });
+}
+
+/// With the pulse of 306be17 (set then clear before the woken waiters
+/// run): a wait after the clear waits for the next set, as before; a set
+/// again before they ran makes a later wait come after them, as one set.
+#[test]
+fn a_wait_after_a_pulse_waits_for_the_next_set_and_a_second_set_queues_it() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let e = Rc::new(Event::new());
+        let log = util::Log::new();
+        let spawn_waiters = |log: &util::Log| {
+            for i in 1..=2 {
+                let (e, log) = (e.clone(), log.clone());
+                green::spawn(move || {
+                    assert!(e.wait_timeout(LONG));
+                    log.push(i.to_string());
+                });
+            }
+            green::yield_now(); // both wait
+        };
+        spawn_waiters(&log);
+        e.set();
+        e.clear();
+        assert!(!e.wait_timeout(Duration::from_millis(5)), "clear: it waits");
+        assert_eq!(log.take(), ["1", "2"]);
+
+        spawn_waiters(&log);
+        e.set();
+        e.clear();
+        e.set();
+        e.wait();
+        log.push("3");
+        assert_eq!(log.take(), ["1", "2", "3"]);
+    });
+}
+
+/// A thread outside `run` that waits on the set event while a greenlet
+/// it woke has not run (its hub is held up) waits for it too.
+#[test]
+fn a_thread_waiting_on_an_event_still_waking_a_greenlet_comes_after_it() {
+    let _w = util::watchdog();
+    let e = Arc::new(Event::new());
+    let (woke, has_woken) = mpsc::channel::<&'static str>();
+    green::run(|| {
+        let greenlet = {
+            let (e, woke) = (e.clone(), woke.clone());
+            green::spawn(move || {
+                e.wait();
+                woke.send("greenlet").unwrap();
+            })
+        };
+        green::yield_now(); // it waits
+        e.set();
+        let thread = {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                e.wait();
+                woke.send("thread").unwrap();
+            })
+        };
+        // The hub is held up: the greenlet cannot run, nor can the thread
+        // go past it.
+        let early = has_woken.recv_timeout(Duration::from_millis(50));
+        assert_eq!(early, Err(mpsc::RecvTimeoutError::Timeout));
+        greenlet.join().unwrap();
+        thread.join().unwrap();
+    });
+    assert_eq!(
+        has_woken.try_iter().collect::<Vec<_>>(),
+        ["greenlet", "thread"]
+    );
+}
+
 #[test]
 fn async_result_delivers_a_value_or_an_error_to_every_getter() {
     green::run(|| {

@@ -251,8 +251,9 @@ impl Condvar {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The wait: returns the relocked guard and whether it timed out.
-    fn wait_until<'a, T>(
+    /// The wait: returns the relocked guard and whether it timed out. May
+    /// wake spuriously, as [`wait`](Self::wait).
+    pub(crate) fn wait_until<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
