@@ -4,6 +4,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::greenlet::{Core, Greenlet, GreenletId};
 use crate::hub;
@@ -50,6 +51,11 @@ impl<T> JoinHandle<T> {
     ///
     /// The calling greenlet is parked meanwhile; other greenlets run.
     ///
+    /// To bound the wait, use [`wait_timeout`](Self::wait_timeout), which
+    /// keeps the handle (gevent's `g.join(timeout)`), then `join` once it
+    /// returns true: a [`green::timeout`](crate::timeout()) around `join`
+    /// drops the handle when it fires, detaching the greenlet.
+    ///
     /// # Errors
     ///
     /// A [`JoinError`] if the greenlet panicked (with its payload) or was
@@ -91,6 +97,46 @@ impl<T> JoinHandle<T> {
             }),
             None => Err(JoinError::killed(id)),
         }
+    }
+
+    /// Waits at most `timeout` for the greenlet to finish; returns whether
+    /// it has (then [`join`](Self::join) returns at once). The handle is
+    /// kept either way, as gevent's `g.join(timeout)` keeps `g`: the
+    /// greenlet is still there to join, kill or wait for again.
+    ///
+    /// A finished greenlet returns true at once. Otherwise even a zero
+    /// `timeout` lets the other ready greenlets run once before it answers,
+    /// as [`park_timeout`](crate::park_timeout) does, so a loop of short
+    /// waits cannot starve the greenlet it waits for. A `timeout` too large
+    /// for an [`Instant`] waits as long as it takes.
+    ///
+    /// # Panics
+    ///
+    /// Panics if a greenlet waits for itself, as [`join`](Self::join) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let worker = green::spawn(|| {
+    ///         green::sleep(Duration::from_millis(50));
+    ///         "done"
+    ///     });
+    ///     // Not done within 1 ms: the handle is still ours.
+    ///     assert!(!worker.wait_timeout(Duration::from_millis(1)));
+    ///     assert!(!worker.is_finished());
+    ///     // Done within a minute: join returns at once.
+    ///     assert!(worker.wait_timeout(Duration::from_secs(60)));
+    ///     assert_eq!(worker.join().unwrap(), "done");
+    /// });
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if self.core.is_finished() {
+            return true;
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        hub::with(|hub| hub.wait_finished_until(&self.core, deadline, "wait_timeout"))
     }
 
     /// Whether the greenlet has finished (returned, panicked or been
@@ -341,6 +387,25 @@ mod tests {
             assert_eq!(spare(), before);
             h.join().unwrap();
             assert_eq!(spare(), before + 1);
+        });
+    }
+
+    #[test]
+    fn a_wait_timeout_that_gives_up_leaves_the_greenlets_joiners() {
+        crate::run(|| {
+            let slow = crate::spawn(|| crate::sleep(std::time::Duration::from_millis(50)));
+            let joiners = || slow.core().extras().map_or(0, |e| e.joiners.len());
+            for _ in 0..3 {
+                assert!(!slow.wait_timeout(std::time::Duration::from_millis(1)));
+                assert_eq!(joiners(), 0, "a wait that gave up is still a joiner");
+            }
+            // Cut short from outside too.
+            let cut = crate::timeout(std::time::Duration::from_millis(1), || {
+                slow.wait_timeout(std::time::Duration::from_secs(60))
+            });
+            assert!(cut.is_err());
+            assert_eq!(joiners(), 0, "a wait cut short is still a joiner");
+            assert!(slow.wait_timeout(std::time::Duration::from_secs(60)));
         });
     }
 }

@@ -5,7 +5,7 @@ mod util;
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use util::Log;
 
@@ -317,4 +317,173 @@ fn link_runs_a_callback_after_the_greenlet_ends() {
         assert!(worker.is_finished());
     });
     assert_eq!(log.lines(), ["worker", "worker ends", "callback"]);
+}
+
+/// gevent's `g.join(timeout)`: `wait_timeout` waits at most its timeout
+/// and keeps the handle, whose greenlet can still be joined.
+#[test]
+fn wait_timeout_keeps_the_handle_whether_or_not_the_greenlet_finished() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        // Finished before: true at once, without a switch.
+        let done = green::spawn(|| 7);
+        green::yield_now();
+        let l = log.clone();
+        let later = green::spawn(move || l.push("later"));
+        assert!(done.wait_timeout(Duration::from_secs(60)));
+        log.push("finished before");
+        assert_eq!(done.join().unwrap(), 7);
+        later.join().unwrap();
+
+        // Finishes within the timeout: true once it has, then join at once.
+        let l = log.clone();
+        let soon = green::spawn(move || {
+            green::sleep(Duration::from_millis(5));
+            l.push("soon done");
+            8
+        });
+        assert!(soon.wait_timeout(Duration::from_secs(60)));
+        log.push("waited for soon");
+        assert!(soon.is_finished());
+        assert_eq!(soon.join().unwrap(), 8);
+
+        // Times out: false after the timeout, the greenlet runs on and is
+        // joined later.
+        let l = log.clone();
+        let slow = green::spawn(move || {
+            green::sleep(Duration::from_millis(30));
+            l.push("slow done");
+            9
+        });
+        let start = Instant::now();
+        assert!(!slow.wait_timeout(Duration::from_millis(5)));
+        assert!(start.elapsed() >= Duration::from_millis(5));
+        log.push("gave up on slow");
+        assert!(!slow.is_finished());
+        assert!(!slow.wait_timeout(Duration::from_millis(1)), "and again");
+        assert_eq!(slow.join().unwrap(), 9);
+    });
+    assert_eq!(
+        log.lines(),
+        [
+            "finished before",
+            "later",
+            "soon done",
+            "waited for soon",
+            "gave up on slow",
+            "slow done"
+        ]
+    );
+}
+
+/// A greenlet waited for in vain can still be killed through its handle.
+#[test]
+fn a_greenlet_waited_for_in_vain_can_be_killed() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let sleeper = green::spawn(|| green::sleep(Duration::from_secs(3600)));
+        assert!(!sleeper.wait_timeout(Duration::from_millis(2)));
+        sleeper.kill();
+        assert!(sleeper.wait_timeout(Duration::ZERO));
+        assert!(sleeper.join().unwrap_err().is_killed());
+    });
+}
+
+/// Even a zero timeout lets the ready greenlets run once, so a greenlet
+/// that finishes in that turn is reported finished, and a loop of zero
+/// waits does not starve what it waits for; a huge timeout waits as long
+/// as it takes.
+#[test]
+fn wait_timeout_zero_lets_the_others_run_once_and_a_huge_one_waits_to_the_end() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let quick = green::spawn(|| 1);
+        assert!(quick.wait_timeout(Duration::ZERO));
+        assert_eq!(quick.join().unwrap(), 1);
+
+        let l = log.clone();
+        let yielder = green::spawn(move || {
+            for i in 0..3 {
+                l.push(format!("turn {i}"));
+                green::yield_now();
+            }
+        });
+        let mut zero_waits = 0;
+        while !yielder.wait_timeout(Duration::ZERO) {
+            zero_waits += 1;
+            log.push(format!("zero wait {zero_waits}"));
+        }
+        assert!((1..=3).contains(&zero_waits), "{zero_waits}");
+        yielder.join().unwrap();
+
+        for huge in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+            let sleeper = green::spawn(|| green::sleep(Duration::from_millis(5)));
+            assert!(sleeper.wait_timeout(huge));
+            sleeper.join().unwrap();
+        }
+    });
+    let lines = log.lines();
+    assert_eq!(lines[0], "turn 0");
+    assert!(lines.contains(&"turn 2".to_string()), "{lines:?}");
+}
+
+/// A wait cut short from outside (a `green::timeout` around it) keeps the
+/// handle too.
+#[test]
+fn a_wait_timeout_cut_short_keeps_the_handle() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let slow = green::spawn(|| {
+            green::sleep(Duration::from_millis(20));
+            "slow"
+        });
+        let cut = green::timeout(Duration::from_millis(2), || {
+            slow.wait_timeout(Duration::from_secs(60))
+        });
+        assert!(cut.is_err());
+        assert!(slow.wait_timeout(Duration::from_secs(60)));
+        assert_eq!(slow.join().unwrap(), "slow");
+    });
+}
+
+#[test]
+fn a_greenlet_cannot_wait_for_itself() {
+    let _w = util::watchdog();
+    let log = Log::new();
+    green::run(|| {
+        let cell: Rc<RefCell<Option<green::JoinHandle<()>>>> = Rc::default();
+        let (c, l) = (cell.clone(), log.clone());
+        let h = green::spawn(move || {
+            let me = c.borrow_mut().take().expect("its own handle");
+            l.push(util::panic_of(|| me.wait_timeout(Duration::from_secs(1))));
+        });
+        *cell.borrow_mut() = Some(h);
+        green::yield_now();
+    });
+    let lines = log.lines();
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("a greenlet cannot wait for itself")
+            && lines[0].contains("<Greenlet 1> waited for itself in JoinHandle::wait_timeout"),
+        "{lines:?}"
+    );
+}
+
+/// Outside `run`, every greenlet has finished: a handle that outlived its
+/// hub answers true at once.
+#[test]
+fn wait_timeout_outside_run_is_true_at_once() {
+    let _w = util::watchdog();
+    let (done, killed) = green::run(|| {
+        let done = green::spawn(|| "done");
+        let killed = green::spawn(|| green::sleep(Duration::from_secs(3600)));
+        green::yield_now();
+        (done, killed)
+    });
+    assert!(done.wait_timeout(Duration::ZERO));
+    assert!(killed.wait_timeout(Duration::from_secs(3600)));
+    assert_eq!(done.join().unwrap(), "done");
+    assert!(killed.join().unwrap_err().is_killed());
 }

@@ -706,6 +706,57 @@ impl Hub {
         me.waits_for.set(None);
     }
 
+    /// Parks the running greenlet until `target` has finished or
+    /// `deadline` has passed (`None`: never); returns whether it finished.
+    /// Even a deadline already past suspends it once, until the hub's next
+    /// turn (see `park_with`). It leaves `target`'s joiners when it gives
+    /// up or unwinds, so that a loop of short waits on a long greenlet does
+    /// not pile up entries there. `wait_finished` is kept apart, without
+    /// this bookkeeping, for `join`.
+    pub(crate) fn wait_finished_until(
+        &self,
+        target: &Rc<Core>,
+        deadline: Option<Instant>,
+        reason: &'static str,
+    ) -> bool {
+        let me = self.current_core();
+        assert!(
+            !Rc::ptr_eq(&me, target),
+            "green: a greenlet cannot wait for itself to finish ({target:?} waited for \
+             itself in JoinHandle::wait_timeout)"
+        );
+        /// Takes the waiter out of `target`'s joiners unless it finished
+        /// (which took them all), however the wait ends.
+        struct Leave<'a> {
+            me: &'a Rc<Core>,
+            target: &'a Rc<Core>,
+        }
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.me.waits_for.set(None);
+                if !self.target.is_finished() {
+                    let me = self.me;
+                    let mut extras = self.target.extras_mut();
+                    extras.joiners.retain(|(j, _)| !Rc::ptr_eq(j, me));
+                }
+            }
+        }
+        me.waits_for.set(Some(target.id()));
+        let _leave = Leave { me: &me, target };
+        loop {
+            if target.is_finished() {
+                return true;
+            }
+            let wake = self.park_with(&me, WaitKind::Local, reason, deadline, |me, seq| {
+                target.extras_mut().joiners.push((me.clone(), seq));
+                Ok::<_, std::convert::Infallible>(true)
+            });
+            if matches!(wake, Ok(Wake::TimedOut)) {
+                return target.is_finished();
+            }
+        }
+    }
+
     /// Parks the running greenlet until one of `targets` has finished;
     /// returns the index of the first finished one.
     pub(crate) fn wait_any(&self, targets: &[Rc<Core>]) -> usize {
