@@ -15,6 +15,23 @@ mod util;
 
 const LONG: Duration = Duration::from_secs(60);
 
+/// Spawns waiters 1 and 2 on `shared`, each logging what `wait(&shared,
+/// its number)` returns, and lets them begin to wait.
+fn two_waiters<S: 'static>(
+    shared: &Rc<S>,
+    log: &util::Log,
+    wait: impl Fn(&S, usize) -> String + Clone + 'static,
+) -> Vec<green::JoinHandle<()>> {
+    let waiters = (1..=2)
+        .map(|i| {
+            let (shared, log, wait) = (shared.clone(), log.clone(), wait.clone());
+            green::spawn(move || log.push(wait(&shared, i)))
+        })
+        .collect();
+    green::yield_now(); // both wait
+    waiters
+}
+
 #[test]
 fn event_wakes_all_waiters_and_stays_set_until_cleared() {
     green::run(|| {
@@ -123,18 +140,14 @@ fn a_wait_on_an_event_still_waking_its_waiters_comes_after_them() {
     green::run(|| {
         let e = Rc::new(Event::new());
         let log = util::Log::new();
-        for i in 1..=2 {
-            let (e, log) = (e.clone(), log.clone());
-            green::spawn(move || {
-                if i == 1 {
-                    e.wait();
-                } else {
-                    assert!(e.wait_timeout(LONG));
-                }
-                log.push(i.to_string());
-            });
-        }
-        green::yield_now(); // both wait
+        two_waiters(&e, &log, |e, i| {
+            if i == 1 {
+                e.wait();
+            } else {
+                assert!(e.wait_timeout(LONG));
+            }
+            i.to_string()
+        });
         e.set();
         e.wait();
         log.push("3");
@@ -155,14 +168,10 @@ fn a_timed_wait_on_an_event_still_waking_its_waiters_comes_after_them() {
     green::run(|| {
         let e = Rc::new(Event::new());
         let log = util::Log::new();
-        for i in 1..=2 {
-            let (e, log) = (e.clone(), log.clone());
-            green::spawn(move || {
-                e.wait();
-                log.push(i.to_string());
-            });
-        }
-        green::yield_now();
+        two_waiters(&e, &log, |e, i| {
+            e.wait();
+            i.to_string()
+        });
         e.set();
         assert!(e.wait_timeout(Duration::ZERO));
         log.push("0");
@@ -179,28 +188,20 @@ fn a_get_of_an_async_result_still_waking_its_getters_comes_after_them() {
     green::run(|| {
         let r: Rc<AsyncResult<u8, ()>> = Rc::new(AsyncResult::new());
         let log = util::Log::new();
-        for i in 1..=2 {
-            let (r, log) = (r.clone(), log.clone());
-            green::spawn(move || {
-                assert_eq!(r.get(), Ok(7));
-                log.push(i.to_string());
-            });
-        }
-        green::yield_now();
+        two_waiters(&r, &log, |r, i| {
+            assert_eq!(r.get(), Ok(7));
+            i.to_string()
+        });
         r.set(Ok(7));
         assert_eq!(r.get_timeout(LONG), Some(Ok(7)));
         log.push("3");
         assert_eq!(log.take(), ["1", "2", "3"]);
 
         let r: Rc<AsyncResult<u8, ()>> = Rc::new(AsyncResult::new());
-        for i in 1..=2 {
-            let (r, log) = (r.clone(), log.clone());
-            green::spawn(move || {
-                assert_eq!(r.get_timeout(LONG), Some(Ok(8)));
-                log.push(i.to_string());
-            });
-        }
-        green::yield_now();
+        two_waiters(&r, &log, |r, i| {
+            assert_eq!(r.get_timeout(LONG), Some(Ok(8)));
+            i.to_string()
+        });
         r.set(Ok(8));
         assert_eq!(r.try_get(), Some(Ok(8)), "try_get does not wait");
         assert_eq!(
@@ -223,16 +224,10 @@ fn a_woken_waiter_killed_before_it_runs_does_not_hold_up_later_waits() {
     green::run(|| {
         let e = Rc::new(Event::new());
         let log = util::Log::new();
-        let mut waiters: Vec<_> = (1..=2)
-            .map(|i| {
-                let (e, log) = (e.clone(), log.clone());
-                green::spawn(move || {
-                    e.wait();
-                    log.push(i.to_string());
-                })
-            })
-            .collect();
-        green::yield_now(); // both wait
+        let mut waiters = two_waiters(&e, &log, |e, i| {
+            e.wait();
+            i.to_string()
+        });
         let victim = waiters.remove(0);
         let killer = green::spawn(move || {
             victim.kill();
@@ -270,8 +265,9 @@ fn a_waiter_killed_behind_woken_waiters_leaves_the_line() {
         };
         let woken = waiter("woken");
         green::yield_now(); // it waits
-                            // These run before the woken waiter, which the set queues after
-                            // them: they find the event set and wait behind it.
+
+        // These run before the woken waiter, which the set queues after
+        // them: they find the event set and wait behind it.
         let victim = waiter("victim");
         let other = waiter("other");
         let killer = green::spawn(move || victim.kill());
@@ -293,18 +289,14 @@ fn a_woken_waiter_whose_timeout_passed_too_lets_later_waits_go() {
     green::run(|| {
         let e = Rc::new(Event::new());
         let log = util::Log::new();
-        for i in 1..=2 {
-            let (e, log) = (e.clone(), log.clone());
-            green::spawn(move || {
-                let got = if i == 1 {
-                    e.wait_timeout(Duration::from_millis(5))
-                } else {
-                    green::timeout(Duration::from_millis(5), || e.wait()).is_ok()
-                };
-                log.push(format!("{i} {got}"));
-            });
-        }
-        green::yield_now(); // both wait
+        two_waiters(&e, &log, |e, i| {
+            let got = if i == 1 {
+                e.wait_timeout(Duration::from_millis(5))
+            } else {
+                green::timeout(Duration::from_millis(5), || e.wait()).is_ok()
+            };
+            format!("{i} {got}")
+        });
         std::thread::sleep(Duration::from_millis(20)); // both timeouts pass
         e.set();
         let waited = green::timeout(Duration::from_secs(5), || e.wait());
@@ -324,14 +316,10 @@ fn a_wait_after_a_pulse_waits_for_the_next_set_and_a_second_set_queues_it() {
         let e = Rc::new(Event::new());
         let log = util::Log::new();
         let spawn_waiters = |log: &util::Log| {
-            for i in 1..=2 {
-                let (e, log) = (e.clone(), log.clone());
-                green::spawn(move || {
-                    assert!(e.wait_timeout(LONG));
-                    log.push(i.to_string());
-                });
-            }
-            green::yield_now(); // both wait
+            two_waiters(&e, log, |e, i| {
+                assert!(e.wait_timeout(LONG));
+                i.to_string()
+            })
         };
         spawn_waiters(&log);
         e.set();
