@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -257,4 +257,304 @@ fn killed_selecting_receivers_lose_and_duplicate_nothing() {
     assert_eq!(sum, n * (n - 1) / 2, "each value once");
     assert_eq!(counts.made() as u64, n);
     assert_eq!(counts.drops.count() as u64, n, "every value dropped once");
+}
+
+/// What came out of the selects of a test: values sent (by a `send` case
+/// chosen) and received, counted and summed.
+#[derive(Clone, Default)]
+struct Ledger {
+    sent: Arc<(AtomicU64, AtomicU64)>,
+    received: Arc<(AtomicU64, AtomicU64)>,
+}
+
+impl Ledger {
+    fn sent(&self, v: u64) {
+        self.sent.0.fetch_add(1, Ordering::SeqCst);
+        self.sent.1.fetch_add(v, Ordering::SeqCst);
+    }
+
+    fn received(&self, t: Tracked) {
+        self.received.0.fetch_add(1, Ordering::SeqCst);
+        self.received.1.fetch_add(t.v, Ordering::SeqCst);
+    }
+
+    /// (count, sum) sent and received.
+    fn totals(&self) -> ((u64, u64), (u64, u64)) {
+        let load =
+            |p: &(AtomicU64, AtomicU64)| (p.0.load(Ordering::SeqCst), p.1.load(Ordering::SeqCst));
+        (load(&self.sent), load(&self.received))
+    }
+}
+
+/// One select that offers `v` on `tx` and receives on `rx` and `rx1`
+/// (`tx` and `rx` the two ends of one channel), with `timeout` if any.
+fn trade(
+    (tx, rx, rx1): (&Sender<Tracked>, &Receiver<Tracked>, &Receiver<Tracked>),
+    counts: &Counts,
+    ledger: &Ledger,
+    v: u64,
+    timeout: Option<Duration>,
+) {
+    let received = |r: Result<Tracked, channel::RecvError>| {
+        ledger.received(r.expect("senders are alive"));
+        false
+    };
+    let mut select = Select::new()
+        .send(tx, counts.make(v), |r| {
+            r.unwrap_or_else(|_| panic!("receivers are alive"));
+            true
+        })
+        .recv(rx, received)
+        .recv(rx1, received);
+    if let Some(t) = timeout {
+        select = select.timeout(t, || false);
+    }
+    if select.wait() {
+        ledger.sent(v);
+    }
+}
+
+#[test]
+fn selects_sending_and_receiving_on_one_rendezvous_channel_lose_and_duplicate_nothing() {
+    const ROUNDS: u64 = 3_000;
+    let _w = util::watchdog();
+    let (counts, ledger) = (Counts::default(), Ledger::default());
+    let (tx, rx) = channel::channel::<Tracked>();
+    let (tx1, rx1) = channel::bounded::<Tracked>(1);
+    // Each select offers a value on the rendezvous channel and receives on
+    // it and on the one-slot channel (whose only sender is the hubs' main
+    // greenlets): two threads with 3 us timeouts, and on two hubs four
+    // greenlets each (2 or 200 us timeouts, every fifth inside a 5 us
+    // green::timeout), plus greenlets that select without a timeout and
+    // are killed 20 us later, 500 per hub.
+    let mut threads = Vec::new();
+    for t in 0..2 {
+        let (ends, counts, ledger) = (
+            (tx.clone(), rx.clone(), rx1.clone()),
+            counts.clone(),
+            ledger.clone(),
+        );
+        threads.push(std::thread::spawn(move || {
+            for i in 0..ROUNDS {
+                let v = (t + 1) * 1_000_000 + i;
+                trade(
+                    (&ends.0, &ends.1, &ends.2),
+                    &counts,
+                    &ledger,
+                    v,
+                    Some(Duration::from_micros(3)),
+                );
+            }
+        }));
+    }
+    for h in 0..2 {
+        let (tx, rx, tx1, rx1) = (tx.clone(), rx.clone(), tx1.clone(), rx1.clone());
+        let (counts, ledger) = (counts.clone(), ledger.clone());
+        threads.push(std::thread::spawn(move || {
+            green::run(move || {
+                let traders: Vec<_> = (0..4)
+                    .map(|g| {
+                        let ends = (tx.clone(), rx.clone(), rx1.clone());
+                        let (counts, ledger) = (counts.clone(), ledger.clone());
+                        green::spawn(move || {
+                            let ends = (&ends.0, &ends.1, &ends.2);
+                            for i in 0..ROUNDS {
+                                let v = (10 + h * 4 + g) * 1_000_000 + i;
+                                let t = Duration::from_micros(if i % 3 == 0 { 200 } else { 2 });
+                                if i % 5 == 0 {
+                                    let _ = green::timeout(Duration::from_micros(5), || {
+                                        trade(ends, &counts, &ledger, v, Some(t))
+                                    });
+                                } else {
+                                    trade(ends, &counts, &ledger, v, Some(t));
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                for round in 0..500 {
+                    let ends = (tx.clone(), rx.clone(), rx1.clone());
+                    let (c, l) = (counts.clone(), ledger.clone());
+                    let victim = green::spawn(move || loop {
+                        let v = (20 + h) * 1_000_000 + round;
+                        trade((&ends.0, &ends.1, &ends.2), &c, &l, v, None);
+                    });
+                    green::sleep(Duration::from_micros(20));
+                    victim.kill();
+                    let v = (30 + h) * 1_000_000 + round;
+                    if tx1.try_send(counts.make(v)).is_ok() {
+                        ledger.sent(v);
+                    }
+                }
+                for t in traders {
+                    t.join().unwrap();
+                }
+            })
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Values given back by killed receivers wait at the head of a channel.
+    drop((tx, tx1));
+    for rx in [&rx, &rx1] {
+        while let Ok(t) = rx.try_recv() {
+            ledger.received(t);
+        }
+    }
+    let (sent, received) = ledger.totals();
+    assert_eq!(
+        sent, received,
+        "every value sent received once: (count, sum)"
+    );
+    drop((rx, rx1));
+    assert_eq!(
+        counts.drops.count(),
+        counts.made(),
+        "every value made dropped once"
+    );
+}
+
+#[test]
+fn a_single_value_is_received_once_by_selects_killed_or_seeing_the_disconnection() {
+    let _w = util::watchdog();
+    let hub = std::thread::spawn(|| {
+        green::run(|| {
+            for round in 0..3_000u64 {
+                let (counts, ledger) = (Counts::default(), Ledger::default());
+                let (tx, rx) = if round % 2 == 0 {
+                    channel::channel::<Tracked>()
+                } else {
+                    channel::bounded::<Tracked>(1)
+                };
+                let (_idle_tx, idle) = channel::channel::<Tracked>();
+                let value = counts.make(round);
+                // One value from a thread that then leaves; receivers
+                // select until they see the disconnection: a thread with
+                // two receives of the channel, three greenlets with the
+                // channel after an idle one, one or two of them killed.
+                let sender = std::thread::spawn(move || tx.send(value).is_ok());
+                let got = |ledger: &Ledger, r: Result<Tracked, _>| match r {
+                    Ok(t) => {
+                        ledger.received(t);
+                        false
+                    }
+                    Err(channel::RecvError) => true,
+                };
+                let thread = {
+                    let (rx, ledger) = (rx.clone(), ledger.clone());
+                    std::thread::spawn(move || {
+                        while !Select::new()
+                            .recv(&rx, |r| got(&ledger, r))
+                            .recv(&rx, |r| got(&ledger, r))
+                            .wait()
+                        {}
+                    })
+                };
+                let greenlets: Vec<_> = (0..3)
+                    .map(|_| {
+                        let (rx, idle, ledger) = (rx.clone(), idle.clone(), ledger.clone());
+                        green::spawn(move || {
+                            while !Select::new()
+                                .recv(&idle, |_| false)
+                                .recv(&rx, |r| got(&ledger, r))
+                                .wait()
+                            {}
+                        })
+                    })
+                    .collect();
+                drop(rx);
+                for _ in 0..round % 4 {
+                    green::yield_now();
+                }
+                greenlets[(round % 3) as usize].kill();
+                if round % 5 == 0 {
+                    std::thread::sleep(Duration::from_micros(10));
+                    greenlets[((round + 1) % 3) as usize].kill();
+                }
+                for g in greenlets {
+                    let _ = g.join();
+                }
+                assert!(sender.join().unwrap(), "round {round}: not sent");
+                thread.join().unwrap();
+                let (_, received) = ledger.totals();
+                assert_eq!(received, (1, round), "round {round}: received once");
+                assert_eq!(counts.drops.count(), 1, "round {round}: dropped once");
+            }
+        })
+    });
+    hub.join().unwrap();
+}
+
+/// Selects (with no timeout) in its destructor, logging before and after.
+struct SelectsOnDrop {
+    rx_a: Receiver<u64>,
+    rx_b: Receiver<u64>,
+    tx_c: Sender<u64>,
+}
+
+impl Drop for SelectsOnDrop {
+    fn drop(&mut self) {
+        eprintln!("the destructor selects");
+        Select::new()
+            .recv(&self.rx_a, |_| ())
+            .recv(&self.rx_b, |_| ())
+            .send(&self.tx_c, 5, |_| ())
+            .wait();
+        eprintln!("the destructor's select returned");
+    }
+}
+
+type Slot = Rc<RefCell<Option<green::JoinHandle<()>>>>;
+
+/// What the child of `a_select_in_a_leaked_stack_is_completed_by_a_thread_after_run`
+/// does, five times, each on a new thread: a greenlet that selects in a
+/// destructor during the hub's forced unwind (its stack is leaked, its
+/// packets stay queued), then a thread that completes that select after
+/// `run` returned and its thread is gone.
+fn leaked_select_scenario() {
+    for round in 0..5 {
+        let (tx_a, rx_a) = channel::channel::<u64>();
+        let (tx_b, rx_b) = channel::bounded::<u64>(1);
+        let (tx_c, rx_c) = channel::channel::<u64>();
+        let run = std::thread::spawn(move || {
+            green::run(move || {
+                // g (killed first) catches its kill and joins h, which joins
+                // g: a deadlock, reported in main's kill of g. The hub's
+                // shutdown then unwinds h, whose destructor selects.
+                let (slot_g, slot_h): (Slot, Slot) = Default::default();
+                let (sg, sh) = (slot_g.clone(), slot_h.clone());
+                let g = green::spawn(move || {
+                    let _ = std::panic::catch_unwind(|| green::sleep(Duration::from_secs(3600)));
+                    let _ = sh.borrow_mut().take().unwrap().join();
+                });
+                let h = green::spawn(move || {
+                    let _selects = SelectsOnDrop { rx_a, rx_b, tx_c };
+                    let _ = sg.borrow_mut().take().unwrap().join();
+                });
+                *slot_g.borrow_mut() = Some(g);
+                *slot_h.borrow_mut() = Some(h);
+                green::yield_now();
+            })
+        });
+        assert!(run.join().is_err(), "run reports the deadlock");
+        let sent = tx_a.send_timeout(1, Duration::from_secs(5)).is_ok();
+        drop((tx_b, rx_c));
+        eprintln!("round {round}: the leaked select received: {sent}");
+    }
+}
+
+#[test]
+fn a_select_in_a_leaked_stack_is_completed_by_a_thread_after_run() {
+    let _w = util::watchdog();
+    let out = util::in_child_ok(
+        "a_select_in_a_leaked_stack_is_completed_by_a_thread_after_run",
+        leaked_select_scenario,
+        &["round 4: the leaked select received: true"],
+    );
+    assert!(
+        !out.stderr.contains("the destructor's select returned"),
+        "{}",
+        out.describe()
+    );
 }
