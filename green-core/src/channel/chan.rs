@@ -466,7 +466,15 @@ impl<T> Locked<'_, T> {
     }
 
     /// Queues a select's receive: `packet`, operation of `signal`'s wait.
-    pub(crate) fn register_recv(&mut self, packet: &Packet<T>, signal: &Signal) {
+    ///
+    /// # Safety
+    ///
+    /// `packet` is in no queue, and is only ever registered on this
+    /// channel. It stays where it is, and `signal` alive, until the caller
+    /// has taken it out again with [`unregister`](Self::unregister) or seen
+    /// `signal` done and selected for it ([`Entry::Select`]'s invariant,
+    /// which this establishes).
+    pub(crate) unsafe fn register_recv(&mut self, packet: &Packet<T>, signal: &Signal) {
         packet.signal.set(signal);
         self.inner
             .recvs
@@ -475,11 +483,16 @@ impl<T> Locked<'_, T> {
 
     /// Queues a select's send of `value`: `packet`, operation of `signal`'s
     /// wait.
-    pub(crate) fn register_send(&mut self, packet: &Packet<T>, signal: &Signal, value: T) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_recv`](Self::register_recv).
+    pub(crate) unsafe fn register_send(&mut self, packet: &Packet<T>, signal: &Signal, value: T) {
         packet.signal.set(signal);
-        // SAFETY: not queued (the owner registers a packet once per wait and
-        // unregisters it before the next): the slot is the owner's, and the
-        // caller is the owner.
+        // SAFETY: the slot's invariant: the packet is in no queue (the
+        // caller's contract), so no selector can reach the slot, and the
+        // caller is its owner (`Packet` is not `Sync`: a reference to it
+        // does not leave the owner's thread).
         unsafe { *packet.slot.get() = Some(value) };
         self.inner
             .sends
@@ -489,7 +502,12 @@ impl<T> Locked<'_, T> {
     /// Takes a select's packet out of its queue if it is still there, and
     /// its value: a receive's delivered value (taken out of the values in
     /// flight), or a send's offer that no one took.
-    pub(crate) fn unregister(&mut self, packet: &Packet<T>, recv: bool) -> Option<T> {
+    ///
+    /// # Safety
+    ///
+    /// `packet` is only ever registered on this channel, as a receive if
+    /// `recv` (so that a selector that may touch its slot holds this lock).
+    pub(crate) unsafe fn unregister(&mut self, packet: &Packet<T>, recv: bool) -> Option<T> {
         let inner = &mut *self.inner;
         let queue = if recv {
             &mut inner.recvs
@@ -500,8 +518,10 @@ impl<T> Locked<'_, T> {
         if let Some(i) = queue.iter().position(ours) {
             queue.remove(i);
         }
-        // SAFETY: the slot's invariant: we hold the lock and the packet is
-        // out of its queue, and the caller is its owner.
+        // SAFETY: the slot's invariant: we hold the lock of the only channel
+        // the packet registers on (the caller's contract) and it is out of
+        // its queue, so no selector is at it or can reach it; the caller is
+        // its owner (`Packet` is not `Sync`).
         let value = unsafe { (*packet.slot.get()).take() };
         if recv && value.is_some() {
             self.handed_back();

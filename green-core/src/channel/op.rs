@@ -39,7 +39,14 @@ pub(crate) trait Op {
     fn try_now(&self) -> bool;
     /// Registers on the channel for `signal`'s wait; if the channel is
     /// ready, selects `signal` for this operation and completes instead.
-    fn register(&self, signal: &Signal) -> Registration;
+    ///
+    /// # Safety
+    ///
+    /// The operation is not registered (never was, or was unregistered or
+    /// taken out with [`take_selected`](Self::take_selected) since). It
+    /// stays where it is, and `signal` alive, until one of those two has
+    /// been called for it: its packet may be in a queue until then.
+    unsafe fn register(&self, signal: &Signal) -> Registration;
     /// Removes the registration, if there is one; a receive selected by a
     /// sender takes the value delivered to its packet.
     fn unregister(&self);
@@ -77,8 +84,16 @@ pub(crate) fn wait_any<O: Op + ?Sized>(
         };
         let mut waiting = true;
         for (i, op) in ops.iter().enumerate() {
-            let r = op.register(&signal);
+            // Counted first: whatever happens, `registered` unregisters it.
             registered.count = i + 1;
+            // SAFETY: each operation registers once per signal (every one
+            // was unregistered, or taken out, before the previous signal
+            // went); `ops` is borrowed, its boxes in place, until this call
+            // returns, and `signal`, declared before `registered`, outlives
+            // it: `registered` unregisters the first `count` operations (or
+            // takes out the selected one) before either goes, unwinding or
+            // not.
+            let r = unsafe { op.register(&signal) };
             if let Registration::Stop = r {
                 waiting = false;
                 break;
@@ -195,7 +210,7 @@ impl<T> Op for RecvOp<'_, T> {
         self.store(r)
     }
 
-    fn register(&self, signal: &Signal) -> Registration {
+    unsafe fn register(&self, signal: &Signal) -> Registration {
         let mut inner = self.chan.lock();
         if inner.recv_ready(signal) {
             if signal.try_select(self.packet.op()) {
@@ -205,14 +220,18 @@ impl<T> Op for RecvOp<'_, T> {
             }
             return Registration::Stop;
         }
-        inner.register_recv(&self.packet, signal);
+        // SAFETY: the packet is in no queue and only registers on `chan`;
+        // it stays in place, and `signal` alive, until it is unregistered
+        // or taken out (our caller's contract).
+        unsafe { inner.register_recv(&self.packet, signal) };
         self.registered.set(true);
         Registration::Waiting
     }
 
     fn unregister(&self) {
         if self.registered.replace(false) {
-            let value = self.chan.lock().unregister(&self.packet, true);
+            // SAFETY: the packet only registers on `chan`, as a receive.
+            let value = unsafe { self.chan.lock().unregister(&self.packet, true) };
             if let Some(value) = value {
                 self.result.set(Some(Ok(value)));
             }
@@ -236,7 +255,8 @@ impl<T> Op for RecvOp<'_, T> {
     fn give_back(&self) {
         let mut inner = self.chan.lock();
         if self.registered.replace(false) {
-            if let Some(value) = inner.unregister(&self.packet, true) {
+            // SAFETY: the packet only registers on `chan`, as a receive.
+            if let Some(value) = unsafe { inner.unregister(&self.packet, true) } {
                 self.result.set(Some(Ok(value)));
             }
         }
@@ -300,7 +320,7 @@ impl<T> Op for SendOp<'_, T> {
         self.store(r)
     }
 
-    fn register(&self, signal: &Signal) -> Registration {
+    unsafe fn register(&self, signal: &Signal) -> Registration {
         let mut inner = self.chan.lock();
         if inner.send_ready(signal) {
             if signal.try_select(self.packet.op()) {
@@ -312,7 +332,8 @@ impl<T> Op for SendOp<'_, T> {
             return Registration::Stop;
         }
         let value = self.value.take().expect("an unsent value");
-        inner.register_send(&self.packet, signal, value);
+        // SAFETY: as in `RecvOp::register`.
+        unsafe { inner.register_send(&self.packet, signal, value) };
         self.registered.set(true);
         Registration::Waiting
     }
@@ -320,7 +341,8 @@ impl<T> Op for SendOp<'_, T> {
     fn unregister(&self) {
         if self.registered.replace(false) {
             // Not taken by a receiver: the value comes back to us.
-            let value = self.chan.lock().unregister(&self.packet, false);
+            // SAFETY: the packet only registers on `chan`, as a send.
+            let value = unsafe { self.chan.lock().unregister(&self.packet, false) };
             self.value.set(value);
         }
     }

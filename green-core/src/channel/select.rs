@@ -295,8 +295,9 @@ macro_rules! forward_op {
             fn try_now(&self) -> bool {
                 self.op.try_now()
             }
-            fn register(&self, signal: &super::signal::Signal) -> super::op::Registration {
-                self.op.register(signal)
+            unsafe fn register(&self, signal: &super::signal::Signal) -> super::op::Registration {
+                // SAFETY: the operation is the case's: the caller's contract.
+                unsafe { self.op.register(signal) }
             }
             fn unregister(&self) {
                 self.op.unregister()
