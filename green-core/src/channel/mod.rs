@@ -86,6 +86,7 @@
 mod chan;
 mod error;
 mod op;
+mod packet;
 mod receiver;
 mod select;
 mod sender;

@@ -21,7 +21,8 @@ use std::cell::Cell;
 use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
 use std::time::Instant;
 
-use super::chan::{Chan, Packet};
+use super::chan::Chan;
+use super::packet::Packet;
 use super::signal::{Outcome, Signal};
 
 /// What [`Op::register`] did.

@@ -1,6 +1,6 @@
 //! The rendezvous point of one blocking [`Select`](super::Select).
 //!
-//! A blocked select registers a [`Packet`](super::chan::Packet) on every
+//! A blocked select registers a [`Packet`](super::packet::Packet) on every
 //! channel it waits on; all its packets point to one `Signal`. The signal
 //! and the packets live in the select's own frames (a greenlet's stack, or
 //! the heap boxes its `Select` owns, stay where they are while it waits):
@@ -63,14 +63,14 @@ impl Signal {
     /// Claims the operation for its operation `op`. Only the caller that gets
     /// `true` may complete it; it must then wake the select and mark the
     /// signal done, both under the lock it holds
-    /// ([`Packet::complete`](super::chan::Packet::complete)).
+    /// ([`Packet::complete`](super::packet::Packet::complete)).
     pub(crate) fn try_select(&self, op: usize) -> bool {
         self.state
             .compare_exchange(WAITING, FIRST + op, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
-    /// The select's waiter, for [`Packet::complete`](super::chan::Packet::complete).
+    /// The select's waiter, for [`Packet::complete`](super::packet::Packet::complete).
     pub(crate) fn waiter(&self) -> &FrameWaiter {
         &self.waiter
     }
