@@ -216,7 +216,7 @@ fn may(n: u64) -> Duration {
     a.join().expect("coroutine a")
 }
 
-/// [`green`] over unbounded channels, B receiving through a [`Select`]
+/// [`green()`] over unbounded channels, B receiving through a [`Select`]
 /// over the ping channel and an idle one.
 ///
 /// [`Select`]: green::channel::Select
@@ -272,7 +272,7 @@ fn tokio_select(n: u64) -> Duration {
     })
 }
 
-/// [`may`], B receiving through `may::select!`.
+/// [`may()`], B receiving through `may::select!`.
 fn may_select(n: u64) -> Duration {
     let a = peers::may_go(move || {
         let (ping_tx, ping_rx) = may::sync::mpsc::channel();
