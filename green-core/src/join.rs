@@ -39,6 +39,13 @@ impl<T> JoinHandle<T> {
         &self.core
     }
 
+    /// Whether it is the greenlet running this code (false outside `run`).
+    pub(crate) fn is_current(&self) -> bool {
+        hub::try_with(|hub| hub.current_core_opt())
+            .flatten()
+            .is_some_and(|me| Rc::ptr_eq(&me, &self.core))
+    }
+
     /// A handle that can wait for and kill the greenlet, without its result.
     pub(crate) fn watcher(&self) -> JoinHandle<()> {
         JoinHandle {
@@ -136,7 +143,7 @@ impl<T> JoinHandle<T> {
             return true;
         }
         let deadline = Instant::now().checked_add(timeout);
-        hub::with(|hub| hub.wait_finished_until(&self.core, deadline, "wait_timeout"))
+        hub::with(|hub| hub.wait_finished_until(&self.core, deadline, "JoinHandle::wait_timeout"))
     }
 
     /// Whether the greenlet has finished (returned, panicked or been

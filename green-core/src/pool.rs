@@ -130,7 +130,11 @@ impl Group {
             self.prune();
             let next = self.members.borrow().last().map(|h| h.core().clone());
             match next {
-                Some(core) => crate::hub::with(|hub| hub.wait_finished(&core, "join")),
+                // Leaves the member's joiners however the wait ends: a
+                // loop of join_timeouts piled entries up there otherwise.
+                Some(core) => {
+                    crate::hub::with(|hub| hub.wait_finished_until(&core, None, "join"));
+                }
                 None => return,
             }
         }
@@ -177,18 +181,29 @@ impl Group {
     /// });
     /// ```
     pub fn kill(&self) {
+        // The caller, if it is a member, is killed last and once (as by
+        // killall), after the loop: a member that calls this while it
+        // unwinds (a destructor's) is only marked by a kill and stays
+        // unfinished, so a loop that waited for it went round for ever.
+        let mut me = None;
         loop {
             self.prune();
-            let members: Vec<JoinHandle<()>> = self
+            let mut members: Vec<JoinHandle<()>> = self
                 .members
                 .borrow()
                 .iter()
                 .map(JoinHandle::watcher)
                 .collect();
+            if let Some(i) = members.iter().position(JoinHandle::is_current) {
+                me = Some(members.swap_remove(i));
+            }
             if members.is_empty() {
-                return;
+                break;
             }
             crate::killall(&members);
+        }
+        if let Some(me) = me {
+            me.kill();
         }
     }
 }
@@ -483,5 +498,27 @@ impl fmt::Debug for Pool {
             .field("size", &self.size)
             .field("free", &self.free_count())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Group;
+
+    #[test]
+    fn a_group_join_cut_short_leaves_the_members_joiners() {
+        crate::run(|| {
+            let group = Group::new();
+            let slow = group.spawn(|| crate::sleep(Duration::from_millis(50)));
+            let joiners = || slow.core().extras().map_or(0, |e| e.joiners.len());
+            for _ in 0..3 {
+                assert!(!group.join_timeout(Duration::from_millis(1)));
+                assert_eq!(joiners(), 0, "a join that timed out is still a joiner");
+            }
+            assert!(group.join_timeout(Duration::from_secs(60)));
+            assert!(slow.is_finished());
+        });
     }
 }

@@ -684,6 +684,47 @@ fn a_group_join_or_kill_cut_short_keeps_the_greenlets_still_running() {
     });
 }
 
+/// A member whose destructor kills its own group (a supervisor's guard)
+/// while the member unwinds from a panic or a kill: the others die, the
+/// member goes on unwinding, and the kill returns (44fe9c7's loop went
+/// round for ever: the dying member, still unfinished, was its own last
+/// snapshot, and a kill of a greenlet unwinding only marks it).
+#[test]
+fn a_group_kill_from_a_dying_member_s_destructor_returns() {
+    let _w = util::watchdog();
+    green::run(|| {
+        struct KillsTheGroup(Rc<Group>, util::Log);
+        impl Drop for KillsTheGroup {
+            fn drop(&mut self) {
+                self.0.kill();
+                self.1.push("group killed");
+            }
+        }
+        for panics in [true, false] {
+            let group = Rc::new(Group::new());
+            let log = util::Log::default();
+            let other = group.spawn(|| green::sleep(LONG));
+            let (g, l) = (group.clone(), log.clone());
+            let supervisor = group.spawn(move || {
+                let _guard = KillsTheGroup(g, l);
+                if panics {
+                    green::yield_now();
+                    panic!("the supervisor fails");
+                }
+                green::sleep(LONG);
+            });
+            green::yield_now();
+            if !panics {
+                supervisor.kill();
+            }
+            let outcome = supervisor.join();
+            assert!(outcome.is_err());
+            assert_eq!(log.take(), ["group killed"]);
+            assert!(other.is_finished() && group.is_empty());
+        }
+    });
+}
+
 green::local! {
     static COUNTER: Cell<u32> = Cell::new(0);
     static DROPS: RefCell<Option<Rc<Cell<u32>>>> = RefCell::new(None);

@@ -711,7 +711,8 @@ impl Hub {
     /// Even a deadline already past suspends it once, until the hub's next
     /// turn (see `park_with`). It leaves `target`'s joiners when it gives
     /// up or unwinds, so that a loop of short waits on a long greenlet does
-    /// not pile up entries there. `wait_finished` is kept apart, without
+    /// not pile up entries there (`Group::join`, which a `join_timeout`
+    /// cuts short, waits here too). `wait_finished` is kept apart, without
     /// this bookkeeping, for `join`.
     pub(crate) fn wait_finished_until(
         &self,
@@ -723,7 +724,7 @@ impl Hub {
         assert!(
             !Rc::ptr_eq(&me, target),
             "green: a greenlet cannot wait for itself to finish ({target:?} waited for \
-             itself in JoinHandle::wait_timeout)"
+             itself in {reason})"
         );
         /// Takes the waiter out of `target`'s joiners unless it finished
         /// (which took them all), however the wait ends.
