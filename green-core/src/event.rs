@@ -5,10 +5,12 @@
 //! both are `Send + Sync` when their contents are `Send`.
 //!
 //! As in gevent, the waiters a set wakes go in the order they began to
-//! wait, and a wait that finds the event set (the result ready) while some
-//! of them have not run yet comes after them instead of going first
-//! (gevent's issue 1520): `set(); wait();` in one greenlet lets the
-//! greenlets that were waiting run before it carries on.
+//! wait, and a greenlet's wait that finds the event set (the result ready)
+//! while some of them have not run yet comes after them instead of going
+//! first (gevent's issue 1520): `set(); wait();` in one greenlet lets the
+//! greenlets of its hub that were waiting run before it carries on. It
+//! yields once for that, so it never waits longer; a thread outside `run`
+//! returns at once.
 
 use std::fmt;
 use std::mem;
@@ -158,9 +160,9 @@ impl Event {
     /// Waits until the flag is set: returns at once if it is, else once
     /// [`set`](Self::set) runs, even if the flag is cleared again first.
     ///
-    /// If the flag is set but waiters that `set` woke have not run yet,
-    /// it waits for them to run first, as gevent's does (see the type's
-    /// second example).
+    /// If the flag is set but waiters that `set` woke have not run yet, a
+    /// greenlet yields once first, so that those of its hub run before it,
+    /// as gevent's does (see the type's second example).
     ///
     /// # Examples
     ///
@@ -173,9 +175,9 @@ impl Event {
     /// was set while this waited (true even if it was cleared since, as
     /// gevent's and Python's).
     ///
-    /// A set flag whose woken waiters have not run yet is waited for as by
-    /// [`wait`](Self::wait), but at most `timeout` (a zero one returns at
-    /// once): either way, true.
+    /// A set flag whose woken waiters have not run yet lets them run first,
+    /// as [`wait`](Self::wait) does (whatever `timeout`, zero included, as
+    /// gevent's): true.
     ///
     /// # Examples
     ///
@@ -280,7 +282,8 @@ impl<T, E> AsyncResult<T, E> {
     /// Waits for the outcome and returns a copy of it.
     ///
     /// If it is set but getters that [`set`](Self::set) woke have not run
-    /// yet, it waits for them to run first, as gevent's does.
+    /// yet, a greenlet yields once first, so that those of its hub run
+    /// before it, as gevent's does.
     ///
     /// # Errors
     ///
@@ -300,9 +303,9 @@ impl<T, E> AsyncResult<T, E> {
 
     /// Waits at most `timeout`; `None` if it is still unset.
     ///
-    /// A set result whose woken getters have not run yet is waited for as
-    /// by [`get`](Self::get), but at most `timeout` (a zero one returns at
-    /// once): either way, the outcome.
+    /// A set result whose woken getters have not run yet lets them run
+    /// first, as [`get`](Self::get) does (whatever `timeout`, zero
+    /// included): the outcome.
     ///
     /// # Examples
     ///
@@ -355,17 +358,20 @@ impl<T, E> fmt::Debug for AsyncResult<T, E> {
 /// a value behind a lock, and waiters that wait for it to be set.
 ///
 /// A set wakes every waiter waiting then and counts them until each has
-/// left its wait (run, or unwound by a kill or a timeout); a waiter that
-/// finds the value ready while that count is not zero waits on `turn`
-/// until it falls to zero, so it comes after them. A waiter that finds the
-/// value ready and nobody still to leave, the common case, only locks and
-/// looks, as before.
+/// left its wait (run, or unwound by a kill or a timeout). A greenlet that
+/// finds the value ready while that count is not zero yields once before
+/// it returns: the greenlets of its hub that the set woke are ahead of it
+/// in the run queue, so they run first, as gevent's notifier runs them
+/// before such a waiter. One yield, not a wait for the count: it cannot
+/// hang (a woken waiter whose stack is leaked at a hub's shutdown never
+/// leaves the count) nor starve behind later sets, and a thread outside
+/// `run`, or a greenlet that unwinds, returns at once (across threads
+/// there is no order to keep). A waiter that finds the value ready and
+/// nobody still to leave, the common case, only locks and looks.
 struct Waitable<S> {
     state: Mutex<State<S>>,
     /// Where waiters wait for the next set.
     changed: Condvar,
-    /// Where waiters that found the value ready wait for the woken ones.
-    turn: Condvar,
 }
 
 struct State<S> {
@@ -377,29 +383,17 @@ struct State<S> {
     waiting: usize,
     /// Waiters woken by a set that have not left their wait yet.
     woken: usize,
-    /// How many times `woken` fell to zero: a waiter on `turn` goes once it
-    /// moves (a later set may make `woken` non-zero again before it runs,
-    /// but those waiters were woken after it).
-    drained: u64,
-    /// Waiters on `turn`: `turn` is notified only if there are any.
-    queued: usize,
 }
 
 impl<S> State<S> {
     /// A waiter that began waiting when the count of sets was `ticket`
-    /// leaves; returns whether `turn` must be notified (it was the last of
-    /// the woken ones and somebody waits behind them).
-    fn leave(&mut self, ticket: u64) -> bool {
+    /// leaves.
+    fn leave(&mut self, ticket: u64) {
         if self.sets == ticket {
             self.waiting -= 1;
-            return false;
+        } else {
+            self.woken -= 1;
         }
-        self.woken -= 1;
-        if self.woken > 0 {
-            return false;
-        }
-        self.drained = self.drained.wrapping_add(1);
-        self.queued > 0
     }
 }
 
@@ -411,11 +405,8 @@ impl<S> Waitable<S> {
                 sets: 0,
                 waiting: 0,
                 woken: 0,
-                drained: 0,
-                queued: 0,
             }),
             changed: Condvar::new(),
-            turn: Condvar::new(),
         }
     }
 
@@ -437,8 +428,8 @@ impl<S> Waitable<S> {
     /// Waits, until `deadline` at most, for the value to be set, unless
     /// `ready` says it is already; returns the state, locked, and whether
     /// it was ready or set meanwhile (false: the deadline passed first).
-    /// Found ready while woken waiters have not left their wait, it waits
-    /// for them first (until `deadline` at most; still true).
+    /// Found ready while woken waiters have not left their wait, a
+    /// greenlet lets them run first (see the type).
     fn wait(
         &self,
         deadline: Option<Instant>,
@@ -446,8 +437,10 @@ impl<S> Waitable<S> {
     ) -> (MutexGuard<'_, State<S>>, bool) {
         let mut state = self.lock();
         if ready(&state.value) {
-            if state.woken > 0 {
-                state = self.wait_turn(state, deadline);
+            if state.woken > 0 && crate::is_running() && !std::thread::panicking() {
+                drop(state);
+                crate::yield_now();
+                state = self.lock();
             }
             return (state, true);
         }
@@ -456,7 +449,6 @@ impl<S> Waitable<S> {
         let waiting = Waiting {
             on: self,
             ticket,
-            behind: false,
             armed: true,
         };
         let set = loop {
@@ -469,33 +461,8 @@ impl<S> Waitable<S> {
             state = relock(self.changed.wait_until(state, deadline).0);
         };
         waiting.done();
-        if state.leave(ticket) {
-            self.turn.notify_all();
-        }
+        state.leave(ticket);
         (state, set)
-    }
-
-    /// Waits on `turn` until the woken waiters have all left their wait,
-    /// or until `deadline`.
-    fn wait_turn<'a>(
-        &'a self,
-        mut state: MutexGuard<'a, State<S>>,
-        deadline: Option<Instant>,
-    ) -> MutexGuard<'a, State<S>> {
-        let ticket = state.drained;
-        state.queued += 1;
-        let waiting = Waiting {
-            on: self,
-            ticket,
-            behind: true,
-            armed: true,
-        };
-        while state.drained == ticket && !passed(deadline) {
-            state = relock(self.turn.wait_until(state, deadline).0);
-        }
-        waiting.done();
-        state.queued -= 1;
-        state
     }
 }
 
@@ -503,14 +470,11 @@ impl<S> Waitable<S> {
 /// `armed` (a kill, a [`timeout`](crate::timeout()) or a panic unwinding
 /// the waiter, the state unlocked meanwhile: it is only held across
 /// `Condvar::wait_until`, which consumes it) it leaves them, so that a
-/// woken waiter unwound before it ran does not hold up the waiters behind
-/// it for ever.
+/// woken waiter unwound before it ran does not make later waits yield.
 struct Waiting<'a, S> {
     on: &'a Waitable<S>,
-    /// The count of sets it began at; of `drained` if `behind`.
+    /// The count of sets it began at.
     ticket: u64,
-    /// It waits on `turn`, behind woken waiters.
-    behind: bool,
     armed: bool,
 }
 
@@ -523,14 +487,8 @@ impl<S> Waiting<'_, S> {
 
 impl<S> Drop for Waiting<'_, S> {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let mut state = self.on.lock();
-        if self.behind {
-            state.queued -= 1;
-        } else if state.leave(self.ticket) {
-            self.on.turn.notify_all();
+        if self.armed {
+            self.on.lock().leave(self.ticket);
         }
     }
 }
