@@ -393,3 +393,41 @@ fn a_stdout_lock_kept_past_run_lets_its_thread_print() {
         std::process::abort();
     }
 }
+
+#[test]
+fn the_streams_and_their_locks_print_as_std_s_do() {
+    if std::env::var_os("STDIO_CHILD").is_some() {
+        return;
+    }
+    use green_std::io as green_io;
+    let same = |green: String, std: String| assert_eq!(green, std);
+    same(
+        format!("{:?} {:#?}", green_io::stdin(), green_io::stdin()),
+        format!("{:?} {:#?}", std::io::stdin(), std::io::stdin()),
+    );
+    same(
+        format!("{:?} {:#?}", green_io::stdout(), green_io::stdout()),
+        format!("{:?} {:#?}", std::io::stdout(), std::io::stdout()),
+    );
+    same(
+        format!("{:?} {:#?}", green_io::stderr(), green_io::stderr()),
+        format!("{:?} {:#?}", std::io::stderr(), std::io::stderr()),
+    );
+    // one lock at a time: green's stdout lock holds std's too
+    let lock = |green: String| {
+        let std = match green.split(' ').next() {
+            Some("StdinLock") => format!("{0:?} {0:#?}", std::io::stdin().lock()),
+            Some("StdoutLock") => format!("{0:?} {0:#?}", std::io::stdout().lock()),
+            _ => format!("{0:?} {0:#?}", std::io::stderr().lock()),
+        };
+        same(green, std);
+    };
+    lock(format!("{0:?} {0:#?}", green_io::stdin().lock()));
+    lock(format!("{0:?} {0:#?}", green_io::stdout().lock()));
+    lock(format!("{0:?} {0:#?}", green_io::stderr().lock()));
+    // inside run, with the locks held by a greenlet
+    green::run(|| {
+        lock(format!("{0:?} {0:#?}", green_io::stdout().lock()));
+        lock(format!("{0:?} {0:#?}", green_io::stdin().lock()));
+    });
+}

@@ -1,6 +1,7 @@
 //! [`stdin`]: fd 0 through a buffer of our own, waiting on a duplicate of
 //! the descriptor (see the parent module).
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IoSliceMut, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -73,7 +74,6 @@ static STDIN: LazyLock<Mutex<BufReader<RawStdin>>> =
 ///     println!("you said {}", line.trim());
 /// });
 /// ```
-#[derive(Debug)]
 pub struct Stdin {
     inner: &'static Mutex<BufReader<RawStdin>>,
 }
@@ -90,7 +90,6 @@ pub struct Stdin {
 ///     println!("{}", line.unwrap());
 /// }
 /// ```
-#[derive(Debug)]
 pub struct StdinLock<'a> {
     inner: MutexGuard<'a, BufReader<RawStdin>>,
 }
@@ -168,6 +167,20 @@ impl Stdin {
     /// ```
     pub fn is_terminal(&self) -> bool {
         io::IsTerminal::is_terminal(&io::stdin())
+    }
+}
+
+/// std's `Debug`: the name alone, `Stdin { .. }`.
+impl fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Stdin { .. }")
+    }
+}
+
+/// std's `Debug`: the name alone, `StdinLock { .. }`.
+impl fmt::Debug for StdinLock<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("StdinLock { .. }")
     }
 }
 

@@ -45,13 +45,11 @@ macro_rules! output_stream {
         $std_ctor:path, $fd:expr, $name:literal
     ) => {
         $(#[$handle_doc])*
-        #[derive(Debug)]
         pub struct $handle {
             _private: (),
         }
 
         $(#[$lock_doc])*
-        #[derive(Debug)]
         pub struct $lock<'a> {
             /// std's own lock, held as long as this one: it keeps std's
             /// writers on other threads out, as std's lock does, and is
@@ -139,6 +137,20 @@ macro_rules! output_stream {
             /// ```
             pub fn is_terminal(&self) -> bool {
                 io::IsTerminal::is_terminal(&$std_ctor())
+            }
+        }
+
+        /// std's `Debug`: the name alone.
+        impl fmt::Debug for $handle {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(concat!(stringify!($handle), " { .. }"))
+            }
+        }
+
+        /// std's `Debug`: the name alone.
+        impl fmt::Debug for $lock<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(concat!(stringify!($lock), " { .. }"))
             }
         }
 
