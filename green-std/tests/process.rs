@@ -431,6 +431,20 @@ fn debug_prints_as_std_s() {
             gw.as_raw_fd()
         )
     );
+    // the alternate form too, against std's ends on the very same fds
+    {
+        use std::mem::ManuallyDrop;
+        use std::os::fd::FromRawFd;
+        // SAFETY: borrowed views of gr's and gw's open fds, never dropped,
+        // so never closed.
+        let (vr, vw) = unsafe {
+            (
+                ManuallyDrop::new(std::io::PipeReader::from_raw_fd(gr.as_raw_fd())),
+                ManuallyDrop::new(std::io::PipeWriter::from_raw_fd(gw.as_raw_fd())),
+            )
+        };
+        assert_eq!(format!("{gr:#?} {gw:#?}"), format!("{:#?} {:#?}", *vr, *vw));
+    }
     let spawn = |piped: fn() -> Stdio| Command::new("true").stdin(piped()).spawn().unwrap();
     let std_child = std::process::Command::new("true")
         .stdin(std::process::Stdio::piped())

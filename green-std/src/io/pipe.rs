@@ -326,20 +326,38 @@ impl PipeWriter {
     }
 }
 
-/// std's `Debug` of a pipe end: `PipeReader(FileDesc(OwnedFd { fd: 3 }))`.
+/// std's `Debug` of a pipe end, `PipeReader(FileDesc(OwnedFd { fd: 3 }))`,
+/// built with the formatter's helpers so that `{:#?}` spreads it over lines
+/// as std's does.
 macro_rules! fd_debug {
     ($($ty:ident),*) => {$(
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(
-                    f,
-                    "{}(FileDesc(OwnedFd {{ fd: {} }}))",
-                    stringify!($ty),
-                    std::os::fd::AsRawFd::as_raw_fd(&self.0.as_fd())
-                )
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&self.0.as_fd());
+                f.debug_tuple(stringify!($ty)).field(&FileDesc(fd)).finish()
             }
         }
     )*};
+}
+
+/// How std prints the descriptor inside a pipe end: `FileDesc(OwnedFd { fd: 3 })`.
+struct FileDesc(std::os::fd::RawFd);
+
+impl std::fmt::Debug for FileDesc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FileDesc")
+            .field(&OwnedFdView(self.0))
+            .finish()
+    }
+}
+
+/// std's `OwnedFd { fd: 3 }`.
+struct OwnedFdView(std::os::fd::RawFd);
+
+impl std::fmt::Debug for OwnedFdView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedFd").field("fd", &self.0).finish()
+    }
 }
 
 fd_debug!(PipeReader, PipeWriter);
