@@ -431,3 +431,54 @@ fn the_streams_and_their_locks_print_as_std_s_do() {
         lock(format!("{0:?} {0:#?}", green_io::stdin().lock()));
     });
 }
+
+/// The child: two greenlets read records of fixed size through `&Stdin`;
+/// the second waits for the lock while the first's record is half in.
+fn shared_read_exact_child() {
+    use green_std::io::Read as _;
+    green::run(|| {
+        let first = green::spawn(|| {
+            let mut record = [0; 8];
+            (&green_std::io::stdin()).read_exact(&mut record).unwrap();
+            record
+        });
+        green::yield_now(); // `first` holds the lock, waiting for input
+        let second = green::spawn(|| {
+            let mut record = [0; 4];
+            (&green_std::io::stdin()).read_exact(&mut record).unwrap();
+            record
+        });
+        let first = first.join().unwrap();
+        let second = second.join().unwrap();
+        eprintln!("first={}", String::from_utf8_lossy(&first));
+        eprintln!("second={}", String::from_utf8_lossy(&second));
+    });
+}
+
+#[test]
+fn read_exact_through_a_shared_stdin_reads_one_record_whole() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("shared") => return shared_read_exact_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    // std's `Read for &Stdin` holds the lock for the whole read_exact, so
+    // the other reader cannot take bytes from the middle of a record.
+    let mut c = child(
+        "read_exact_through_a_shared_stdin_reads_one_record_whole",
+        "shared",
+    );
+    let mut input = c.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    input.write_all(b"AAAA").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    input.write_all(b"AAAABBBB").unwrap();
+    drop(input);
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    assert!(
+        err.contains("first=AAAAAAAA\n") && err.contains("second=BBBB\n"),
+        "a record was split between the readers:\n{err}"
+    );
+}
