@@ -482,3 +482,79 @@ fn read_exact_through_a_shared_stdin_reads_one_record_whole() {
         "a record was split between the readers:\n{err}"
     );
 }
+
+/// The child: a greenlet writes more than the pipe holds to a stdout whose
+/// reader goes away meanwhile, flushes and prints once more, through green
+/// (mode `green`) or std's stdout (mode `std`, the reference); another
+/// greenlet ticks.
+fn broken_pipe_child(green: bool) {
+    use std::io::Write as _;
+    green::run(|| {
+        let (ticks, stop) = ticker();
+        green::yield_now();
+        let data = vec![b'x'; PAYLOAD];
+        let (written, flushed) = if green {
+            let mut out = green_std::io::stdout();
+            (out.write_all(&data), out.flush())
+        } else {
+            let mut out = std::io::stdout();
+            (out.write_all(&data), out.flush())
+        };
+        let kind = |r: std::io::Result<()>| r.map_err(|e| e.kind());
+        eprintln!("write_all={:?}", kind(written));
+        eprintln!("flush={:?}", kind(flushed));
+        let printed = std::panic::catch_unwind(|| {
+            if green {
+                green_std::println!("after");
+            } else {
+                std::println!("after");
+            }
+        });
+        let message = printed.map_err(|p| p.downcast_ref::<String>().cloned());
+        eprintln!("println={message:?}");
+        stop.set(true);
+        eprintln!("ticks={}", ticks.join().unwrap());
+    });
+    // the harness's own report would meet the broken pipe too
+    std::process::exit(0);
+}
+
+#[test]
+fn a_stdout_whose_reader_goes_away_fails_as_std_s_does() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("broken-green") => return broken_pipe_child(true),
+        Ok("broken-std") => return broken_pipe_child(false),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let run = |mode: &str| {
+        let mut c = child("a_stdout_whose_reader_goes_away_fails_as_std_s_does", mode);
+        // the writer waits on the full pipe; then its reader goes away
+        std::thread::sleep(STALL);
+        drop(c.stdout.take());
+        let mut err = String::new();
+        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+        let results: Vec<String> = err
+            .lines()
+            .filter(|l| {
+                ["write_all=", "flush=", "println="]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(String::from)
+            .collect();
+        (results, report(&err, "ticks"))
+    };
+    let (green, ticks) = run("broken-green");
+    let (std, _) = run("broken-std");
+    assert_eq!(green, std);
+    assert_eq!(
+        green[0], "write_all=Err(BrokenPipe)",
+        "the test proves nothing"
+    );
+    assert!(
+        ticks >= 20,
+        "only {ticks} ticks while the write waited {STALL:?} for the reader"
+    );
+}
