@@ -558,3 +558,44 @@ fn a_stdout_whose_reader_goes_away_fails_as_std_s_does() {
         "only {ticks} ticks while the write waited {STALL:?} for the reader"
     );
 }
+
+/// The child: one `write` of more than a page to stdout and to stderr,
+/// through green-std inside `run` and through std, reporting the counts.
+fn one_write_child() {
+    use std::io::Write as _;
+    let data = vec![b'w'; 5000];
+    let std_out = std::io::stdout().write(&data).unwrap();
+    let std_err = std::io::stderr().write(&data).unwrap();
+    let (green_out, green_err) = green::run(|| {
+        (
+            green_std::io::stdout().write(&data).unwrap(),
+            green_std::io::stderr().write(&data).unwrap(),
+        )
+    });
+    eprintln!("\nstd={std_out},{std_err}");
+    eprintln!("green={green_out},{green_err}");
+}
+
+#[test]
+fn one_write_takes_as_much_as_std_s() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("one-write") => return one_write_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    // std's stdout and stderr write a pipe in blocking mode, which takes
+    // the whole buffer; green's waits in pieces but must count them all.
+    let err = run_child(
+        "one_write_takes_as_much_as_std_s",
+        "one-write",
+        Stdio::null(),
+    );
+    let line = |key: &str| {
+        err.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in:\n{err}"))
+            .to_string()
+    };
+    assert_eq!(line("std="), "5000,5000", "the reference");
+    assert_eq!(line("green="), line("std="));
+}

@@ -8,7 +8,9 @@
 //! stream is ready; if it is not, the greenlet parks until the hub's poller
 //! says it is, and asks again. A write goes out in pieces of at most
 //! [`CHUNK`] bytes, which a pipe reported writable always has room for, so
-//! the write itself cannot block. Outside `run` every call is std's.
+//! the write itself cannot block; one `write` call waits before each piece
+//! and returns them all, as std's takes the whole buffer. Outside `run`
+//! every call is std's.
 //!
 //! Stdout and stderr write through std's own handles, so their output
 //! interleaves correctly with `println!` and std flushes stdout at exit.

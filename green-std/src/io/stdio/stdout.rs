@@ -20,14 +20,32 @@ trait Stream {
 }
 
 /// The green write path shared by stdout and stderr (the caller holds the
-/// gate).
+/// gate). Inside `run` it goes piece by piece, waiting before each, and
+/// counts them all, as std's write of a blocking pipe takes the whole
+/// buffer; an error after some pieces went out ends it with their count,
+/// as the kernel's write ends short.
 fn write_green<S: Stream>(buf: &[u8]) -> io::Result<usize> {
-    if !green::is_running() {
+    if !green::is_running() || buf.is_empty() {
+        // an empty write never waits, on a full pipe either
         return S::std_lock().write(buf);
     }
-    let piece = &buf[..buf.len().min(CHUNK)];
-    wait_ready(S::fd(), Want::Write, S::regular_file())?;
-    S::std_lock().write(piece)
+    let mut written = 0;
+    while written < buf.len() {
+        let rest = &buf[written..];
+        let piece = &rest[..rest.len().min(CHUNK)];
+        let n = match wait_ready(S::fd(), Want::Write, S::regular_file())
+            .and_then(|()| S::std_lock().write(piece))
+        {
+            Ok(n) => n,
+            Err(e) if written == 0 => return Err(e),
+            Err(_) => break,
+        };
+        written += n;
+        if n < piece.len() {
+            break;
+        }
+    }
+    Ok(written)
 }
 
 fn flush_green<S: Stream>() -> io::Result<()> {
