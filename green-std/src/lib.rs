@@ -47,7 +47,9 @@
 //!   `print!`, `eprintln!` and `eprint!` write through std's handles, which
 //!   block the hub while stdout is a pipe its reader does not drain. Add
 //!   `use green_std::{print, println, eprint, eprintln};` to swap in green
-//!   ones (same buffer, so output stays in order).
+//!   ones (same buffer, so output stays in order). Mixed on one hub, a std
+//!   print can even land inside a green line longer than std's 1 KiB buffer
+//!   that waits for the pipe: std's lock lets the hub's thread back in.
 //! - **Stdin has its own buffer.** Reading the same input through both
 //!   `std::io::stdin()` and `green_std::io::stdin()` splits it between them.
 //! - **std's stdout lock held by another thread.** Green's stdout and stderr
