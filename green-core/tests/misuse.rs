@@ -1,5 +1,6 @@
 //! Misuse panics with a message that says what to do: `run` inside `run`,
-//! and the greenlet API outside `run`.
+//! and the greenlet API outside `run`; and what a program did to its own
+//! process before `run` (a closed stdout) does not trip the hub.
 
 mod util;
 
@@ -90,4 +91,29 @@ fn the_threads_own_hub_is_gone_after_a_panic_in_run() {
     let msg = util::panic_of(green::current);
     assert!(msg.starts_with(OUTSIDE), "{msg}");
     assert_eq!(green::run(|| 1), 1);
+}
+
+/// A program that closed its stdout before `run` (a daemon, say): the
+/// hub's own descriptors must not take the free number 1, or std's
+/// `println!` (which takes `EBADF` on a closed stdout as success, and
+/// prints nothing) writes to the hub's epoll instance and panics.
+#[test]
+fn a_closed_stdout_stays_closed_inside_run() {
+    let _w = util::watchdog();
+    util::in_child_ok(
+        "a_closed_stdout_stays_closed_inside_run",
+        || {
+            // SAFETY: fd 1 is the process's stdout, owned by no Rust value
+            // (std's handle writes to the number, and takes EBADF as
+            // success); nothing else opens a file meanwhile.
+            assert_eq!(unsafe { libc::close(1) }, 0);
+            green::run(|| {
+                println!("discarded, as std discards it");
+                green::sleep(Duration::from_millis(1)); // the poller works
+                println!("discarded too");
+            });
+            eprintln!("ran with stdout closed");
+        },
+        &["ran with stdout closed"],
+    );
 }

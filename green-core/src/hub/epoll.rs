@@ -50,6 +50,22 @@ impl Ready {
     }
 }
 
+/// `fd`, or a copy of it numbered 3 or above if it took the number of a
+/// standard stream the program had closed (0, 1 or 2): a write to closed
+/// stdout (std's `println!`, whose `EBADF` std takes as success) must not
+/// reach the hub's epoll instance or eventfd. Costs a syscall only then.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC takes an open fd (borrowed for the call) and
+    // the lowest number the copy may have; it returns a new fd or -1.
+    let copy = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: `copy` is a new descriptor that nothing else owns; `fd` is
+    // closed as it drops here, freeing the stream's number again.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
 /// An epoll instance and the eventfd that wakes it.
 #[derive(Debug)]
 pub(crate) struct Epoll {
@@ -64,11 +80,11 @@ impl Epoll {
         // SAFETY: epoll_create1 takes a flags word and returns a new fd or -1.
         let epfd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: `epfd` is a new descriptor that nothing else owns.
-        let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
+        let epfd = above_stdio(unsafe { OwnedFd::from_raw_fd(epfd) })?;
         // SAFETY: eventfd takes an initial count and flags, returns an fd or -1.
         let wake = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: `wake` is a new descriptor that nothing else owns.
-        let wake = unsafe { OwnedFd::from_raw_fd(wake) };
+        let wake = above_stdio(unsafe { OwnedFd::from_raw_fd(wake) })?;
         let epoll = Epoll {
             epfd,
             wake,
