@@ -154,10 +154,26 @@ pub(crate) enum FrameWaiter {
 
 impl FrameWaiter {
     /// The greenlet running this code, or this thread outside a greenlet.
+    ///
+    /// A thread whose [`PARKER`] is already gone (a thread-local's
+    /// destructor that waits on a channel at the thread's exit, after
+    /// green's own thread-locals were dropped) gets a parker of its own for
+    /// this wait, so the wait must [`block`](Self::block) through `self`.
     pub(crate) fn current() -> FrameWaiter {
         match hub::current_handle() {
             Some(g) => FrameWaiter::Greenlet(g),
-            None => FrameWaiter::Thread(PARKER.with(Arc::clone)),
+            None => FrameWaiter::Thread(PARKER.try_with(Arc::clone).unwrap_or_default()),
+        }
+    }
+
+    /// [`block`] for the greenlet or thread that made `self` (and calls
+    /// this): a thread parks on the parker in `self`, the one
+    /// [`wake_local_or_clone`](Self::wake_local_or_clone) wakes, even once
+    /// its [`PARKER`] is gone.
+    pub(crate) fn block(&self, reason: &'static str, deadline: Option<Instant>) {
+        match self {
+            FrameWaiter::Greenlet(_) => block(reason, deadline),
+            FrameWaiter::Thread(p) => p.park(deadline),
         }
     }
 

@@ -655,6 +655,54 @@ fn outside_run_channels_behave_like_mpsc() {
     assert_eq!(rx.recv(), Err(RecvError));
 }
 
+/// What the child of `a_thread_local_destructor_can_wait_on_channels` does:
+/// a thread whose thread-local (made before its first wait on a channel,
+/// so dropped after green's own at its exit) waits on channels in its
+/// destructor: a `recv_timeout`, a select that times out, and a send on a
+/// rendezvous channel that the test's thread receives.
+fn waits_in_a_thread_local_destructor() {
+    struct WaitsOnDrop(channel::Sender<&'static str>);
+    impl Drop for WaitsOnDrop {
+        fn drop(&mut self) {
+            let (_tx, rx) = channel::unbounded::<()>();
+            let timed_out = rx.recv_timeout(Duration::from_millis(2));
+            let selected = Select::new()
+                .recv(&rx, |_| "value")
+                .timeout(Duration::from_millis(2), || "timed out")
+                .wait();
+            self.0.send(selected).unwrap();
+            eprintln!("the destructor's waits returned: {timed_out:?}, {selected}");
+        }
+    }
+    thread_local! {
+        static WAITS: RefCell<Option<WaitsOnDrop>> = const { RefCell::new(None) };
+    }
+    let (tx, rx) = channel::channel::<&'static str>();
+    let t = std::thread::spawn(move || {
+        WAITS.with(|w| *w.borrow_mut() = Some(WaitsOnDrop(tx)));
+        // The thread's first wait that blocks: green's thread-locals come
+        // after `WAITS`, so they are dropped before it.
+        let (_idle_tx, idle) = channel::unbounded::<()>();
+        let _ = idle.recv_timeout(Duration::from_millis(1));
+    });
+    assert_eq!(rx.recv(), Ok("timed out"));
+    t.join().unwrap();
+}
+
+/// A wait on a channel in a thread-local's destructor at the thread's exit
+/// works, as crossbeam's does (its thread_locals test): green's thread
+/// parker, dropped first, was looked up with `with`, which panicked there,
+/// and a panic in a thread-local's destructor aborts the process.
+#[test]
+fn a_thread_local_destructor_can_wait_on_channels() {
+    let _w = util::watchdog();
+    util::in_child_ok(
+        "a_thread_local_destructor_can_wait_on_channels",
+        waits_in_a_thread_local_destructor,
+        &["the destructor's waits returned: Err(Timeout), timed out"],
+    );
+}
+
 #[test]
 fn ends_are_send_and_sync_when_values_are_send() {
     fn send_sync<T: Send + Sync>() {}

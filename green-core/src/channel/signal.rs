@@ -21,7 +21,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::park::{block, FrameWaiter};
+use crate::park::FrameWaiter;
 
 /// Not selected yet.
 const WAITING: usize = 0;
@@ -119,7 +119,7 @@ impl Signal {
             if deadline.is_some_and(|at| Instant::now() >= at) {
                 return self.abort();
             }
-            block(reason, deadline);
+            self.waiter.block(reason, deadline);
         }
     }
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use super::chan::{Chan, Entry};
 use super::error::SendTimeoutError;
-use crate::park::{block, FrameWaiter};
+use crate::park::FrameWaiter;
 
 /// A blocked plain operation, in its owner's frame, linked into the
 /// channel's queue as an [`Entry::Single`].
@@ -149,7 +149,7 @@ fn wait_done<T>(
             inner.withdraw(node);
             break false;
         }
-        block(reason, deadline);
+        node.waiter.block(reason, deadline);
     };
     std::mem::forget(waiting);
     done
