@@ -5,9 +5,10 @@
 //! tests/channel.rs.)
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use green::channel::{self, Receiver, Select, SendTimeoutError, Sender};
@@ -260,11 +261,15 @@ fn killed_selecting_receivers_lose_and_duplicate_nothing() {
 }
 
 /// What came out of the selects of a test: values sent (by a `send` case
-/// chosen) and received, counted and summed.
+/// chosen) and received, counted and summed; the values received, and the
+/// offers of selects unwound (killed, or cut short by a `green::timeout`)
+/// before they could tell whether their value was sent.
 #[derive(Clone, Default)]
 struct Ledger {
     sent: Arc<(AtomicU64, AtomicU64)>,
     received: Arc<(AtomicU64, AtomicU64)>,
+    received_values: Arc<Mutex<HashSet<u64>>>,
+    unwound: Arc<Mutex<Vec<u64>>>,
 }
 
 impl Ledger {
@@ -276,6 +281,18 @@ impl Ledger {
     fn received(&self, t: Tracked) {
         self.received.0.fetch_add(1, Ordering::SeqCst);
         self.received.1.fetch_add(t.v, Ordering::SeqCst);
+        let new = self.received_values.lock().unwrap().insert(t.v);
+        assert!(new, "{} received twice", t.v);
+    }
+
+    /// (count, sum) of the unwound selects' offers that were received: a
+    /// select unwound after a receiver took its value sent it (a kill or a
+    /// timeout does not undo a send), without telling its caller.
+    fn unwound_and_received(&self) -> (u64, u64) {
+        let received = self.received_values.lock().unwrap();
+        let unwound = self.unwound.lock().unwrap();
+        let taken = unwound.iter().filter(|v| received.contains(v));
+        taken.fold((0, 0), |(n, sum), v| (n + 1, sum + v))
     }
 
     /// (count, sum) sent and received.
@@ -309,7 +326,17 @@ fn trade(
     if let Some(t) = timeout {
         select = select.timeout(t, || false);
     }
-    if select.wait() {
+    /// Notes the offer if the select is unwound.
+    struct Offer<'a>(&'a Ledger, u64);
+    impl Drop for Offer<'_> {
+        fn drop(&mut self) {
+            self.0.unwound.lock().unwrap().push(self.1);
+        }
+    }
+    let offer = Offer(ledger, v);
+    let sent = select.wait();
+    std::mem::forget(offer);
+    if sent {
         ledger.sent(v);
     }
 }
@@ -375,9 +402,12 @@ fn selects_sending_and_receiving_on_one_rendezvous_channel_lose_and_duplicate_no
                 for round in 0..500 {
                     let ends = (tx.clone(), rx.clone(), rx1.clone());
                     let (c, l) = (counts.clone(), ledger.clone());
-                    let victim = green::spawn(move || loop {
-                        let v = (20 + h) * 1_000_000 + round;
-                        trade((&ends.0, &ends.1, &ends.2), &c, &l, v, None);
+                    let victim = green::spawn(move || {
+                        // Each value its own, as everywhere else here.
+                        for k in 0.. {
+                            let v = (20 + h) * 1_000_000_000 + round * 1_000_000 + k;
+                            trade((&ends.0, &ends.1, &ends.2), &c, &l, v, None);
+                        }
                     });
                     green::sleep(Duration::from_micros(20));
                     victim.kill();
@@ -402,10 +432,12 @@ fn selects_sending_and_receiving_on_one_rendezvous_channel_lose_and_duplicate_no
             ledger.received(t);
         }
     }
-    let (sent, received) = ledger.totals();
+    let ((n, sum), received) = ledger.totals();
+    let (unwound_n, unwound_sum) = ledger.unwound_and_received();
     assert_eq!(
-        sent, received,
-        "every value sent received once: (count, sum)"
+        (n + unwound_n, sum + unwound_sum),
+        received,
+        "every value sent received once, and no other: (count, sum)"
     );
     drop((rx, rx1));
     assert_eq!(
