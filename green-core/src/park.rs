@@ -119,10 +119,26 @@ impl Parker {
 
 impl Waiter {
     /// The greenlet running this code, or this thread outside a greenlet.
+    ///
+    /// A thread whose [`PARKER`] is already gone (a thread-local's
+    /// destructor that waits on a lock or a condition variable at the
+    /// thread's exit, after green's own thread-locals were dropped) gets a
+    /// parker of its own for this wait, so the wait must
+    /// [`block`](Self::block) through `self`.
     pub(crate) fn current() -> Waiter {
         match hub::try_with(|hub| hub.current_core_opt()).flatten() {
             Some(g) => Waiter::Greenlet(g.handle().clone()),
-            None => Waiter::Thread(PARKER.with(Arc::clone)),
+            None => Waiter::Thread(PARKER.try_with(Arc::clone).unwrap_or_default()),
+        }
+    }
+
+    /// [`block`] for the greenlet or thread that made `self` (and calls
+    /// this): a thread parks on the parker in `self`, the one
+    /// [`wake`](Self::wake) wakes, even once its [`PARKER`] is gone.
+    pub(crate) fn block(&self, reason: &'static str, deadline: Option<Instant>) {
+        match self {
+            Waiter::Greenlet(_) => block(reason, deadline),
+            Waiter::Thread(p) => p.park(deadline),
         }
     }
 

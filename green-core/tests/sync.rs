@@ -906,3 +906,60 @@ fn outside_run_an_unpark_during_a_lock_wait_is_kept_for_park() {
     drop(held);
     waiter.join().unwrap();
 }
+
+/// What the child of `a_thread_local_destructor_can_wait_on_locks_and_condvars`
+/// does: a thread whose thread-local (made before its first wait, so
+/// dropped after green's own at its exit) waits in its destructor on a
+/// condition variable (it times out) and on a mutex the test's thread
+/// holds for a while.
+fn locks_in_a_thread_local_destructor() {
+    struct LocksOnDrop(Arc<Mutex<u32>>, std::sync::mpsc::Sender<()>);
+    impl Drop for LocksOnDrop {
+        fn drop(&mut self) {
+            let (m, cv) = (Mutex::new(()), Condvar::new());
+            let (_guard, waited) = cv
+                .wait_timeout(m.lock().unwrap(), Duration::from_millis(2))
+                .unwrap();
+            self.1.send(()).unwrap();
+            *self.0.lock().unwrap() += 1; // held by the test's thread: it waits
+            eprintln!(
+                "the destructor's waits returned: timed out {}",
+                waited.timed_out()
+            );
+        }
+    }
+    thread_local! {
+        static LOCKS: RefCell<Option<LocksOnDrop>> = const { RefCell::new(None) };
+    }
+    let shared = Arc::new(Mutex::new(0));
+    let held = shared.lock().unwrap();
+    let (about_to_lock, is_about_to_lock) = std::sync::mpsc::channel();
+    let theirs = shared.clone();
+    let t = std::thread::spawn(move || {
+        LOCKS.with(|l| *l.borrow_mut() = Some(LocksOnDrop(theirs, about_to_lock)));
+        // The thread's first wait that blocks: green's thread-locals come
+        // after `LOCKS`, so they are dropped before it.
+        let (m, cv) = (Mutex::new(()), Condvar::new());
+        let _ = cv.wait_timeout(m.lock().unwrap(), Duration::from_millis(1));
+    });
+    is_about_to_lock.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20)); // it waits for the lock
+    drop(held);
+    t.join().unwrap();
+    assert_eq!(*shared.lock().unwrap(), 1);
+}
+
+/// A wait on a lock or a condition variable in a thread-local's destructor
+/// at the thread's exit works, as std's do (b526ee1 did it for channels):
+/// green's thread parker, dropped first, was looked up with `with`, which
+/// panicked there, and a panic in a thread-local's destructor aborts the
+/// process.
+#[test]
+fn a_thread_local_destructor_can_wait_on_locks_and_condvars() {
+    let _w = util::watchdog();
+    util::in_child_ok(
+        "a_thread_local_destructor_can_wait_on_locks_and_condvars",
+        locks_in_a_thread_local_destructor,
+        &["the destructor's waits returned: timed out true"],
+    );
+}

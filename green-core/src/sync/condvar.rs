@@ -7,7 +7,7 @@ use std::sync::{Arc, LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::mutex::MutexGuard;
-use crate::park::{block, Waiter};
+use crate::park::Waiter;
 
 /// A condition variable with the API of [`std::sync::Condvar`], for
 /// [`green::sync::Mutex`](super::Mutex).
@@ -276,7 +276,7 @@ impl Condvar {
             if deadline.is_some_and(|at| Instant::now() >= at) {
                 break !waiting.withdraw();
             }
-            block("Condvar::wait", deadline);
+            waiting.node.waiter.block("Condvar::wait", deadline);
         };
         // Still armed while it relocks: a kill or a timeout that unwinds it
         // while it waits for the mutex passes its notification on too.

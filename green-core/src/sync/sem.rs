@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::park::{block, Waiter};
+use crate::park::Waiter;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -100,7 +100,7 @@ impl RawSemaphore {
                 // Leave the line, unless the permits came meanwhile.
                 return waiting.leave();
             }
-            block(reason, deadline);
+            waiting.node.waiter.block(reason, deadline);
         }
     }
 
