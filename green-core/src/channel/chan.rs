@@ -296,6 +296,12 @@ impl<T> Locked<'_, T> {
         (self.cap != usize::MAX).then_some(self.cap)
     }
 
+    /// Whether a send would wait for room now (a rendezvous channel is
+    /// always full).
+    pub(crate) fn is_full(&self) -> bool {
+        self.capacity().is_some_and(|cap| self.len() >= cap)
+    }
+
     pub(crate) fn is_disconnected(&self) -> bool {
         self.senders == 0 || self.receivers == 0
     }

@@ -195,6 +195,22 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
+    /// Whether a send would wait for room now, as
+    /// [`Sender::is_full`](super::Sender::is_full) says. A rendezvous
+    /// channel is always full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = green::channel::bounded(1);
+    /// assert!(!rx.is_full());
+    /// tx.send(()).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.lock().is_full()
+    }
+
     /// The channel's capacity: `Some(0)` for a rendezvous channel, `None`
     /// for an unbounded one.
     ///

@@ -170,8 +170,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        let inner = self.chan.lock();
-        inner.capacity().is_some_and(|cap| inner.len() >= cap)
+        self.chan.lock().is_full()
     }
 
     /// The channel's capacity: `Some(0)` for a rendezvous channel, `None`
