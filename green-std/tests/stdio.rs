@@ -599,3 +599,70 @@ fn one_write_takes_as_much_as_std_s() {
     assert_eq!(line("std="), "5000,5000", "the reference");
     assert_eq!(line("green="), line("std="));
 }
+
+/// Bytes the retrying writer sends: four times what a pipe holds.
+const RETRIED: usize = 256 * 1024;
+
+/// The bytes of [`RETRIED`]: a pattern a duplicated or lost piece shifts.
+fn retried_data() -> Vec<u8> {
+    (0..RETRIED).map(|i| (i % 251) as u8).collect()
+}
+
+/// The child: writes [`retried_data`] to a stdout the parent leaves
+/// undrained for a while, one `write` at a time inside a short
+/// `green::timeout`, going on after each count and retrying after each
+/// timeout, as a caller that bounds its writes does.
+fn retried_write_child() {
+    use std::io::Write as _;
+    let data = retried_data();
+    let timeouts = green::run(|| {
+        let mut out = green_std::io::stdout();
+        let (mut sent, mut timeouts) = (0, 0);
+        while sent < data.len() {
+            match green::timeout(Duration::from_millis(20), || out.write(&data[sent..])) {
+                Ok(n) => sent += n.unwrap(),
+                Err(_) => timeouts += 1,
+            }
+        }
+        out.flush().unwrap();
+        timeouts
+    });
+    eprintln!("timeouts={timeouts}");
+}
+
+#[test]
+fn a_write_cut_short_by_a_timeout_sends_nothing_twice() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("retried") => return retried_write_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    // std's write cannot be cut short; green's, cut short, must have sent
+    // nothing (its count is lost with the unwind), or the retry sends the
+    // pieces that went out a second time.
+    let mut c = child(
+        "a_write_cut_short_by_a_timeout_sends_nothing_twice",
+        "retried",
+    );
+    std::thread::sleep(STALL);
+    let mut out = Vec::new();
+    c.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    assert!(
+        report(&err, "timeouts") > 0,
+        "no write was cut short: the test proves nothing"
+    );
+    // the harness's own lines frame the payload
+    let head = b"\nrunning 1 test\n";
+    assert!(out.starts_with(head), "not the harness's output");
+    let end = b".\ntest result";
+    let tail = (0..out.len())
+        .rev()
+        .find(|&i| out[i..].starts_with(end))
+        .unwrap_or(0);
+    let payload = &out[head.len()..tail];
+    assert_eq!(payload.len(), RETRIED, "bytes lost or sent twice");
+    assert!(payload == retried_data(), "bytes out of order");
+}

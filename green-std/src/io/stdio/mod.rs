@@ -8,9 +8,11 @@
 //! stream is ready; if it is not, the greenlet parks until the hub's poller
 //! says it is, and asks again. A write goes out in pieces of at most
 //! [`CHUNK`] bytes, which a pipe reported writable always has room for, so
-//! the write itself cannot block; one `write` call waits before each piece
-//! and returns them all, as std's takes the whole buffer. Outside `run`
-//! every call is std's.
+//! the write itself cannot block; one `write` call waits for the first
+//! piece only, then sends more while the stream is ready right now, so it
+//! takes the whole buffer while the pipe has room, as std's does, and a
+//! kill or a `green::timeout` can only cut short a write that has written
+//! nothing. Outside `run` every call is std's.
 //!
 //! Stdout and stderr write through std's own handles, so their output
 //! interleaves correctly with `println!` and std flushes stdout at exit.

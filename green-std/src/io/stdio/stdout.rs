@@ -20,32 +20,48 @@ trait Stream {
 }
 
 /// The green write path shared by stdout and stderr (the caller holds the
-/// gate). Inside `run` it goes piece by piece, waiting before each, and
-/// counts them all, as std's write of a blocking pipe takes the whole
-/// buffer; an error after some pieces went out ends it with their count,
-/// as the kernel's write ends short.
+/// gate). Inside `run` it waits, parked, until the stream is ready for the
+/// first piece; the pieces after it go out while the stream is ready right
+/// now, so one write takes the whole buffer while the pipe has room, as
+/// std's does. It never parks once a piece went out: a kill or a
+/// [`green::timeout`] unwinds only a write that has written nothing, so a
+/// caller that retries a write cut short sends nothing twice, and a count
+/// returned is what went out (std's write cannot be cut short at all). A
+/// full pipe after some pieces, or an error, ends it with their count, as
+/// the kernel's write ends short.
 fn write_green<S: Stream>(buf: &[u8]) -> io::Result<usize> {
     if !green::is_running() || buf.is_empty() {
         // an empty write never waits, on a full pipe either
         return S::std_lock().write(buf);
     }
+    wait_ready(S::fd(), Want::Write, S::regular_file())?;
     let mut written = 0;
-    while written < buf.len() {
+    loop {
         let rest = &buf[written..];
         let piece = &rest[..rest.len().min(CHUNK)];
-        let n = match wait_ready(S::fd(), Want::Write, S::regular_file())
-            .and_then(|()| S::std_lock().write(piece))
-        {
+        let n = match S::std_lock().write(piece) {
             Ok(n) => n,
             Err(e) if written == 0 => return Err(e),
             Err(_) => break,
         };
         written += n;
-        if n < piece.len() {
+        if n < piece.len() || written == buf.len() {
             break;
+        }
+        match ready_without_waiting::<S>() {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
         }
     }
     Ok(written)
+}
+
+/// Whether the stream takes another piece without blocking the thread.
+fn ready_without_waiting<S: Stream>() -> io::Result<bool> {
+    if S::regular_file() {
+        return Ok(true);
+    }
+    fd::ready_now(S::fd(), Want::Write)
 }
 
 fn flush_green<S: Stream>() -> io::Result<()> {
