@@ -666,3 +666,73 @@ fn a_write_cut_short_by_a_timeout_sends_nothing_twice() {
     assert_eq!(payload.len(), RETRIED, "bytes lost or sent twice");
     assert!(payload == retried_data(), "bytes out of order");
 }
+
+/// The child: a `read_exact`, a `read_line` and a `read_to_string` of
+/// stdin, each cut short by a `green::timeout` while part of its input is
+/// in, then made again.
+fn read_cut_short_child() {
+    use green_std::io::{BufRead as _, Read as _};
+    green::run(|| {
+        let stdin = green_std::io::stdin();
+        let mut record = [0; 8];
+        let cut = green::timeout(Duration::from_millis(150), || {
+            (&stdin).read_exact(&mut record)
+        });
+        eprintln!("exact_cut={}", cut.is_err());
+        (&stdin).read_exact(&mut record).unwrap();
+        eprintln!("exact={}", String::from_utf8_lossy(&record));
+        let mut line = String::new();
+        let cut = green::timeout(Duration::from_millis(150), || {
+            stdin.lock().read_line(&mut line)
+        });
+        eprintln!("line_cut={} kept={line:?}", cut.is_err());
+        line.clear();
+        stdin.read_line(&mut line).unwrap();
+        eprintln!("line={line:?}");
+        let mut rest = String::from("<");
+        let cut = green::timeout(Duration::from_millis(150), || {
+            (&stdin).read_to_string(&mut rest)
+        });
+        eprintln!("rest_cut={} kept={rest:?}", cut.is_err());
+        (&stdin).read_to_string(&mut rest).unwrap();
+        eprintln!("rest={rest:?}");
+    });
+}
+
+#[test]
+fn reads_cut_short_leave_their_bytes_for_the_next_read() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("read-cut") => return read_cut_short_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    // std's reads cannot be cut short: a read_exact gets the bytes in
+    // order whenever they come. Green's, cut short, must leave those it
+    // took to the next read, as green-std's File does.
+    let mut c = child(
+        "reads_cut_short_leave_their_bytes_for_the_next_read",
+        "read-cut",
+    );
+    let mut input = c.stdin.take().unwrap();
+    input.write_all(b"AAAA").unwrap();
+    std::thread::sleep(STALL);
+    input.write_all(b"BBBBCCCCli").unwrap();
+    std::thread::sleep(STALL);
+    input.write_all(b"ne\nta").unwrap();
+    std::thread::sleep(STALL);
+    input.write_all(b"il").unwrap();
+    drop(input);
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    for expected in [
+        "exact_cut=true\n",
+        "exact=AAAABBBB\n",
+        "line_cut=true kept=\"\"\n",
+        "line=\"CCCCline\\n\"\n",
+        "rest_cut=true kept=\"<\"\n",
+        "rest=\"<tail\"\n",
+    ] {
+        assert!(err.contains(expected), "no {expected:?} in:\n{err}");
+    }
+}

@@ -56,8 +56,158 @@ impl Read for RawStdin {
 /// std's stdin buffer size.
 const STDIN_BUF: usize = 8 * 1024;
 
-static STDIN: LazyLock<Mutex<BufReader<RawStdin>>> =
-    LazyLock::new(|| Mutex::new(BufReader::with_capacity(STDIN_BUF, RawStdin::open())));
+static STDIN: LazyLock<Mutex<Buffer>> = LazyLock::new(|| {
+    Mutex::new(Buffer {
+        unread: Vec::new(),
+        taken: 0,
+        reader: BufReader::with_capacity(STDIN_BUF, RawStdin::open()),
+    })
+});
+
+/// Stdin's buffer: std's `BufReader`, behind the bytes that reads cut
+/// short gave back. A read that a kill or a [`green::timeout`] unwinds
+/// while it waits for more input (a `read_exact`, a `read_line`, a
+/// `read_to_end` half in) leaves the bytes it took to the next read, as
+/// green-std's `File` does: std's reads, which cannot be cut short, would
+/// have returned them in order.
+#[derive(Debug)]
+struct Buffer {
+    /// Bytes given back, read before the `BufReader`'s from `taken` on.
+    unread: Vec<u8>,
+    taken: usize,
+    reader: BufReader<RawStdin>,
+}
+
+impl Buffer {
+    /// Puts `bytes`, just read, back in front of the input.
+    fn give_back(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut unread = bytes.to_vec();
+        unread.extend_from_slice(&self.unread[self.taken..]);
+        self.unread = unread;
+        self.taken = 0;
+    }
+
+    /// The bytes a read takes without waiting.
+    fn buffered(&self) -> &[u8] {
+        if self.has_unread() {
+            &self.unread[self.taken..]
+        } else {
+            self.reader.buffer()
+        }
+    }
+
+    fn has_unread(&self) -> bool {
+        self.taken < self.unread.len()
+    }
+}
+
+impl Read for Buffer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.has_unread() {
+            let n = (&self.unread[self.taken..]).read(buf)?;
+            self.consume(n);
+            return Ok(n);
+        }
+        self.reader.read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        if self.has_unread() {
+            let n = (&self.unread[self.taken..]).read_vectored(bufs)?;
+            self.consume(n);
+            return Ok(n);
+        }
+        self.reader.read_vectored(bufs)
+    }
+}
+
+impl BufRead for Buffer {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.has_unread() {
+            return Ok(&self.unread[self.taken..]);
+        }
+        self.reader.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if self.has_unread() {
+            self.taken += amt;
+            if !self.has_unread() {
+                self.unread = Vec::new();
+                self.taken = 0;
+            }
+        } else {
+            self.reader.consume(amt);
+        }
+    }
+}
+
+/// A read into `taken` (from its length `start` on) that gives the bytes
+/// back to the buffer, and takes them out of `taken`, if it is unwound.
+struct GiveBackOnUnwind<'a, 'b> {
+    buffer: &'a mut Buffer,
+    taken: &'b mut Vec<u8>,
+    start: usize,
+}
+
+impl GiveBackOnUnwind<'_, '_> {
+    /// Runs `op`; keeps what it took if it returns, even an error (as
+    /// std's reads do).
+    fn run<R>(mut self, op: impl FnOnce(&mut Buffer, &mut Vec<u8>) -> R) -> R {
+        let result = op(self.buffer, self.taken);
+        self.start = self.taken.len();
+        result
+    }
+}
+
+impl Drop for GiveBackOnUnwind<'_, '_> {
+    fn drop(&mut self) {
+        if self.start < self.taken.len() {
+            self.buffer.give_back(&self.taken[self.start..]);
+            self.taken.truncate(self.start);
+        }
+    }
+}
+
+/// Runs a read that appends to `buf` so that, unwound, it leaves `buf` as
+/// it was and its bytes to the next read.
+fn appending<R>(
+    buffer: &mut Buffer,
+    buf: &mut Vec<u8>,
+    op: impl FnOnce(&mut Buffer, &mut Vec<u8>) -> R,
+) -> R {
+    let start = buf.len();
+    GiveBackOnUnwind {
+        buffer,
+        taken: buf,
+        start,
+    }
+    .run(op)
+}
+
+/// std's error for a `read_line` or `read_to_string` of invalid UTF-8.
+fn invalid_utf8() -> io::Error {
+    let mut sink = String::new();
+    match (&[0xff_u8][..]).read_to_string(&mut sink) {
+        Err(e) => e,
+        Ok(_) => io::Error::from(io::ErrorKind::InvalidData),
+    }
+}
+
+/// Appends `bytes` to `buf` if they are UTF-8, as std's `read_line` and
+/// `read_to_string` do, with `read`'s outcome.
+fn push_utf8(buf: &mut String, bytes: &[u8], read: io::Result<usize>) -> io::Result<usize> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            buf.push_str(text);
+            read
+        }
+        Err(_) => read.and_then(|_| Err(invalid_utf8())),
+    }
+}
 
 /// A handle to the standard input of the process; std's
 /// [`Stdin`](std::io::Stdin), green: a greenlet waiting for input lets the
@@ -75,7 +225,7 @@ static STDIN: LazyLock<Mutex<BufReader<RawStdin>>> =
 /// });
 /// ```
 pub struct Stdin {
-    inner: &'static Mutex<BufReader<RawStdin>>,
+    inner: &'static Mutex<Buffer>,
 }
 
 /// A locked reference to [`Stdin`]; std's
@@ -91,7 +241,7 @@ pub struct Stdin {
 /// }
 /// ```
 pub struct StdinLock<'a> {
-    inner: MutexGuard<'a, BufReader<RawStdin>>,
+    inner: MutexGuard<'a, Buffer>,
 }
 
 /// Returns a handle to the standard input of the current process; std's
@@ -222,6 +372,9 @@ impl Read for &Stdin {
     }
 }
 
+/// Reads that take more than one read of the input leave what they took to
+/// the next read if a kill or a [`green::timeout`] unwinds them (see
+/// `Buffer`); otherwise std's.
 impl Read for StdinLock<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf)
@@ -230,13 +383,64 @@ impl Read for StdinLock<'_> {
         self.inner.read_vectored(bufs)
     }
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        self.inner.read_to_end(buf)
+        appending(&mut self.inner, buf, |inner, buf| {
+            let unread = inner.unread.len() - inner.taken;
+            buf.extend_from_slice(&inner.unread[inner.taken..]);
+            inner.consume(unread);
+            Ok(unread + inner.reader.read_to_end(buf)?)
+        })
     }
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        self.inner.read_to_string(buf)
+        let mut bytes = Vec::new();
+        let read = self.read_to_end(&mut bytes);
+        push_utf8(buf, &bytes, read)
     }
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.inner.read_exact(buf)
+        if self.inner.buffered().len() >= buf.len() {
+            // all there: no wait, nothing to give back
+            return self.inner.read_exact(buf);
+        }
+        let mut read = ReadExact {
+            buffer: &mut self.inner,
+            buf,
+            filled: 0,
+            done: false,
+        };
+        let result = read.run();
+        read.done = true;
+        result
+    }
+}
+
+/// A `read_exact` that gives the bytes it took back to the buffer if it is
+/// unwound (an error keeps them, as std's does).
+struct ReadExact<'a, 'b> {
+    buffer: &'a mut Buffer,
+    buf: &'b mut [u8],
+    filled: usize,
+    done: bool,
+}
+
+impl ReadExact<'_, '_> {
+    fn run(&mut self) -> io::Result<()> {
+        while self.filled < self.buf.len() {
+            match self.buffer.read(&mut self.buf[self.filled..]) {
+                // std's error for the end of the input
+                Ok(0) => return (&[][..]).read_exact(&mut self.buf[self.filled..]),
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ReadExact<'_, '_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.buffer.give_back(&self.buf[..self.filled]);
+        }
     }
 }
 
@@ -246,6 +450,16 @@ impl BufRead for StdinLock<'_> {
     }
     fn consume(&mut self, amt: usize) {
         self.inner.consume(amt);
+    }
+    fn read_until(&mut self, byte: u8, buf: &mut Vec<u8>) -> io::Result<usize> {
+        appending(&mut self.inner, buf, |inner, buf| {
+            inner.read_until(byte, buf)
+        })
+    }
+    fn read_line(&mut self, buf: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let read = self.read_until(b'\n', &mut bytes);
+        push_utf8(buf, &bytes, read)
     }
 }
 
