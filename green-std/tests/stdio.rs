@@ -736,3 +736,54 @@ fn reads_cut_short_leave_their_bytes_for_the_next_read() {
         assert!(err.contains(expected), "no {expected:?} in:\n{err}");
     }
 }
+
+/// The child: a plain thread holds std's stdout lock while a greenlet's
+/// green print waits for it (holding green's gate); the thread then prints
+/// through green-std, as it could through std's re-entrant lock.
+fn std_lock_then_green_print_child() {
+    let (held, wait_held) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let lock = std::io::stdout().lock();
+        held.send(()).unwrap();
+        // the greenlet is in green's gate, waiting for std's lock
+        std::thread::sleep(Duration::from_millis(200));
+        green_std::println!("thread");
+        drop(lock);
+    });
+    wait_held.recv().unwrap();
+    green::run(|| green_std::println!("greenlet"));
+    thread.join().unwrap();
+    eprintln!("done=1");
+}
+
+#[test]
+fn a_thread_holding_std_s_stdout_lock_can_print_through_green() {
+    match std::env::var("STDIO_CHILD").as_deref() {
+        Ok("std-then-green") => return std_lock_then_green_print_child(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    // std's lock is re-entrant: the thread prints, then the greenlet. The
+    // thread must not wait for green's gate, which the greenlet holds
+    // while it waits for std's lock.
+    let mut c = child(
+        "a_thread_holding_std_s_stdout_lock_can_print_through_green",
+        "std-then-green",
+    );
+    let start = std::time::Instant::now();
+    while c.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            c.kill().unwrap();
+            c.wait().unwrap();
+            panic!("the child deadlocked: the thread waits for green's gate, the greenlet for std's lock");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    assert_eq!(report(&err, "done"), 1);
+    assert!(out.contains("thread\ngreenlet\n"), "{out:?}");
+}

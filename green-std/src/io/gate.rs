@@ -46,20 +46,34 @@ impl Gate {
     }
 
     pub(crate) fn enter(&self) -> GateGuard<'_> {
+        self.enter_if(true).expect("a wait always enters")
+    }
+
+    /// Enters if the gate is free or this task's already, without waiting.
+    pub(crate) fn try_enter(&self) -> Option<GateGuard<'_>> {
+        self.enter_if(false)
+    }
+
+    fn enter_if(&self, wait: bool) -> Option<GateGuard<'_>> {
         let me = task();
         {
             let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((holder, count)) = owner.as_mut() {
                 if *holder == me || same_thread_across_run(*holder, me) {
                     *count += 1;
-                    return GateGuard { gate: self };
+                    return Some(GateGuard { gate: self });
                 }
             }
         }
+        let permit = if wait {
+            self.permit.acquire()
+        } else {
+            self.permit.try_acquire()?
+        };
         // Released by the last guard's drop, not by this permit's.
-        self.permit.acquire().forget();
+        permit.forget();
         *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Some((me, 1));
-        GateGuard { gate: self }
+        Some(GateGuard { gate: self })
     }
 }
 

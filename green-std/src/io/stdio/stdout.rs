@@ -90,7 +90,9 @@ macro_rules! output_stream {
             /// re-entrant, so this thread's own writes (through the gate)
             /// go on.
             _std: <$handle as Stream>::StdLock,
-            _gate: GateGuard<'a>,
+            /// `None` for a thread outside `run` that found the gate held
+            /// by a task waiting for std's lock (see `lock`).
+            _gate: Option<GateGuard<'a>>,
         }
 
         $(#[$ctor_doc])*
@@ -139,12 +141,27 @@ macro_rules! output_stream {
             /// writeln!(out, "can split").unwrap();
             /// ```
             pub fn lock(&self) -> $lock<'static> {
+                if !green::is_running() {
+                    // A thread outside `run` takes std's lock first, then
+                    // the gate only if it is free (or its own): every other
+                    // holder of the gate holds std's lock too, or waits for
+                    // it right after entering, so this thread excludes them
+                    // all by std's lock alone. Waiting at the gate while
+                    // holding std's lock (this thread may already hold it,
+                    // re-entrant) would deadlock with a greenlet in the
+                    // gate waiting for std's lock.
+                    let std = <$handle as Stream>::std_lock();
+                    return $lock {
+                        _std: std,
+                        _gate: <$handle as Stream>::gate().try_enter(),
+                    };
+                }
                 // The gate first: a greenlet waits there, parked, rather
                 // than on std's lock, which would block the hub's thread.
                 let gate = <$handle as Stream>::gate().enter();
                 $lock {
                     _std: <$handle as Stream>::std_lock(),
-                    _gate: gate,
+                    _gate: Some(gate),
                 }
             }
 
