@@ -46,6 +46,19 @@ fn child(test: &str, mode: &str) -> std::process::Child {
         .unwrap()
 }
 
+/// Whether this process is a child that `child` started (it sets
+/// `STDIO_CHILD`): then it runs the scenario of its mode, if `modes` has
+/// it, and the test returns; a test's own checks run in the parent only.
+fn is_child(modes: &[(&str, &dyn Fn())]) -> bool {
+    let Ok(mode) = std::env::var("STDIO_CHILD") else {
+        return false;
+    };
+    if let Some((_, scenario)) = modes.iter().find(|(m, _)| *m == mode) {
+        scenario();
+    }
+    true
+}
+
 fn report(stderr: &str, key: &str) -> u64 {
     stderr
         .lines()
@@ -277,10 +290,8 @@ fn reuse_child() {
 
 #[test]
 fn a_closed_stdout_number_reused_by_a_socket_is_watched() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("reuse") => return reuse_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("reuse", &reuse_child)]) {
+        return;
     }
     let err = run_child(
         "a_closed_stdout_number_reused_by_a_socket_is_watched",
@@ -341,10 +352,8 @@ fn interleave_child() {
 
 #[test]
 fn the_stdout_lock_keeps_std_printers_on_other_threads_out() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("interleave") => return interleave_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("interleave", &interleave_child)]) {
+        return;
     }
     let out = child_command(
         "the_stdout_lock_keeps_std_printers_on_other_threads_out",
@@ -457,10 +466,8 @@ fn shared_read_exact_child() {
 
 #[test]
 fn read_exact_through_a_shared_stdin_reads_one_record_whole() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("shared") => return shared_read_exact_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("shared", &shared_read_exact_child)]) {
+        return;
     }
     // std's `Read for &Stdin` holds the lock for the whole read_exact, so
     // the other reader cannot take bytes from the middle of a record.
@@ -521,11 +528,11 @@ fn broken_pipe_child(green: bool) {
 
 #[test]
 fn a_stdout_whose_reader_goes_away_fails_as_std_s_does() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("broken-green") => return broken_pipe_child(true),
-        Ok("broken-std") => return broken_pipe_child(false),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[
+        ("broken-green", &|| broken_pipe_child(true)),
+        ("broken-std", &|| broken_pipe_child(false)),
+    ]) {
+        return;
     }
     let run = |mode: &str| {
         let mut c = child("a_stdout_whose_reader_goes_away_fails_as_std_s_does", mode);
@@ -578,10 +585,8 @@ fn one_write_child() {
 
 #[test]
 fn one_write_takes_as_much_as_std_s() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("one-write") => return one_write_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("one-write", &one_write_child)]) {
+        return;
     }
     // std's stdout and stderr write a pipe in blocking mode, which takes
     // the whole buffer; green's waits in pieces but must count them all.
@@ -632,10 +637,8 @@ fn retried_write_child() {
 
 #[test]
 fn a_write_cut_short_by_a_timeout_sends_nothing_twice() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("retried") => return retried_write_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("retried", &retried_write_child)]) {
+        return;
     }
     // std's write cannot be cut short; green's, cut short, must have sent
     // nothing (its count is lost with the unwind), or the retry sends the
@@ -701,10 +704,8 @@ fn read_cut_short_child() {
 
 #[test]
 fn reads_cut_short_leave_their_bytes_for_the_next_read() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("read-cut") => return read_cut_short_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("read-cut", &read_cut_short_child)]) {
+        return;
     }
     // std's reads cannot be cut short: a read_exact gets the bytes in
     // order whenever they come. Green's, cut short, must leave those it
@@ -758,10 +759,8 @@ fn std_lock_then_green_print_child() {
 
 #[test]
 fn a_thread_holding_std_s_stdout_lock_can_print_through_green() {
-    match std::env::var("STDIO_CHILD").as_deref() {
-        Ok("std-then-green") => return std_lock_then_green_print_child(),
-        Ok(_) => return,
-        Err(_) => {}
+    if is_child(&[("std-then-green", &std_lock_then_green_print_child)]) {
+        return;
     }
     // std's lock is re-entrant: the thread prints, then the greenlet. The
     // thread must not wait for green's gate, which the greenlet holds
