@@ -537,8 +537,6 @@ impl Drop for SelectsOnDrop {
     }
 }
 
-type Slot = Rc<RefCell<Option<green::JoinHandle<()>>>>;
-
 /// What the child of `a_select_in_a_leaked_stack_is_completed_by_a_thread_after_run`
 /// does, five times, each on a new thread: a greenlet that selects in a
 /// destructor during the hub's forced unwind (its stack is leaked, its
@@ -549,27 +547,7 @@ fn leaked_select_scenario() {
         let (tx_a, rx_a) = channel::channel::<u64>();
         let (tx_b, rx_b) = channel::bounded::<u64>(1);
         let (tx_c, rx_c) = channel::channel::<u64>();
-        let run = std::thread::spawn(move || {
-            green::run(move || {
-                // g (killed first) catches its kill and joins h, which joins
-                // g: a deadlock, reported in main's kill of g. The hub's
-                // shutdown then unwinds h, whose destructor selects.
-                let (slot_g, slot_h): (Slot, Slot) = Default::default();
-                let (sg, sh) = (slot_g.clone(), slot_h.clone());
-                let g = green::spawn(move || {
-                    let _ = std::panic::catch_unwind(|| green::sleep(Duration::from_secs(3600)));
-                    let _ = sh.borrow_mut().take().unwrap().join();
-                });
-                let h = green::spawn(move || {
-                    let _selects = SelectsOnDrop { rx_a, rx_b, tx_c };
-                    let _ = sg.borrow_mut().take().unwrap().join();
-                });
-                *slot_g.borrow_mut() = Some(g);
-                *slot_h.borrow_mut() = Some(h);
-                green::yield_now();
-            })
-        });
-        assert!(run.join().is_err(), "run reports the deadlock");
+        util::leak_a_stack_dropping(SelectsOnDrop { rx_a, rx_b, tx_c });
         let sent = tx_a.send_timeout(1, Duration::from_secs(5)).is_ok();
         drop((tx_b, rx_c));
         eprintln!("round {round}: the leaked select received: {sent}");

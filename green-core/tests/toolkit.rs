@@ -783,8 +783,6 @@ impl Drop for WaitsOnDrop {
     }
 }
 
-type Slot = Rc<RefCell<Option<green::JoinHandle<()>>>>;
-
 /// What the child of `a_waiter_leaked_at_a_shutdown_does_not_hold_up_later_waits`
 /// does: a greenlet waits on an event in a destructor during its hub's
 /// forced unwind (its stack is leaked, still counted as waiting); the
@@ -792,28 +790,7 @@ type Slot = Rc<RefCell<Option<green::JoinHandle<()>>>>;
 /// later waits on the set event, in a greenlet and on a thread.
 fn leaked_waiter_scenario() {
     let e = Arc::new(Event::new());
-    let theirs = e.clone();
-    let run = std::thread::spawn(move || {
-        green::run(move || {
-            // g (killed at the end) catches its kill and joins h, which
-            // joins g: a deadlock, reported. The hub's shutdown then unwinds
-            // h, whose destructor waits.
-            let (slot_g, slot_h): (Slot, Slot) = Default::default();
-            let (sg, sh) = (slot_g.clone(), slot_h.clone());
-            let g = green::spawn(move || {
-                let _ = std::panic::catch_unwind(|| green::sleep(Duration::from_secs(3600)));
-                let _ = sh.borrow_mut().take().unwrap().join();
-            });
-            let h = green::spawn(move || {
-                let _waits = WaitsOnDrop(theirs);
-                let _ = sg.borrow_mut().take().unwrap().join();
-            });
-            *slot_g.borrow_mut() = Some(g);
-            *slot_h.borrow_mut() = Some(h);
-            green::yield_now();
-        })
-    });
-    assert!(run.join().is_err(), "run reports the deadlock");
+    util::leak_a_stack_dropping(WaitsOnDrop(e.clone()));
     e.set();
     green::run(|| e.wait());
     eprintln!("a greenlet's later wait returned");

@@ -181,6 +181,34 @@ pub fn panic_of<R>(f: impl FnOnce() -> R) -> String {
     }
 }
 
+/// Runs a hub on a new thread whose shutdown leaks the stack of a greenlet
+/// that drops `guard`: greenlet g catches its kill at the end of `run` and
+/// joins h, which joins g, a deadlock that `run` reports; the shutdown's
+/// forced unwind of h then drops `guard`, whose destructor may wait (on a
+/// channel, an event), and h's stack is leaked with that wait in it.
+/// Returns once that `run` has panicked and its thread is gone.
+pub fn leak_a_stack_dropping(guard: impl Send + 'static) {
+    type Slot = Rc<RefCell<Option<green::JoinHandle<()>>>>;
+    let run = std::thread::spawn(move || {
+        green::run(move || {
+            let (slot_g, slot_h): (Slot, Slot) = Default::default();
+            let (sg, sh) = (slot_g.clone(), slot_h.clone());
+            let g = green::spawn(move || {
+                let _ = std::panic::catch_unwind(|| green::sleep(Duration::from_secs(3600)));
+                let _ = sh.borrow_mut().take().unwrap().join();
+            });
+            let h = green::spawn(move || {
+                let _guard = guard;
+                let _ = sg.borrow_mut().take().unwrap().join();
+            });
+            *slot_g.borrow_mut() = Some(g);
+            *slot_h.borrow_mut() = Some(h);
+            green::yield_now();
+        })
+    });
+    assert!(run.join().is_err(), "run reports the deadlock");
+}
+
 /// A log of events in the order they happened, shared by the greenlets of
 /// one hub.
 #[derive(Clone, Default)]
