@@ -271,6 +271,10 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// Waits for every greenlet in `handles` and returns their results in the
 /// same order (gevent's `joinall`).
 ///
+/// `handles` is drained before the first wait, so an iterator that spawns
+/// as it goes (`(0..n).map(|i| green::spawn(..))`) starts every greenlet
+/// first and they run together, as gevent's list does.
+///
 /// # Examples
 ///
 /// ```
@@ -284,6 +288,9 @@ pub fn joinall<T, I>(handles: I) -> Vec<Result<T, JoinError>>
 where
     I: IntoIterator<Item = JoinHandle<T>>,
 {
+    // Collected first: a lazy map of spawns would otherwise start each
+    // greenlet only once the one before it had been joined.
+    let handles: Vec<JoinHandle<T>> = handles.into_iter().collect();
     handles.into_iter().map(JoinHandle::join).collect()
 }
 

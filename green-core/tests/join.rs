@@ -112,6 +112,35 @@ fn joinall_returns_results_in_handle_order() {
     });
 }
 
+/// gevent's `joinall` takes a list of greenlets that all run; green's takes
+/// any iterator, and one that spawns as it goes (`(0..n).map(|i|
+/// green::spawn(..))`, never collected) must spawn them all before the
+/// first join, or each greenlet would start only once the one before had
+/// ended: ten 30 ms sleeps took 300 ms, not 30.
+#[test]
+fn joinall_of_a_lazy_iterator_of_spawns_runs_them_together() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let log = Log::new();
+        let start = Instant::now();
+        let results = green::joinall((0..10u32).map(|i| {
+            let log = log.clone();
+            green::spawn(move || {
+                log.push(format!("start {i}"));
+                green::sleep(Duration::from_millis(30));
+                i
+            })
+        }));
+        let took = start.elapsed();
+        let results: Vec<u32> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(results, (0..10).collect::<Vec<_>>());
+        // every greenlet started before any had finished
+        let starts: Vec<String> = (0..10).map(|i| format!("start {i}")).collect();
+        assert_eq!(log.take(), starts);
+        assert!(took < Duration::from_millis(150), "took {took:?}");
+    });
+}
+
 #[test]
 fn joinall_reports_each_failure_in_its_place() {
     let _w = util::watchdog();
