@@ -157,7 +157,8 @@ impl Semaphore {
     }
 
     /// Makes `n` permits free (added, or returned by their holder).
-    fn give_back(&self, n: usize) {
+    /// Returns `n` permits taken and kept ([`SemaphorePermit::forget`]).
+    pub(crate) fn give_back(&self, n: usize) {
         self.free.fetch_add(n, Ordering::Relaxed);
         self.raw.release(n);
     }

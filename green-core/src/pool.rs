@@ -240,7 +240,9 @@ struct Slot(Rc<Semaphore>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.add_permits(1);
+        // The permit taken in spawn, not a new one (add_permits would grow
+        // the semaphore's count of permits, past usize::MAX in Pool::new(usize::MAX)).
+        self.0.give_back(1);
     }
 }
 

@@ -572,6 +572,22 @@ fn pool_never_runs_more_than_its_size() {
     });
 }
 
+/// gevent's `Pool()` has no bound; `Pool::new(usize::MAX)` is its
+/// spelling. A slot freed at a greenlet's end went back as a new permit
+/// (`add_permits`), so the semaphore's count of permits grew by one per
+/// greenlet and, at usize::MAX slots, the first greenlet's end panicked
+/// ("... and 1 more would be more than usize::MAX").
+#[test]
+fn a_pool_of_usize_max_slots_runs_greenlet_after_greenlet() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let pool = Pool::new(usize::MAX);
+        assert_eq!(pool.map(|i: u32| i * 2, 0..3), [0, 2, 4]);
+        assert_eq!(pool.map(|i: u32| i + 1, 0..3), [1, 2, 3]);
+        assert_eq!(pool.free_count(), usize::MAX);
+    });
+}
+
 #[test]
 fn pool_maps_in_order_lazily_and_as_completed() {
     green::run(|| {
