@@ -30,8 +30,7 @@
 //!   `('task', 0)`, our greenlet ids for CPython's `id()`s.
 //! - Greenlet State: green has no `started` flag (a greenlet is started by
 //!   the `spawn` that makes it), so those two lines are not printed.
-//! - Groups and Pools: `Group` has no `map`/`imap`/`imap_unordered`; a
-//!   [`Pool`] as large as the work does the same. And `len()` counts the
+//! - Groups and Pools: `len()` counts the
 //!   greenlets that have not finished, so green prints `Size of group` 3,
 //!   2, 1 where gevent prints 3, 3, 3, and `Size of pool` 2, 1, 1 for 2, 2,
 //!   1: gevent drops a finished greenlet from its group in a link callback
@@ -345,8 +344,7 @@ fn groups_and_pools() {
     group.add(&g3);
     group.join();
 
-    // gevent's Group.map/imap/imap_unordered: a Pool with room for all.
-    let group = Rc::new(Pool::new(3));
+    let group = Rc::new(Group::new());
     let g = group.clone();
     group.map(
         move |_: u32| {
@@ -361,11 +359,11 @@ fn groups_and_pools() {
         ("task", n)
     };
     println!("Ordered");
-    for i in Pool::new(3).imap(intensive, 0..3) {
+    for i in Group::new().imap(intensive, 0..3) {
         println!("{i:?}");
     }
     println!("Unordered");
-    for i in Pool::new(3).imap_unordered(intensive, 0..3) {
+    for i in Group::new().imap_unordered(intensive, 0..3) {
         println!("{i:?}");
     }
 

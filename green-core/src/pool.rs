@@ -1,6 +1,8 @@
 //! gevent's `gevent.pool`: a [`Group`] tracks a set of greenlets, a
-//! [`Pool`] is a group with a cap on how many run at once, and maps work
-//! over it ([`Pool::map`], [`Pool::imap`], [`Pool::imap_unordered`]).
+//! [`Pool`] is a group with a cap on how many run at once, and both map
+//! work over their greenlets ([`Group::map`], [`Group::imap`],
+//! [`Group::imap_unordered`], and the same on [`Pool`], at most its size at
+//! once).
 //!
 //! Both belong to their hub's thread (they hold greenlets).
 
@@ -205,6 +207,106 @@ impl Group {
         if let Some(me) = me {
             me.kill();
         }
+    }
+}
+
+impl Group {
+    /// Applies `f` to every item, each call in a greenlet of the group, all
+    /// at once (gevent's `Group.map`; a [`Pool`] caps how many), and
+    /// returns the results in order.
+    ///
+    /// # Panics
+    ///
+    /// If a call panics, the panic continues here once its result is
+    /// reached in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     let start = std::time::Instant::now();
+    ///     let naps = group.map(
+    ///         |ms: u64| {
+    ///             green::sleep(Duration::from_millis(ms));
+    ///             ms
+    ///         },
+    ///         [30, 10, 20],
+    ///     );
+    ///     assert_eq!(naps, [30, 10, 20]); // input order
+    ///     assert!(start.elapsed() < Duration::from_millis(60)); // together
+    /// });
+    /// ```
+    pub fn map<X, R, F, I>(&self, f: F, items: I) -> Vec<R>
+    where
+        X: 'static,
+        R: 'static,
+        F: Fn(X) -> R + 'static,
+        I: IntoIterator<Item = X>,
+    {
+        self.imap(f, items).collect()
+    }
+
+    /// Like [`map`](Self::map), lazily: the first result asked for starts
+    /// every call; results come in input order.
+    ///
+    /// # Panics
+    ///
+    /// As [`map`](Self::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     let mut doubled = group.imap(|n: u32| n * 2, 1..=3);
+    ///     assert_eq!(doubled.next(), Some(2));
+    ///     assert_eq!(doubled.collect::<Vec<_>>(), [4, 6]);
+    /// });
+    /// ```
+    pub fn imap<'a, X, R, F, I>(&'a self, f: F, items: I) -> impl Iterator<Item = R> + 'a
+    where
+        X: 'static,
+        R: 'static,
+        F: Fn(X) -> R + 'static,
+        I: IntoIterator<Item = X>,
+        I::IntoIter: 'a,
+    {
+        imap_on(self, f, items)
+    }
+
+    /// Like [`imap`](Self::imap), but yields results as the calls finish.
+    ///
+    /// # Panics
+    ///
+    /// As [`map`](Self::map), when the panicking call finishes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// green::run(|| {
+    ///     let group = green::pool::Group::new();
+    ///     let fastest_first = group.imap_unordered(
+    ///         |ms: u64| {
+    ///             green::sleep(Duration::from_millis(ms));
+    ///             ms
+    ///         },
+    ///         [30, 10, 20],
+    ///     );
+    ///     assert_eq!(fastest_first.collect::<Vec<_>>(), [10, 20, 30]);
+    /// });
+    /// ```
+    pub fn imap_unordered<'a, X, R, F, I>(&'a self, f: F, items: I) -> impl Iterator<Item = R> + 'a
+    where
+        X: 'static,
+        R: 'static,
+        F: Fn(X) -> R + 'static,
+        I: IntoIterator<Item = X>,
+        I::IntoIter: 'a,
+    {
+        imap_unordered_on(self, f, items)
     }
 }
 
@@ -415,18 +517,7 @@ impl Pool {
         I: IntoIterator<Item = X>,
         I::IntoIter: 'a,
     {
-        let f = Rc::new(f);
-        let mut items = items.into_iter();
-        let mut in_flight: VecDeque<JoinHandle<R>> = VecDeque::new();
-        std::iter::from_fn(move || {
-            while in_flight.len() < self.size {
-                let Some(x) = items.next() else { break };
-                let f = f.clone();
-                in_flight.push_back(self.spawn(move || f(x)));
-            }
-            let next = in_flight.pop_front()?;
-            Some(take(next.join()))
-        })
+        imap_on(self, f, items)
     }
 
     /// Like [`imap`](Self::imap), but yields results as the calls finish.
@@ -459,28 +550,94 @@ impl Pool {
         I: IntoIterator<Item = X>,
         I::IntoIter: 'a,
     {
-        let f = Rc::new(f);
-        let mut items = items.into_iter();
-        let (tx, rx) = channel::unbounded::<std::thread::Result<R>>();
-        let mut in_flight = 0usize;
-        std::iter::from_fn(move || {
-            while in_flight < self.size {
-                let Some(x) = items.next() else { break };
-                let (f, tx) = (f.clone(), tx.clone());
-                self.spawn(move || {
-                    let r = panic::catch_unwind(AssertUnwindSafe(|| f(x)));
-                    let _ = tx.send(r);
-                });
-                in_flight += 1;
-            }
-            if in_flight == 0 {
-                return None;
-            }
-            in_flight -= 1;
-            let r = rx.recv().expect("the pool keeps a sender");
-            Some(r.unwrap_or_else(|payload| panic::resume_unwind(payload)))
-        })
+        imap_unordered_on(self, f, items)
     }
+}
+
+/// What [`map`](Pool::map) and its lazy forms need of a pool or a group: a
+/// spawn that tracks the greenlet, and how many calls may be in flight at
+/// once (a pool's size; a group's, any number).
+trait Spawner {
+    fn spawn_call<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T>;
+    fn in_flight_max(&self) -> usize;
+}
+
+impl Spawner for Group {
+    fn spawn_call<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        self.spawn(f)
+    }
+
+    fn in_flight_max(&self) -> usize {
+        usize::MAX
+    }
+}
+
+impl Spawner for Pool {
+    fn spawn_call<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        self.spawn(f)
+    }
+
+    fn in_flight_max(&self) -> usize {
+        self.size
+    }
+}
+
+/// [`Pool::imap`] and [`Group::imap`]: results in input order.
+fn imap_on<'a, S, X, R, F, I>(on: &'a S, f: F, items: I) -> impl Iterator<Item = R> + 'a
+where
+    S: Spawner,
+    X: 'static,
+    R: 'static,
+    F: Fn(X) -> R + 'static,
+    I: IntoIterator<Item = X>,
+    I::IntoIter: 'a,
+{
+    let f = Rc::new(f);
+    let mut items = items.into_iter();
+    let mut in_flight: VecDeque<JoinHandle<R>> = VecDeque::new();
+    std::iter::from_fn(move || {
+        while in_flight.len() < on.in_flight_max() {
+            let Some(x) = items.next() else { break };
+            let f = f.clone();
+            in_flight.push_back(on.spawn_call(move || f(x)));
+        }
+        let next = in_flight.pop_front()?;
+        Some(take(next.join()))
+    })
+}
+
+/// [`Pool::imap_unordered`] and [`Group::imap_unordered`]: results as the
+/// calls finish.
+fn imap_unordered_on<'a, S, X, R, F, I>(on: &'a S, f: F, items: I) -> impl Iterator<Item = R> + 'a
+where
+    S: Spawner,
+    X: 'static,
+    R: 'static,
+    F: Fn(X) -> R + 'static,
+    I: IntoIterator<Item = X>,
+    I::IntoIter: 'a,
+{
+    let f = Rc::new(f);
+    let mut items = items.into_iter();
+    let (tx, rx) = channel::unbounded::<std::thread::Result<R>>();
+    let mut in_flight = 0usize;
+    std::iter::from_fn(move || {
+        while in_flight < on.in_flight_max() {
+            let Some(x) = items.next() else { break };
+            let (f, tx) = (f.clone(), tx.clone());
+            on.spawn_call(move || {
+                let r = panic::catch_unwind(AssertUnwindSafe(|| f(x)));
+                let _ = tx.send(r);
+            });
+            in_flight += 1;
+        }
+        if in_flight == 0 {
+            return None;
+        }
+        in_flight -= 1;
+        let r = rx.recv().expect("the iterator keeps a sender");
+        Some(r.unwrap_or_else(|payload| panic::resume_unwind(payload)))
+    })
 }
 
 /// A call's value, or its panic continued.

@@ -603,12 +603,55 @@ fn pool_maps_in_order_lazily_and_as_completed() {
             [80, 10]
         );
         pool.join(); // the calls started by imap finish
-                     // 4 in flight at once: 5 starts when the first (10) ends, at about
-                     // 10 ms, and ends long before 40.
+
+        // 4 in flight at once: 5 starts when the first (10) ends, at about
+        // 10 ms, and ends long before 40.
         assert_eq!(
             pool.imap_unordered(work, delays).collect::<Vec<_>>(),
             [10, 5, 40, 60, 80]
         );
+    });
+}
+
+/// gevent's `Group.map`, `imap` and `imap_unordered`: every call at once,
+/// each a member of the group while it runs; results in order or as they
+/// finish; a panic comes out where its result is reached.
+#[test]
+fn group_maps_every_call_at_once() {
+    let _w = util::watchdog();
+    green::run(|| {
+        let group = Rc::new(Group::new());
+        let delays = [40u64, 10, 30, 20];
+        let g = group.clone();
+        let work = move |ms: u64| {
+            let members = g.len();
+            green::sleep(Duration::from_millis(ms));
+            (ms, members)
+        };
+        // All four spawned before the first runs: each sees four members.
+        assert_eq!(
+            group.map(work.clone(), delays),
+            [(40, 4), (10, 4), (30, 4), (20, 4)]
+        );
+        assert!(group.is_empty());
+        let finished: Vec<u64> = group
+            .imap_unordered(work.clone(), delays)
+            .map(|(ms, _)| ms)
+            .collect();
+        assert_eq!(finished, [10, 20, 30, 40]);
+        let mut lazy = group.imap(work, [10, 40, 30]);
+        assert_eq!(lazy.next(), Some((10, 3)));
+        assert_eq!(group.len(), 2, "the other calls run on");
+        drop(lazy);
+        group.join();
+
+        let failing = |n: u32| {
+            assert_ne!(n, 2, "call {n} fails");
+            n
+        };
+        let err = util::panic_of(|| group.map(failing, 1..=3));
+        assert!(err.contains("call 2 fails"), "{err}");
+        group.join();
     });
 }
 
