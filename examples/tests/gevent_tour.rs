@@ -13,9 +13,7 @@
 //! The example is run through `cargo run`, as `seed.rs` explains.
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod util;
 
@@ -284,38 +282,7 @@ fn take_random_tasks(ours: &mut Vec<&str>) {
 
 #[test]
 fn cargo_run_example_gevent_tour_prints_what_gevent_prints() {
-    let mut child = util::cargo()
-        .args(["run", "--quiet", "--package", "green-examples"])
-        .args(["--example", "gevent_tour", "--profile", &util::profile()])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run cargo");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).map(|_| s)
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).map(|_| s)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for cargo") {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("`cargo run --example gevent_tour` did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = out.join().unwrap().expect("utf-8 stdout");
-    let stderr = err.join().unwrap().unwrap_or_default();
+    let (status, stdout, stderr) = util::run_example("gevent_tour", LIMIT);
     assert!(status.success(), "{status}\n{stdout}\n{stderr}");
 
     let mut ours: Vec<&str> = stdout.lines().collect();

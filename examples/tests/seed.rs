@@ -11,9 +11,7 @@
 //! to date, and it works the same from a clean clone. (green-core's own
 //! `tests/seed.rs` checks the same ordering in-process.)
 
-use std::io::Read;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod util;
 
@@ -64,39 +62,7 @@ fn gevent_with_our_ids() -> Vec<String> {
 
 #[test]
 fn cargo_run_example_seed_prints_what_gevent_prints() {
-    let mut cargo = util::cargo();
-    let mut child = cargo
-        .args(["run", "--quiet", "--package", "green-examples"])
-        .args(["--example", "seed", "--profile", &util::profile()])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run cargo");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).map(|_| s)
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).map(|_| s)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for cargo") {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("`cargo run --example seed` did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = out.join().unwrap().expect("utf-8 stdout");
-    let stderr = err.join().unwrap().unwrap_or_default();
+    let (status, stdout, stderr) = util::run_example("seed", LIMIT);
     assert!(status.success(), "{status}\n{stderr}");
 
     let expected = gevent_with_our_ids();

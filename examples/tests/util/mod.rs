@@ -1,6 +1,10 @@
-//! Helpers shared by the example tests that drive Cargo.
+//! Helpers shared by the example tests that drive Cargo (each test file
+//! uses only some of them).
+#![allow(dead_code)]
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// `cargo`, without the per-crate variables Cargo gave this test.
 ///
@@ -44,4 +48,42 @@ pub fn profile() -> String {
         "debug" => "dev".to_string(),
         _ => dir,
     }
+}
+
+/// Runs `cargo run --example <name>` in this test's profile, killing it
+/// past `limit`; returns its exit status, stdout and stderr.
+pub fn run_example(name: &str, limit: Duration) -> (ExitStatus, String, String) {
+    let mut child = cargo()
+        .args(["run", "--quiet", "--package", "green-examples"])
+        .args(["--example", name, "--profile", &profile()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cargo");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).map(|_| s)
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).map(|_| s)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cargo") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("`cargo run --example {name}` did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap().expect("utf-8 stdout");
+    let stderr = err.join().unwrap().unwrap_or_default();
+    (status, stdout, stderr)
 }
