@@ -200,3 +200,48 @@ fn scope_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>(_: &T) {}
     both_ways(|_| thread::scope(|s| assert_send_sync(s)));
 }
+
+/// `{:?}` of a scope with one child still running: std's fields. Outside
+/// `run` the children are OS threads and the text is std's own; inside, the
+/// scope's maker is a greenlet, printed as green prints one.
+#[test]
+fn a_scope_prints_std_s_fields() {
+    let std_text = std::thread::scope(|s| {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        s.spawn(move || wait.recv());
+        let text = format!("{s:?}");
+        go.send(()).unwrap();
+        text
+    });
+    let green_text = thread::scope(|s| {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        s.spawn(move || wait.recv());
+        let text = format!("{s:?}");
+        go.send(()).unwrap();
+        text
+    });
+    assert_eq!(green_text, std_text);
+    assert!(
+        std_text.starts_with(
+            "Scope { num_running_threads: 1, a_thread_panicked: false, main_thread: Thread {"
+        ),
+        "{std_text}"
+    );
+
+    let inside = green::run(|| {
+        thread::scope(|s| {
+            s.spawn(|| ());
+            let running = format!("{s:?}");
+            thread::yield_now(); // the child runs and ends
+            (running, format!("{s:?}"))
+        })
+    });
+    let maker = r#"main_thread: <Greenlet 0 "a_scope_prints_std_s_fields">"#;
+    assert_eq!(
+        inside,
+        (
+            format!("Scope {{ num_running_threads: 1, a_thread_panicked: false, {maker}, .. }}"),
+            format!("Scope {{ num_running_threads: 0, a_thread_panicked: false, {maker}, .. }}"),
+        )
+    );
+}

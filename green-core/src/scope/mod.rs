@@ -131,11 +131,13 @@ pub fn scope<'env, F, T>(f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
+    let (mode, owner) = match hub::current_id() {
+        Some(hub) => (Mode::Greenlets { hub }, Owner::Greenlet(crate::current())),
+        None => (Mode::Threads, Owner::Thread(thread::current())),
+    };
     let scope = Scope {
-        mode: match hub::current_id() {
-            Some(hub) => Mode::Greenlets { hub },
-            None => Mode::Threads,
-        },
+        mode,
+        owner,
         children: Mutex::new(Vec::new()),
         scope: PhantomData,
         env: PhantomData,
@@ -173,6 +175,8 @@ pub struct Scope<'scope, 'env: 'scope> {
     /// is outside `run`, on its thread's own stack, and every child is an OS
     /// thread.
     mode: Mode,
+    /// Who made the scope, for `Debug` (std's `main_thread`).
+    owner: Owner,
     /// # Invariant
     /// Every child is in here before its spawn returns, and [`scope`] waits
     /// until each has finished or been joined before it returns or unwinds
@@ -189,6 +193,21 @@ enum Mode {
     Greenlets { hub: u64 },
     /// Made outside `run`.
     Threads,
+}
+
+/// The greenlet or the thread that made a scope.
+enum Owner {
+    Greenlet(Greenlet),
+    Thread(thread::Thread),
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Greenlet(g) => fmt::Debug::fmt(g, f),
+            Owner::Thread(t) => fmt::Debug::fmt(t, f),
+        }
+    }
 }
 
 /// A child of the scope.
@@ -481,15 +500,33 @@ impl<'scope> Scope<'scope, '_> {
     }
 }
 
+/// std's fields: the children still running, whether one panicked with
+/// nobody joining it (`scope` will report it), and who made the scope (a
+/// greenlet inside `run`).
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let spawns = match self.mode {
-            Mode::Greenlets { .. } => "greenlets",
-            Mode::Threads => "threads",
+        let (running, panicked) = {
+            let children = self.children();
+            let running = children.iter().filter(|c| c.is_running()).count();
+            let panicked = children.iter().any(|c| c.panicked.load(Ordering::Relaxed));
+            (running, panicked)
         };
         f.debug_struct("Scope")
-            .field("spawns", &spawns)
-            .field("children", &self.children().len())
+            .field("num_running_threads", &running)
+            .field("a_thread_panicked", &panicked)
+            .field("main_thread", &self.owner)
             .finish_non_exhaustive()
+    }
+}
+
+impl Child {
+    /// Whether it has not finished yet (a greenlet that another thread
+    /// than its hub's asks about counts as running).
+    fn is_running(&self) -> bool {
+        match &self.kind {
+            ChildKind::Thread(handle) => handle.as_ref().is_some_and(|h| !h.is_finished()),
+            ChildKind::Greenlet(g) => hub::try_with(|hub| hub.core_of(g))
+                .is_none_or(|core| core.is_some_and(|c| !c.is_finished())),
+        }
     }
 }
