@@ -49,17 +49,11 @@ fn executables() -> &'static [(String, PathBuf)] {
             let mut s = String::new();
             BufReader::new(stdout).read_to_string(&mut s).map(|_| s)
         });
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for cargo") {
-                break status;
-            }
-            if start.elapsed() > BUILD_LIMIT {
-                let _ = child.kill();
-                panic!("`cargo build --example book_server` took over {BUILD_LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = util::wait_within(
+            &mut child,
+            BUILD_LIMIT,
+            "`cargo build --example book_server`",
+        );
         assert!(status.success(), "cargo build: {status}");
         let json = json.join().unwrap().expect("utf-8 from cargo");
         let found: Vec<(String, PathBuf)> = json
@@ -140,14 +134,7 @@ impl Server {
     /// Waits (bounded) for the process to exit; returns whether it
     /// succeeded and everything it printed after the first line.
     fn wait(mut self) -> (bool, Vec<String>) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(start.elapsed() < LIMIT, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = util::wait_within(&mut self.child, LIMIT, "the server");
         let mut printed = Vec::new();
         while let Ok(line) = self.lines.recv_timeout(LIMIT) {
             printed.push(line);

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// `cargo`, without the per-crate variables Cargo gave this test.
@@ -72,18 +72,24 @@ pub fn run_example(name: &str, limit: Duration) -> (ExitStatus, String, String) 
         let mut s = String::new();
         stderr.read_to_string(&mut s).map(|_| s)
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for cargo") {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("`cargo run --example {name}` did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_within(&mut child, limit, &format!("`cargo run --example {name}`"));
     let stdout = out.join().unwrap().expect("utf-8 stdout");
     let stderr = err.join().unwrap().unwrap_or_default();
     (status, stdout, stderr)
+}
+
+/// Waits for `child`, killing it (and failing the test, naming `what`) if
+/// it runs past `limit`.
+pub fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
