@@ -131,14 +131,23 @@ pub fn run(plan: &Plan) -> (Table, Table, Table) {
 type GreenPair = (green::channel::Sender<u64>, green::channel::Receiver<u64>);
 
 fn green(n: u64, make: fn() -> GreenPair) -> Duration {
+    green_with(n, make, |rx| rx.recv().expect("ping"))
+}
+
+/// A sends `n` values one at a time over a channel from `make`, and B,
+/// another greenlet of the hub, takes each with `take` and sends it back.
+fn green_with(
+    n: u64,
+    make: fn() -> GreenPair,
+    take: impl Fn(&green::channel::Receiver<u64>) -> u64 + 'static,
+) -> Duration {
     green::run(move || {
         let (ping_tx, ping_rx) = make();
         let (pong_tx, pong_rx) = make();
         let start = Instant::now();
         let b = green::spawn(move || {
             for _ in 0..n {
-                let v = ping_rx.recv().expect("ping");
-                pong_tx.send(v).expect("pong");
+                pong_tx.send(take(&ping_rx)).expect("pong");
             }
         });
         for i in 0..n {
@@ -221,27 +230,12 @@ fn may(n: u64) -> Duration {
 ///
 /// [`Select`]: green::channel::Select
 fn green_select(n: u64) -> Duration {
-    green::run(move || {
-        let (ping_tx, ping_rx) = green::channel::unbounded();
-        let (pong_tx, pong_rx) = green::channel::unbounded();
-        let (_idle_tx, idle_rx) = green::channel::unbounded::<u64>();
-        let start = Instant::now();
-        let b = green::spawn(move || {
-            for _ in 0..n {
-                let v = green::channel::Select::new()
-                    .recv(&ping_rx, |v| v.expect("ping"))
-                    .recv(&idle_rx, |_| unreachable!("the idle channel"))
-                    .wait();
-                pong_tx.send(v).expect("pong");
-            }
-        });
-        for i in 0..n {
-            ping_tx.send(i).expect("ping");
-            pong_rx.recv().expect("pong");
-        }
-        let elapsed = start.elapsed();
-        b.join().expect("greenlet b");
-        elapsed
+    let (_idle_tx, idle_rx) = green::channel::unbounded::<u64>();
+    green_with(n, green::channel::unbounded, move |ping_rx| {
+        green::channel::Select::new()
+            .recv(ping_rx, |v| v.expect("ping"))
+            .recv(&idle_rx, |_| unreachable!("the idle channel"))
+            .wait()
     })
 }
 
