@@ -422,4 +422,19 @@ mod tests {
             assert!(slow.wait_timeout(std::time::Duration::from_secs(60)));
         });
     }
+
+    #[test]
+    fn a_join_cut_short_leaves_the_greenlets_joiners() {
+        crate::run(|| {
+            let slow = crate::spawn(|| crate::sleep(std::time::Duration::from_millis(50)));
+            let joiners = || slow.core().extras().map_or(0, |e| e.joiners.len());
+            let watcher = slow.watcher();
+            let cut = crate::timeout(std::time::Duration::from_millis(1), || watcher.join());
+            assert!(cut.is_err());
+            assert_eq!(joiners(), 0, "a join cut short is still a joiner");
+            let waits_for = crate::hub::with(|hub| hub.current_core().waits_for.get());
+            assert_eq!(waits_for, None, "a join cut short still waits for it");
+            assert!(slow.join().is_ok());
+        });
+    }
 }

@@ -134,9 +134,7 @@ impl Group {
             match next {
                 // Leaves the member's joiners however the wait ends: a
                 // loop of join_timeouts piled entries up there otherwise.
-                Some(core) => {
-                    crate::hub::with(|hub| hub.wait_finished_until(&core, None, "join"));
-                }
+                Some(core) => crate::hub::with(|hub| hub.wait_finished(&core, "join")),
                 None => return,
             }
         }

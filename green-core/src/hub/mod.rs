@@ -689,31 +689,20 @@ impl Hub {
         }
     }
 
-    /// Parks the running greenlet until `target` has finished.
+    /// Parks the running greenlet until `target` has finished (see
+    /// `park_until_finished`).
     pub(crate) fn wait_finished(&self, target: &Rc<Core>, reason: &'static str) {
         let me = self.current_core();
         assert!(
             !Rc::ptr_eq(&me, target),
             "green: a greenlet cannot wait for itself to finish ({target:?} joined itself)"
         );
-        me.waits_for.set(Some(target.id()));
-        while !target.is_finished() {
-            let _ = self.park_with(&me, WaitKind::Local, reason, None, |me, seq| {
-                target.extras_mut().joiners.push((me.clone(), seq));
-                Ok::<_, std::convert::Infallible>(true)
-            });
-        }
-        me.waits_for.set(None);
+        self.park_until_finished(&me, target, None, reason);
     }
 
     /// Parks the running greenlet until `target` has finished or
-    /// `deadline` has passed (`None`: never); returns whether it finished.
-    /// Even a deadline already past suspends it once, until the hub's next
-    /// turn (see `park_with`). It leaves `target`'s joiners when it gives
-    /// up or unwinds, so that a loop of short waits on a long greenlet does
-    /// not pile up entries there (`Group::join`, which a `join_timeout`
-    /// cuts short, waits here too). `wait_finished` is kept apart, without
-    /// this bookkeeping, for `join`.
+    /// `deadline` has passed (`None`: never); returns whether it finished
+    /// (see `park_until_finished`).
     pub(crate) fn wait_finished_until(
         &self,
         target: &Rc<Core>,
@@ -726,6 +715,24 @@ impl Hub {
             "green: a greenlet cannot wait for itself to finish ({target:?} waited for \
              itself in {reason})"
         );
+        self.park_until_finished(&me, target, deadline, reason)
+    }
+
+    /// Parks `me`, the running greenlet (not `target`), until `target` has
+    /// finished or `deadline` has passed; returns whether it finished.
+    /// Even a deadline already past suspends it once, until the hub's next
+    /// turn (see `park_with`). It leaves `target`'s joiners when it gives
+    /// up or unwinds, so that a loop of short waits on a long greenlet does
+    /// not pile up entries there (`Group::join`, which a `join_timeout`
+    /// cuts short, waits here too); a wait that sees `target` finish has
+    /// nothing to leave (the end took every joiner).
+    fn park_until_finished(
+        &self,
+        me: &Rc<Core>,
+        target: &Rc<Core>,
+        deadline: Option<Instant>,
+        reason: &'static str,
+    ) -> bool {
         /// Takes the waiter out of `target`'s joiners unless it finished
         /// (which took them all), however the wait ends.
         struct Leave<'a> {
@@ -743,12 +750,12 @@ impl Hub {
             }
         }
         me.waits_for.set(Some(target.id()));
-        let _leave = Leave { me: &me, target };
+        let _leave = Leave { me, target };
         loop {
             if target.is_finished() {
                 return true;
             }
-            let wake = self.park_with(&me, WaitKind::Local, reason, deadline, |me, seq| {
+            let wake = self.park_with(me, WaitKind::Local, reason, deadline, |me, seq| {
                 target.extras_mut().joiners.push((me.clone(), seq));
                 Ok::<_, std::convert::Infallible>(true)
             });
