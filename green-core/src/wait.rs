@@ -38,7 +38,7 @@ pub fn killall<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) 
         if h.is_finished() {
             continue;
         }
-        if hub::with(|hub| Rc::ptr_eq(&hub.current_core(), h.core())) {
+        if h.is_current() {
             me = Some(h);
             continue;
         }
