@@ -468,8 +468,8 @@ impl Pool {
     ///
     /// # Panics
     ///
-    /// If a call panics, the panic continues here (after the calls already
-    /// started have finished).
+    /// If a call panics, the panic continues here once its result is
+    /// reached in order (the calls still in flight carry on, detached).
     ///
     /// # Examples
     ///
