@@ -82,14 +82,14 @@ pub fn wait_any<T>(handles: &[JoinHandle<T>]) -> usize {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
 /// green::run(|| {
-///     let handles: Vec<_> = [30u64, 10, 20]
+///     // Each finishes after as many turns of the hub as it says.
+///     let handles: Vec<_> = [6u32, 2, 4]
 ///         .into_iter()
-///         .map(|ms| green::spawn(move || { green::sleep(Duration::from_millis(ms)); ms }))
+///         .map(|turns| green::spawn(move || { (0..turns).for_each(|_| green::yield_now()); turns }))
 ///         .collect();
-///     let order: Vec<u64> = green::iwait(handles).map(|h| h.join().unwrap()).collect();
-///     assert_eq!(order, [10, 20, 30]);
+///     let order: Vec<u32> = green::iwait(handles).map(|h| h.join().unwrap()).collect();
+///     assert_eq!(order, [2, 4, 6]);
 /// });
 /// ```
 pub fn iwait<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> IWait<T> {
