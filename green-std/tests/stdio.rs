@@ -46,6 +46,15 @@ fn child(test: &str, mode: &str) -> std::process::Child {
         .unwrap()
 }
 
+/// Waits for a child that `child` started, once the caller is done with
+/// its stdin and stdout; its stderr, once it has succeeded.
+fn finish(mut c: std::process::Child) -> String {
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    err
+}
+
 /// Whether this process is a child that `child` started (it sets
 /// `STDIO_CHILD`): then it runs the scenario of its mode, if `modes` has
 /// it, and the test returns; a test's own checks run in the parent only.
@@ -125,9 +134,7 @@ fn stdout_pipe_full_parks_only_the_writer() {
         std::thread::sleep(STALL);
         let mut out = Vec::new();
         c.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        let mut err = String::new();
-        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-        assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+        let err = finish(c);
         (out, report(&err, "ticks"))
     };
     let (out, green_ticks) = run("green");
@@ -191,9 +198,7 @@ fn stdin_read_parks_only_the_reader() {
     drop(input);
     let mut out = String::new();
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    let err = finish(c);
     assert!(
         out.contains(&format!("one,two,{long},last\n")),
         "lines lost or reordered: {:?}",
@@ -481,9 +486,7 @@ fn read_exact_through_a_shared_stdin_reads_one_record_whole() {
     std::thread::sleep(Duration::from_millis(100));
     input.write_all(b"AAAABBBB").unwrap();
     drop(input);
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    let err = finish(c);
     assert!(
         err.contains("first=AAAAAAAA\n") && err.contains("second=BBBB\n"),
         "a record was split between the readers:\n{err}"
@@ -539,9 +542,7 @@ fn a_stdout_whose_reader_goes_away_fails_as_std_s_does() {
         // the writer waits on the full pipe; then its reader goes away
         std::thread::sleep(STALL);
         drop(c.stdout.take());
-        let mut err = String::new();
-        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-        assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+        let err = finish(c);
         let results: Vec<String> = err
             .lines()
             .filter(|l| {
@@ -650,9 +651,7 @@ fn a_write_cut_short_by_a_timeout_sends_nothing_twice() {
     std::thread::sleep(STALL);
     let mut out = Vec::new();
     c.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    let err = finish(c);
     assert!(
         report(&err, "timeouts") > 0,
         "no write was cut short: the test proves nothing"
@@ -723,9 +722,7 @@ fn reads_cut_short_leave_their_bytes_for_the_next_read() {
     std::thread::sleep(STALL);
     input.write_all(b"il").unwrap();
     drop(input);
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    let err = finish(c);
     for expected in [
         "exact_cut=true\n",
         "exact=AAAABBBB\n",
@@ -780,9 +777,7 @@ fn a_thread_holding_std_s_stdout_lock_can_print_through_green() {
     }
     let mut out = String::new();
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    let err = finish(c);
     assert_eq!(report(&err, "done"), 1);
     assert!(out.contains("thread\ngreenlet\n"), "{out:?}");
 }
