@@ -320,6 +320,16 @@ fn slow_to_die_server(log: &Rc<std::cell::RefCell<Vec<String>>>) -> green_net::S
         })
 }
 
+/// `n` clients of `handle`, once the server runs a handler for each.
+fn connect_all(handle: &green_net::ServerHandle, n: usize) -> Vec<TcpStream> {
+    let clients: Vec<_> = (0..n)
+        .map(|_| TcpStream::connect(handle.local_addr()).unwrap())
+        .collect();
+    green::sleep(Duration::from_millis(5));
+    assert_eq!(handle.connections(), n);
+    clients
+}
+
 /// gevent's stop kills the handlers left after the grace together (its
 /// pool's kill): they unwind side by side, not one after the other.
 #[test]
@@ -328,11 +338,7 @@ fn stop_kills_the_handlers_left_all_at_once() {
     green::run(|| {
         let log = Rc::new(std::cell::RefCell::new(Vec::new()));
         let handle = slow_to_die_server(&log);
-        let clients: Vec<_> = (0..2)
-            .map(|_| TcpStream::connect(handle.local_addr()).unwrap())
-            .collect();
-        green::sleep(Duration::from_millis(5));
-        assert_eq!(handle.connections(), 2);
+        let clients = connect_all(&handle, 2);
         handle.stop(Duration::ZERO);
         let ports: Vec<u16> = clients
             .iter()
@@ -361,11 +367,7 @@ fn a_stop_cut_short_leaves_the_handlers_still_running_counted() {
     green::run(|| {
         let log = Rc::new(std::cell::RefCell::new(Vec::new()));
         let handle = slow_to_die_server(&log);
-        let _clients: Vec<_> = (0..3)
-            .map(|_| TcpStream::connect(handle.local_addr()).unwrap())
-            .collect();
-        green::sleep(Duration::from_millis(5));
-        assert_eq!(handle.connections(), 3);
+        let _clients = connect_all(&handle, 3);
         assert!(green::timeout(Duration::from_millis(5), || handle.stop(Duration::ZERO)).is_err());
         let dead = || log.borrow().iter().filter(|l| l.ends_with("dead")).count();
         assert_eq!(
