@@ -400,47 +400,12 @@ impl Read for StdinLock<'_> {
             // all there: no wait, nothing to give back
             return self.inner.read_exact(buf);
         }
-        let mut read = ReadExact {
-            buffer: &mut self.inner,
-            buf,
-            filled: 0,
-            done: false,
-        };
-        let result = read.run();
-        read.done = true;
-        result
-    }
-}
-
-/// A `read_exact` that gives the bytes it took back to the buffer if it is
-/// unwound (an error keeps them, as std's does).
-struct ReadExact<'a, 'b> {
-    buffer: &'a mut Buffer,
-    buf: &'b mut [u8],
-    filled: usize,
-    done: bool,
-}
-
-impl ReadExact<'_, '_> {
-    fn run(&mut self) -> io::Result<()> {
-        while self.filled < self.buf.len() {
-            match self.buffer.read(&mut self.buf[self.filled..]) {
-                // std's error for the end of the input
-                Ok(0) => return (&[][..]).read_exact(&mut self.buf[self.filled..]),
-                Ok(n) => self.filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for ReadExact<'_, '_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.buffer.give_back(&self.buf[..self.filled]);
-        }
+        let mut taken = Vec::with_capacity(buf.len());
+        appending(&mut self.inner, &mut taken, |inner, taken| {
+            inner.by_ref().take(buf.len() as u64).read_to_end(taken)
+        })?;
+        // short at the end of the input: std's error
+        (&taken[..]).read_exact(buf)
     }
 }
 
