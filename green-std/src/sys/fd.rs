@@ -50,7 +50,7 @@ pub(crate) fn reopen(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<OwnedF
     let raw = fd.as_raw_fd();
     // Only a pipe or FIFO: reopening a regular file would lose its offset
     // and O_APPEND, and opening a device can have effects of its own.
-    if file_type(fd).map(|mode| mode & libc::S_IFMT) != Some(libc::S_IFIFO) {
+    if file_type(fd) != Some(libc::S_IFIFO) {
         return Err(io::Error::new(io::ErrorKind::Unsupported, "not a pipe"));
     }
     // SAFETY: `raw` is open for the duration of the call (borrowed); F_GETFL
@@ -115,7 +115,7 @@ pub(crate) fn ready_now(fd: BorrowedFd<'_>, want: Want) -> io::Result<bool> {
 /// Whether `fd` is a regular file, whose reads and writes never wait for a
 /// peer (and which epoll refuses to watch).
 pub(crate) fn is_regular_file(fd: BorrowedFd<'_>) -> bool {
-    file_type(fd).is_some_and(|mode| mode & libc::S_IFMT == libc::S_IFREG)
+    file_type(fd) == Some(libc::S_IFREG)
 }
 
 /// Whether the open file behind `fd` has a cursor (`lseek` works on it):
@@ -130,24 +130,20 @@ pub(crate) fn is_regular_file(fd: BorrowedFd<'_>) -> bool {
 /// takes the file's position lock, held by a read in progress on another
 /// thread).
 pub(crate) fn has_cursor(fd: BorrowedFd<'_>) -> bool {
-    let raw = fd.as_raw_fd();
-    let Some(mode) = file_type(fd) else {
-        return true;
-    };
-    match mode & libc::S_IFMT {
-        libc::S_IFIFO | libc::S_IFSOCK => false,
-        libc::S_IFCHR => {
-            // SAFETY: `raw` is open for the duration of the call (borrowed);
+    match file_type(fd) {
+        Some(libc::S_IFIFO | libc::S_IFSOCK) => false,
+        Some(libc::S_IFCHR) => {
+            // SAFETY: `fd` is open for the duration of the call (borrowed);
             // a move by 0 from the current position changes nothing.
-            let at = unsafe { libc::lseek(raw, 0, libc::SEEK_CUR) };
+            let at = unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_CUR) };
             at != -1 || io::Error::last_os_error().raw_os_error() != Some(libc::ESPIPE)
         }
         _ => true,
     }
 }
 
-/// The type bits of `raw`'s mode, from `statx` without syncing, or from
-/// `fstat` where `statx` is missing.
+/// The type bits of `fd`'s mode (`S_IFMT`), from `statx` without syncing,
+/// or from `fstat` where `statx` is missing; `None` if neither answers.
 fn file_type(fd: BorrowedFd<'_>) -> Option<libc::mode_t> {
     let raw = fd.as_raw_fd();
     let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
@@ -159,7 +155,7 @@ fn file_type(fd: BorrowedFd<'_>) -> Option<libc::mode_t> {
         // SAFETY: zeroed, then filled by a successful statx.
         let stx = unsafe { stx.assume_init() };
         if stx.stx_mask & libc::STATX_TYPE != 0 {
-            return Some(libc::mode_t::from(stx.stx_mode));
+            return Some(libc::mode_t::from(stx.stx_mode) & libc::S_IFMT);
         }
     }
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
@@ -169,7 +165,7 @@ fn file_type(fd: BorrowedFd<'_>) -> Option<libc::mode_t> {
         return None;
     }
     // SAFETY: fstat succeeded, so it filled `stat`.
-    Some(unsafe { stat.assume_init() }.st_mode)
+    Some(unsafe { stat.assume_init() }.st_mode & libc::S_IFMT)
 }
 
 #[cfg(test)]
