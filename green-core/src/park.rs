@@ -1,6 +1,7 @@
 //! [`park`] and [`park_timeout`], the greenlet twins of
 //! [`std::thread::park`], plus the crate's own "block this greenlet, or this
-//! thread outside `run`" primitive that channels build on.
+//! thread outside `run`" primitive ([`Waiter::block`]) that channels and
+//! locks build on.
 
 use std::ptr::NonNull;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -71,14 +72,14 @@ pub fn park_timeout(dur: Duration) {
     hub::with(|hub| hub.park(WaitKind::Token, "park_timeout", deadline));
 }
 
-/// Something blocked in [`block`]: a greenlet, or an OS thread outside `run`.
+/// Something blocked in [`Waiter::block`]: a greenlet, or an OS thread outside `run`.
 #[derive(Clone, Debug)]
 pub(crate) enum Waiter {
     Greenlet(Greenlet),
     Thread(Arc<Parker>),
 }
 
-/// An OS thread's wake-up flag for [`block`] outside `run`: a token of its
+/// An OS thread's wake-up flag for [`Waiter::block`] outside `run`: a token of its
 /// own, so that green's waits leave the thread's park token alone, as std's
 /// locks do (`std::thread::park` would take an `unpark` meant for the
 /// thread's own `park`).
@@ -118,31 +119,28 @@ impl Parker {
 }
 
 impl Waiter {
-    /// The greenlet running this code, or this thread outside a greenlet.
-    ///
-    /// A thread whose [`PARKER`] is already gone (a thread-local's
-    /// destructor that waits on a lock or a condition variable at the
-    /// thread's exit, after green's own thread-locals were dropped) gets a
-    /// parker of its own for this wait, so the wait must
-    /// [`block`](Self::block) through `self`.
+    /// The greenlet running this code, or this thread outside a greenlet
+    /// (see [`thread_parker`]).
     pub(crate) fn current() -> Waiter {
         match hub::try_with(|hub| hub.current_core_opt()).flatten() {
             Some(g) => Waiter::Greenlet(g.handle().clone()),
-            None => Waiter::Thread(PARKER.try_with(Arc::clone).unwrap_or_default()),
+            None => Waiter::Thread(thread_parker()),
         }
     }
 
-    /// [`block`] for the greenlet or thread that made `self` (and calls
-    /// this): a thread parks on the parker in `self`, the one
-    /// [`wake`](Self::wake) wakes, even once its [`PARKER`] is gone.
+    /// Blocks the greenlet or thread that made `self` (and calls this)
+    /// until [`wake`](Self::wake) or `deadline`, possibly spuriously: the
+    /// caller re-checks its condition. A thread parks on the parker in
+    /// `self`, even once its [`PARKER`] is gone. Neither touches the park
+    /// token. `reason` names the wait in deadlock reports.
     pub(crate) fn block(&self, reason: &'static str, deadline: Option<Instant>) {
         match self {
-            Waiter::Greenlet(_) => block(reason, deadline),
+            Waiter::Greenlet(_) => park_greenlet(reason, deadline),
             Waiter::Thread(p) => p.park(deadline),
         }
     }
 
-    /// Wakes it (or makes its next [`block`] return at once). Any thread.
+    /// Wakes it (or makes its next [`block`](Self::block) return at once). Any thread.
     pub(crate) fn wake(&self) {
         match self {
             Waiter::Greenlet(g) => g.signal(),
@@ -169,26 +167,20 @@ pub(crate) enum FrameWaiter {
 }
 
 impl FrameWaiter {
-    /// The greenlet running this code, or this thread outside a greenlet.
-    ///
-    /// A thread whose [`PARKER`] is already gone (a thread-local's
-    /// destructor that waits on a channel at the thread's exit, after
-    /// green's own thread-locals were dropped) gets a parker of its own for
-    /// this wait, so the wait must [`block`](Self::block) through `self`.
+    /// The greenlet running this code, or this thread outside a greenlet
+    /// (see [`thread_parker`]).
     pub(crate) fn current() -> FrameWaiter {
         match hub::current_handle() {
             Some(g) => FrameWaiter::Greenlet(g),
-            None => FrameWaiter::Thread(PARKER.try_with(Arc::clone).unwrap_or_default()),
+            None => FrameWaiter::Thread(thread_parker()),
         }
     }
 
-    /// [`block`] for the greenlet or thread that made `self` (and calls
-    /// this): a thread parks on the parker in `self`, the one
-    /// [`wake_local_or_clone`](Self::wake_local_or_clone) wakes, even once
-    /// its [`PARKER`] is gone.
+    /// [`Waiter::block`], for the waiter
+    /// [`wake_local_or_clone`](Self::wake_local_or_clone) wakes.
     pub(crate) fn block(&self, reason: &'static str, deadline: Option<Instant>) {
         match self {
-            FrameWaiter::Greenlet(_) => block(reason, deadline),
+            FrameWaiter::Greenlet(_) => park_greenlet(reason, deadline),
             FrameWaiter::Thread(p) => p.park(deadline),
         }
     }
@@ -221,22 +213,21 @@ impl FrameWaiter {
     }
 }
 
-/// Blocks until woken by [`Waiter::wake`] or until `deadline`, possibly
-/// spuriously: the caller re-checks its condition. Parks the greenlet inside
-/// `run` (a `Signal` wait); blocks the OS thread on its [`Parker`] outside
-/// it. Neither touches the park token.
+/// Parks the running greenlet until woken by [`Waiter::wake`] (a `Signal`
+/// wait, which leaves the park token alone) or until `deadline`, possibly
+/// spuriously: the caller re-checks its condition. The greenlet half of
+/// [`Waiter::block`] and [`FrameWaiter::block`]; a thread parks on the
+/// [`Parker`] its waiter holds.
 ///
 /// `reason` names the wait in deadlock reports.
-pub(crate) fn block(reason: &'static str, deadline: Option<Instant>) {
-    let in_greenlet = hub::try_with(|hub| {
-        if !hub.in_greenlet() {
-            return false;
-        }
-        hub.park(WaitKind::Signal, reason, deadline);
-        true
-    });
-    if in_greenlet == Some(true) {
-        return;
-    }
-    PARKER.with(|p| p.park(deadline));
+fn park_greenlet(reason: &'static str, deadline: Option<Instant>) {
+    hub::with(|hub| hub.park(WaitKind::Signal, reason, deadline));
+}
+
+/// This thread's [`Parker`], or, once [`PARKER`] is gone (a thread-local's
+/// destructor that waits at the thread's exit, after green's own
+/// thread-locals were dropped), a parker of its own for this wait: the
+/// waiter holds it, so its wait must block through the waiter.
+fn thread_parker() -> Arc<Parker> {
+    PARKER.try_with(Arc::clone).unwrap_or_default()
 }
