@@ -455,9 +455,14 @@ impl<T> Locked<'_, T> {
     /// value handed to it, if there is one. Once no value is in flight and
     /// every sender is gone, the other blocked receivers wake to see the
     /// disconnection.
-    pub(crate) fn take_handed_node(&mut self, node: NonNull<Node<T>>) -> Option<T> {
-        // SAFETY: the node is done, so it is its owner's again, and the
-        // caller is that owner.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the node's owner and the node is done: it is the
+    /// owner's alone again.
+    pub(crate) unsafe fn take_handed_node(&mut self, node: NonNull<Node<T>>) -> Option<T> {
+        // SAFETY: the node is done and the caller is its owner (the
+        // caller's contract), so no one else touches the slot.
         let value = unsafe { Node::take(node) }?;
         self.handed_back();
         Some(value)

@@ -120,7 +120,8 @@ impl<T> Drop for Waiting<'_, T> {
             return;
         }
         if self.recv {
-            if let Some(value) = inner.take_handed_node(NonNull::from(self.node)) {
+            // SAFETY: the node is done, and ours.
+            if let Some(value) = unsafe { inner.take_handed_node(NonNull::from(self.node)) } {
                 inner.give_back(value);
             }
         }
