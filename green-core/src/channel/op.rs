@@ -196,13 +196,6 @@ impl<'a, T> RecvOp<'a, T> {
         }
         true
     }
-
-    fn has_result(&self) -> bool {
-        let r = self.result.take();
-        let some = r.is_some();
-        self.result.set(r);
-        some
-    }
 }
 
 impl<T> Op for RecvOp<'_, T> {
@@ -250,7 +243,7 @@ impl<T> Op for RecvOp<'_, T> {
     fn finish(&self) -> bool {
         // A value delivered to the packet is in `result` (`unregister`);
         // none means a disconnection woke us, or a sender gave up: look.
-        self.has_result() || self.try_now()
+        is_some(&self.result) || self.try_now()
     }
 
     fn give_back(&self) {
@@ -312,10 +305,7 @@ impl<'a, T> SendOp<'a, T> {
 impl<T> Op for SendOp<'_, T> {
     fn try_now(&self) -> bool {
         let Some(value) = self.value.take() else {
-            let r = self.result.take();
-            let done = r.is_some();
-            self.result.set(r);
-            return done;
+            return is_some(&self.result);
         };
         let r = self.chan.lock().try_send(value, None);
         self.store(r)
@@ -355,20 +345,25 @@ impl<T> Op for SendOp<'_, T> {
     }
 
     fn finish(&self) -> bool {
-        let r = self.result.take();
-        if r.is_some() {
-            self.result.set(r);
+        if is_some(&self.result) {
             return true;
         }
-        let value = self.value.take();
-        if value.is_none() {
+        if !is_some(&self.value) {
             // A receiver took it.
             self.result.set(Some(Ok(())));
             return true;
         }
-        self.value.set(value);
         self.try_now()
     }
 
     fn give_back(&self) {}
+}
+
+/// Whether `cell` holds a value (a `Cell` of a non-`Copy` value is only
+/// read by taking it out).
+fn is_some<T>(cell: &Cell<Option<T>>) -> bool {
+    let value = cell.take();
+    let some = value.is_some();
+    cell.set(value);
+    some
 }
