@@ -18,21 +18,20 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError, TrySendError};
 use std::time::Instant;
 
 use super::chan::{Chan, Entry};
 use super::error::SendTimeoutError;
-use crate::park::FrameWaiter;
+use super::signal::Completion;
 
 /// A blocked plain operation, in its owner's frame, linked into the
 /// channel's queue as an [`Entry::Single`].
 #[derive(Debug)]
 pub(crate) struct Node<T> {
-    /// Set (`Release`) by whoever completes the node, under the channel's
+    /// Marked done by whoever completes the node, under the channel's
     /// lock, as its last touch; from then on the node is its owner's alone.
-    done: AtomicBool,
+    completion: Completion,
     /// A receive's delivered value, or a send's offer.
     ///
     /// # Invariant
@@ -40,20 +39,18 @@ pub(crate) struct Node<T> {
     /// While the node is in a queue, only code holding the channel's lock
     /// touches the slot; once it is done (or withdrawn), only its owner.
     slot: UnsafeCell<Option<T>>,
-    waiter: FrameWaiter,
 }
 
 impl<T> Node<T> {
     fn new(value: Option<T>) -> Node<T> {
         Node {
-            done: AtomicBool::new(false),
+            completion: Completion::new(),
             slot: UnsafeCell::new(value),
-            waiter: FrameWaiter::current(),
         }
     }
 
     fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.completion.is_done()
     }
 
     /// Takes the value out of the slot.
@@ -88,15 +85,9 @@ impl<T> Node<T> {
     /// not touch the node after this call, when its owner may have left.
     pub(crate) unsafe fn complete(node: NonNull<Node<T>>) {
         // SAFETY: alive, as the caller guarantees, so its owner is still
-        // blocked in the frame that holds it; the borrow ends before the
-        // node is marked done.
-        let later = unsafe { node.as_ref().waiter.wake_local_or_clone() };
-        // SAFETY: alive until this store, which is the last use of the node:
-        // a waiter of another thread may free it as soon as it sees it.
-        unsafe { (*node.as_ptr()).done.store(true, Ordering::Release) };
-        if let Some(waiter) = later {
-            waiter.wake();
-        }
+        // blocked in the frame that holds it; marking it done is the last
+        // use of the node.
+        unsafe { Completion::complete(NonNull::from(&node.as_ref().completion)) };
     }
 }
 
@@ -150,7 +141,7 @@ fn wait_done<T>(
             inner.withdraw(node);
             break false;
         }
-        node.waiter.block(reason, deadline);
+        node.completion.block(reason, deadline);
     };
     std::mem::forget(waiting);
     done
@@ -187,7 +178,7 @@ pub(crate) fn recv<T>(
             return Err(RecvTimeoutError::Timeout);
         }
         // Woken to look (every sender is gone): look again.
-        node.done.store(false, Ordering::Relaxed);
+        node.completion.reset();
         inner = chan.lock();
         match inner.try_recv(None) {
             Ok(value) => return Ok(value),
@@ -232,7 +223,7 @@ pub(crate) fn send<T>(
             Some(value) => value,
         };
         // Woken to look (every receiver is gone): look again.
-        node.done.store(false, Ordering::Relaxed);
+        node.completion.reset();
         inner = chan.lock();
         value = match inner.try_send(value, None) {
             Ok(()) => return Ok(()),
