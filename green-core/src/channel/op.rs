@@ -207,7 +207,7 @@ impl<T> Op for RecvOp<'_, T> {
     unsafe fn register(&self, signal: &Signal) -> Registration {
         let mut inner = self.chan.lock();
         if inner.recv_ready(signal) {
-            if signal.try_select(self.packet.op()) {
+            if signal.try_select(self.packet.op) {
                 let r = inner.try_recv(Some(signal));
                 drop(inner);
                 self.store(r);
@@ -314,7 +314,7 @@ impl<T> Op for SendOp<'_, T> {
     unsafe fn register(&self, signal: &Signal) -> Registration {
         let mut inner = self.chan.lock();
         if inner.send_ready(signal) {
-            if signal.try_select(self.packet.op()) {
+            if signal.try_select(self.packet.op) {
                 let value = self.value.take().expect("an unsent value");
                 let r = inner.try_send(value, Some(signal));
                 drop(inner);

@@ -42,11 +42,6 @@ impl<T> Packet<T> {
         }
     }
 
-    /// The operation's index within its signal's operations.
-    pub(crate) fn op(&self) -> usize {
-        self.op
-    }
-
     /// The packet's signal.
     ///
     /// # Safety
