@@ -42,10 +42,10 @@ pub(crate) struct Node<T> {
 }
 
 impl<T> Node<T> {
-    fn new(value: Option<T>) -> Node<T> {
+    fn new() -> Node<T> {
         Node {
             completion: Completion::new(),
-            slot: UnsafeCell::new(value),
+            slot: UnsafeCell::new(None),
         }
     }
 
@@ -160,7 +160,7 @@ pub(crate) fn recv<T>(
         Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
         Err(TryRecvError::Empty) => {}
     }
-    let node = Node::new(None);
+    let node = Node::new();
     let ptr = NonNull::from(&node);
     loop {
         if deadline.is_some_and(|at| Instant::now() >= at) {
@@ -204,7 +204,7 @@ pub(crate) fn send<T>(
         }
         Err(TrySendError::Full(value)) => value,
     };
-    let node = Node::new(None);
+    let node = Node::new();
     let ptr = NonNull::from(&node);
     let mut value = value;
     loop {
