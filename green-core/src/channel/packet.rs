@@ -7,7 +7,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 
-use super::signal::{Completion, Outcome, Signal};
+use super::signal::{Outcome, Signal};
 
 /// One operation of a select, as it registers on its channel (see the
 /// module docs): it lives in the select's operation, which stays where it
@@ -86,11 +86,17 @@ impl<T> Packet<T> {
     pub(super) unsafe fn complete(packet: NonNull<Packet<T>>) {
         // SAFETY: alive, as the caller guarantees, so is its signal; the
         // select is still blocked in the frames that hold them (it waits
-        // for `done`, or for this channel's lock). Marking the signal done
-        // is the last use of the packet and its signal.
-        unsafe {
-            let completion = NonNull::from(packet.as_ref().signal().completion());
-            Completion::complete(completion);
+        // for `done`, or for this channel's lock), so the waiter's frame is
+        // there.
+        let later = unsafe {
+            let signal = packet.as_ref().signal();
+            signal.waiter().wake_local_or_clone()
+        };
+        // SAFETY: as above; this store is the last use of the packet and
+        // its signal.
+        unsafe { packet.as_ref().signal().set_done() };
+        if let Some(waiter) = later {
+            waiter.wake();
         }
     }
 }

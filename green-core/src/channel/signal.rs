@@ -18,7 +18,6 @@
 //! every channel it registered on, but for the selected operation's once
 //! the signal is done (its packet is out of its queue by then).
 
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -30,66 +29,6 @@ const WAITING: usize = 0;
 const ABORTED: usize = 1;
 /// `FIRST + i` means operation `i` was selected.
 const FIRST: usize = 2;
-
-/// The owner's side of a wait whose record lives in its frame (a plain
-/// operation's [`Node`](super::single::Node), a select's [`Signal`]): its
-/// waiter, and the flag that whoever completes the wait sets, under the
-/// channel's lock, as its last touch of the record.
-#[derive(Debug)]
-pub(crate) struct Completion {
-    /// Set (`Release`) by [`complete`](Self::complete); from then on the
-    /// record is its owner's alone.
-    done: AtomicBool,
-    waiter: FrameWaiter,
-}
-
-impl Completion {
-    /// For a wait of the running greenlet (or thread).
-    pub(crate) fn new() -> Completion {
-        Completion {
-            done: AtomicBool::new(false),
-            waiter: FrameWaiter::current(),
-        }
-    }
-
-    /// Whoever completed the wait is through with the record.
-    pub(crate) fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
-    }
-
-    /// Ready for another wait of the owner's, woken to look and waiting
-    /// again; called by the owner, with the record in no queue.
-    pub(crate) fn reset(&self) {
-        self.done.store(false, Ordering::Relaxed);
-    }
-
-    /// Blocks the owner (the caller) until it is woken or `deadline`
-    /// passes, possibly spuriously ([`FrameWaiter::block`]).
-    pub(crate) fn block(&self, reason: &'static str, deadline: Option<Instant>) {
-        self.waiter.block(reason, deadline);
-    }
-
-    /// Wakes the owner and marks the wait done.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the channel's lock and has just taken the record
-    /// out of its queue (or selected its signal), so `this` is alive, and
-    /// its owner blocked in the frame that holds it, until it is marked
-    /// done; the caller must not touch it, nor the record that holds it,
-    /// after this call, when the owner may have left.
-    pub(crate) unsafe fn complete(this: NonNull<Completion>) {
-        // SAFETY: alive, as the caller guarantees, and so is the frame that
-        // holds the waiter; the borrow ends before the wait is marked done.
-        let later = unsafe { this.as_ref().waiter.wake_local_or_clone() };
-        // SAFETY: alive until this store, which is the last use of it: an
-        // owner on another thread may leave as soon as it sees it.
-        unsafe { (*this.as_ptr()).done.store(true, Ordering::Release) };
-        if let Some(waiter) = later {
-            waiter.wake();
-        }
-    }
-}
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,9 +43,10 @@ pub(crate) enum Outcome {
 #[derive(Debug)]
 pub(crate) struct Signal {
     state: AtomicUsize,
-    /// Marked done by the side that selected the signal, under its
+    /// Set (`Release`) by the side that selected the signal, under its
     /// channel's lock, as its last touch of the signal and its packets.
-    completion: Completion,
+    done: AtomicBool,
+    waiter: FrameWaiter,
 }
 
 impl Signal {
@@ -115,7 +55,8 @@ impl Signal {
     pub(crate) fn new() -> Signal {
         Signal {
             state: AtomicUsize::new(WAITING),
-            completion: Completion::new(),
+            done: AtomicBool::new(false),
+            waiter: FrameWaiter::current(),
         }
     }
 
@@ -129,16 +70,21 @@ impl Signal {
             .is_ok()
     }
 
-    /// The select's waiter and done flag, for
-    /// [`Packet::complete`](super::packet::Packet::complete).
-    pub(crate) fn completion(&self) -> &Completion {
-        &self.completion
+    /// The select's waiter, for [`Packet::complete`](super::packet::Packet::complete).
+    pub(crate) fn waiter(&self) -> &FrameWaiter {
+        &self.waiter
+    }
+
+    /// Marks the signal done: the side that selected it is through with it.
+    /// The last touch of the signal by that side.
+    pub(crate) fn set_done(&self) {
+        self.done.store(true, Ordering::Release);
     }
 
     /// The side that selected the signal is through with it and its packets
     /// (see the module docs).
     pub(crate) fn is_done(&self) -> bool {
-        self.completion.is_done()
+        self.done.load(Ordering::Acquire)
     }
 
     /// Gives up waiting. If the other side selected the operation first,
@@ -173,7 +119,7 @@ impl Signal {
             if deadline.is_some_and(|at| Instant::now() >= at) {
                 return self.abort();
             }
-            self.completion.block(reason, deadline);
+            self.waiter.block(reason, deadline);
         }
     }
 }

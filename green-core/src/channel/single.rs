@@ -18,20 +18,21 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError, TrySendError};
 use std::time::Instant;
 
 use super::chan::{Chan, Entry};
 use super::error::SendTimeoutError;
-use super::signal::Completion;
+use crate::park::FrameWaiter;
 
 /// A blocked plain operation, in its owner's frame, linked into the
 /// channel's queue as an [`Entry::Single`].
 #[derive(Debug)]
 pub(crate) struct Node<T> {
-    /// Marked done by whoever completes the node, under the channel's
+    /// Set (`Release`) by whoever completes the node, under the channel's
     /// lock, as its last touch; from then on the node is its owner's alone.
-    completion: Completion,
+    done: AtomicBool,
     /// A receive's delivered value, or a send's offer.
     ///
     /// # Invariant
@@ -39,18 +40,20 @@ pub(crate) struct Node<T> {
     /// While the node is in a queue, only code holding the channel's lock
     /// touches the slot; once it is done (or withdrawn), only its owner.
     slot: UnsafeCell<Option<T>>,
+    waiter: FrameWaiter,
 }
 
 impl<T> Node<T> {
     fn new() -> Node<T> {
         Node {
-            completion: Completion::new(),
+            done: AtomicBool::new(false),
             slot: UnsafeCell::new(None),
+            waiter: FrameWaiter::current(),
         }
     }
 
     fn is_done(&self) -> bool {
-        self.completion.is_done()
+        self.done.load(Ordering::Acquire)
     }
 
     /// Takes the value out of the slot.
@@ -85,9 +88,15 @@ impl<T> Node<T> {
     /// not touch the node after this call, when its owner may have left.
     pub(crate) unsafe fn complete(node: NonNull<Node<T>>) {
         // SAFETY: alive, as the caller guarantees, so its owner is still
-        // blocked in the frame that holds it; marking it done is the last
-        // use of the node.
-        unsafe { Completion::complete(NonNull::from(&node.as_ref().completion)) };
+        // blocked in the frame that holds it; the borrow ends before the
+        // node is marked done.
+        let later = unsafe { node.as_ref().waiter.wake_local_or_clone() };
+        // SAFETY: alive until this store, which is the last use of the node:
+        // a waiter of another thread may free it as soon as it sees it.
+        unsafe { (*node.as_ptr()).done.store(true, Ordering::Release) };
+        if let Some(waiter) = later {
+            waiter.wake();
+        }
     }
 }
 
@@ -141,7 +150,7 @@ fn wait_done<T>(
             inner.withdraw(node);
             break false;
         }
-        node.completion.block(reason, deadline);
+        node.waiter.block(reason, deadline);
     };
     std::mem::forget(waiting);
     done
@@ -178,7 +187,7 @@ pub(crate) fn recv<T>(
             return Err(RecvTimeoutError::Timeout);
         }
         // Woken to look (every sender is gone): look again.
-        node.completion.reset();
+        node.done.store(false, Ordering::Relaxed);
         inner = chan.lock();
         match inner.try_recv(None) {
             Ok(value) => return Ok(value),
@@ -223,7 +232,7 @@ pub(crate) fn send<T>(
             Some(value) => value,
         };
         // Woken to look (every receiver is gone): look again.
-        node.completion.reset();
+        node.done.store(false, Ordering::Relaxed);
         inner = chan.lock();
         value = match inner.try_send(value, None) {
             Ok(()) => return Ok(()),
