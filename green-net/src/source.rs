@@ -55,10 +55,31 @@ pub(crate) struct Source<T: AsFd> {
     /// A read that fills less than its buffer empties the receive queue (a
     /// TCP socket; see [`read_stream`](Source::read_stream)).
     short_reads_drain: bool,
-    /// The kernel may shut the sending side without a readiness event (a
-    /// Unix socket; see
-    /// [`send_shutdown_unannounced`](Source::send_shutdown_unannounced)).
-    send_shutdown_unannounced: bool,
+}
+
+/// The std socket types a [`Source`] wraps, and what green must know of
+/// their kind.
+pub(crate) trait Socket: AsFd {
+    /// The kernel may shut the socket's sending side without a readiness
+    /// event: a Unix socket's poll reports it writable by its send buffer
+    /// alone, so neither its own `shutdown(Write)` (through any handle) nor
+    /// its stream peer's `shutdown(Read)` wakes a writer waiting for room,
+    /// where the kernel's blocking send wakes with `EPIPE`. A write of such
+    /// a socket that waits for room tries again now and then ([`Recheck`]);
+    /// TCP's poll reports a shut send side as writable, so its writes need
+    /// not.
+    const SEND_SHUTDOWN_UNANNOUNCED: bool = false;
+}
+
+impl Socket for std::net::TcpStream {}
+impl Socket for std::net::TcpListener {}
+impl Socket for std::net::UdpSocket {}
+impl Socket for std::os::unix::net::UnixListener {}
+impl Socket for std::os::unix::net::UnixStream {
+    const SEND_SHUTDOWN_UNANNOUNCED: bool = true;
+}
+impl Socket for std::os::unix::net::UnixDatagram {
+    const SEND_SHUTDOWN_UNANNOUNCED: bool = true;
 }
 
 /// What std keeps per socket and we must emulate.
@@ -114,7 +135,7 @@ pub(crate) enum Interest {
     Write,
 }
 
-impl<T: AsFd> Source<T> {
+impl<T: Socket> Source<T> {
     /// Takes ownership of a stream or datagram socket, keeping the blocking
     /// mode and timeouts it has (in the kernel, where they stay) as std
     /// settings.
@@ -123,7 +144,6 @@ impl<T: AsFd> Source<T> {
             settings: Arc::new(Settings::of(&io)?),
             io: Some(io),
             short_reads_drain: false,
-            send_shutdown_unannounced: false,
         })
     }
 
@@ -155,7 +175,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings,
             short_reads_drain: false,
-            send_shutdown_unannounced: false,
         })
     }
 
@@ -167,7 +186,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: Arc::new(Settings::default()),
             short_reads_drain: false,
-            send_shutdown_unannounced: false,
         }
     }
 
@@ -187,7 +205,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings,
             short_reads_drain: false,
-            send_shutdown_unannounced: false,
         })
     }
 
@@ -195,7 +212,7 @@ impl<T: AsFd> Source<T> {
     /// std's default mode (blocking), with the timeouts the listener's
     /// settings hold, which Linux copies to the TCP sockets it accepts
     /// (`sk_clone_lock`). No syscall.
-    pub(crate) fn accepted<S: AsFd>(&self, io: S) -> Source<S> {
+    pub(crate) fn accepted<S: Socket>(&self, io: S) -> Source<S> {
         let settings = Settings::default();
         for (to, from) in [
             (&settings.read_timeout, &self.settings.read_timeout),
@@ -207,7 +224,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: Arc::new(settings),
             short_reads_drain: self.short_reads_drain,
-            send_shutdown_unannounced: self.send_shutdown_unannounced,
         }
     }
 
@@ -223,19 +239,6 @@ impl<T: AsFd> Source<T> {
         self
     }
 
-    /// Says that the kernel may shut the socket's sending side without a
-    /// readiness event: a Unix socket's poll reports it writable by its
-    /// send buffer alone, so neither its own `shutdown(Write)` (through any
-    /// handle) nor its stream peer's `shutdown(Read)` wakes a writer
-    /// waiting for room, where the kernel's blocking send wakes with
-    /// `EPIPE`. A write of such a socket that waits for room tries again
-    /// now and then ([`Recheck`]); TCP's poll reports a shut send side as
-    /// writable, so its writes need not.
-    pub(crate) fn send_shutdown_unannounced(mut self) -> Self {
-        self.send_shutdown_unannounced = true;
-        self
-    }
-
     /// Wraps a duplicate of this source's socket (`try_clone`): the two
     /// share their settings, as std's clones do.
     pub(crate) fn sibling(&self, io: T) -> Self {
@@ -243,7 +246,6 @@ impl<T: AsFd> Source<T> {
             io: Some(io),
             settings: self.settings.clone(),
             short_reads_drain: self.short_reads_drain,
-            send_shutdown_unannounced: self.send_shutdown_unannounced,
         }
     }
 
@@ -520,7 +522,7 @@ impl<T: AsFd> Source<T> {
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
             let until = match interest {
-                Interest::Write if self.send_shutdown_unannounced => recheck.until(*deadline),
+                Interest::Write if T::SEND_SHUTDOWN_UNANNOUNCED => recheck.until(*deadline),
                 _ => *deadline,
             };
             match self.wait(interest, until) {
@@ -606,13 +608,13 @@ impl<T: AsFd> Drop for Source<T> {
     }
 }
 
-impl<T: AsFd> AsFd for Source<T> {
+impl<T: Socket> AsFd for Source<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
     }
 }
 
-impl<T: AsFd> AsRawFd for Source<T> {
+impl<T: Socket> AsRawFd for Source<T> {
     fn as_raw_fd(&self) -> RawFd {
         self.get_ref().as_fd().as_raw_fd()
     }
@@ -620,7 +622,7 @@ impl<T: AsFd> AsRawFd for Source<T> {
 
 /// How long a write waiting for room on a socket whose send side may be
 /// shut without a readiness event
-/// ([`Source::send_shutdown_unannounced`]) waits before it tries again: 16
+/// ([`Socket::SEND_SHUTDOWN_UNANNOUNCED`]) waits before it tries again: 16
 /// ms, doubling up to 128 ms. So such a shutdown ends the write within
 /// about 128 ms (std's at once), a writer that waits long on a slow reader
 /// wakes about eight times a second, and one whose reader makes room

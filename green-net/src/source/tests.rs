@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 /// Reads through `read_stream` into a 64-byte buffer; returns what came
 /// and how many times the read was tried.
-fn read_counted<T: AsFd>(source: &Source<T>) -> (Vec<u8>, usize) {
+fn read_counted<T: Socket>(source: &Source<T>) -> (Vec<u8>, usize) {
     let tries = Cell::new(0);
     let mut buf = [0u8; 64];
     let n = source

@@ -151,7 +151,7 @@ impl UnixDatagram {
 
     fn from_std_fresh(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
-            source: Source::fresh(socket).send_shutdown_unannounced(),
+            source: Source::fresh(socket),
             shared: Arc::default(),
         })
     }
@@ -706,7 +706,7 @@ impl From<std::os::unix::net::UnixDatagram> for UnixDatagram {
         let source = Source::new(socket)
             .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
         UnixDatagram {
-            source: source.send_shutdown_unannounced(),
+            source,
             shared: Arc::default(),
         }
     }

@@ -396,7 +396,7 @@ impl UnixStream {
     /// no timeouts).
     pub(crate) fn from_std_fresh(stream: std::os::unix::net::UnixStream) -> UnixStream {
         UnixStream {
-            source: Source::fresh(stream).send_shutdown_unannounced(),
+            source: Source::fresh(stream),
         }
     }
 }
@@ -408,8 +408,7 @@ impl UnixStream {
 fn connect_green(addr: &SocketAddr) -> io::Result<UnixStream> {
     let sockaddr = to_sockaddr(addr)?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
-    let source =
-        Source::fresh(std::os::unix::net::UnixStream::from(socket)).send_shutdown_unannounced();
+    let source = Source::fresh(std::os::unix::net::UnixStream::from(socket));
     connect_nonblocking(&source, &sockaddr)?;
     SockRef::from(source.get_ref()).set_nonblocking(false)?;
     Ok(UnixStream { source })
@@ -474,9 +473,7 @@ impl From<std::os::unix::net::UnixStream> for UnixStream {
     fn from(stream: std::os::unix::net::UnixStream) -> UnixStream {
         let source = Source::new(stream)
             .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
-        UnixStream {
-            source: source.send_shutdown_unannounced(),
-        }
+        UnixStream { source }
     }
 }
 
