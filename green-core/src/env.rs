@@ -1,6 +1,7 @@
 //! The environment variables green reads (`GREEN_STACK_SIZE`,
-//! `GREEN_BLOCKING_THREADS`): a value that is not a number is a clear
-//! panic naming the variable, never a silent default.
+//! `GREEN_BLOCKING_THREADS`, `GREEN_MAX_BLOCKING_TIME`): a value that is
+//! not a number is a clear panic naming the variable, never a silent
+//! default.
 
 /// The variable `name` as a number of `what` no smaller than `min`, or
 /// `None` when it is not set (or empty).
@@ -17,13 +18,16 @@ pub(crate) fn number(name: &str, what: &str, min: usize) -> Option<usize> {
     }
     match text.and_then(|t| t.parse::<usize>().ok()) {
         Some(n) if n >= min => Some(n),
-        _ if min == 0 => panic!(
-            "green: the environment variable {name}={value:?} is not a number of {what} \
-             (a whole number)"
-        ),
-        _ => panic!(
-            "green: the environment variable {name}={value:?} is not a number of {what} \
-             (a whole number, at least {min})"
-        ),
+        _ => {
+            let least = if min == 0 {
+                String::new()
+            } else {
+                format!(", at least {min}")
+            };
+            panic!(
+                "green: the environment variable {name}={value:?} is not a number of {what} \
+                 (a whole number{least})"
+            )
+        }
     }
 }
