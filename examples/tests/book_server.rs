@@ -32,54 +32,7 @@ const DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// The paths of the two examples, built once per test process.
 fn executables() -> &'static [(String, PathBuf)] {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut cargo = util::cargo();
-        let mut child = cargo
-            .args(["build", "--quiet", "--package", "green-examples"])
-            .args(["--example", "book_server", "--example", "book_server_std"])
-            .args(["--profile", &util::profile(), "--message-format", "json"])
-            .current_dir(DIR)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run cargo");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let json = std::thread::spawn(move || {
-            let mut s = String::new();
-            BufReader::new(stdout).read_to_string(&mut s).map(|_| s)
-        });
-        let status = util::wait_within(
-            &mut child,
-            BUILD_LIMIT,
-            "`cargo build --example book_server`",
-        );
-        assert!(status.success(), "cargo build: {status}");
-        let json = json.join().unwrap().expect("utf-8 from cargo");
-        let found: Vec<(String, PathBuf)> = json
-            .lines()
-            .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-            .filter_map(|l| {
-                let name = string_field(l.split(r#""target":"#).nth(1)?, "name")?;
-                Some((name, PathBuf::from(string_field(l, "executable")?)))
-            })
-            .collect();
-        for name in ["book_server", "book_server_std"] {
-            assert!(
-                found.iter().any(|(n, _)| n == name),
-                "no executable for {name} in Cargo's answer:\n{json}"
-            );
-        }
-        found
-    })
-}
-
-/// The value of the first `"field":"…"` in a line of Cargo's JSON (the
-/// values read here are plain names and paths, without escapes).
-fn string_field(json: &str, field: &str) -> Option<String> {
-    let key = format!(r#""{field}":""#);
-    let rest = &json[json.find(&key)? + key.len()..];
-    Some(rest[..rest.find('"')?].to_string())
+    BUILT.get_or_init(|| util::build_examples(&["book_server", "book_server_std"], BUILD_LIMIT))
 }
 
 fn executable(name: &str) -> &'static Path {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -92,4 +93,59 @@ pub fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Builds examples `names` in this test's profile (`cargo build --example
+/// … --message-format json`, a no-op when they are up to date), killing
+/// Cargo past `limit`; returns each one's name and executable, from
+/// Cargo's answer.
+///
+/// Cargo tells integration tests where the package's binaries are but not
+/// its examples; run directly, an example's process id is its own, not
+/// Cargo's (for tests that signal it).
+pub fn build_examples(names: &[&str], limit: Duration) -> Vec<(String, PathBuf)> {
+    let mut cargo = cargo();
+    cargo.args(["build", "--quiet", "--package", "green-examples"]);
+    for name in names {
+        cargo.args(["--example", name]);
+    }
+    let mut child = cargo
+        .args(["--profile", &profile(), "--message-format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run cargo");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let json = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).map(|_| s)
+    });
+    let status = wait_within(&mut child, limit, &format!("`cargo build` of {names:?}"));
+    assert!(status.success(), "cargo build: {status}");
+    let json = json.join().unwrap().expect("utf-8 from cargo");
+    let found: Vec<(String, PathBuf)> = json
+        .lines()
+        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
+        .filter_map(|l| {
+            let name = string_field(l.split(r#""target":"#).nth(1)?, "name")?;
+            Some((name, PathBuf::from(string_field(l, "executable")?)))
+        })
+        .collect();
+    for name in names {
+        assert!(
+            found.iter().any(|(n, _)| n == name),
+            "no executable for {name} in Cargo's answer:\n{json}"
+        );
+    }
+    found
+}
+
+/// The value of the first `"field":"…"` in a line of Cargo's JSON (the
+/// values read here are plain names and paths, without escapes).
+fn string_field(json: &str, field: &str) -> Option<String> {
+    let key = format!(r#""{field}":""#);
+    let rest = &json[json.find(&key)? + key.len()..];
+    Some(rest[..rest.find('"')?].to_string())
 }
