@@ -5,14 +5,27 @@
 //! - Request bodies by `Content-Length` or `Transfer-Encoding: chunked`;
 //!   responses with `Content-Length`, or chunked for `/stream`.
 //! - Routes: `GET /` (a greeting), `POST /echo` (the body back),
-//!   `GET /stream` (a chunked response), `GET /static/<path>` (files under
-//!   the static root, read with `green_std::fs`), `HEAD` for all of them.
+//!   `GET /stream` (a chunked response), `GET /slow` (a chunked response
+//!   that takes a second: a chunk sent every 200 ms), `GET /static/<path>`
+//!   (files under the static root, read with `green_std::fs`), `HEAD` for
+//!   all of them.
 //! - Bad input is answered, never trusted: 400 for a malformed request,
 //!   431 for headers over 8 KiB, 413 for bodies over 8 MiB, 501 for unknown
 //!   transfer encodings, 404/405 otherwise; the connection is closed after
 //!   an error it cannot resynchronise from.
+//! - [`serve_until`] shuts down gracefully: it stops accepting, closes the
+//!   connections that wait for a request, lets those in the middle of one
+//!   finish it (for a grace period, then kills them; a greenlet can be
+//!   killed where a thread cannot) and reports how many it drained.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use green::pool::Group;
+use green::{GreenletId, JoinHandle};
 
 use green_std::fs;
 use green_std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -43,10 +56,124 @@ pub fn serve(
         let Ok(stream) = stream else { continue };
         let root = Arc::clone(&root);
         thread::spawn(move || {
-            let _ = handle(stream, &root);
+            let _ = handle(stream, &root, None);
         });
     }
     Ok(())
+}
+
+/// What a graceful shutdown by [`serve_until`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Requests that were being read or answered when `stop` returned.
+    pub in_flight: usize,
+    /// Of those, the ones killed at the end of the grace period.
+    pub killed: usize,
+    /// Connections that were waiting for a request, closed at once.
+    pub idle: usize,
+}
+
+/// Like [`serve`], until `stop` returns: it runs on the calling greenlet
+/// while the server runs in others. Then the listener is closed (new
+/// connections are refused), connections that wait for a request are
+/// closed, and those in the middle of one finish it, answered with
+/// `Connection: close` where their response has not started, for at most
+/// `grace`; the ones still running then are killed.
+///
+/// # Errors
+///
+/// When `addr` cannot be bound.
+pub fn serve_until(
+    addr: &str,
+    static_root: PathBuf,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+    stop: impl FnOnce(),
+    grace: Duration,
+) -> io::Result<Drained> {
+    let listener = TcpListener::bind(addr)?;
+    on_ready(listener.local_addr()?);
+    let root = Arc::new(static_root);
+    let conns = Rc::new(Connections::default());
+    let acceptor = {
+        let conns = Rc::clone(&conns);
+        green::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (root, tracked) = (Arc::clone(&root), Rc::clone(&conns));
+                let conn = green::spawn(move || {
+                    let me = Tracked::new(tracked);
+                    let _ = handle(stream, &root, Some(&me));
+                });
+                conns.open.borrow_mut().insert(conn.id(), (conn, false));
+            }
+        })
+    };
+    stop();
+    conns.closing.set(true);
+    acceptor.kill(); // drops the listener: new connections are refused
+    let open = std::mem::take(&mut *conns.open.borrow_mut());
+    let (busy, idle): (Vec<_>, Vec<_>) = open.into_values().partition(|&(_, busy)| busy);
+    for (conn, _) in &idle {
+        conn.kill();
+    }
+    let in_flight = Group::new();
+    for (conn, _) in &busy {
+        in_flight.add(conn);
+    }
+    let killed = if in_flight.join_timeout(grace) {
+        0
+    } else {
+        let late = in_flight.len();
+        in_flight.kill();
+        late
+    };
+    Ok(Drained {
+        in_flight: busy.len(),
+        killed,
+        idle: idle.len(),
+    })
+}
+
+/// The open connections of [`serve_until`] (all on its hub).
+#[derive(Default)]
+struct Connections {
+    /// Set once `stop` has returned.
+    closing: Cell<bool>,
+    /// Each connection's greenlet, and whether it is in a request.
+    open: RefCell<HashMap<GreenletId, (JoinHandle<()>, bool)>>,
+}
+
+/// A connection's entry in [`Connections`], from inside its greenlet;
+/// removed when the greenlet ends, however it ends.
+struct Tracked {
+    id: GreenletId,
+    conns: Rc<Connections>,
+}
+
+impl Tracked {
+    fn new(conns: Rc<Connections>) -> Tracked {
+        let id = green::current().id();
+        Tracked { id, conns }
+    }
+
+    /// Marks the connection as in a request (`true`) or waiting for one.
+    fn set_busy(&self, busy: bool) {
+        if let Some((_, b)) = self.conns.open.borrow_mut().get_mut(&self.id) {
+            *b = busy;
+        }
+    }
+
+    fn closing(&self) -> bool {
+        self.conns.closing.get()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // Detaches our own handle; the shutdown took it out already.
+        let me = self.conns.open.borrow_mut().remove(&self.id);
+        drop(me);
+    }
 }
 
 /// A parsed request.
@@ -60,12 +187,23 @@ struct Request {
 /// Why a request could not be read: the status to answer with.
 struct Reject(u16, &'static str);
 
-fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
+/// Serves one connection; `tracked` when [`serve_until`] may shut it down.
+fn handle(stream: TcpStream, root: &Path, tracked: Option<&Tracked>) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(&stream);
     let mut writer = BufWriter::new(&stream);
     loop {
-        let request = match read_request(&mut reader) {
+        if let Some(me) = tracked {
+            // Between requests, unless a pipelined one is here already.
+            if reader.buffer().is_empty() {
+                me.set_busy(false);
+                if me.closing() || reader.fill_buf()?.is_empty() {
+                    return writer.flush();
+                }
+                me.set_busy(true);
+            }
+        }
+        let mut request = match read_request(&mut reader) {
             Ok(Some(r)) => r,
             Ok(None) => return writer.flush(), // the client closed
             Err(Ok(Reject(status, why))) => {
@@ -81,6 +219,9 @@ fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
             }
             Err(Err(e)) => return Err(e),
         };
+        if tracked.is_some_and(Tracked::closing) {
+            request.keep_alive = false;
+        }
         let keep_alive = request.keep_alive;
         route(&request, root, &mut writer)?;
         if !keep_alive {
@@ -288,7 +429,26 @@ fn route(req: &Request, root: &Path, w: &mut impl Write) -> io::Result<()> {
                 None => respond(w, 404, "text/plain", b"not found\n", ka, head_only),
             }
         }
-        "/" | "/echo" | "/stream" => {
+        "/slow" if get => {
+            write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n{}\r\n",
+                connection_header(ka)
+            )?;
+            if !head_only {
+                for i in 0..5 {
+                    if i > 0 {
+                        thread::sleep(Duration::from_millis(200));
+                    }
+                    let chunk = format!("slow {i}\n");
+                    write!(w, "{:x}\r\n{chunk}\r\n", chunk.len())?;
+                    w.flush()?; // each chunk as it comes
+                }
+                w.write_all(b"0\r\n\r\n")?;
+            }
+            Ok(())
+        }
+        "/" | "/echo" | "/stream" | "/slow" => {
             respond(w, 405, "text/plain", b"method not allowed\n", ka, false)
         }
         _ => respond(w, 404, "text/plain", b"not found\n", ka, head_only),
