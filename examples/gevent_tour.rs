@@ -47,10 +47,13 @@
 //! - ZeroMQ: no zmq here; green channels play the REQ/REP socket pair, with
 //!   the same interleaving as the tutorial's output.
 //!
-//! Not ported: Program Shutdown (signals), Monkeypatching (green-std is
-//! green's take on it: only the `use` lines change), the WSGI, long
-//! polling, websocket and chat servers (see the `http_server`, `ws_echo`
-//! and `chat` examples).
+//! Not ported: Program Shutdown (signals: green has no
+//! `gevent.signal_handler`; signal-hook's handler writing into a green
+//! socket wakes a greenlet without a thread, as `http_server` does for its
+//! graceful shutdown, see the README's "Signals and graceful shutdown"),
+//! Monkeypatching (green-std is green's take on it: only the `use` lines
+//! change), the WSGI, long polling, websocket and chat servers (see the
+//! `http_server`, `ws_echo` and `chat` examples).
 //!
 //! Run with `cargo run --example gevent_tour`.
 
