@@ -128,3 +128,52 @@ impl<T> fmt::Debug for IWait<T> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// gevent's test__iwait `test_iwait_nogarbage`: a wait that ended
+    /// leaves no link on the greenlets still running. Left there, each entry
+    /// keeps the waiter's record alive until that greenlet ends: a loop of
+    /// `wait_any` on a long-lived greenlet and short ones grows its list
+    /// without bound.
+    #[test]
+    fn a_wait_any_that_ended_leaves_the_unfinished_greenlets_joiners() {
+        crate::run(|| {
+            let slow = crate::spawn(|| crate::sleep(Duration::from_secs(60)));
+            let joiners =
+                |h: &crate::JoinHandle<()>| h.core().extras().map_or(0, |e| e.joiners.len());
+            let mut handles = vec![slow];
+            for _ in 0..3 {
+                handles.push(crate::spawn(crate::yield_now));
+                assert_eq!(super::wait_any(&handles), 1);
+                handles.pop().unwrap().join().unwrap();
+                assert_eq!(
+                    joiners(&handles[0]),
+                    0,
+                    "a wait_any that ended is still a joiner"
+                );
+            }
+            // Cut short from outside too.
+            let cut = crate::timeout(Duration::from_millis(1), || super::wait_any(&handles));
+            assert!(cut.is_err());
+            assert_eq!(
+                joiners(&handles[0]),
+                0,
+                "a wait_any cut short is still a joiner"
+            );
+            // And iwait, consumed in part.
+            handles.push(crate::spawn(|| ()));
+            let mut it = super::iwait(handles.drain(..));
+            assert!(it.next().unwrap().is_finished());
+            let slow = it.pending.pop().unwrap();
+            assert_eq!(
+                joiners(&slow),
+                0,
+                "an iwait consumed in part is still a joiner"
+            );
+            slow.kill();
+        });
+    }
+}

@@ -767,8 +767,31 @@ impl Hub {
 
     /// Parks the running greenlet until one of `targets` has finished;
     /// returns the index of the first finished one.
+    /// It leaves the joiners of the targets still running however the wait
+    /// ends, as `park_until_finished` does: a loop of `wait_any` on a
+    /// long-lived greenlet and short ones would otherwise pile up entries
+    /// on the long one.
     pub(crate) fn wait_any(&self, targets: &[Rc<Core>]) -> usize {
+        /// Takes the waiter out of the joiners of every target that has not
+        /// finished (a finished one took them all), however the wait ends.
+        struct Leave<'a> {
+            me: &'a Rc<Core>,
+            targets: &'a [Rc<Core>],
+        }
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                // A target with no extras has no joiners to leave.
+                for t in self.targets.iter() {
+                    if !t.is_finished() && t.extras().is_some() {
+                        t.extras_mut()
+                            .joiners
+                            .retain(|(j, _)| !Rc::ptr_eq(j, self.me));
+                    }
+                }
+            }
+        }
         let me = self.current_core();
+        let _leave = Leave { me: &me, targets };
         loop {
             if let Some(i) = targets.iter().position(|t| t.is_finished()) {
                 return i;
