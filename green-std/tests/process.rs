@@ -416,6 +416,69 @@ fn an_output_cut_short_leaves_the_command_as_it_was() {
     assert_eq!(escaped.output().unwrap().stdout, b"done\n");
 }
 
+/// Runs `cut` on a child running `script`, which reads a line from its
+/// stdin, a pipe this test keeps until it lets the child go (closes it):
+/// whether `cut` returned before that. The child is let go once
+/// `cut` has returned, or after 10 s if it never does by itself.
+fn returns_before_the_child_ends(
+    script: &'static str,
+    cut: impl FnOnce(Command) + Send + 'static,
+) -> bool {
+    within(move || {
+        green::run(move || {
+            let (r, w) = io::pipe().unwrap();
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", script]).stdin(r);
+            let returned = Rc::new(Cell::new(false));
+            let seen = returned.clone();
+            let release = green::spawn(move || {
+                for _ in 0..10_000 {
+                    if seen.get() {
+                        break;
+                    }
+                    green::sleep(Duration::from_millis(1));
+                }
+                let before = seen.get();
+                drop(w); // the child's `read` ends: it exits
+                before
+            });
+            cut(cmd);
+            returned.set(true);
+            release.join().unwrap()
+        })
+    })
+}
+
+/// gevent's test__subprocess `test_check_output_timeout`: a timeout that
+/// interrupts `output` ends it then, as it ends any green wait, although
+/// the child still holds its pipes open. The stderr reader used to be left
+/// to read to the end of file first (the scope waited for it): for ever,
+/// with a child that never exits.
+#[test]
+fn an_output_cut_short_returns_without_waiting_for_the_child() {
+    // Cut short while reading stdout, then (stdout closed) while waiting
+    // for the stderr reader.
+    for script in ["echo BDFL; read line", "echo BDFL; exec >&-; read line"] {
+        let returned = returns_before_the_child_ends(script, |mut cmd| {
+            let cut = green::timeout(Duration::from_millis(20), || cmd.output());
+            assert!(cut.is_err(), "the child waits for us");
+        });
+        assert!(
+            returned,
+            "{script}: the timeout waited for the child to end"
+        );
+        let returned = returns_before_the_child_ends(script, |mut cmd| {
+            let reader = green::spawn(move || {
+                let _ = cmd.output();
+                unreachable!("the child waits for us");
+            });
+            green::sleep(Duration::from_millis(20));
+            reader.kill();
+        });
+        assert!(returned, "{script}: the kill waited for the child to end");
+    }
+}
+
 #[test]
 fn debug_prints_as_std_s() {
     let (sr, sw) = std::io::pipe().unwrap();

@@ -186,6 +186,8 @@ impl Child {
 
     /// Closes stdin, reads stdout and stderr to the end side by side (so a
     /// child that fills one pipe cannot deadlock on the other), and waits.
+    /// Inside `green::run`, a timeout or a kill ends it at once, as any
+    /// green wait, even while the child keeps its pipes open.
     ///
     /// # Errors
     ///
@@ -211,6 +213,18 @@ impl Child {
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let (stdout, stderr) = match (self.stdout.take(), self.stderr.take()) {
+            (Some(out), Some(err)) if green::is_running() => {
+                // A greenlet of its own reads stderr. Should this one be
+                // unwound meanwhile (a timeout, a kill), the guard kills it
+                // on the way, as a green wait ends then: left to read to the
+                // end of file, it would hold the unwinding until the child
+                // closes stderr, for ever if the child never exits.
+                let err = KillOnDrop(Some(green::spawn(move || read_all(Some(err)))));
+                let out = read_all(Some(out));
+                let err = err.join();
+                (out?, err?)
+            }
+            // outside run: a thread reads stderr, as std's does
             (Some(out), Some(err)) => green::scope(|s| {
                 let err = s.spawn_send(|| read_all(Some(err)));
                 let out = read_all(Some(out));
@@ -228,6 +242,33 @@ impl Child {
             stdout,
             stderr,
         })
+    }
+}
+
+/// A greenlet that is killed if the handle is dropped before
+/// [`join`](KillOnDrop::join) has seen it finish.
+struct KillOnDrop<T>(Option<green::JoinHandle<T>>);
+
+impl<T> KillOnDrop<T> {
+    /// Waits for the greenlet and returns its result; its panic goes on
+    /// here. Unwound in the wait, the greenlet is killed (by the drop).
+    fn join(mut self) -> T {
+        let handle = self.0.as_ref().expect("joined once");
+        // Borrowed for the wait, so that an unwind out of it still finds
+        // the handle in the guard.
+        while !handle.wait_timeout(Duration::MAX) {}
+        let handle = self.0.take().expect("joined once");
+        handle
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+impl<T> Drop for KillOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.kill();
+        }
     }
 }
 
