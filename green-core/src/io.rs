@@ -20,7 +20,9 @@ use std::time::Instant;
 use crate::hub::{self, Direction};
 
 /// Waits until `fd` is readable (or has hung up, or failed), or until
-/// `deadline`.
+/// `deadline`. A file the poller cannot watch (a regular file, a device
+/// such as `/dev/null`) is always ready, as `poll(2)` says: the wait
+/// returns at once.
 ///
 /// # Errors
 ///

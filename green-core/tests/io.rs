@@ -398,6 +398,36 @@ fn outside_run_a_wait_blocks_the_thread_in_poll() {
     green::io::deregister(&a);
 }
 
+/// A regular file, or a device such as `/dev/null`, is always ready to
+/// `poll(2)`, which the waits use outside `run`, and to gevent's loop
+/// (libev treats epoll's `EPERM` for it so); epoll refuses it with `EPERM`.
+/// Inside `run` the waits used to fail with that `PermissionDenied`: a retry
+/// loop written for any fd failed inside `run` alone.
+#[test]
+fn a_file_epoll_cannot_watch_is_ready_as_poll_says_inside_run_too() {
+    let _w = util::watchdog();
+    let waits = || {
+        let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let mut got = Vec::new();
+        for fd in [file.as_fd(), null.as_fd()] {
+            for _ in 0..2 {
+                got.push(green::io::wait_readable(fd, patience()).map_err(|e| e.kind()));
+                got.push(green::io::wait_writable(fd, patience()).map_err(|e| e.kind()));
+            }
+            green::io::deregister(fd);
+        }
+        got
+    };
+    let outside = waits();
+    assert_eq!(outside, vec![Ok(()); 8]);
+    assert_eq!(green::run(waits), outside, "inside run");
+}
+
 /// Waits until `s` has something to read (taking the readiness edge), then
 /// reads it into a 64-byte buffer: a short read that drains the socket.
 fn wait_and_read(mut s: &UnixStream) -> Vec<u8> {

@@ -205,7 +205,9 @@ impl Io {
                 // Deregistered elsewhere since it was armed: the entry may
                 // stand for a closed file. Arm the file that has the number
                 // now; what the entry remembered was the old file's.
-                arm(&self.poller, fd, true)?;
+                if !arm_or_always_ready(&self.poller, fd, true)? {
+                    return Ok(false);
+                }
                 state.armed_at = count;
                 state.readable = false;
                 state.writable = false;
@@ -214,7 +216,9 @@ impl Io {
                 state
             }
             None => {
-                arm(&self.poller, fd, false)?;
+                if !arm_or_always_ready(&self.poller, fd, false)? {
+                    return Ok(false);
+                }
                 self.registered += 1;
                 slot.insert(FdState {
                     armed_at: count,
@@ -359,6 +363,19 @@ impl Io {
 /// `crate::io::wait_readable`); an fd closed without it is dropped from the
 /// epoll set by the kernel when its last duplicate closes, so a broken
 /// contract leaves at worst a stale table entry, which the next wait re-arms.
+/// [`arm`]s `fd`; `false` if epoll refuses it with `EPERM`, as it does a
+/// regular file or a device such as `/dev/null`. `poll(2)` reports those
+/// always ready, so a wait on one returns at once, as it does outside `run`
+/// (and in gevent's loop); it stays out of the table and tries again at
+/// its next wait.
+fn arm_or_always_ready(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<bool> {
+    match arm(poller, fd, known) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn arm(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<()> {
     if known {
         match poller.modify(fd) {
