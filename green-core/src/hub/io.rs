@@ -351,18 +351,6 @@ impl Io {
     }
 }
 
-/// Registers `fd` with `poller`, edge-triggered for both directions, or
-/// re-arms it: `known` says whether the poller probably has it already.
-///
-/// Adding fails with `EEXIST` when the poller watches the file under that
-/// number already (it was never deregistered here), modifying with `ENOENT`
-/// when it does not (the registration died with a closed file, or belongs to
-/// another file); each falls back on the other.
-///
-/// Callers deregister an fd before closing it (the contract documented on
-/// `crate::io::wait_readable`); an fd closed without it is dropped from the
-/// epoll set by the kernel when its last duplicate closes, so a broken
-/// contract leaves at worst a stale table entry, which the next wait re-arms.
 /// [`arm`]s `fd`; `false` if epoll refuses it with `EPERM`, as it does a
 /// regular file or a device such as `/dev/null`. `poll(2)` reports those
 /// always ready, so a wait on one returns at once, as it does outside `run`
@@ -376,6 +364,18 @@ fn arm_or_always_ready(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<boo
     }
 }
 
+/// Registers `fd` with `poller`, edge-triggered for both directions, or
+/// re-arms it: `known` says whether the poller probably has it already.
+///
+/// Adding fails with `EEXIST` when the poller watches the file under that
+/// number already (it was never deregistered here), modifying with `ENOENT`
+/// when it does not (the registration died with a closed file, or belongs to
+/// another file); each falls back on the other.
+///
+/// Callers deregister an fd before closing it (the contract documented on
+/// `crate::io::wait_readable`); an fd closed without it is dropped from the
+/// epoll set by the kernel when its last duplicate closes, so a broken
+/// contract leaves at worst a stale table entry, which the next wait re-arms.
 fn arm(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<()> {
     if known {
         match poller.modify(fd) {
