@@ -213,8 +213,17 @@ impl Epoll {
     pub(crate) fn notify(&self) -> io::Result<()> {
         let one: u64 = 1;
         // SAFETY: writes the 8 bytes of `one` to the eventfd; a full counter
-        // (EAGAIN) still leaves it readable, which is all we need.
-        let n = unsafe { libc::write(self.wake.as_raw_fd(), (&raw const one).cast(), 8) };
+        // (EAGAIN) still leaves it readable, which is all we need. A raw
+        // system call, not libc's `write`: a libc-level patch
+        // (docs/libc-patch.md) must never see green's own wake-ups.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_write,
+                self.wake.as_raw_fd(),
+                (&raw const one).cast::<libc::c_void>(),
+                8usize,
+            )
+        };
         if n == -1 {
             let err = io::Error::last_os_error();
             if err.raw_os_error() != Some(libc::EAGAIN) {
@@ -228,8 +237,16 @@ impl Epoll {
     fn drain_wake(&self) {
         let mut count: u64 = 0;
         // SAFETY: reads at most 8 bytes into `count`; the fd is
-        // non-blocking, so an empty counter returns EAGAIN at once.
-        let _ = unsafe { libc::read(self.wake.as_raw_fd(), (&raw mut count).cast(), 8) };
+        // non-blocking, so an empty counter returns EAGAIN at once. Raw, as
+        // in `notify`.
+        let _ = unsafe {
+            libc::syscall(
+                libc::SYS_read,
+                self.wake.as_raw_fd(),
+                (&raw mut count).cast::<libc::c_void>(),
+                8usize,
+            )
+        };
     }
 }
 
