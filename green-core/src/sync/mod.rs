@@ -1,5 +1,6 @@
-//! Locks that park the greenlet instead of blocking the thread: the API of
-//! [`std::sync`]'s [`Mutex`], [`RwLock`], [`Condvar`] and [`Barrier`],
+//! Locks and one-time initialization that park the greenlet instead of
+//! blocking the thread: the API of [`std::sync`]'s [`Mutex`], [`RwLock`],
+//! [`Condvar`], [`Barrier`], [`Once`], [`OnceLock`] and [`LazyLock`],
 //! poisoning included.
 //!
 //! Inside [`run`](crate::run()), a greenlet that must wait parks and the hub
@@ -9,7 +10,11 @@
 //!
 //! A `std::sync::Mutex` held across a switch blocks the whole hub when
 //! another greenlet asks for it; these do not, so a guard may be held across
-//! a sleep or a socket read.
+//! a sleep or a socket read. Likewise a std `OnceLock` or `LazyLock` whose
+//! initializer switches (it sleeps, reads a file through
+//! [`unblock`](crate::unblock()), does green IO) blocks the hub for ever
+//! when a second greenlet reaches the cell meanwhile; these park that
+//! greenlet until the first is done.
 //!
 //! # Examples
 //!
@@ -37,12 +42,20 @@
 
 mod barrier;
 mod condvar;
+mod lazy_lock;
 mod mutex;
+mod once;
+mod once_lock;
 mod poison;
 mod rwlock;
 pub(crate) mod sem;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
+pub use lazy_lock::LazyLock;
 pub use mutex::{Mutex, MutexGuard};
+#[allow(deprecated)]
+pub use once::ONCE_INIT;
+pub use once::{Once, OnceState};
+pub use once_lock::OnceLock;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
