@@ -18,7 +18,7 @@
 //! | module | replaced by a green version | re-exported from std | not provided, and why |
 //! |---|---|---|---|
 //! | `thread` | `spawn`, `Builder` (`name`, `stack_size`, `spawn`, `spawn_scoped`), `JoinHandle`, `Thread`, `ThreadId`, `current`, `park`, `park_timeout`, `sleep`, `sleep_until` (stable here), `yield_now`, the deprecated `sleep_ms` and `park_timeout_ms`, `scope`, `Scope`, `ScopedJoinHandle` | `available_parallelism`, `panicking`, `LocalKey`/`thread_local!`, `Result`, `AccessError` and the rest | `JoinHandle` and `ScopedJoinHandle` are not `Send` (a greenlet's handle stays on its hub) |
-//! | `sync` | `Mutex`, `MutexGuard`, `RwLock` and guards, `Condvar`, `WaitTimeoutResult`, `Barrier`, `BarrierWaitResult`; `mpsc::{channel, sync_channel, Sender, SyncSender, Receiver, Iter, TryIter, IntoIter}` | `Arc`, `Weak`, atomics, `Once`, `OnceLock`, `LazyLock`, `PoisonError`, `TryLockError`, `LockResult`, mpsc's error types | `MutexGuard::map` and other unstable items |
+//! | `sync` | `Mutex`, `MutexGuard`, `RwLock` and guards, `Condvar`, `WaitTimeoutResult`, `Barrier`, `BarrierWaitResult`, `Once`, `OnceState`, `OnceLock`, `LazyLock` (a waiter parks while another greenlet initializes); `mpsc::{channel, sync_channel, Sender, SyncSender, Receiver, Iter, TryIter, IntoIter}` | `Arc`, `Weak`, atomics, `PoisonError`, `TryLockError`, `LockResult`, mpsc's error types | `MutexGuard::map` and other unstable items |
 //! | `net` | `TcpStream`, `TcpListener`, `UdpSocket`, `Incoming`, `IntoIncoming`, `ToSocketAddrs` (resolves off the hub) | addresses, `Shutdown`, `IpAddr` and the rest | |
 //! | `os::unix::net` | `UnixStream`, `UnixListener`, `UnixDatagram`, `Incoming` | `SocketAddr` and the rest of `std::os` | Unix-socket `peek`, credentials and ancillary data (unstable in std) |
 //! | `fs` | `File`, `OpenOptions`, `ReadDir`, `DirEntry`, `DirBuilder`, and every free function (`read`, `write`, `read_to_string`, `read_dir`, `metadata`, `copy`, `rename`, `remove_*`, `create_dir*`, links…) | `Metadata`, `Permissions`, `FileType`, `FileTimes` | `Path::exists`/`Path::metadata` are `Path`'s own methods and stay std's (they block) |
@@ -33,6 +33,9 @@
 //!   second greenlet of the hub asks for that mutex, it blocks the thread,
 //!   and the first can never run again to release it. Use
 //!   `green_std::sync::Mutex` (it parks instead), or release the guard first.
+//!   std's `Once`, `OnceLock` and `LazyLock` (a dependency's, say) are the
+//!   same trap when their initialiser switches: a second greenlet that
+//!   reaches the cell meanwhile blocks the thread. `green_std::sync`'s park.
 //! - **A blocking call from a crate that uses std directly.** A dependency
 //!   calling `std::net::TcpStream::connect`, `std::thread::sleep` or
 //!   `std::fs::read` blocks every greenlet of the hub while it waits. Wrap
@@ -40,9 +43,6 @@
 //!   `GREEN_MAX_BLOCKING_TIME=100` (or call `green::set_max_blocking_time`):
 //!   green then reports on stderr each greenlet that blocks its hub for more
 //!   than 100 ms.
-//! - **`OnceLock`/`LazyLock` initialisers that switch.** If an initialiser
-//!   sleeps or does green IO and another greenlet of the hub reaches the same
-//!   cell meanwhile, that greenlet blocks the thread: the hub deadlocks.
 //! - **`println!` is std's unless imported.** The prelude's `println!`,
 //!   `print!`, `eprintln!` and `eprint!` write through std's handles, which
 //!   block the hub while stdout is a pipe its reader does not drain. Add

@@ -1,20 +1,15 @@
 //! `std::sync`, with locks and channels that park a waiting greenlet
 //! instead of blocking the hub's thread.
 //!
-//! [`Mutex`], [`RwLock`], [`Condvar`], [`Barrier`] are green-core's
-//! ([`green::sync`]): std's API and poisoning; fair (first come, first
-//! served); usable by greenlets of any hub and by plain threads at once.
-//! [`mpsc`] wraps green-core's channels in std's types. Everything else —
-//! `Arc`, `Weak`, the atomics, `Once`, `OnceLock`, `LazyLock`,
+//! [`Mutex`], [`RwLock`], [`Condvar`], [`Barrier`], [`Once`], [`OnceLock`]
+//! and [`LazyLock`] are green-core's ([`green::sync`]): std's API and
+//! poisoning; usable by greenlets of any hub and by plain threads at once.
+//! The locks are fair (first come, first served). A greenlet that reaches a
+//! `OnceLock` or `LazyLock` while another initializes it parks, so an
+//! initializer may sleep, read a file or do green IO; std's would block the
+//! hub's thread, and the hub would deadlock. [`mpsc`] wraps green-core's
+//! channels in std's types. Everything else — `Arc`, `Weak`, the atomics,
 //! `PoisonError` and friends — is std's.
-//!
-//! # A trap
-//!
-//! `Once`, `OnceLock` and `LazyLock` are std's: if their initialiser
-//! switches greenlets (it sleeps, does green IO) and another greenlet of the
-//! same hub reaches the same cell meanwhile, that greenlet blocks the
-//! thread, and the hub deadlocks. Keep initialisers free of green waits, or
-//! initialise before spawning.
 //!
 //! # Examples
 //!
@@ -45,7 +40,9 @@ pub mod mpsc;
 
 pub use std::sync::*;
 
+#[allow(deprecated)]
+pub use green::sync::ONCE_INIT;
 pub use green::sync::{
-    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
-    RwLockWriteGuard, WaitTimeoutResult,
+    Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, Once, OnceLock, OnceState,
+    RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult,
 };

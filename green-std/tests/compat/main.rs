@@ -50,6 +50,7 @@ programs! {
     scoped_slice => min_alive: 100,
     files => min_alive: 10, // a pool job that finishes before its greenlet parks skips the park
     child_process => min_alive: 20,
+    once_cells => min_alive: 20, // all wait while an initializer sleeps
 }
 
 /// One program at a time: the probe is process-wide.
