@@ -682,3 +682,49 @@ fn auto_traits_are_std_s() {
     fn send<T: Send>() {}
     send::<OnceLock<std::cell::Cell<u8>>>();
 }
+
+#[test]
+fn racing_hubs_and_threads_never_lose_a_wake_up() {
+    let _watchdog = util::watchdog();
+    fn reach(cell: &OnceLock<usize>, runs: &AtomicUsize, who: usize) -> usize {
+        *cell.get_or_init(|| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            if green::is_running() {
+                green::yield_now();
+            } else {
+                std::thread::yield_now();
+            }
+            who
+        })
+    }
+    fn greenlets(cell: &Arc<OnceLock<usize>>, runs: &Arc<AtomicUsize>, base: usize) -> Vec<usize> {
+        green::run(|| {
+            let hs: Vec<_> = (0..3)
+                .map(|i| {
+                    let (cell, runs) = (cell.clone(), runs.clone());
+                    green::spawn(move || reach(&cell, &runs, base + i))
+                })
+                .collect();
+            green::joinall(hs).into_iter().map(Result::unwrap).collect()
+        })
+    }
+    for _ in 0..200 {
+        let cell = Arc::new(OnceLock::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut others: Vec<std::thread::JoinHandle<Vec<usize>>> = (0..2)
+            .map(|t| {
+                let (cell, runs) = (cell.clone(), runs.clone());
+                std::thread::spawn(move || vec![reach(&cell, &runs, 100 + t)])
+            })
+            .collect();
+        let (c, r) = (cell.clone(), runs.clone());
+        others.push(std::thread::spawn(move || greenlets(&c, &r, 200)));
+        let mut seen = greenlets(&cell, &runs, 300);
+        for t in others {
+            seen.extend(t.join().unwrap());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let winner = *cell.get().unwrap();
+        assert_eq!(seen, vec![winner; 8]);
+    }
+}

@@ -72,6 +72,21 @@ const SCENARIOS: &[Scenario] = &[
         lock_twice,
         &["all greenlets are blocked", "Mutex::lock"],
     ),
+    (
+        "once_waited_for_with_nobody_to_run_it",
+        wait_for_a_once_nobody_runs,
+        &["all greenlets are blocked", "Once::wait"],
+    ),
+    (
+        "once_lock_initializer_parked_for_ever",
+        wait_for_a_parked_initializer,
+        &[
+            "all greenlets are blocked",
+            "OnceLock::get_or_init",
+            "<Greenlet 1 \"init\">",
+            "park",
+        ],
+    ),
 ];
 
 /// Scenarios that must end well (exit status 0), each run the given number
@@ -203,6 +218,26 @@ fn lock_twice() {
         let m = green::sync::Mutex::new(0);
         let _first = m.lock().unwrap();
         let _second = m.lock(); // the holder waits for itself
+    });
+}
+
+fn wait_for_a_once_nobody_runs() {
+    green::run(|| green::sync::Once::new().wait());
+}
+
+fn wait_for_a_parked_initializer() {
+    static CELL: green::sync::OnceLock<u8> = green::sync::OnceLock::new();
+    green::run(|| {
+        green::Builder::new()
+            .name("init".into())
+            .spawn(|| {
+                CELL.get_or_init(|| loop {
+                    green::park();
+                })
+            })
+            .unwrap();
+        green::yield_now();
+        CELL.get_or_init(|| unreachable!("init runs it"));
     });
 }
 
