@@ -84,3 +84,20 @@ fn a_once_whose_closure_yields_serves_two_greenlets() {
     });
     assert!(INIT.is_completed());
 }
+
+#[test]
+fn every_once_name_of_std_sync_is_green_s() {
+    // Each line compiles only if green_std's name is green's type, not
+    // std's (the `std::sync::*` glob would otherwise provide it).
+    #[allow(deprecated)]
+    static OLD: green::sync::Once = green_std::sync::ONCE_INIT;
+    let once: green::sync::Once = green_std::sync::Once::new();
+    let cell: green::sync::OnceLock<u8> = green_std::sync::OnceLock::new();
+    let lazy: green::sync::LazyLock<u8> = green_std::sync::LazyLock::new(|| 1);
+    once.call_once_force(|state: &green_std::sync::OnceState| {
+        let _: &green::sync::OnceState = state;
+    });
+    OLD.call_once(|| {});
+    assert!(once.is_completed() && OLD.is_completed());
+    assert_eq!((cell.get_or_init(|| 2), *lazy), (&2, 1));
+}
