@@ -728,3 +728,13 @@ fn racing_hubs_and_threads_never_lose_a_wake_up() {
         assert_eq!(seen, vec![winner; 8]);
     }
 }
+
+#[test]
+fn a_once_lock_may_hold_a_borrow_that_dies_just_before_it() {
+    // Compiles with std's `OnceLock` (its `Drop` is `#[may_dangle]`): `s`
+    // is dropped before `cell`, which only borrows it.
+    let cell = OnceLock::new();
+    let s = String::from("x");
+    cell.set(&s).unwrap();
+    assert_eq!(format!("{cell:?}"), "OnceLock(\"x\")");
+}

@@ -6,11 +6,15 @@
 //! there and will never change while the cell is shared. A panicking (or
 //! killed) initializer poisons the `Once`; the cell ignores poisoning, so
 //! the next caller initializes it.
+//!
+//! The slot is an `Option`, dropped by the compiler's drop glue: with no
+//! `Drop` impl of its own, a cell may hold borrows that die just before it
+//! (`let cell = OnceLock::new(); let s = String::new(); cell.set(&s)`),
+//! as std's may (its `Drop` is `#[may_dangle]`, which stable Rust cannot
+//! write).
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::marker::PhantomData;
-use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use super::once::{Kind, Once, Settled};
@@ -57,11 +61,11 @@ use super::once::{Kind, Once, Settled};
 pub struct OnceLock<T> {
     /// # Invariant
     ///
-    /// Complete if and only if `value` is initialized.
+    /// Complete if and only if `value` is `Some`, except while the runner
+    /// of the `Once` has written it and not yet marked it complete (nobody
+    /// reads it then).
     once: Once,
-    value: UnsafeCell<MaybeUninit<T>>,
-    /// The cell owns a `T` (for the drop check).
-    _marker: PhantomData<T>,
+    value: UnsafeCell<Option<T>>,
 }
 
 impl<T> OnceLock<T> {
@@ -79,8 +83,7 @@ impl<T> OnceLock<T> {
     pub const fn new() -> OnceLock<T> {
         OnceLock {
             once: Once::new(),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
-            _marker: PhantomData,
+            value: UnsafeCell::new(None),
         }
     }
 
@@ -129,13 +132,8 @@ impl<T> OnceLock<T> {
     /// ```
     #[inline]
     pub fn get_mut(&mut self) -> Option<&mut T> {
-        if self.once.settled() == Settled::Complete {
-            // SAFETY: complete, so initialized (the invariant); the borrow
-            // is exclusive.
-            Some(unsafe { (*self.value.get()).assume_init_mut() })
-        } else {
-            None
-        }
+        // Only a complete cell holds a value (the invariant).
+        self.value.get_mut().as_mut()
     }
 
     /// Blocks the current greenlet (or thread, outside
@@ -302,14 +300,11 @@ impl<T> OnceLock<T> {
     /// ```
     #[inline]
     pub fn take(&mut self) -> Option<T> {
-        if self.once.settled() != Settled::Complete {
-            return None;
+        let value = self.value.get_mut().take();
+        if value.is_some() {
+            self.once.settle(Settled::Incomplete);
         }
-        self.once.settle(Settled::Incomplete);
-        // SAFETY: it was complete, so initialized (the invariant); the
-        // borrow is exclusive, and the state now says uninitialized, so
-        // the value is read out exactly once.
-        Some(unsafe { (*self.value.get()).assume_init_read() })
+        value
     }
 
     /// Runs `f` into the slot unless the cell is (or becomes) initialized
@@ -322,9 +317,10 @@ impl<T> OnceLock<T> {
             let value = f();
             // SAFETY: the `Once` runs this closure for one caller at a time,
             // and only while the cell is not complete, so nobody reads the
-            // slot meanwhile; a closure that unwinds writes nothing, and the
-            // `Once` then stays incomplete (the invariant holds).
-            unsafe { (*slot).write(value) };
+            // slot meanwhile (it is `None`: nothing to drop); a closure that
+            // unwinds writes nothing, and the `Once` then stays incomplete
+            // (the invariant holds).
+            unsafe { *slot = Some(value) };
         });
     }
 
@@ -333,8 +329,9 @@ impl<T> OnceLock<T> {
     /// The cell is initialized.
     #[inline]
     unsafe fn get_unchecked(&self) -> &T {
-        // SAFETY: initialized, by the caller's promise; shared from now on.
-        unsafe { (*self.value.get()).assume_init_ref() }
+        // SAFETY: initialized, by the caller's promise, so `Some`, and
+        // never written again while `&self` is shared.
+        unsafe { (*self.value.get()).as_ref().unwrap_unchecked() }
     }
 }
 
@@ -392,8 +389,7 @@ impl<T> From<T> for OnceLock<T> {
     fn from(value: T) -> Self {
         OnceLock {
             once: Once::completed(),
-            value: UnsafeCell::new(MaybeUninit::new(value)),
-            _marker: PhantomData,
+            value: UnsafeCell::new(Some(value)),
         }
     }
 }
@@ -426,21 +422,6 @@ impl<T: PartialEq> PartialEq for OnceLock<T> {
 }
 
 impl<T: Eq> Eq for OnceLock<T> {}
-
-impl<T> Drop for OnceLock<T> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.once.settled() == Settled::Complete {
-            // SAFETY: complete, so initialized (the invariant); dropped
-            // once, as the cell goes.
-            unsafe { (*self.value.get()).assume_init_drop() };
-        }
-    }
-}
-
-// SAFETY: the cell owns its `T`: sending it sends the `T`; the `Once` is
-// `Send`.
-unsafe impl<T: Send> Send for OnceLock<T> {}
 
 // SAFETY: sharing the cell shares `&T` (so `T: Sync`) and lets any sharer
 // write the `T` in from its own thread, which may then be dropped by
