@@ -215,7 +215,19 @@ pub fn default_stack_size() -> usize {
 /// ```text
 /// green: greenlet <Greenlet 3 "stuck"> has blocked the hub of thread 'main' for 62 ms (more than the 50 ms max blocking time): a call that blocks the thread, not the greenlet? Use green-std's types, or green::unblock for blocking calls and long computations.
 /// green: the hub of thread 'main' runs again: greenlet <Greenlet 3 "stuck"> blocked it for 387 ms or more
+/// green: greenlet <Greenlet 3 "stuck">, reported blocking the hub of thread 'main', went on from here (its first switch after the report):
+///    7: green::sleep::yield_now
+///              at ./green-core/src/sleep.rs:34:5
+///    8: server::handle_client
+///              at ./src/server.rs:42:9
 /// ```
+///
+/// The last report is the reported greenlet's stack, as gevent's monitor
+/// prints it, but taken at the greenlet's first switch after the block
+/// (the monitor thread cannot take another thread's stack): the function
+/// that made the blocking call and its callers. None is taken from a
+/// greenlet with a stack under 64 KiB, or one that ends without switching
+/// again.
 ///
 /// Times come from the monitor's looks: a block is reported between `max`
 /// and `1.5 × max` after it began, and the times given are lower bounds.

@@ -42,7 +42,22 @@
 //! well, with the greenlet it resumed last before the monitor looked: the
 //! hub polled no IO and fired no timer for that long. So is a thread the
 //! OS did not schedule for that long.
+//!
+//! # Where the blocked greenlet went on
+//!
+//! A report asks the hub for the blocked greenlet's stack ([`Watch::trace`]
+//! holds its number). The monitor cannot take another thread's stack, so
+//! the hub takes it at the greenlet's first switch after the report, on
+//! the greenlet's own stack ([`Watch::wants_trace_of`], tested only by a
+//! watched hub as it marks the next greenlet running, or as a greenlet
+//! suspends to the loop), as a `Backtrace` left unresolved; the monitor
+//! resolves and prints it at its next look: the frames of the function
+//! that made the blocking call, from the green call it made next, and
+//! every caller up to the greenlet's start. A greenlet with a stack
+//! smaller than [`TRACE_MIN_STACK`] is not traced (taking the trace needs
+//! stack of its own), nor one that ends without switching again.
 
+use std::backtrace::Backtrace;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -56,6 +71,13 @@ const OFF: u64 = 0;
 /// The monitor thread exists (for `deadlock::alone_in_process`: it never
 /// wakes a greenlet).
 static THREAD_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// [`Watch::trace`] when no trace is wanted: no greenlet has this number.
+const NO_TRACE: u64 = u64::MAX;
+
+/// The smallest greenlet stack a trace is taken on: unwinding and
+/// capturing the frames takes a few KiB of the greenlet's stack.
+pub(crate) const TRACE_MIN_STACK: usize = 64 * 1024;
 
 /// The process-wide max blocking time (see [`crate::max_blocking_time`]).
 ///
@@ -116,6 +138,12 @@ pub(crate) struct Watch {
     /// it (a name stays until another named greenlet starts in the slot,
     /// so a greenlet's end costs nothing; the number tells a stale name).
     names: Mutex<Vec<Option<Named>>>,
+    /// The number of the greenlet whose stack the monitor wants, or
+    /// [`NO_TRACE`]: set by the monitor as it reports a block, taken back
+    /// by the hub as it takes the trace.
+    trace: AtomicU64,
+    /// The trace taken, with the greenlet it is of, for the monitor.
+    traced: Mutex<Option<(String, Backtrace)>>,
 }
 
 impl Watch {
@@ -135,6 +163,27 @@ impl Watch {
         if let Some(name) = starts_named {
             self.named(seq, slot, name);
         }
+    }
+
+    /// Whether the monitor wants the stack of greenlet `seq`, which runs
+    /// on the calling stack: the hub then calls [`take_trace`](Self::take_trace).
+    #[inline]
+    pub(crate) fn wants_trace_of(&self, seq: u64) -> bool {
+        self.trace.load(Ordering::Relaxed) == seq
+    }
+
+    /// Takes the calling greenlet's stack for the monitor (see the module
+    /// docs), unless it is smaller than [`TRACE_MIN_STACK`].
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_trace(&self, seq: u64, stack_bytes: usize) {
+        self.trace.store(NO_TRACE, Ordering::Relaxed);
+        if stack_bytes < TRACE_MIN_STACK {
+            return;
+        }
+        let greenlet = self.greenlet_named(seq);
+        let trace = Backtrace::force_capture();
+        *self.traced.lock().unwrap_or_else(PoisonError::into_inner) = Some((greenlet, trace));
     }
 
     /// The hub is about to wait in its poller.
@@ -166,8 +215,13 @@ impl Watch {
 
     /// The greenlet resumed last, as its `Debug` prints it: its name is in
     /// the slot of the last named greenlet that started with its number.
-    fn greenlet(&self) -> String {
+    fn greenlet(&self) -> (u64, String) {
         let seq = self.running.load(Ordering::Relaxed);
+        (seq, self.greenlet_named(seq))
+    }
+
+    /// Greenlet `seq`, as its `Debug` prints it (see [`greenlet`](Self::greenlet)).
+    fn greenlet_named(&self, seq: u64) -> String {
         let names = self.names();
         match names.iter().flatten().find(|(named, _)| *named == seq) {
             Some((_, name)) => format!("<Greenlet {seq} {name:?}>"),
@@ -194,6 +248,8 @@ pub(crate) fn watch_this_thread() -> Option<Registration> {
         running: AtomicU64::new(0),
         thread: thread.name().unwrap_or("<unnamed>").into(),
         names: Mutex::default(),
+        trace: AtomicU64::new(NO_TRACE),
+        traced: Mutex::default(),
     });
     let monitor = monitor();
     monitor.lock().push(Watched {
@@ -229,6 +285,9 @@ impl Drop for Registration {
         if let Some(episode) = gone.episode {
             write_stderr(&episode.end(&gone.watch, gone.since.elapsed()));
         }
+        if let Some(trace) = gone.watch.traced_report() {
+            write_stderr(&trace);
+        }
     }
 }
 
@@ -254,7 +313,8 @@ fn monitor() -> &'static Monitor {
         let mask = crate::affinity::mask_for_new_thread();
         let spawned = std::thread::Builder::new()
             .name("green-monitor".into())
-            .stack_size(64 * 1024)
+            // Resolving a trace's symbols takes more than 64 KiB.
+            .stack_size(1024 * 1024)
             .spawn(move || {
                 crate::affinity::free_new_thread(mask);
                 watch_hubs(MONITOR.wait());
@@ -302,9 +362,77 @@ impl Episode {
     }
 }
 
+impl Watch {
+    /// The report of a trace the hub has taken, if there is one.
+    fn traced_report(&self) -> Option<String> {
+        let (greenlet, trace) = self
+            .traced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(format!(
+            "green: greenlet {greenlet}, reported blocking the hub of thread '{}', went on \
+             from here (its first switch after the report):\n{}",
+            self.thread,
+            user_frames(&trace.to_string())
+        ))
+    }
+}
+
+/// The frames of a trace taken by [`Watch::take_trace`] that are the
+/// greenlet's own, from the green call it switched in: without the hub's
+/// frames above them (taking the trace, switching) and the greenlet's start
+/// below them (everything from
+/// `green::coroutine::enter` down, where `green::builder` catches its
+/// panics). `trace` is a `Backtrace`'s text: each frame a line `N: symbol`,
+/// then its `at file:line` lines, if any.
+fn user_frames(trace: &str) -> String {
+    let mut frames: Vec<(&str, String)> = Vec::new();
+    for line in trace.lines() {
+        let symbol = line
+            .trim_start()
+            .split_once(": ")
+            .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, symbol)| symbol);
+        match (symbol, frames.last_mut()) {
+            (Some(symbol), _) => frames.push((symbol, format!("{line}\n"))),
+            (None, Some((_, text))) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    let start = frames
+        .iter()
+        .position(|(symbol, _)| {
+            !symbol.starts_with("green::hub::") && !symbol.starts_with("green::monitor::")
+        })
+        .unwrap_or(0);
+    let end = frames
+        .iter()
+        .skip(start)
+        .position(|(symbol, _)| {
+            symbol.starts_with("green::builder::ended")
+                || symbol.starts_with("green::coroutine::enter")
+        })
+        .map_or(frames.len(), |n| start + n);
+    frames[start..end]
+        .iter()
+        .map(|(_, text)| text.as_str())
+        .collect()
+}
+
 impl Watched {
-    /// Looks at the hub at `now`; returns what to report, if anything.
-    fn look(&mut self, now: Instant, max: Duration) -> Option<String> {
+    /// Looks at the hub at `now`; adds to `reports` what to report: the
+    /// end of a block, a block, a trace taken.
+    fn look(&mut self, now: Instant, max: Duration, reports: &mut Vec<String>) {
+        reports.extend(self.look_for_block(now, max));
+        reports.extend(self.watch.traced_report());
+    }
+
+    /// The block or end of a block to report at `now`, if any.
+    fn look_for_block(&mut self, now: Instant, max: Duration) -> Option<String> {
         // Out of the poller (Acquire): its last bump is visible.
         let polling = self.watch.polling.load(Ordering::Acquire);
         let progress = self.watch.progress.load(Ordering::Relaxed);
@@ -318,7 +446,8 @@ impl Watched {
         if blocked <= max || self.episode.is_some() {
             return None;
         }
-        let greenlet = self.watch.greenlet();
+        let (seq, greenlet) = self.watch.greenlet();
+        self.watch.trace.store(seq, Ordering::Relaxed);
         let report = format!(
             "green: greenlet {greenlet} has blocked the hub of thread '{}' for {} (more than \
              the {} max blocking time): a call that blocks the thread, not the greenlet? Use \
@@ -343,7 +472,9 @@ fn watch_hubs(monitor: &Monitor) -> ! {
         match max {
             Some(max) if !hubs.is_empty() => {
                 let now = Instant::now();
-                reports.extend(hubs.iter_mut().filter_map(|h| h.look(now, max)));
+                for h in hubs.iter_mut() {
+                    h.look(now, max, &mut reports);
+                }
                 if !reports.is_empty() {
                     drop(hubs);
                     for r in reports.drain(..) {

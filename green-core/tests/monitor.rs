@@ -215,3 +215,91 @@ fn a_max_blocking_time_that_is_not_a_number_is_a_clear_panic() {
         out.describe()
     );
 }
+
+/// The body of the greenlet of
+/// [`the_blocked_greenlet_s_stack_is_printed_from_its_next_switch`]: blocks
+/// the thread, then switches.
+#[inline(never)]
+fn handler_that_blocks_the_hub() {
+    std::thread::sleep(Duration::from_millis(300));
+    green::yield_now();
+    std::hint::black_box(());
+}
+
+/// gevent's monitor prints the blocked greenlet's stack. The monitor
+/// cannot take another thread's, so the hub takes it at the greenlet's
+/// first switch after the report: the function that made the blocking call
+/// is on it, with its callers.
+#[test]
+fn the_blocked_greenlet_s_stack_is_printed_from_its_next_switch() {
+    let _watchdog = util::watchdog();
+    let test = "the_blocked_greenlet_s_stack_is_printed_from_its_next_switch";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        run_on_thread("hub", || {
+            let other = green::spawn(|| {
+                for _ in 0..3 {
+                    green::yield_now();
+                }
+            });
+            green::Builder::new()
+                .name("stuck".into())
+                .spawn(handler_that_blocks_the_hub)
+                .unwrap()
+                .join()
+                .unwrap();
+            other.join().unwrap();
+        });
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(reports(&out.stderr), 1, "{}", out.describe());
+    let trace = out
+        .stderr
+        .split("green: greenlet <Greenlet 2 \"stuck\">, reported blocking the hub of thread 'hub', went on from here (its first switch after the report):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no trace\n{}", out.describe()));
+    assert!(
+        trace.contains("handler_that_blocks_the_hub"),
+        "the trace does not name the blocking function\n{}",
+        out.describe()
+    );
+    // Taken on the greenlet's stack, at the green call it made next; the
+    // hub's own frames and the greenlet's start are left out.
+    assert!(trace.contains("yield_now"), "{}", out.describe());
+    for internal in [
+        "green::hub::",
+        "green::monitor::",
+        "green::coroutine::enter",
+    ] {
+        assert!(!trace.contains(internal), "{internal}\n{}", out.describe());
+    }
+}
+
+/// A greenlet that blocks its hub and ends without another switch leaves
+/// no trace, and one whose stack is too small to take it safely is not
+/// traced: the reports come all the same.
+#[test]
+fn no_trace_is_taken_from_a_small_stack() {
+    let _watchdog = util::watchdog();
+    let test = "no_trace_is_taken_from_a_small_stack";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        run_on_thread("hub", || {
+            green::Builder::new()
+                .name("small".into())
+                .stack_size(16 * 1024)
+                .spawn(handler_that_blocks_the_hub)
+                .unwrap()
+                .join()
+                .unwrap();
+            green::spawn(|| std::thread::sleep(Duration::from_millis(300)))
+                .join()
+                .unwrap();
+        });
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(reports(&out.stderr), 2, "{}", out.describe());
+    assert!(
+        !out.stderr.contains("went on from here"),
+        "{}",
+        out.describe()
+    );
+}

@@ -45,6 +45,7 @@ use std::rc::Rc;
 use super::Hub;
 use crate::coroutine::{self, Coroutine, Resumed};
 use crate::greenlet::{Core, State};
+use crate::monitor::Watch;
 
 impl Hub {
     /// Runs `g` and, through hand-offs, the rest of its batch and maybe
@@ -116,7 +117,12 @@ impl Hub {
             None => None,
         };
         match next {
-            None => coroutine::suspend(),
+            None => {
+                if let Some(watch) = &self.watch {
+                    self.trace_for_monitor(watch);
+                }
+                coroutine::suspend();
+            }
             Some(next) if std::ptr::eq(Rc::as_ptr(&next), me) => {
                 // It yielded, and is the only one ready: it goes on, and
                 // holds its `Rc` again.
@@ -226,6 +232,8 @@ impl Hub {
     #[inline(always)]
     fn mark_running(&self, g: &Core) {
         if let Some(watch) = &self.watch {
+            // A hand-off: on the stack of the greenlet that suspends.
+            self.trace_for_monitor(watch);
             // For the blocking detector's report; a name once, as it
             // starts.
             let name = if g.started.get() { None } else { g.name() };
@@ -234,6 +242,32 @@ impl Hub {
         g.state.set(State::Running);
         g.started.set(true);
         self.resuming(g);
+    }
+
+    /// Takes the stack of the greenlet that suspends (`current`, whose
+    /// stack this runs on; none when the loop resumes a greenlet) for the
+    /// blocking detector, if it reported that greenlet blocking the hub
+    /// (see [`crate::monitor`]). One relaxed load otherwise.
+    #[inline(always)]
+    fn trace_for_monitor(&self, watch: &Watch) {
+        let me = self.current.get();
+        if me.is_null() {
+            return;
+        }
+        // SAFETY: by `current`'s invariant the `Core` stays alive while its
+        // greenlet runs, and it runs: this is its stack. The borrow ends
+        // with this call.
+        let me = unsafe { &*me };
+        let seq = me.id().as_u64();
+        if watch.wants_trace_of(seq) {
+            let bytes = me
+                .co
+                .try_borrow()
+                .ok()
+                .and_then(|co| co.as_ref().map(Coroutine::stack_bytes))
+                .unwrap_or(0);
+            watch.take_trace(seq, bytes);
+        }
     }
 
     /// [`mark_running`](Self::mark_running), and `g`'s coroutine.
