@@ -385,7 +385,8 @@ impl Watch {
 /// below them (everything from
 /// `green::coroutine::enter` down, where `green::builder` catches its
 /// panics). `trace` is a `Backtrace`'s text: each frame a line `N: symbol`,
-/// then its `at file:line` lines, if any.
+/// then its `at file:line` lines, if any. Symbols are matched by their
+/// path, as either mangling scheme prints it (see [`symbol_path`]).
 fn user_frames(trace: &str) -> String {
     let mut frames: Vec<(&str, String)> = Vec::new();
     for line in trace.lines() {
@@ -395,7 +396,7 @@ fn user_frames(trace: &str) -> String {
             .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             .map(|(_, symbol)| symbol);
         match (symbol, frames.last_mut()) {
-            (Some(symbol), _) => frames.push((symbol, format!("{line}\n"))),
+            (Some(symbol), _) => frames.push((symbol_path(symbol), format!("{line}\n"))),
             (None, Some((_, text))) => {
                 text.push_str(line);
                 text.push('\n');
@@ -421,6 +422,16 @@ fn user_frames(trace: &str) -> String {
         .iter()
         .map(|(_, text)| text.as_str())
         .collect()
+}
+
+/// A demangled `symbol`'s path: v0 mangling (`-C
+/// symbol-mangling-version=v0`, meant to become rustc's default) prints a
+/// method as `<green::hub::Hub>::yield_now` and a trait method as
+/// `<green::X as Trait>::f`, where legacy mangling prints
+/// `green::hub::Hub::yield_now`; without the `<`, both start with the
+/// crate's path.
+fn symbol_path(symbol: &str) -> &str {
+    symbol.strip_prefix('<').unwrap_or(symbol)
 }
 
 impl Watched {
@@ -516,4 +527,86 @@ fn millis(d: Duration) -> String {
 /// greenlet may hold.
 fn write_stderr(msg: &str) {
     crate::stderr::write(msg.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_frames;
+
+    /// The frames of a trace taken at a yield, as `Backtrace` prints them
+    /// (debug build), with legacy or v0 symbols: the hub's frames at the
+    /// top, the greenlet's start at the bottom.
+    fn trace(legacy: bool) -> String {
+        let symbols: [(&str, &str); 12] = [
+            (
+                "green::monitor::Watch::take_trace",
+                "<green::monitor::Watch>::take_trace",
+            ),
+            (
+                "green::hub::switch::<impl green::hub::Hub>::trace_for_monitor",
+                "<green::hub::Hub>::trace_for_monitor",
+            ),
+            (
+                "green::hub::switch::<impl green::hub::Hub>::mark_running",
+                "<green::hub::Hub>::mark_running",
+            ),
+            (
+                "green::hub::switch::<impl green::hub::Hub>::suspend_running",
+                "<green::hub::Hub>::suspend_running",
+            ),
+            (
+                "green::hub::park::<impl green::hub::Hub>::yield_now",
+                "<green::hub::Hub>::yield_now",
+            ),
+            ("green::hub::yield_now", "green::hub::yield_now"),
+            ("green::sleep::yield_now", "green::sleep::yield_now"),
+            ("app::handler", "app::handler"),
+            (
+                "core::ops::function::FnOnce::call_once",
+                "<fn() as core::ops::function::FnOnce<()>>::call_once",
+            ),
+            (
+                "green::builder::ended::{{closure}}",
+                "green::builder::ended::{closure#0}",
+            ),
+            ("green::builder::ended", "green::builder::ended::<fn()>"),
+            ("green::coroutine::enter", "green::coroutine::enter::<_>"),
+        ];
+        let mut text = String::new();
+        for (n, (old, v0)) in symbols.iter().enumerate() {
+            let symbol = if legacy { old } else { v0 };
+            text.push_str(&format!(
+                "{n:4}: {symbol}\n             at ./src/f.rs:{n}:5\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn the_hub_s_frames_and_the_start_are_left_out_with_either_mangling() {
+        for legacy in [true, false] {
+            let frames = user_frames(&trace(legacy));
+            let first = frames.lines().next().unwrap_or_default();
+            assert!(
+                first.ends_with(": green::sleep::yield_now"),
+                "legacy {legacy}:\n{frames}"
+            );
+            assert!(
+                frames.contains(": app::handler\n"),
+                "legacy {legacy}:\n{frames}"
+            );
+            for left_out in [
+                "green::hub::",
+                "green::monitor::",
+                "green::builder::",
+                "green::coroutine::",
+            ] {
+                assert!(
+                    !frames.contains(left_out),
+                    "{left_out}, legacy {legacy}:\n{frames}"
+                );
+            }
+            assert_eq!(frames.lines().count(), 6, "legacy {legacy}:\n{frames}");
+        }
+    }
 }
