@@ -226,8 +226,8 @@ pub fn default_stack_size() -> usize {
 /// prints it, but taken at the greenlet's first switch after the block
 /// (the monitor thread cannot take another thread's stack): the function
 /// that made the blocking call and its callers. None is taken from a
-/// greenlet with a stack under 64 KiB, or one that ends without switching
-/// again.
+/// greenlet with less than 32 KiB of its stack left at that switch, or one
+/// that ends without switching again.
 ///
 /// Times come from the monitor's looks: a block is reported between `max`
 /// and `1.5 × max` after it began, and the times given are lower bounds.

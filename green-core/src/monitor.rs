@@ -53,9 +53,10 @@
 //! suspends to the loop), as a `Backtrace` left unresolved; the monitor
 //! resolves and prints it at its next look: the frames of the function
 //! that made the blocking call, from the green call it made next, and
-//! every caller up to the greenlet's start. A greenlet with a stack
-//! smaller than [`TRACE_MIN_STACK`] is not traced (taking the trace needs
-//! stack of its own), nor one that ends without switching again.
+//! every caller up to the greenlet's start. A greenlet with less than
+//! [`TRACE_MIN_LEFT`] of its stack left below the switch is not traced
+//! (taking the trace needs stack of its own, 8–12 KiB measured), nor one
+//! that ends without switching again.
 
 use std::backtrace::Backtrace;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -75,9 +76,10 @@ static THREAD_STARTED: AtomicBool = AtomicBool::new(false);
 /// [`Watch::trace`] when no trace is wanted: no greenlet has this number.
 const NO_TRACE: u64 = u64::MAX;
 
-/// The smallest greenlet stack a trace is taken on: unwinding and
-/// capturing the frames takes a few KiB of the greenlet's stack.
-pub(crate) const TRACE_MIN_STACK: usize = 64 * 1024;
+/// The least stack a greenlet must have left below its switch for a trace
+/// to be taken there: unwinding and capturing the frames takes some KiB of
+/// it (a trace taken with 8 KiB left overflowed a 64 KiB stack).
+pub(crate) const TRACE_MIN_LEFT: usize = 32 * 1024;
 
 /// The process-wide max blocking time (see [`crate::max_blocking_time`]).
 ///
@@ -173,12 +175,14 @@ impl Watch {
     }
 
     /// Takes the calling greenlet's stack for the monitor (see the module
-    /// docs), unless it is smaller than [`TRACE_MIN_STACK`].
+    /// docs), unless less than [`TRACE_MIN_LEFT`] of it is left below this
+    /// call: what is left counts, not the stack's size, for a greenlet
+    /// deep in a stack of any size may have too little left.
     #[cold]
     #[inline(never)]
-    pub(crate) fn take_trace(&self, seq: u64, stack_bytes: usize) {
+    pub(crate) fn take_trace(&self, seq: u64) {
         self.trace.store(NO_TRACE, Ordering::Relaxed);
-        if stack_bytes < TRACE_MIN_STACK {
+        if crate::coroutine::stack_left().is_none_or(|left| left < TRACE_MIN_LEFT) {
             return;
         }
         let greenlet = self.greenlet_named(seq);

@@ -303,3 +303,49 @@ fn no_trace_is_taken_from_a_small_stack() {
         out.describe()
     );
 }
+
+/// Recurses until `used` bytes of the greenlet's stack below `top` are in
+/// use, then blocks the hub and switches from there.
+#[inline(never)]
+fn block_and_switch_deep(top: usize, used: usize) {
+    let frame = [0u8; 512];
+    let here = std::hint::black_box(&frame).as_ptr() as usize;
+    if top - here < used {
+        block_and_switch_deep(top, used);
+    } else {
+        handler_that_blocks_the_hub();
+    }
+    std::hint::black_box(&frame);
+}
+
+/// A greenlet deep in a stack large enough to be traced switches with
+/// too little of it left to take a trace on: none is taken, and the
+/// program goes on as it does unwatched (it overflowed its 64 KiB stack
+/// with 6 KiB left, debug and release, when the size alone was checked).
+#[test]
+fn no_trace_is_taken_with_little_stack_left() {
+    let _watchdog = util::watchdog();
+    let test = "no_trace_is_taken_with_little_stack_left";
+    let out = util::in_child(test, &[("GREEN_MAX_BLOCKING_TIME", "50")], || {
+        run_on_thread("hub", || {
+            green::Builder::new()
+                .name("deep".into())
+                .stack_size(64 * 1024)
+                .spawn(|| {
+                    let top = 0u8;
+                    let top = std::hint::black_box(&top) as *const u8 as usize;
+                    block_and_switch_deep(top, 58 * 1024);
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+        });
+    });
+    assert!(out.status.success(), "{}", out.describe());
+    assert_eq!(reports(&out.stderr), 1, "{}", out.describe());
+    assert!(
+        !out.stderr.contains("went on from here"),
+        "{}",
+        out.describe()
+    );
+}

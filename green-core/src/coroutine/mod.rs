@@ -350,6 +350,16 @@ pub(crate) fn suspend() {
     generator::suspend_current();
 }
 
+/// How many bytes of the running coroutine's stack are left below the
+/// caller's frame, or `None` on a thread's own stack. Not inlined, so that
+/// its own frame lies below the caller's.
+#[inline(never)]
+pub(crate) fn stack_left() -> Option<usize> {
+    let here = 0u8;
+    let sp = std::hint::black_box(ptr::addr_of!(here)) as usize;
+    generator::stack_floor().map(|floor| sp.saturating_sub(floor))
+}
+
 /// Suspends the running coroutine and resumes `next` in its place: `next`
 /// comes back (suspends or returns) to whoever resumed the running one,
 /// which continues, when resumed again, as after [`suspend`].

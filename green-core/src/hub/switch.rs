@@ -260,13 +260,7 @@ impl Hub {
         let me = unsafe { &*me };
         let seq = me.id().as_u64();
         if watch.wants_trace_of(seq) {
-            let bytes = me
-                .co
-                .try_borrow()
-                .ok()
-                .and_then(|co| co.as_ref().map(Coroutine::stack_bytes))
-                .unwrap_or(0);
-            watch.take_trace(seq, bytes);
+            watch.take_trace(seq);
         }
     }
 

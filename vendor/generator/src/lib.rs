@@ -18,7 +18,7 @@ mod stack;
 mod yield_;
 
 pub use crate::gen_impl::{Generator, Gn, LocalGenerator, DEFAULT_STACK_SIZE};
-pub use crate::rt::{get_local_data, is_generator, Error};
+pub use crate::rt::{get_local_data, is_generator, stack_floor, Error};
 pub use crate::scope::Scope;
 pub use crate::stack::{SpareStack, StackOwner};
 pub use crate::yield_::{

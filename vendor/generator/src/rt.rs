@@ -388,6 +388,16 @@ pub fn get_local_data() -> *mut u8 {
     env.co_ctx().map_or(ptr::null_mut(), |ctx| ctx.local_data)
 }
 
+/// green patch 11: the lowest usable address of the stack the caller runs
+/// on, just above its guard page, when that is a generator's stack (the top
+/// context's, as the overflow handler finds it: right after a hand-off
+/// too); `None` on a thread's own stack. With the address of a local it
+/// tells how much stack is left below the caller.
+pub fn stack_floor() -> Option<usize> {
+    let (start, _) = ContextStack::current().top().stack_guard;
+    (start != 0).then_some(start)
+}
+
 #[cfg(not(target_os = "fuchsia"))]
 pub mod guard {
     use crate::rt::ContextStack;
