@@ -227,7 +227,10 @@ pub fn default_stack_size() -> usize {
 /// (the monitor thread cannot take another thread's stack): the function
 /// that made the blocking call and its callers. None is taken from a
 /// greenlet with less than 32 KiB of its stack left at that switch, or one
-/// that ends without switching again.
+/// that ends without switching again. When the time went elsewhere (a long
+/// batch of short greenlets, reported with the one resumed last; a thread
+/// the OS did not schedule), the trace shows where the named greenlet next
+/// switched, which is not where the time went.
 ///
 /// Times come from the monitor's looks: a block is reported between `max`
 /// and `1.5 × max` after it began, and the times given are lower bounds.

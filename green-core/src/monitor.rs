@@ -23,7 +23,9 @@
 //! after the bump that ends a wait, and read with `Acquire` before the
 //! counter: the monitor that sees the hub out of its poller sees the bump.
 //! A hub that is not watched pays the test of an `Option` at each batch
-//! start and each resume, nothing at a spawn or a greenlet's end.
+//! start, each resume and each suspend to the loop (which then polls or
+//! blocks: hundreds of times the test's cost), nothing at a spawn or a
+//! greenlet's end.
 //!
 //! # What the monitor does
 //!
@@ -289,8 +291,8 @@ impl Drop for Registration {
         if let Some(episode) = gone.episode {
             write_stderr(&episode.end(&gone.watch, gone.since.elapsed()));
         }
-        if let Some(trace) = gone.watch.traced_report() {
-            write_stderr(&trace);
+        if let Some(trace) = gone.watch.take_traced() {
+            trace.write();
         }
     }
 }
@@ -367,19 +369,48 @@ impl Episode {
 }
 
 impl Watch {
-    /// The report of a trace the hub has taken, if there is one.
-    fn traced_report(&self) -> Option<String> {
+    /// A trace the hub has taken, if there is one, still unresolved.
+    fn take_traced(&self) -> Option<Report> {
         let (greenlet, trace) = self
             .traced
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
-        Some(format!(
-            "green: greenlet {greenlet}, reported blocking the hub of thread '{}', went on \
-             from here (its first switch after the report):\n{}",
-            self.thread,
-            user_frames(&trace.to_string())
-        ))
+        Some(Report::Trace {
+            greenlet,
+            thread: self.thread.clone(),
+            trace,
+        })
+    }
+}
+
+/// What the monitor writes on stderr: a line, or a trace, which is
+/// resolved as it is written, outside the monitor's lock (resolving the
+/// first one reads the binary's debug information: tens of milliseconds,
+/// during which hubs starting and ending must not wait for the lock).
+enum Report {
+    Line(String),
+    Trace {
+        greenlet: String,
+        thread: Box<str>,
+        trace: Backtrace,
+    },
+}
+
+impl Report {
+    fn write(self) {
+        match self {
+            Report::Line(line) => write_stderr(&line),
+            Report::Trace {
+                greenlet,
+                thread,
+                trace,
+            } => write_stderr(&format!(
+                "green: greenlet {greenlet}, reported blocking the hub of thread '{thread}', \
+                 went on from here (its first switch after the report):\n{}",
+                user_frames(&trace.to_string())
+            )),
+        }
     }
 }
 
@@ -441,9 +472,9 @@ fn symbol_path(symbol: &str) -> &str {
 impl Watched {
     /// Looks at the hub at `now`; adds to `reports` what to report: the
     /// end of a block, a block, a trace taken.
-    fn look(&mut self, now: Instant, max: Duration, reports: &mut Vec<String>) {
-        reports.extend(self.look_for_block(now, max));
-        reports.extend(self.watch.traced_report());
+    fn look(&mut self, now: Instant, max: Duration, reports: &mut Vec<Report>) {
+        reports.extend(self.look_for_block(now, max).map(Report::Line));
+        reports.extend(self.watch.take_traced());
     }
 
     /// The block or end of a block to report at `now`, if any.
@@ -493,7 +524,7 @@ fn watch_hubs(monitor: &Monitor) -> ! {
                 if !reports.is_empty() {
                     drop(hubs);
                     for r in reports.drain(..) {
-                        write_stderr(&r);
+                        r.write();
                     }
                     hubs = monitor.lock();
                 }
