@@ -4,12 +4,8 @@
 //! or to a new one while there are fewer than the maximum (64, or
 //! `GREEN_BLOCKING_THREADS`, a whole number of at least 1, or the first
 //! job panics), or else waits in a FIFO queue. Workers that stay idle for
-//! 10 seconds exit. A worker whose job runs a hub of its own and sends work
-//! from it (a `green::run` inside the job) is lent out until its job ends:
-//! it does not count against the maximum, or its hub's jobs could wait for
-//! the very thread that waits for them.
+//! 10 seconds exit.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,25 +30,12 @@ struct Pool {
 struct State {
     queue: VecDeque<Job>,
     idle: usize,
-    /// Workers whose job runs a hub that has sent jobs of its own: they
-    /// cannot take a job before theirs ends, so they do not count as
-    /// workers against the maximum.
-    lent: usize,
-}
-
-thread_local! {
-    /// On a pool worker: whether it is one. Set once, at its start.
-    static WORKER: Cell<bool> = const { Cell::new(false) };
-    /// On a pool worker: whether its current job has sent jobs from a hub
-    /// of its own, and so counts in [`State::lent`] until it ends.
-    static LENT: Cell<bool> = const { Cell::new(false) };
 }
 
 static POOL: LazyLock<Pool> = LazyLock::new(|| Pool {
     state: Mutex::new(State {
         queue: VecDeque::new(),
         idle: 0,
-        lent: 0,
     }),
     work: Condvar::new(),
     threads: AtomicUsize::new(0),
@@ -83,10 +66,6 @@ impl Pool {
     fn submit(&'static self, job: Job) {
         let max = max_threads();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        // Only a hub calls this: on a worker, the hub of a `run` in its job.
-        if WORKER.get() && !LENT.replace(true) {
-            state.lent += 1;
-        }
         state.queue.push_back(job);
         // An idle thread already woken for an earlier job still counts as
         // idle until it runs: only as many jobs as there are idle threads
@@ -97,7 +76,7 @@ impl Pool {
             self.work.notify_one();
             return;
         }
-        if self.threads.load(Ordering::Acquire) >= max + state.lent {
+        if self.threads.load(Ordering::Acquire) >= max {
             return; // a busy worker takes it when done
         }
         drop(state);
@@ -119,16 +98,12 @@ impl Pool {
     }
 
     fn work_loop(&self) {
-        WORKER.set(true);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
                 job();
                 state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if LENT.replace(false) {
-                    state.lent -= 1;
-                }
                 continue;
             }
             state.idle += 1;
@@ -154,8 +129,7 @@ impl Pool {
 ///
 /// Use it for work that can only block: a file system call, a DNS lookup,
 /// a C library call, a long computation. Outside [`run`](crate::run()) (or on a
-/// plain thread) `f` simply runs on the calling thread. `f` may start a
-/// `run` of its own and call `unblock` in it, whatever the pool's size.
+/// plain thread) `f` simply runs on the calling thread.
 ///
 /// Killing the waiting greenlet does not stop `f`: it runs to completion on
 /// the pool and its result is dropped.

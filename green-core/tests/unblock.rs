@@ -257,24 +257,3 @@ fn a_job_finishing_while_the_hub_looks_is_never_a_deadlock() {
         }
     });
 }
-
-/// A job that starts a `run` of its own and calls `unblock` inside it (a
-/// library doing its work in a `green::run` of its own, called from
-/// blocking code that the caller had sent to the pool): its inner job
-/// needs a second pool thread even when the pool may have only one, as the
-/// pool thread that sent it can do nothing until it is done (it hung so),
-/// and so on down.
-#[test]
-fn a_job_that_runs_a_hub_of_its_own_can_unblock_with_a_one_thread_pool() {
-    let test = "a_job_that_runs_a_hub_of_its_own_can_unblock_with_a_one_thread_pool";
-    let out = util::in_child(test, &[("GREEN_BLOCKING_THREADS", "1")], || {
-        let nested = || green::run(|| green::unblock(|| green::run(|| green::unblock(|| 40) + 1)));
-        let n = green::run(|| green::unblock(nested) + 1);
-        println!("n = {n}");
-    });
-    assert!(
-        out.status.success() && out.stdout.contains("n = 42"),
-        "{}",
-        out.describe()
-    );
-}
