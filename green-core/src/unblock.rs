@@ -131,6 +131,12 @@ impl Pool {
 /// a C library call, a long computation. Outside [`run`](crate::run()) (or on a
 /// plain thread) `f` simply runs on the calling thread.
 ///
+/// The pool is bounded, as a thread pool is: jobs that wait for each other
+/// need a thread each. A job that waits for another job (directly, or
+/// through a `run` of its own that calls `unblock`) hangs when every
+/// thread is taken by jobs that wait so: with the default 64 threads, 64
+/// at once; with `GREEN_BLOCKING_THREADS=1`, the first.
+///
 /// Killing the waiting greenlet does not stop `f`: it runs to completion on
 /// the pool and its result is dropped.
 ///
