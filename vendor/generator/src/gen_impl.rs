@@ -872,24 +872,32 @@ impl<'a, A, T> GeneratorImpl<'a, A, T> {
     #[inline(always)]
     unsafe fn resume_instead_of_current(next: *mut Self) {
         let env = ContextStack::current_inline();
-        let cur = env.top();
+        let top = env.top();
         assert!(
-            cur.is_generator(),
+            top.is_generator(),
             "resume_instead_of_current called outside a generator"
         );
+        let top: *mut Context = top;
+        // The outermost generator yields, as in `suspend_current` (green
+        // patch 12). SAFETY: `top` is the top context, running: alive while
+        // its body runs, as is the outermost context it is or is nested in
+        // (every access below goes through these raw pointers).
+        let cur = unsafe { env.outermost(top) };
         // SAFETY: forwarded to our caller.
         let (ctx, regs) = unsafe { Self::to_resume(next) };
         debug_assert!(!std::ptr::eq(cur, ctx));
-        // the running one yields (see `raw_yield`)
-        cur._ref -= 1;
-        env.replace_top(cur, ctx);
-        // SAFETY: `regs` lies in `next`'s context, alive for as long as the
-        // generator; `cur` is the running generator's context, alive while
-        // its body runs (its owner outlives this suspend).
-        RegContext::swap(&mut cur.regs, unsafe { &*regs });
-        // resumed again: a cancel wants the body to unwind from here
-        if unlikely(cur._ref != REF_ACTIVE) {
-            panic::panic_any(Error::Cancel);
+        // SAFETY: `cur` and `top` are alive, as above; `regs` lies in
+        // `next`'s context, alive for as long as the generator, which is not
+        // running (our caller's contract), so not `top`.
+        unsafe {
+            // the running one yields (see `raw_yield`)
+            (*cur)._ref -= 1;
+            env.replace_top(cur, ctx);
+            RegContext::swap(&mut (*top).regs, &*regs);
+            // resumed again: a cancel wants the body to unwind from here
+            if unlikely((*cur)._ref != REF_ACTIVE) {
+                panic::panic_any(Error::Cancel);
+            }
         }
     }
 
@@ -1575,10 +1583,12 @@ mod test {
     }
 
     #[test]
-    fn a_hand_off_inside_a_nested_generator_comes_back_to_its_parent() {
-        // green patches 3 and 6: `b` runs inside `outer` (its parent on the
-        // context stack), hands the thread to `c`, and `c` suspends back to
-        // `outer`, not to the thread's own stack.
+    fn a_switch_inside_a_nested_generator_suspends_the_outermost() {
+        // green patch 12 (patches 3 and 6 before it suspended the nested
+        // one): `b` runs inside `outer` and hands the thread to `c`, which
+        // takes `outer`'s place and suspends to the thread; `outer` then
+        // goes on inside `b`, after its hand-off. A `suspend_current`
+        // inside `inner` suspends `outer` too.
         use std::cell::RefCell;
         use std::rc::Rc;
         let log = Rc::new(RefCell::new(Vec::new()));
@@ -1599,25 +1609,36 @@ mod test {
         });
         let bp: *mut LocalGenerator<'_, (), ()> = &mut b;
         let l = log.clone();
-        let mut outer = Gn::<()>::new_scoped_local(move |mut s: Scope<'_, '_, (), ()>| {
-            // SAFETY: `b` is live, not running, and only touched here
-            // until it comes back (what comes back is `c`, which `b`'s
-            // `resume` does not look at).
+        let mut outer = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+            // SAFETY: `b` is live, not running, and only touched here.
             unsafe { (*bp).resume() };
             l.borrow_mut().push("outer");
-            assert!(crate::is_generator(), "back in `outer`");
-            s.yield_with(());
+            let l2 = l.clone();
+            let mut inner = Gn::<()>::new_scoped_local(move |_: Scope<'_, '_, (), ()>| {
+                l2.borrow_mut().push("i1");
+                crate::suspend_current();
+                l2.borrow_mut().push("i2");
+            });
+            inner.resume();
+            assert!(inner.is_done());
+            l.borrow_mut().push("outer end");
         });
         outer.resume();
-        assert_eq!(*log.borrow(), ["b1", "c1", "outer"]);
+        assert_eq!(*log.borrow(), ["b1", "c1"]);
         assert!(!crate::is_generator());
-        assert!(!b.is_done() && !c.is_done());
-        c.resume();
-        b.resume();
-        assert!(b.is_done() && c.is_done());
+        // `b` is still running, inside `outer` (not idle: `is_done` says so).
+        assert!(!outer.is_done() && !c.is_done());
+        outer.resume();
+        assert_eq!(*log.borrow(), ["b1", "c1", "b2", "outer", "i1"]);
+        assert!(b.is_done() && !outer.is_done());
         outer.resume();
         assert!(outer.is_done());
-        assert_eq!(*log.borrow(), ["b1", "c1", "outer", "c2", "b2"]);
+        c.resume();
+        assert!(c.is_done());
+        assert_eq!(
+            *log.borrow(),
+            ["b1", "c1", "b2", "outer", "i1", "i2", "outer end", "c2"]
+        );
     }
 
     #[test]

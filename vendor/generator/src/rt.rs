@@ -284,6 +284,33 @@ impl ContextStack {
         None
     }
 
+    /// The context of the outermost generator running on this thread (the
+    /// one resumed from the thread's own stack), given the top one `top`,
+    /// which it is unless `top` is nested in another (green patch 12: a
+    /// green switch suspends the greenlet, the outermost, even from inside
+    /// a generator the greenlet runs).
+    ///
+    /// # Safety
+    ///
+    /// `top` is this thread's top context (from [`top`](Self::top)).
+    #[inline(always)]
+    pub(crate) unsafe fn outermost(&self, top: *mut Context) -> *mut Context {
+        // SAFETY: `top` is alive (the caller's contract).
+        if std::ptr::eq(unsafe { (*top).parent }, self.root) {
+            return top;
+        }
+        Self::outermost_nested(self.root)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn outermost_nested(root: *mut Context) -> *mut Context {
+        // SAFETY: the root's `child` links the running chain from the
+        // outermost context down to the top (`push_context`); the root
+        // lives as long as the thread.
+        unsafe { (*root).child }
+    }
+
     /// push the context to the thread context list
     #[inline]
     pub fn push_context(&self, ctx: *mut Context) {

@@ -55,18 +55,33 @@ pub fn raw_yield_now(env: &ContextStack, cur: &mut Context) {
 /// thread's context stack inlined, which a compiler may keep across the
 /// switch (see `ContextStack::current`).
 ///
+/// It suspends the outermost generator of the thread (green patch 12):
+/// when the running one is nested in it (a greenlet that runs a generator
+/// of its own, whose body makes a green call), the nested one stays
+/// running inside it and goes on when the outer one is resumed. Its
+/// registers are saved in the top context, where a resume reads them (see
+/// `to_resume`).
+///
 /// # Panics
 ///
 /// Panics when no generator runs on this thread.
 #[inline(always)]
 pub fn suspend_current() {
     let env = ContextStack::current_inline();
-    let cur = env.top();
-    assert!(cur.is_generator(), "suspend_current called outside a generator");
-    cur._ref -= 1;
-    raw_yield_now(&env, cur);
-    if unlikely(cur._ref != REF_ACTIVE) {
-        std::panic::panic_any(Error::Cancel);
+    let top = env.top();
+    assert!(top.is_generator(), "suspend_current called outside a generator");
+    let top: *mut Context = top;
+    // SAFETY: `top` is the top context, running: alive while its body runs,
+    // as is the outermost context it is or is nested in (every access below
+    // goes through these raw pointers); `parent` is the root, not `top`.
+    unsafe {
+        let cur = env.outermost(top);
+        (*cur)._ref -= 1;
+        let parent = env.pop_context(cur);
+        RegContext::swap(&mut (*top).regs, &parent.regs);
+        if unlikely((*cur)._ref != REF_ACTIVE) {
+            std::panic::panic_any(Error::Cancel);
+        }
     }
 }
 
