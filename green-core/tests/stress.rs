@@ -1,0 +1,1288 @@
+//! A seeded randomized stress test of the channels and sync primitives
+//! under kills and timeouts.
+//!
+//! Each seed generates a program: 2 hubs plus 0–2 plain threads, channels
+//! of every flavour, a `Mutex`-protected counter, a `Condvar` guarding a
+//! token count, an `Event`, and 10–60 actors (greenlets spread over the
+//! hubs, and the threads) each running a random script of operations, while
+//! a controller on each hub kills random greenlet actors at random points.
+//! Then the program quiesces (every actor done or blocked), is checked for
+//! stalls (an actor blocked while its operation could proceed), closes (the
+//! condition and the event are released, and a feeder drains every channel
+//! and offers fillers to blocked receivers until every actor has ended),
+//! drops every sender and drains the channels, and checks:
+//!
+//! - a value whose send returned `Ok` was received exactly once, by an
+//!   actor, the feeder or the final drain, from the channel it was sent on;
+//! - a value whose send failed (`Full`, `Timeout`, not chosen by its
+//!   select) was never received, and came back in the error;
+//! - a value whose sender was unwound mid-send (killed, or a
+//!   `green::timeout` fired) was received at most once (the channel docs: it
+//!   was taken or withdrawn, never both), and of the sends a killed select
+//!   offered, at most one was received;
+//! - no receive reported a disconnection while senders lived, no send one
+//!   while receivers lived;
+//! - the counter equals the increments that completed, and the condition's
+//!   tokens add up;
+//! - every actor ended (no hang) and no actor panicked (a kill is not a
+//!   panic).
+//!
+//! `GREEN_STRESS_SEEDS=n` runs seeds `0..n` (default 200; with
+//! `GREEN_STRESS_FIRST=k`, seeds `k..k+n`), `GREEN_STRESS_SEED=s` replays
+//! seed `s` alone and prints its script and trace. A failing seed panics
+//! with its failures, its script and its trace.
+
+mod util;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use green::channel::{
+    self, Receiver, RecvTimeoutError, Select, SendTimeoutError, Sender, TryRecvError, TrySendError,
+};
+use green::event::Event;
+use green::sync::{Condvar, Mutex};
+
+// ---------------------------------------------------------------------------
+// The program a seed generates.
+
+/// splitmix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// In `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// In `lo..=hi`.
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    fn percent(&mut self, p: usize) -> bool {
+        self.below(100) < p
+    }
+
+    /// A short duration: mostly µs, sometimes a few ms, sometimes zero.
+    fn short(&mut self) -> Duration {
+        match self.below(10) {
+            0 => Duration::ZERO,
+            1..=6 => Duration::from_micros(self.range(1, 300) as u64),
+            7 | 8 => Duration::from_micros(self.range(300, 1500) as u64),
+            _ => Duration::from_micros(self.range(1500, 4000) as u64),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Flavour {
+    Unbounded,
+    Bounded(usize),
+    Rendezvous,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SelOp {
+    Recv(usize),
+    Send(usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SelWait {
+    Block,
+    Timeout(Duration),
+    Default,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Hold {
+    No,
+    Yield,
+    Sleep(Duration),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Send(usize),
+    TrySend(usize),
+    SendTimeout(usize, Duration),
+    Recv(usize),
+    TryRecv(usize),
+    RecvTimeout(usize, Duration),
+    Select(Vec<SelOp>, SelWait),
+    /// `green::timeout` around a blocking send (greenlets only).
+    TimeoutSend(usize, Duration),
+    /// `green::timeout` around a blocking receive (greenlets only).
+    TimeoutRecv(usize, Duration),
+    Increment(Hold),
+    CvProduce {
+        all: bool,
+    },
+    CvConsume(Option<Duration>),
+    EventSet,
+    EventClear,
+    EventWait(Option<Duration>),
+    Yield,
+    Sleep(Duration),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Hub(usize),
+    Thread,
+}
+
+#[derive(Clone, Debug)]
+struct ActorSpec {
+    place: Place,
+    ops: Vec<Op>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pause {
+    Sleep(Duration),
+    Yields(usize),
+}
+
+#[derive(Clone, Debug)]
+struct Program {
+    flavours: Vec<Flavour>,
+    actors: Vec<ActorSpec>,
+    /// Per hub: (pause, index of the target among that hub's actors).
+    kills: [Vec<(Pause, usize)>; 2],
+}
+
+impl Program {
+    fn generate(seed: u64) -> Program {
+        let mut rng = Rng(seed ^ 0x005E_ED0F_6EE7);
+        let mut flavours = Vec::new();
+        for _ in 0..rng.range(1, 2) {
+            flavours.push(Flavour::Unbounded);
+        }
+        for _ in 0..rng.range(1, 2) {
+            flavours.push(Flavour::Bounded(rng.range(1, 3)));
+        }
+        for _ in 0..rng.range(1, 2) {
+            flavours.push(Flavour::Rendezvous);
+        }
+        let nchans = flavours.len();
+        let threads = rng.below(3);
+        let greenlets = rng.range(10, 60) - threads;
+        let mut actors = Vec::new();
+        for i in 0..greenlets + threads {
+            let place = if i < greenlets {
+                Place::Hub(rng.below(2))
+            } else {
+                Place::Thread
+            };
+            let len = rng.range(1, 12);
+            let ops = (0..len)
+                .map(|_| Self::op(&mut rng, nchans, place != Place::Thread))
+                .collect();
+            actors.push(ActorSpec { place, ops });
+        }
+        let mut kills: [Vec<(Pause, usize)>; 2] = Default::default();
+        for (hub, list) in kills.iter_mut().enumerate() {
+            let mine = actors.iter().filter(|a| a.place == Place::Hub(hub)).count();
+            if mine == 0 {
+                continue;
+            }
+            for _ in 0..rng.below(mine / 2 + 2) {
+                let pause = if rng.percent(30) {
+                    Pause::Yields(rng.below(4))
+                } else {
+                    Pause::Sleep(rng.short())
+                };
+                list.push((pause, rng.below(mine)));
+            }
+        }
+        Program {
+            flavours,
+            actors,
+            kills,
+        }
+    }
+
+    fn op(rng: &mut Rng, nchans: usize, greenlet: bool) -> Op {
+        let c = rng.below(nchans);
+        loop {
+            return match rng.below(28) {
+                0..=2 => Op::Send(c),
+                3 => Op::TrySend(c),
+                4 | 5 => Op::SendTimeout(c, rng.short()),
+                6..=8 => Op::Recv(c),
+                9 => Op::TryRecv(c),
+                10 | 11 => Op::RecvTimeout(c, rng.short()),
+                12..=14 => {
+                    let n = rng.range(2, 3);
+                    let ops = (0..n)
+                        .map(|_| {
+                            let c = rng.below(nchans);
+                            if rng.percent(50) {
+                                SelOp::Recv(c)
+                            } else {
+                                SelOp::Send(c)
+                            }
+                        })
+                        .collect();
+                    let wait = match rng.below(3) {
+                        0 => SelWait::Block,
+                        1 => SelWait::Timeout(rng.short()),
+                        _ => SelWait::Default,
+                    };
+                    Op::Select(ops, wait)
+                }
+                15 | 16 if greenlet => Op::TimeoutSend(c, rng.short()),
+                17 | 18 if greenlet => Op::TimeoutRecv(c, rng.short()),
+                15..=18 => continue,
+                19 | 20 => Op::Increment(match rng.below(3) {
+                    0 => Hold::No,
+                    1 => Hold::Yield,
+                    _ => Hold::Sleep(rng.short()),
+                }),
+                21 => Op::CvProduce {
+                    all: rng.percent(30),
+                },
+                22 => Op::CvConsume(rng.percent(50).then(|| rng.short())),
+                23 => Op::EventSet,
+                24 => Op::EventClear,
+                25 => Op::EventWait(rng.percent(50).then(|| rng.short())),
+                26 => Op::Yield,
+                _ => Op::Sleep(rng.short()),
+            };
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!("channels: {:?}\n", self.flavours);
+        for (i, a) in self.actors.iter().enumerate() {
+            let _ = writeln!(s, "a{i} {:?}: {:?}", a.place, a.ops);
+        }
+        for (hub, kills) in self.kills.iter().enumerate() {
+            let _ = writeln!(s, "kills on hub {hub} (pause, local index): {kills:?}");
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The shared state of a running program.
+
+/// What an actor is doing, as the coordinator sees it.
+mod state {
+    pub const RUNNING: u64 = 0;
+    pub const DONE: u64 = 1;
+    /// Blocked without a deadline (or about to be): kind in the low byte.
+    pub const RECV: u64 = 2;
+    pub const SEND: u64 = 3;
+    /// A select without timeout: its operations in bytes 1..=3, each
+    /// `1 + (chan << 1 | is_send)`.
+    pub const SELECT: u64 = 4;
+    pub const LOCK: u64 = 5;
+    pub const CV: u64 = 6;
+    pub const EVENT: u64 = 7;
+
+    pub fn on(kind: u64, chan: usize) -> u64 {
+        kind | (chan as u64) << 8
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Started and not returned: its sender was unwound if it stays so.
+    Pending,
+    Ok,
+    /// The send failed and gave the value back, or its select chose
+    /// another operation.
+    Failed,
+    /// Unwound by a `green::timeout`: taken or withdrawn.
+    Maybe,
+}
+
+/// Who received a value.
+const FEEDER: usize = usize::MAX - 1;
+const DRAIN: usize = usize::MAX;
+/// The "actor" bits of a filler value.
+const FILLER: u64 = 0xF_FFFF;
+
+#[derive(Default)]
+struct Book {
+    sends: HashMap<u64, (usize, Fate)>,
+    /// value -> (receiver, channel) for every reception.
+    recvs: HashMap<u64, Vec<(usize, usize)>>,
+    /// The sends of one select.
+    groups: Vec<Vec<u64>>,
+    increments: u64,
+}
+
+struct CvState {
+    tokens: u64,
+    produced: u64,
+    consumed: u64,
+    closed: bool,
+}
+
+struct World {
+    start: Instant,
+    /// Kept until the final drain, so that no send sees a disconnection.
+    rxs: Vec<Receiver<u64>>,
+    txs: StdMutex<Option<Vec<Sender<u64>>>>,
+    counter: Mutex<u64>,
+    cv: Mutex<CvState>,
+    cond: Condvar,
+    event: Event,
+    event_sets: AtomicUsize,
+    states: Vec<AtomicU64>,
+    unwound: Vec<AtomicBool>,
+    controllers_done: AtomicUsize,
+    book: StdMutex<Book>,
+    trace: StdMutex<Vec<String>>,
+    failures: StdMutex<Vec<String>>,
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl World {
+    fn new(p: &Program) -> World {
+        let mut rxs = Vec::new();
+        let mut txs = Vec::new();
+        for f in &p.flavours {
+            let (tx, rx) = match *f {
+                Flavour::Unbounded => channel::unbounded(),
+                Flavour::Bounded(n) => channel::bounded(n),
+                Flavour::Rendezvous => channel::channel(),
+            };
+            rxs.push(rx);
+            txs.push(tx);
+        }
+        World {
+            start: Instant::now(),
+            rxs,
+            txs: StdMutex::new(Some(txs)),
+            counter: Mutex::new(0),
+            cv: Mutex::new(CvState {
+                tokens: 0,
+                produced: 0,
+                consumed: 0,
+                closed: false,
+            }),
+            cond: Condvar::new(),
+            event: Event::new(),
+            event_sets: AtomicUsize::new(0),
+            states: p.actors.iter().map(|_| AtomicU64::new(0)).collect(),
+            unwound: p.actors.iter().map(|_| AtomicBool::new(false)).collect(),
+            controllers_done: AtomicUsize::new(0),
+            book: StdMutex::new(Book::default()),
+            trace: StdMutex::new(Vec::new()),
+            failures: StdMutex::new(Vec::new()),
+        }
+    }
+
+    fn log(&self, who: &str, what: std::fmt::Arguments<'_>) {
+        let t = self.start.elapsed().as_micros();
+        lock(&self.trace).push(format!("{t:>7} {who} {what}"));
+    }
+
+    fn fail(&self, what: String) {
+        self.log("FAIL", format_args!("{what}"));
+        lock(&self.failures).push(what);
+    }
+
+    fn set_state(&self, me: usize, s: u64) {
+        self.states[me].store(s, SeqCst);
+    }
+
+    fn pending(&self, me: usize, v: u64) {
+        let old = lock(&self.book).sends.insert(v, (me, Fate::Pending));
+        assert!(old.is_none(), "value {v:#x} made twice");
+    }
+
+    fn outcome(&self, v: u64, s: Fate) {
+        lock(&self.book)
+            .sends
+            .get_mut(&v)
+            .expect("a pending send")
+            .1 = s;
+    }
+
+    fn got(&self, who: usize, chan: usize, v: u64) {
+        lock(&self.book)
+            .recvs
+            .entry(v)
+            .or_default()
+            .push((who, chan));
+    }
+
+    fn senders(&self) -> Vec<Sender<u64>> {
+        lock(&self.txs).as_ref().expect("senders alive").clone()
+    }
+}
+
+fn value(chan: usize, actor: u64, seq: u64) -> u64 {
+    (chan as u64) << 40 | actor << 20 | seq
+}
+
+fn chan_of(v: u64) -> usize {
+    (v >> 40) as usize
+}
+
+// ---------------------------------------------------------------------------
+// Actors.
+
+/// Marks its actor done when dropped: at the end of the script, when the
+/// actor is unwound (killed), or with the closure of a greenlet killed
+/// before it started.
+struct Ending {
+    world: Arc<World>,
+    me: usize,
+    completed: bool,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if !self.completed {
+            self.world.unwound[self.me].store(true, SeqCst);
+            self.world
+                .log(&format!("a{}", self.me), format_args!("ends unwound"));
+        }
+        self.world.set_state(self.me, state::DONE);
+    }
+}
+
+enum SelRes {
+    Recv(usize, Result<u64, channel::RecvError>),
+    Sent(usize),
+    SendErr(usize, u64),
+    Otherwise,
+}
+
+struct Actor {
+    world: Arc<World>,
+    me: usize,
+    name: String,
+    green: bool,
+    txs: Vec<Sender<u64>>,
+    rxs: Vec<Receiver<u64>>,
+    seq: u64,
+}
+
+impl Actor {
+    fn run(mut self, ops: Vec<Op>, mut ending: Ending) {
+        for op in &ops {
+            self.exec(op);
+        }
+        ending.completed = true;
+        self.world.log(&self.name, format_args!("done"));
+    }
+
+    fn value(&mut self, chan: usize) -> u64 {
+        self.seq += 1;
+        value(chan, self.me as u64, self.seq)
+    }
+
+    fn sleep(&self, d: Duration) {
+        if self.green {
+            green::sleep(d);
+        } else {
+            std::thread::sleep(d);
+        }
+    }
+
+    fn yield_now(&self) {
+        if self.green {
+            green::yield_now();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+
+    fn fail(&self, what: impl std::fmt::Display) {
+        self.world.fail(format!("{}: {what}", self.name));
+    }
+
+    fn log(&self, what: std::fmt::Arguments<'_>) {
+        self.world.log(&self.name, what);
+    }
+
+    fn got(&self, chan: usize, v: u64) {
+        self.world.got(self.me, chan, v);
+    }
+
+    fn exec(&mut self, op: &Op) {
+        let w = self.world.clone();
+        let me = self.me;
+        self.log(format_args!("{op:?}"));
+        match *op {
+            Op::Send(c) => {
+                let v = self.value(c);
+                w.pending(me, v);
+                w.set_state(me, state::on(state::SEND, c));
+                let r = self.txs[c].send(v);
+                w.set_state(me, state::RUNNING);
+                match r {
+                    Ok(()) => w.outcome(v, Fate::Ok),
+                    Err(e) => {
+                        w.outcome(v, Fate::Failed);
+                        self.fail(format_args!("send {v:#x} on {c}: {e:?} (receivers alive)"));
+                    }
+                }
+                self.log(format_args!("sent {v:#x}: {r:?}"));
+            }
+            Op::TrySend(c) => {
+                let v = self.value(c);
+                w.pending(me, v);
+                let r = self.txs[c].try_send(v);
+                match r {
+                    Ok(()) => w.outcome(v, Fate::Ok),
+                    Err(TrySendError::Full(back)) => {
+                        w.outcome(v, Fate::Failed);
+                        if back != v {
+                            self.fail(format_args!("try_send {v:#x} gave back {back:#x}"));
+                        }
+                    }
+                    Err(TrySendError::Disconnected(_)) => {
+                        w.outcome(v, Fate::Failed);
+                        self.fail(format_args!("try_send on {c}: disconnected"));
+                    }
+                }
+                self.log(format_args!("try_send {v:#x}: {r:?}"));
+            }
+            Op::SendTimeout(c, d) => {
+                let v = self.value(c);
+                w.pending(me, v);
+                let r = self.txs[c].send_timeout(v, d);
+                match r {
+                    Ok(()) => w.outcome(v, Fate::Ok),
+                    Err(SendTimeoutError::Timeout(back)) => {
+                        w.outcome(v, Fate::Failed);
+                        if back != v {
+                            self.fail(format_args!("send_timeout {v:#x} gave back {back:#x}"));
+                        }
+                    }
+                    Err(SendTimeoutError::Disconnected(_)) => {
+                        w.outcome(v, Fate::Failed);
+                        self.fail(format_args!("send_timeout on {c}: disconnected"));
+                    }
+                }
+                self.log(format_args!("send_timeout {v:#x}: {r:?}"));
+            }
+            Op::Recv(c) => {
+                w.set_state(me, state::on(state::RECV, c));
+                let r = self.rxs[c].recv();
+                w.set_state(me, state::RUNNING);
+                match r {
+                    Ok(v) => self.got(c, v),
+                    Err(e) => self.fail(format_args!("recv on {c}: {e:?} (senders alive)")),
+                }
+                self.log(format_args!("recv: {r:x?}"));
+            }
+            Op::TryRecv(c) => {
+                let r = self.rxs[c].try_recv();
+                match r {
+                    Ok(v) => self.got(c, v),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => {
+                        self.fail(format_args!("try_recv on {c}: disconnected"))
+                    }
+                }
+                self.log(format_args!("try_recv: {r:x?}"));
+            }
+            Op::RecvTimeout(c, d) => {
+                let r = self.rxs[c].recv_timeout(d);
+                match r {
+                    Ok(v) => self.got(c, v),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.fail(format_args!("recv_timeout on {c}: disconnected"))
+                    }
+                }
+                self.log(format_args!("recv_timeout: {r:x?}"));
+            }
+            Op::Select(ref ops, wait) => self.select(ops, wait),
+            Op::TimeoutSend(c, d) => {
+                let v = self.value(c);
+                w.pending(me, v);
+                let tx = &self.txs[c];
+                let r = green::timeout(d, || tx.send(v));
+                match r {
+                    Ok(Ok(())) => w.outcome(v, Fate::Ok),
+                    Ok(Err(_)) => {
+                        w.outcome(v, Fate::Failed);
+                        self.fail(format_args!("send in timeout on {c}: disconnected"));
+                    }
+                    Err(_) => w.outcome(v, Fate::Maybe),
+                }
+                self.log(format_args!("timeout(send {v:#x}): {r:?}"));
+            }
+            Op::TimeoutRecv(c, d) => {
+                let rx = &self.rxs[c];
+                let r = green::timeout(d, || rx.recv());
+                match r {
+                    Ok(Ok(v)) => self.got(c, v),
+                    Ok(Err(_)) => self.fail(format_args!("recv in timeout on {c}: disconnected")),
+                    Err(_) => {}
+                }
+                self.log(format_args!("timeout(recv): {r:x?}"));
+            }
+            Op::Increment(hold) => {
+                w.set_state(me, state::LOCK);
+                let mut g = w.counter.lock().unwrap_or_else(PoisonError::into_inner);
+                w.set_state(me, state::RUNNING);
+                let n = *g;
+                match hold {
+                    Hold::No => {}
+                    Hold::Yield => self.yield_now(),
+                    Hold::Sleep(d) => self.sleep(d),
+                }
+                if *g != n {
+                    self.fail(format_args!(
+                        "the counter moved from {n} to {} under its lock",
+                        *g
+                    ));
+                }
+                *g = n + 1;
+                lock(&w.book).increments += 1;
+                drop(g);
+                self.log(format_args!("incremented to {}", n + 1));
+            }
+            Op::CvProduce { all } => {
+                let mut g = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
+                g.tokens += 1;
+                g.produced += 1;
+                if all {
+                    w.cond.notify_all();
+                } else {
+                    w.cond.notify_one();
+                }
+                drop(g);
+            }
+            Op::CvConsume(d) => {
+                let waiting = |s: &mut CvState| s.tokens == 0 && !s.closed;
+                let g = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut g = match d {
+                    None => {
+                        w.set_state(me, state::CV);
+                        let g = w
+                            .cond
+                            .wait_while(g, waiting)
+                            .unwrap_or_else(PoisonError::into_inner);
+                        w.set_state(me, state::RUNNING);
+                        g
+                    }
+                    Some(d) => {
+                        w.cond
+                            .wait_timeout_while(g, d, waiting)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+                let took = g.tokens > 0;
+                if took {
+                    g.tokens -= 1;
+                    g.consumed += 1;
+                } else if d.is_none() && !g.closed {
+                    self.fail("wait_while returned with its condition still true");
+                }
+                drop(g);
+                self.log(format_args!("took a token: {took}"));
+            }
+            Op::EventSet => {
+                w.event_sets.fetch_add(1, SeqCst);
+                w.event.set();
+            }
+            Op::EventClear => w.event.clear(),
+            Op::EventWait(None) => {
+                w.set_state(me, state::EVENT);
+                w.event.wait();
+                w.set_state(me, state::RUNNING);
+                if w.event_sets.load(SeqCst) == 0 {
+                    self.fail("Event::wait returned before any set");
+                }
+            }
+            Op::EventWait(Some(d)) => {
+                let set = w.event.wait_timeout(d);
+                if set && w.event_sets.load(SeqCst) == 0 {
+                    self.fail("Event::wait_timeout returned true before any set");
+                }
+                self.log(format_args!("event: {set}"));
+            }
+            Op::Yield => self.yield_now(),
+            Op::Sleep(d) => self.sleep(d),
+        }
+    }
+
+    fn select(&mut self, ops: &[SelOp], wait: SelWait) {
+        let w = self.world.clone();
+        let me = self.me;
+        let values: Vec<Option<u64>> = ops
+            .iter()
+            .map(|o| match *o {
+                SelOp::Send(c) => Some(self.value(c)),
+                SelOp::Recv(_) => None,
+            })
+            .collect();
+        let group: Vec<u64> = values.iter().flatten().copied().collect();
+        for &v in &group {
+            w.pending(me, v);
+        }
+        if group.len() > 1 {
+            lock(&w.book).groups.push(group.clone());
+        }
+        let mut sel = Select::new();
+        let mut blocked = state::SELECT;
+        for (i, o) in ops.iter().enumerate() {
+            sel = match *o {
+                SelOp::Recv(c) => {
+                    blocked |= (1 + ((c as u64) << 1)) << (8 * (i + 1));
+                    sel.recv(&self.rxs[c], move |r| SelRes::Recv(i, r))
+                }
+                SelOp::Send(c) => {
+                    blocked |= (1 + ((c as u64) << 1 | 1)) << (8 * (i + 1));
+                    let v = values[i].expect("a send's value");
+                    sel.send(&self.txs[c], v, move |r| match r {
+                        Ok(()) => SelRes::Sent(i),
+                        Err(e) => SelRes::SendErr(i, e.0),
+                    })
+                }
+            };
+        }
+        sel = match wait {
+            SelWait::Block => {
+                w.set_state(me, blocked);
+                sel
+            }
+            SelWait::Timeout(d) => sel.timeout(d, || SelRes::Otherwise),
+            SelWait::Default => sel.default(|| SelRes::Otherwise),
+        };
+        let r = sel.wait();
+        w.set_state(me, state::RUNNING);
+        let mut sent = None;
+        match r {
+            SelRes::Recv(i, Ok(v)) => {
+                let SelOp::Recv(c) = ops[i] else {
+                    unreachable!()
+                };
+                self.got(c, v);
+                self.log(format_args!("select: recv #{i} {v:#x}"));
+            }
+            SelRes::Recv(i, Err(e)) => {
+                self.fail(format_args!("select recv #{i}: {e:?} (senders alive)"));
+            }
+            SelRes::Sent(i) => {
+                sent = Some(i);
+                self.log(format_args!("select: sent #{i} {:#x}", values[i].unwrap()));
+            }
+            SelRes::SendErr(i, back) => {
+                self.fail(format_args!(
+                    "select send #{i}: disconnected (receivers alive)"
+                ));
+                if Some(back) != values[i] {
+                    self.fail(format_args!("select send #{i} gave back {back:#x}"));
+                }
+            }
+            SelRes::Otherwise => self.log(format_args!("select: timed out")),
+        }
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = *v {
+                w.outcome(
+                    v,
+                    if sent == Some(i) {
+                        Fate::Ok
+                    } else {
+                        Fate::Failed
+                    },
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running a program.
+
+const QUIESCE_LIMIT: Duration = Duration::from_secs(10);
+const STALL_LIMIT: Duration = Duration::from_secs(2);
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
+/// A greenlet actor to spawn: its index, itself, its ending and its script.
+type HubActor = (usize, Actor, Ending, Vec<Op>);
+
+/// The running program's world, for the watchdog to print its trace.
+static CURRENT: StdMutex<Option<Arc<World>>> = StdMutex::new(None);
+
+fn run_program(p: &Program) -> Arc<World> {
+    let world = Arc::new(World::new(p));
+    *lock(&CURRENT) = Some(world.clone());
+    let all_done = Arc::new(Event::new());
+
+    let make_actor = |me: usize, green: bool| {
+        let txs = world.senders();
+        let rxs = world.rxs.clone();
+        let actor = Actor {
+            world: world.clone(),
+            me,
+            name: format!("a{me}"),
+            green,
+            txs,
+            rxs,
+            seq: 0,
+        };
+        let ending = Ending {
+            world: world.clone(),
+            me,
+            completed: false,
+        };
+        (actor, ending)
+    };
+
+    // Threads first: they race with the hubs from the start.
+    let mut threads = Vec::new();
+    for (me, a) in p.actors.iter().enumerate() {
+        if a.place == Place::Thread {
+            let (actor, ending) = make_actor(me, false);
+            let ops = a.ops.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("stress-a{me}"))
+                    .spawn(move || actor.run(ops, ending))
+                    .expect("spawn an actor thread"),
+            );
+        }
+    }
+
+    let mut per_hub: [Vec<HubActor>; 2] = Default::default();
+    for (me, a) in p.actors.iter().enumerate() {
+        if let Place::Hub(h) = a.place {
+            let (actor, ending) = make_actor(me, true);
+            per_hub[h].push((me, actor, ending, a.ops.clone()));
+        }
+    }
+    let hubs: StdMutex<Vec<_>> = StdMutex::new(
+        per_hub
+            .into_iter()
+            .zip(p.kills.clone())
+            .map(|(a, k)| Some((a, k)))
+            .collect(),
+    );
+    let hubs = Arc::new(hubs);
+
+    let w = world.clone();
+    let done = all_done.clone();
+    let results = green::Runtime::new().hubs(2).run(move |hub| {
+        let (actors, kills) = lock(&hubs)[hub].take().expect("this hub's actors");
+        let w = w.clone();
+        let mut ids = Vec::new();
+        let mut handles = Vec::new();
+        for (me, actor, ending, ops) in actors {
+            ids.push(me);
+            handles.push(
+                green::Builder::new()
+                    .name(format!("a{me}"))
+                    .spawn(move || actor.run(ops, ending))
+                    .expect("spawn an actor"),
+            );
+        }
+        let handles = Rc::new(handles);
+        let controller = {
+            let (w, handles, ids) = (w.clone(), handles.clone(), ids.clone());
+            green::spawn(move || {
+                for (pause, target) in kills {
+                    match pause {
+                        Pause::Sleep(d) => green::sleep(d),
+                        Pause::Yields(n) => (0..n).for_each(|_| green::yield_now()),
+                    }
+                    let who = format!("kill{hub}");
+                    w.log(&who, format_args!("kills a{}", ids[target]));
+                    handles[target].kill();
+                    w.log(&who, format_args!("killed a{}", ids[target]));
+                }
+                w.controllers_done.fetch_add(1, SeqCst);
+            })
+        };
+        if hub == 0 {
+            coordinate(&w);
+            done.set();
+        } else {
+            done.wait();
+        }
+        if !lock(&w.failures).is_empty() {
+            // Do not wait for what hangs: end every greenlet actor.
+            handles.iter().for_each(|h| h.kill());
+        }
+        if let Err(e) = controller.join() {
+            w.fail(format!("controller of hub {hub}: {e:?}"));
+        }
+        let handles = Rc::try_unwrap(handles).unwrap_or_else(|_| panic!("the handles are ours"));
+        for (me, h) in ids.into_iter().zip(handles) {
+            match h.join() {
+                Ok(()) => {}
+                Err(e) if e.is_killed() => {}
+                Err(e) => {
+                    let msg = util::panic_message(&*e.into_panic());
+                    w.fail(format!("a{me} panicked: {msg}"));
+                }
+            }
+        }
+    });
+    drop(results);
+    for t in threads {
+        if let Err(e) = t.join() {
+            world.fail(format!(
+                "a thread actor panicked: {}",
+                util::panic_message(&*e)
+            ));
+        }
+    }
+    // Every actor's senders are gone: drop the last ones and drain.
+    drop(lock(&world.txs).take());
+    for (c, rx) in world.rxs.iter().enumerate() {
+        loop {
+            match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(v) => {
+                    world.log("drain", format_args!("{c}: {v:#x}"));
+                    world.got(DRAIN, c, v);
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    world.fail(format!(
+                        "channel {c}: not disconnected 5 s after every sender was dropped"
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    world
+}
+
+/// An actor that is blocked although its operation could proceed, as far
+/// as a look from outside can tell; `None` if none is.
+fn stalled(w: &World) -> Option<String> {
+    let states: Vec<u64> = w.states.iter().map(|s| s.load(SeqCst)).collect();
+    // (actor, chan, is_send) of every blocked channel operation.
+    let mut ops = Vec::new();
+    for (a, &s) in states.iter().enumerate() {
+        match s & 0xFF {
+            state::RECV => ops.push((a, (s >> 8) as usize, false)),
+            state::SEND => ops.push((a, (s >> 8) as usize, true)),
+            state::SELECT => {
+                for i in 1..=3 {
+                    let b = (s >> (8 * i)) & 0xFF;
+                    if b != 0 {
+                        ops.push((a, ((b - 1) >> 1) as usize, (b - 1) & 1 == 1));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for &(a, c, send) in &ops {
+        let rx = &w.rxs[c];
+        if !send && !rx.is_empty() {
+            return Some(format!("a{a} waits to receive on {c}, which holds values"));
+        }
+        if send && !rx.is_full() {
+            return Some(format!("a{a} waits to send on {c}, which has room"));
+        }
+        if let Some(&(b, ..)) = ops.iter().find(|&&(b, d, s)| b != a && d == c && s != send) {
+            return Some(format!(
+                "a{a} waits to {} on {c}, and a{b} to {}",
+                if send { "send" } else { "receive" },
+                if send { "receive" } else { "send" }
+            ));
+        }
+    }
+    for (a, &s) in states.iter().enumerate() {
+        if s == state::EVENT && w.event.is_set() {
+            return Some(format!("a{a} waits for the event, which is set"));
+        }
+        if s == state::CV {
+            let g = match w.cv.try_lock() {
+                Ok(g) => Some(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if let Some(g) = g {
+                if g.tokens > 0 {
+                    return Some(format!(
+                        "a{a} waits for a token, and there are {}",
+                        g.tokens
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Hub 0's main: waits for the program to quiesce, checks for stalls, then
+/// closes it and feeds it until every actor has ended.
+fn coordinate(w: &World) {
+    let start = Instant::now();
+    let mut stall_since: Option<Instant> = None;
+    loop {
+        let quiet = w.controllers_done.load(SeqCst) == 2
+            && w.states.iter().all(|s| s.load(SeqCst) != state::RUNNING);
+        if quiet {
+            match stalled(w) {
+                None => break,
+                Some(why) => {
+                    let since = *stall_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > STALL_LIMIT {
+                        w.fail(format!("stalled for {STALL_LIMIT:?}: {why}"));
+                        break;
+                    }
+                }
+            }
+        } else {
+            stall_since = None;
+        }
+        if start.elapsed() > QUIESCE_LIMIT {
+            let busy: Vec<usize> = (0..w.states.len())
+                .filter(|&a| w.states[a].load(SeqCst) == state::RUNNING)
+                .collect();
+            w.fail(format!(
+                "no quiescence after {QUIESCE_LIMIT:?}: running {busy:?}, controllers done {}",
+                w.controllers_done.load(SeqCst)
+            ));
+            break;
+        }
+        green::sleep(Duration::from_micros(200));
+    }
+    w.log("coord", format_args!("closing"));
+    {
+        let mut g = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
+        g.closed = true;
+        w.cond.notify_all();
+    }
+    w.event_sets.fetch_add(1, SeqCst);
+    w.event.set();
+    let txs = w.senders();
+    let mut fillers = 0;
+    let start = Instant::now();
+    while w.states.iter().any(|s| s.load(SeqCst) != state::DONE) {
+        if start.elapsed() > CLOSE_LIMIT {
+            let left: Vec<String> = (0..w.states.len())
+                .filter_map(|a| {
+                    let s = w.states[a].load(SeqCst);
+                    (s != state::DONE).then(|| format!("a{a}:{s:#x}"))
+                })
+                .collect();
+            w.fail(format!(
+                "actors not ended {CLOSE_LIMIT:?} after closing: {left:?}"
+            ));
+            break;
+        }
+        for (c, rx) in w.rxs.iter().enumerate() {
+            while let Ok(v) = rx.try_recv() {
+                w.log("feed", format_args!("took {v:#x} from {c}"));
+                w.got(FEEDER, c, v);
+            }
+            if rx.is_empty() {
+                fillers += 1;
+                let v = value(c, FILLER, fillers);
+                w.pending(FEEDER, v);
+                match txs[c].try_send(v) {
+                    Ok(()) => {
+                        w.log("feed", format_args!("gave {v:#x} to {c}"));
+                        w.outcome(v, Fate::Ok)
+                    }
+                    Err(_) => w.outcome(v, Fate::Failed),
+                }
+            }
+        }
+        // An actor may have cleared the event since.
+        w.event.set();
+        green::sleep(Duration::from_micros(100));
+    }
+    // The fillers left in the channels are drained at the end.
+    w.log("coord", format_args!("every actor ended"));
+}
+
+// ---------------------------------------------------------------------------
+// Checks.
+
+fn check(w: &World) {
+    let book = lock(&w.book);
+    let unwound = |a: usize| a < w.unwound.len() && w.unwound[a].load(SeqCst);
+    for (&v, got) in &book.recvs {
+        let Some(&(sender, sent)) = book.sends.get(&v) else {
+            w.fail(format!("{v:#x} received by {got:?} but never sent"));
+            continue;
+        };
+        for &(_, c) in got {
+            if c != chan_of(v) {
+                w.fail(format!("{v:#x} sent on {} received on {c}", chan_of(v)));
+            }
+        }
+        let n = got.len();
+        let ok = match sent {
+            Fate::Ok => n == 1,
+            Fate::Failed => false,
+            Fate::Pending | Fate::Maybe => n <= 1,
+        };
+        if !ok {
+            w.fail(format!(
+                "{v:#x} (sender a{sender}, {sent:?}) received {n} times: {got:?}"
+            ));
+        }
+    }
+    for (&v, &(sender, sent)) in &book.sends {
+        let n = book.recvs.get(&v).map_or(0, Vec::len);
+        if sent == Fate::Ok && n == 0 {
+            w.fail(format!("{v:#x} (sender a{sender}) sent but never received"));
+        }
+        if sent == Fate::Pending && !unwound(sender) {
+            w.fail(format!(
+                "{v:#x}: the send of a{sender} never returned, yet a{sender} was not unwound"
+            ));
+        }
+    }
+    for g in &book.groups {
+        let n: usize = g
+            .iter()
+            .map(|v| book.recvs.get(v).map_or(0, Vec::len))
+            .sum();
+        if n > 1 {
+            w.fail(format!("{n} sends of one select received: {g:x?}"));
+        }
+    }
+    let counter = *w.counter.lock().unwrap_or_else(PoisonError::into_inner);
+    if counter != book.increments {
+        w.fail(format!(
+            "counter {counter} != {} completed increments",
+            book.increments
+        ));
+    }
+    let cv = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
+    if cv.produced != cv.consumed + cv.tokens {
+        w.fail(format!(
+            "tokens: produced {} != consumed {} + left {}",
+            cv.produced, cv.consumed, cv.tokens
+        ));
+    }
+}
+
+fn run_seed(seed: u64, verbose: bool) {
+    let p = Program::generate(seed);
+    if verbose {
+        eprintln!("seed {seed}:\n{}", p.describe());
+    }
+    let w = run_program(&p);
+    check(&w);
+    let failures = lock(&w.failures).clone();
+    if verbose || !failures.is_empty() {
+        let trace = lock(&w.trace).join("\n");
+        let msg = format!(
+            "seed {seed}: {} failures (replay: GREEN_STRESS_SEED={seed})\n{}\n--- program ---\n{}--- trace ---\n{trace}",
+            failures.len(),
+            failures.join("\n"),
+            p.describe()
+        );
+        assert!(failures.is_empty(), "{msg}");
+        eprintln!("{msg}");
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?}: not a number")),
+    )
+}
+
+/// Aborts the process, naming the seed, if one runs for longer than
+/// `limit` (a hang the program's own limits did not catch).
+struct SeedWatch {
+    seed: Arc<AtomicU64>,
+    since: Arc<StdMutex<Instant>>,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl SeedWatch {
+    fn start(limit: Duration) -> SeedWatch {
+        let seed = Arc::new(AtomicU64::new(u64::MAX));
+        let since = Arc::new(StdMutex::new(Instant::now()));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (s, t) = (seed.clone(), since.clone());
+        std::thread::spawn(move || loop {
+            match stopped.recv_timeout(Duration::from_millis(100)) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if lock(&t).elapsed() > limit {
+                eprintln!(
+                    "stress: seed {} ran for more than {limit:?}: aborting (replay: GREEN_STRESS_SEED={})",
+                    s.load(SeqCst),
+                    s.load(SeqCst)
+                );
+                if let Some(w) = lock(&CURRENT).as_ref() {
+                    let states: Vec<String> = w
+                        .states
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.load(SeqCst) != state::DONE)
+                        .map(|(a, s)| format!("a{a}:{:#x}", s.load(SeqCst)))
+                        .collect();
+                    eprintln!("actors not done: {states:?}");
+                    // The trace's lock may be held by the hung code: try.
+                    match w.trace.try_lock() {
+                        Ok(t) => eprintln!("--- trace ---\n{}", t.join("\n")),
+                        Err(_) => eprintln!("(trace locked)"),
+                    }
+                }
+                std::process::abort();
+            }
+        });
+        SeedWatch {
+            seed,
+            since,
+            _stop: stop,
+        }
+    }
+
+    fn begin(&self, seed: u64) {
+        self.seed.store(seed, SeqCst);
+        *lock(&self.since) = Instant::now();
+    }
+}
+
+#[test]
+fn channels_and_locks_under_kills_and_timeouts() {
+    let watch = SeedWatch::start(Duration::from_secs(45));
+    if let Some(seed) = env_u64("GREEN_STRESS_SEED") {
+        watch.begin(seed);
+        run_seed(seed, true);
+        return;
+    }
+    let first = env_u64("GREEN_STRESS_FIRST").unwrap_or(0);
+    let count = env_u64("GREEN_STRESS_SEEDS").unwrap_or(200);
+    let verbose = std::env::var_os("GREEN_STRESS_VERBOSE").is_some();
+    for seed in first..first + count {
+        watch.begin(seed);
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| run_seed(seed, false)));
+        if let Err(e) = r {
+            std::panic::resume_unwind(e);
+        }
+        if verbose && seed % 100 == 0 {
+            eprintln!("stress: seed {seed} passed");
+        }
+    }
+}
