@@ -223,12 +223,26 @@ pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elap
 
 fn catching<T>(guard: Timeout, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     let mine = guard.id;
+    let core = guard.core.clone();
+    // Whether the greenlet unwinds already (a destructor that runs this
+    // during a panic or a kill): once its own `Elapsed` is caught, it is
+    // back to that.
+    let unwinding = hub::with(|hub| hub.running_unwinds());
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     drop(guard);
     match result {
         Ok(value) => Ok(value),
         Err(payload) => match payload.downcast::<Elapsed>() {
-            Ok(elapsed) if elapsed.id == mine => Err(*elapsed),
+            Ok(elapsed) if elapsed.id == mine => {
+                // Raising the `Elapsed` marked the greenlet unwinding (see
+                // `Hub::unwinding`); left so, while another greenlet of
+                // the hub is suspended mid-unwind (the thread then counts
+                // a panic), the hub would take it for unwinding still and
+                // raise none of its later timeouts and kills: a wait would
+                // outlast them until something else woke it.
+                core.unwinding.set(unwinding);
+                Err(*elapsed)
+            }
             Ok(other) => panic::resume_unwind(other),
             Err(payload) => panic::resume_unwind(payload),
         },

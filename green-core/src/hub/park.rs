@@ -198,7 +198,9 @@ impl Hub {
     /// thread is seen not panicking. That guess misses an unwind begun with a
     /// bare `resume_unwind` (a kill raised in its destructors then aborts,
     /// as it always did), and outlives an unwind the greenlet caught (its
-    /// kill is then deferred to a switch point where it is unambiguous).
+    /// kill is then deferred to a switch point where it is unambiguous),
+    /// but for the `Elapsed` that [`timeout`](crate::timeout()) catches,
+    /// which puts back the state it found.
     #[inline]
     pub(super) fn unwinding(&self, g: &Core) -> bool {
         let unwinding =
