@@ -556,6 +556,80 @@ fn a_timeout_fires_while_another_greenlet_unwinds() {
     });
 }
 
+/// Waits in its destructor until told to go on (after saying it is there):
+/// its greenlet stays suspended mid-unwind for as long as the test wants.
+struct WaitsToUnwind(green::channel::Sender<()>, green::channel::Receiver<()>);
+
+impl Drop for WaitsToUnwind {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+        let _ = self.1.recv();
+    }
+}
+
+/// Runs `scenario` while a greenlet of the hub is suspended mid-unwind (its
+/// `green::timeout` fired and a destructor waits), then lets that greenlet
+/// finish.
+fn while_another_greenlet_unwinds(scenario: impl FnOnce()) {
+    let (entered_tx, entered_rx) = green::channel::unbounded();
+    let (release_tx, release_rx) = green::channel::unbounded();
+    let unwinding = green::spawn(move || {
+        let r = green::timeout(Duration::from_millis(1), || {
+            let _waits = WaitsToUnwind(entered_tx, release_rx);
+            green::sleep(FOREVER);
+        });
+        assert!(r.is_err());
+    });
+    entered_rx.recv().unwrap(); // it waits in its destructor
+    scenario();
+    release_tx.send(()).unwrap();
+    unwinding.join().unwrap();
+}
+
+#[test]
+fn a_timeout_caught_while_another_greenlet_unwinds_leaves_the_next_timeouts_working() {
+    let _w = util::watchdog();
+    green::run(|| {
+        while_another_greenlet_unwinds(|| {
+            let second = green::spawn(|| {
+                // Caught by `timeout` while the thread counts the other's
+                // panic: this greenlet does not unwind any more.
+                let first = green::timeout(Duration::from_millis(1), || green::sleep(FOREVER));
+                assert!(first.is_err());
+                let (_tx, rx) = green::channel::channel::<()>();
+                green::timeout(Duration::from_millis(1), || rx.recv()).is_err()
+            });
+            let ended = second.wait_timeout(Duration::from_secs(5));
+            assert!(ended, "the second timeout did not fire within 5 s");
+            assert!(second.join().unwrap(), "the second timeout fired");
+        });
+    });
+}
+
+#[test]
+fn a_timeout_caught_while_another_greenlet_unwinds_leaves_kills_working() {
+    let _w = util::watchdog();
+    green::run(|| {
+        while_another_greenlet_unwinds(|| {
+            let (waits_tx, waits_rx) = green::channel::unbounded();
+            let victim = green::spawn(move || {
+                let r = green::timeout(Duration::from_millis(1), || green::sleep(FOREVER));
+                assert!(r.is_err());
+                waits_tx.send(()).unwrap();
+                green::sleep(FOREVER);
+            });
+            waits_rx.recv().unwrap(); // it caught its timeout and sleeps
+            let killer = green::spawn(move || {
+                victim.kill();
+                victim.join()
+            });
+            let ended = killer.wait_timeout(Duration::from_secs(5));
+            assert!(ended, "the kill did not end its victim within 5 s");
+            assert!(killer.join().unwrap().unwrap_err().is_killed());
+        });
+    });
+}
+
 /// What the child of `a_deadlock_while_main_unwinds_aborts_with_the_report`
 /// does: the main greenlet panics, and a destructor then waits for a
 /// greenlet caught in a wait cycle that nothing can end.
