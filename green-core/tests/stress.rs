@@ -2,10 +2,15 @@
 //! under kills and timeouts.
 //!
 //! Each seed generates a program: 2 hubs plus 0–2 plain threads, channels
-//! of every flavour, a `Mutex`-protected counter, a `Condvar` guarding a
-//! token count, an `Event`, and 10–60 actors (greenlets spread over the
-//! hubs, and the threads) each running a random script of operations, while
-//! a controller on each hub kills random greenlet actors at random points.
+//! of every flavour, a `Mutex`-protected counter, an `RwLock`, a `Condvar`
+//! guarding a token count, an `Event`, and 10–60 actors (greenlets spread
+//! over the hubs, and the threads) each running a random script of
+//! operations (every kind of send and receive, selects, `green::timeout`
+//! around any operation, locks held across switches, condition waits,
+//! guards whose destructors wait, so that greenlets stay suspended
+//! mid-unwind), while a controller on each hub kills random greenlet actors
+//! at random points. A third of the programs are fast: waits of zero or a
+//! few µs, and longer scripts.
 //! Then the program quiesces (every actor done or blocked), is checked for
 //! stalls (an actor blocked while its operation could proceed), closes (the
 //! condition and the event are released, and a feeder drains every channel
@@ -22,8 +27,9 @@
 //!   offered, at most one was received;
 //! - no receive reported a disconnection while senders lived, no send one
 //!   while receivers lived;
-//! - the counter equals the increments that completed, and the condition's
-//!   tokens add up;
+//! - the counter equals the increments that completed, the `RwLock` the
+//!   writes, no reader or writer ever met a writer inside, and the
+//!   condition's tokens add up;
 //! - every actor ended (no hang) and no actor panicked (a kill is not a
 //!   panic).
 //!
@@ -34,6 +40,7 @@
 
 mod util;
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::panic::AssertUnwindSafe;
@@ -46,13 +53,13 @@ use green::channel::{
     self, Receiver, RecvTimeoutError, Select, SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
 use green::event::Event;
-use green::sync::{Condvar, Mutex};
+use green::sync::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 
 // ---------------------------------------------------------------------------
 // The program a seed generates.
 
-/// splitmix64.
-struct Rng(u64);
+/// splitmix64, and the tempo of the program it generates.
+struct Rng(u64, bool);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -77,8 +84,12 @@ impl Rng {
         self.below(100) < p
     }
 
-    /// A short duration: mostly µs, sometimes a few ms, sometimes zero.
+    /// A short duration: mostly µs, sometimes a few ms, sometimes zero; in
+    /// a fast program, zero or a few µs.
     fn short(&mut self) -> Duration {
+        if self.1 {
+            return Duration::from_micros(self.below(3) as u64 * self.below(10) as u64);
+        }
         match self.below(10) {
             0 => Duration::ZERO,
             1..=6 => Duration::from_micros(self.range(1, 300) as u64),
@@ -129,6 +140,21 @@ enum Op {
     /// `green::timeout` around a blocking receive (greenlets only).
     TimeoutRecv(usize, Duration),
     Increment(Hold),
+    TryIncrement,
+    Read(Hold),
+    Write {
+        hold: Hold,
+        downgrade: bool,
+    },
+    /// A loop of `wait_timeout` until a token comes or a wait times out.
+    CvConsumeLoop(Duration),
+    /// `try_recv` on every channel, in order.
+    RecvAny,
+    /// `green::timeout` around any operation (greenlets only).
+    Timeout(Duration, Box<Op>),
+    /// An operation with a guard whose destructor runs another one (which
+    /// may wait): at its end, or while it unwinds (killed, timed out).
+    Guarded(Box<Op>, Box<Op>),
     CvProduce {
         all: bool,
     },
@@ -160,6 +186,8 @@ enum Pause {
 
 #[derive(Clone, Debug)]
 struct Program {
+    /// Durations of zero or a few µs, and longer scripts.
+    fast: bool,
     flavours: Vec<Flavour>,
     actors: Vec<ActorSpec>,
     /// Per hub: (pause, index of the target among that hub's actors).
@@ -168,7 +196,9 @@ struct Program {
 
 impl Program {
     fn generate(seed: u64) -> Program {
-        let mut rng = Rng(seed ^ 0x005E_ED0F_6EE7);
+        let mut rng = Rng(seed ^ 0x005E_ED0F_6EE7, false);
+        let fast = rng.percent(30);
+        rng.1 = fast;
         let mut flavours = Vec::new();
         for _ in 0..rng.range(1, 2) {
             flavours.push(Flavour::Unbounded);
@@ -189,7 +219,7 @@ impl Program {
             } else {
                 Place::Thread
             };
-            let len = rng.range(1, 12);
+            let len = rng.range(1, if fast { 30 } else { 12 });
             let ops = (0..len)
                 .map(|_| Self::op(&mut rng, nchans, place != Place::Thread))
                 .collect();
@@ -211,6 +241,7 @@ impl Program {
             }
         }
         Program {
+            fast,
             flavours,
             actors,
             kills,
@@ -220,7 +251,7 @@ impl Program {
     fn op(rng: &mut Rng, nchans: usize, greenlet: bool) -> Op {
         let c = rng.below(nchans);
         loop {
-            return match rng.below(28) {
+            return match rng.below(34) {
                 0..=2 => Op::Send(c),
                 3 => Op::TrySend(c),
                 4 | 5 => Op::SendTimeout(c, rng.short()),
@@ -248,12 +279,7 @@ impl Program {
                 }
                 15 | 16 if greenlet => Op::TimeoutSend(c, rng.short()),
                 17 | 18 if greenlet => Op::TimeoutRecv(c, rng.short()),
-                15..=18 => continue,
-                19 | 20 => Op::Increment(match rng.below(3) {
-                    0 => Hold::No,
-                    1 => Hold::Yield,
-                    _ => Hold::Sleep(rng.short()),
-                }),
+                19 | 20 => Op::Increment(Self::hold(rng)),
                 21 => Op::CvProduce {
                     all: rng.percent(30),
                 },
@@ -262,13 +288,53 @@ impl Program {
                 24 => Op::EventClear,
                 25 => Op::EventWait(rng.percent(50).then(|| rng.short())),
                 26 => Op::Yield,
+                27 => Op::Read(Self::hold(rng)),
+                28 => Op::Write {
+                    hold: Self::hold(rng),
+                    downgrade: rng.percent(30),
+                },
+                29 => Op::TryIncrement,
+                30 => Op::CvConsumeLoop(rng.short()),
+                31 => Op::RecvAny,
+                32 if greenlet => Op::Timeout(rng.short(), Box::new(Self::op(rng, nchans, true))),
+                15..=18 | 32 => continue,
+                33 => Op::Guarded(
+                    Box::new(Self::op(rng, nchans, greenlet)),
+                    Box::new(Self::drop_op(rng, nchans)),
+                ),
                 _ => Op::Sleep(rng.short()),
             };
         }
     }
 
+    /// What a guard's destructor does: nothing that waits without a
+    /// deadline.
+    fn drop_op(rng: &mut Rng, nchans: usize) -> Op {
+        let c = rng.below(nchans);
+        match rng.below(7) {
+            0 => Op::SendTimeout(c, rng.short()),
+            1 => Op::RecvTimeout(c, rng.short()),
+            2 => Op::TrySend(c),
+            3 => Op::Sleep(rng.short()),
+            4 => Op::Increment(Self::hold(rng)),
+            5 => Op::CvConsume(Some(rng.short())),
+            _ => Op::Select(
+                vec![SelOp::Recv(c), SelOp::Send(rng.below(nchans))],
+                SelWait::Timeout(rng.short()),
+            ),
+        }
+    }
+
+    fn hold(rng: &mut Rng) -> Hold {
+        match rng.below(3) {
+            0 => Hold::No,
+            1 => Hold::Yield,
+            _ => Hold::Sleep(rng.short()),
+        }
+    }
+
     fn describe(&self) -> String {
-        let mut s = format!("channels: {:?}\n", self.flavours);
+        let mut s = format!("fast: {}, channels: {:?}\n", self.fast, self.flavours);
         for (i, a) in self.actors.iter().enumerate() {
             let _ = writeln!(s, "a{i} {:?}: {:?}", a.place, a.ops);
         }
@@ -327,6 +393,7 @@ struct Book {
     /// The sends of one select.
     groups: Vec<Vec<u64>>,
     increments: u64,
+    writes: u64,
 }
 
 struct CvState {
@@ -342,6 +409,10 @@ struct World {
     rxs: Vec<Receiver<u64>>,
     txs: StdMutex<Option<Vec<Sender<u64>>>>,
     counter: Mutex<u64>,
+    rw: RwLock<u64>,
+    /// Actors inside `rw`, as readers and as writer.
+    readers: AtomicUsize,
+    writer: AtomicBool,
     cv: Mutex<CvState>,
     cond: Condvar,
     event: Event,
@@ -376,6 +447,9 @@ impl World {
             rxs,
             txs: StdMutex::new(Some(txs)),
             counter: Mutex::new(0),
+            rw: RwLock::new(0),
+            readers: AtomicUsize::new(0),
+            writer: AtomicBool::new(false),
             cv: Mutex::new(CvState {
                 tokens: 0,
                 produced: 0,
@@ -465,6 +539,52 @@ impl Drop for Ending {
     }
 }
 
+/// An actor inside the `RwLock`, as a reader or as the writer, until
+/// dropped (before its guard, unwinding or not).
+struct Inside<'a> {
+    world: &'a World,
+    write: bool,
+}
+
+impl<'a> Inside<'a> {
+    fn enter(world: &'a World, write: bool) -> Inside<'a> {
+        if write {
+            world.writer.store(true, SeqCst);
+        } else {
+            world.readers.fetch_add(1, SeqCst);
+        }
+        Inside { world, write }
+    }
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        if self.write {
+            self.world.writer.store(false, SeqCst);
+        } else {
+            self.world.readers.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+/// Runs its closure when dropped.
+struct Defer<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Defer<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// See [`Actor::block`].
+struct Blocked<'a>(&'a Actor);
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.world.set_state(self.0.me, state::RUNNING);
+    }
+}
+
 enum SelRes {
     Recv(usize, Result<u64, channel::RecvError>),
     Sent(usize),
@@ -479,11 +599,13 @@ struct Actor {
     green: bool,
     txs: Vec<Sender<u64>>,
     rxs: Vec<Receiver<u64>>,
-    seq: u64,
+    seq: Cell<u64>,
+    /// This actor's sends that have not returned yet.
+    sending: RefCell<Vec<u64>>,
 }
 
 impl Actor {
-    fn run(mut self, ops: Vec<Op>, mut ending: Ending) {
+    fn run(self, ops: Vec<Op>, mut ending: Ending) {
         for op in &ops {
             self.exec(op);
         }
@@ -491,9 +613,27 @@ impl Actor {
         self.world.log(&self.name, format_args!("done"));
     }
 
-    fn value(&mut self, chan: usize) -> u64 {
-        self.seq += 1;
-        value(chan, self.me as u64, self.seq)
+    fn value(&self, chan: usize) -> u64 {
+        self.seq.set(self.seq.get() + 1);
+        value(chan, self.me as u64, self.seq.get())
+    }
+
+    /// Marks the actor blocked in `how` until the guard is dropped.
+    fn block(&self, how: u64) -> Blocked<'_> {
+        self.world.set_state(self.me, how);
+        Blocked(self)
+    }
+
+    /// A send of `v` starts.
+    fn pending(&self, v: u64) {
+        self.world.pending(self.me, v);
+        self.sending.borrow_mut().push(v);
+    }
+
+    /// The send of `v` returned.
+    fn outcome(&self, v: u64, fate: Fate) {
+        self.world.outcome(v, fate);
+        self.sending.borrow_mut().retain(|&s| s != v);
     }
 
     fn sleep(&self, d: Duration) {
@@ -524,21 +664,42 @@ impl Actor {
         self.world.got(self.me, chan, v);
     }
 
-    fn exec(&mut self, op: &Op) {
+    fn hold(&self, hold: Hold) {
+        match hold {
+            Hold::No => {}
+            Hold::Yield => self.yield_now(),
+            Hold::Sleep(d) => self.sleep(d),
+        }
+    }
+
+    /// Fails unless the `RwLock` holds only readers (`write`: no one).
+    fn check_rw(&self, write: bool) {
+        let (readers, writer) = (
+            self.world.readers.load(SeqCst),
+            self.world.writer.load(SeqCst),
+        );
+        if writer || (write && readers > 0) {
+            self.fail(format_args!(
+                "in the RwLock as a {}: {readers} readers, writer {writer}",
+                if write { "writer" } else { "reader" }
+            ));
+        }
+    }
+
+    fn exec(&self, op: &Op) {
         let w = self.world.clone();
-        let me = self.me;
         self.log(format_args!("{op:?}"));
         match *op {
             Op::Send(c) => {
                 let v = self.value(c);
-                w.pending(me, v);
-                w.set_state(me, state::on(state::SEND, c));
+                self.pending(v);
+                let waiting = self.block(state::on(state::SEND, c));
                 let r = self.txs[c].send(v);
-                w.set_state(me, state::RUNNING);
+                drop(waiting);
                 match r {
-                    Ok(()) => w.outcome(v, Fate::Ok),
+                    Ok(()) => self.outcome(v, Fate::Ok),
                     Err(e) => {
-                        w.outcome(v, Fate::Failed);
+                        self.outcome(v, Fate::Failed);
                         self.fail(format_args!("send {v:#x} on {c}: {e:?} (receivers alive)"));
                     }
                 }
@@ -546,18 +707,18 @@ impl Actor {
             }
             Op::TrySend(c) => {
                 let v = self.value(c);
-                w.pending(me, v);
+                self.pending(v);
                 let r = self.txs[c].try_send(v);
                 match r {
-                    Ok(()) => w.outcome(v, Fate::Ok),
+                    Ok(()) => self.outcome(v, Fate::Ok),
                     Err(TrySendError::Full(back)) => {
-                        w.outcome(v, Fate::Failed);
+                        self.outcome(v, Fate::Failed);
                         if back != v {
                             self.fail(format_args!("try_send {v:#x} gave back {back:#x}"));
                         }
                     }
                     Err(TrySendError::Disconnected(_)) => {
-                        w.outcome(v, Fate::Failed);
+                        self.outcome(v, Fate::Failed);
                         self.fail(format_args!("try_send on {c}: disconnected"));
                     }
                 }
@@ -565,27 +726,27 @@ impl Actor {
             }
             Op::SendTimeout(c, d) => {
                 let v = self.value(c);
-                w.pending(me, v);
+                self.pending(v);
                 let r = self.txs[c].send_timeout(v, d);
                 match r {
-                    Ok(()) => w.outcome(v, Fate::Ok),
+                    Ok(()) => self.outcome(v, Fate::Ok),
                     Err(SendTimeoutError::Timeout(back)) => {
-                        w.outcome(v, Fate::Failed);
+                        self.outcome(v, Fate::Failed);
                         if back != v {
                             self.fail(format_args!("send_timeout {v:#x} gave back {back:#x}"));
                         }
                     }
                     Err(SendTimeoutError::Disconnected(_)) => {
-                        w.outcome(v, Fate::Failed);
+                        self.outcome(v, Fate::Failed);
                         self.fail(format_args!("send_timeout on {c}: disconnected"));
                     }
                 }
                 self.log(format_args!("send_timeout {v:#x}: {r:?}"));
             }
             Op::Recv(c) => {
-                w.set_state(me, state::on(state::RECV, c));
+                let waiting = self.block(state::on(state::RECV, c));
                 let r = self.rxs[c].recv();
-                w.set_state(me, state::RUNNING);
+                drop(waiting);
                 match r {
                     Ok(v) => self.got(c, v),
                     Err(e) => self.fail(format_args!("recv on {c}: {e:?} (senders alive)")),
@@ -617,16 +778,16 @@ impl Actor {
             Op::Select(ref ops, wait) => self.select(ops, wait),
             Op::TimeoutSend(c, d) => {
                 let v = self.value(c);
-                w.pending(me, v);
+                self.pending(v);
                 let tx = &self.txs[c];
                 let r = green::timeout(d, || tx.send(v));
                 match r {
-                    Ok(Ok(())) => w.outcome(v, Fate::Ok),
+                    Ok(Ok(())) => self.outcome(v, Fate::Ok),
                     Ok(Err(_)) => {
-                        w.outcome(v, Fate::Failed);
+                        self.outcome(v, Fate::Failed);
                         self.fail(format_args!("send in timeout on {c}: disconnected"));
                     }
-                    Err(_) => w.outcome(v, Fate::Maybe),
+                    Err(_) => self.outcome(v, Fate::Maybe),
                 }
                 self.log(format_args!("timeout(send {v:#x}): {r:?}"));
             }
@@ -641,15 +802,11 @@ impl Actor {
                 self.log(format_args!("timeout(recv): {r:x?}"));
             }
             Op::Increment(hold) => {
-                w.set_state(me, state::LOCK);
+                let waiting = self.block(state::LOCK);
                 let mut g = w.counter.lock().unwrap_or_else(PoisonError::into_inner);
-                w.set_state(me, state::RUNNING);
+                drop(waiting);
                 let n = *g;
-                match hold {
-                    Hold::No => {}
-                    Hold::Yield => self.yield_now(),
-                    Hold::Sleep(d) => self.sleep(d),
-                }
+                self.hold(hold);
                 if *g != n {
                     self.fail(format_args!(
                         "the counter moved from {n} to {} under its lock",
@@ -660,6 +817,89 @@ impl Actor {
                 lock(&w.book).increments += 1;
                 drop(g);
                 self.log(format_args!("incremented to {}", n + 1));
+            }
+            Op::TryIncrement => {
+                let g = match w.counter.try_lock() {
+                    Ok(g) => Some(g),
+                    Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                };
+                if let Some(mut g) = g {
+                    *g += 1;
+                    lock(&w.book).increments += 1;
+                }
+            }
+            Op::Read(hold) => {
+                let waiting = self.block(state::LOCK);
+                let g = w.rw.read().unwrap_or_else(PoisonError::into_inner);
+                drop(waiting);
+                let inside = Inside::enter(&w, false);
+                self.check_rw(false);
+                self.hold(hold);
+                self.check_rw(false);
+                drop(inside);
+                drop(g);
+            }
+            Op::Write { hold, downgrade } => {
+                let waiting = self.block(state::LOCK);
+                let mut g = w.rw.write().unwrap_or_else(PoisonError::into_inner);
+                drop(waiting);
+                self.check_rw(true);
+                let inside = Inside::enter(&w, true);
+                self.hold(hold);
+                w.writer.store(false, SeqCst);
+                self.check_rw(true);
+                w.writer.store(true, SeqCst);
+                *g += 1;
+                lock(&w.book).writes += 1;
+                drop(inside);
+                if downgrade {
+                    let g = RwLockWriteGuard::downgrade(g);
+                    let inside = Inside::enter(&w, false);
+                    self.hold(hold);
+                    self.check_rw(false);
+                    drop(inside);
+                    drop(g);
+                } else {
+                    drop(g);
+                }
+            }
+            Op::CvConsumeLoop(d) => {
+                let mut g = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
+                let took = loop {
+                    if g.tokens > 0 {
+                        g.tokens -= 1;
+                        g.consumed += 1;
+                        break true;
+                    }
+                    if g.closed {
+                        break false;
+                    }
+                    let (g2, r) = w
+                        .cond
+                        .wait_timeout(g, d)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    g = g2;
+                    if r.timed_out() && g.tokens == 0 {
+                        break false;
+                    }
+                };
+                drop(g);
+                self.log(format_args!("took a token: {took}"));
+            }
+            Op::RecvAny => {
+                for c in 0..self.rxs.len() {
+                    match self.rxs[c].try_recv() {
+                        Ok(v) => {
+                            self.got(c, v);
+                            self.log(format_args!("try_recv {c}: {v:#x}"));
+                        }
+                        Err(TryRecvError::Empty) => {}
+                        Err(TryRecvError::Disconnected) => {
+                            self.fail(format_args!("try_recv on {c}: disconnected"))
+                        }
+                    }
+                }
             }
             Op::CvProduce { all } => {
                 let mut g = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
@@ -673,21 +913,21 @@ impl Actor {
                 drop(g);
             }
             Op::CvConsume(d) => {
-                let waiting = |s: &mut CvState| s.tokens == 0 && !s.closed;
+                let empty = |s: &mut CvState| s.tokens == 0 && !s.closed;
                 let g = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
                 let mut g = match d {
                     None => {
-                        w.set_state(me, state::CV);
+                        let waiting = self.block(state::CV);
                         let g = w
                             .cond
-                            .wait_while(g, waiting)
+                            .wait_while(g, empty)
                             .unwrap_or_else(PoisonError::into_inner);
-                        w.set_state(me, state::RUNNING);
+                        drop(waiting);
                         g
                     }
                     Some(d) => {
                         w.cond
-                            .wait_timeout_while(g, d, waiting)
+                            .wait_timeout_while(g, d, empty)
                             .unwrap_or_else(PoisonError::into_inner)
                             .0
                     }
@@ -708,9 +948,9 @@ impl Actor {
             }
             Op::EventClear => w.event.clear(),
             Op::EventWait(None) => {
-                w.set_state(me, state::EVENT);
+                let waiting = self.block(state::EVENT);
                 w.event.wait();
-                w.set_state(me, state::RUNNING);
+                drop(waiting);
                 if w.event_sets.load(SeqCst) == 0 {
                     self.fail("Event::wait returned before any set");
                 }
@@ -724,12 +964,28 @@ impl Actor {
             }
             Op::Yield => self.yield_now(),
             Op::Sleep(d) => self.sleep(d),
+            Op::Timeout(d, ref inner) => {
+                let r = green::timeout(d, || self.exec(inner));
+                if r.is_err() {
+                    // The sends it cut short were taken or withdrawn.
+                    for v in self.sending.take() {
+                        w.outcome(v, Fate::Maybe);
+                    }
+                }
+                self.log(format_args!("timeout: {r:?}"));
+            }
+            Op::Guarded(ref inner, ref on_drop) => {
+                let _guard = Defer(|| {
+                    self.log(format_args!("guard runs {on_drop:?}"));
+                    self.exec(on_drop)
+                });
+                self.exec(inner);
+            }
         }
     }
 
-    fn select(&mut self, ops: &[SelOp], wait: SelWait) {
+    fn select(&self, ops: &[SelOp], wait: SelWait) {
         let w = self.world.clone();
-        let me = self.me;
         let values: Vec<Option<u64>> = ops
             .iter()
             .map(|o| match *o {
@@ -739,7 +995,7 @@ impl Actor {
             .collect();
         let group: Vec<u64> = values.iter().flatten().copied().collect();
         for &v in &group {
-            w.pending(me, v);
+            self.pending(v);
         }
         if group.len() > 1 {
             lock(&w.book).groups.push(group.clone());
@@ -763,15 +1019,13 @@ impl Actor {
             };
         }
         sel = match wait {
-            SelWait::Block => {
-                w.set_state(me, blocked);
-                sel
-            }
+            SelWait::Block => sel,
             SelWait::Timeout(d) => sel.timeout(d, || SelRes::Otherwise),
             SelWait::Default => sel.default(|| SelRes::Otherwise),
         };
+        let waiting = matches!(wait, SelWait::Block).then(|| self.block(blocked));
         let r = sel.wait();
-        w.set_state(me, state::RUNNING);
+        drop(waiting);
         let mut sent = None;
         match r {
             SelRes::Recv(i, Ok(v)) => {
@@ -841,7 +1095,8 @@ fn run_program(p: &Program) -> Arc<World> {
             green,
             txs,
             rxs,
-            seq: 0,
+            seq: Cell::new(0),
+            sending: RefCell::new(Vec::new()),
         };
         let ending = Ending {
             world: world.clone(),
@@ -1168,6 +1423,13 @@ fn check(w: &World) {
         w.fail(format!(
             "counter {counter} != {} completed increments",
             book.increments
+        ));
+    }
+    let writes = *w.rw.read().unwrap_or_else(PoisonError::into_inner);
+    if writes != book.writes {
+        w.fail(format!(
+            "RwLock {writes} != {} completed writes",
+            book.writes
         ));
     }
     let cv = w.cv.lock().unwrap_or_else(PoisonError::into_inner);
