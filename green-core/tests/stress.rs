@@ -26,7 +26,10 @@
 //!   was taken or withdrawn, never both), and of the sends a killed select
 //!   offered, at most one was received;
 //! - no receive reported a disconnection while senders lived, no send one
-//!   while receivers lived;
+//!   while receivers lived; on an ephemeral channel (whose senders are only
+//!   the actors', each dropped after its last send, so that it disconnects
+//!   while others receive) no receive that started after a disconnection
+//!   was reported got a value;
 //! - the counter equals the increments that completed, the `RwLock` the
 //!   writes, no reader or writer ever met a writer inside, and the
 //!   condition's tokens add up;
@@ -189,6 +192,12 @@ struct Program {
     /// Durations of zero or a few µs, and longer scripts.
     fast: bool,
     flavours: Vec<Flavour>,
+    /// Per channel: ephemeral. Only the actors with sends on it hold a
+    /// sender, each until its last such send, so it disconnects while the
+    /// others receive (the world keeps a receiver, so sends never fail). An
+    /// actor never waits without a deadline to receive on it while it still
+    /// holds a sender of it (that would wait for itself).
+    eph: Vec<bool>,
     actors: Vec<ActorSpec>,
     /// Per hub: (pause, index of the target among that hub's actors).
     kills: [Vec<(Pause, usize)>; 2],
@@ -240,9 +249,21 @@ impl Program {
                 list.push((pause, rng.below(mine)));
             }
         }
+        let mut eph = vec![false; nchans];
+        if rng.percent(60) {
+            eph[rng.below(nchans)] = true;
+        }
+        for a in &mut actors {
+            for (c, _) in eph.iter().enumerate().filter(|(_, e)| **e) {
+                if let Some(last) = last_sends(&a.ops)[c] {
+                    a.ops[..=last].iter_mut().for_each(|op| defuse(op, c));
+                }
+            }
+        }
         Program {
             fast,
             flavours,
+            eph,
             actors,
             kills,
         }
@@ -334,7 +355,10 @@ impl Program {
     }
 
     fn describe(&self) -> String {
-        let mut s = format!("fast: {}, channels: {:?}\n", self.fast, self.flavours);
+        let mut s = format!(
+            "fast: {}, channels: {:?}, ephemeral: {:?}\n",
+            self.fast, self.flavours, self.eph
+        );
         for (i, a) in self.actors.iter().enumerate() {
             let _ = writeln!(s, "a{i} {:?}: {:?}", a.place, a.ops);
         }
@@ -342,6 +366,47 @@ impl Program {
             let _ = writeln!(s, "kills on hub {hub} (pause, local index): {kills:?}");
         }
         s
+    }
+}
+
+/// Whether `op` sends on `chan`.
+fn sends_on(op: &Op, chan: usize) -> bool {
+    match op {
+        Op::Send(c) | Op::TrySend(c) | Op::SendTimeout(c, _) | Op::TimeoutSend(c, _) => *c == chan,
+        Op::Select(ops, _) => ops
+            .iter()
+            .any(|o| matches!(o, SelOp::Send(c) if *c == chan)),
+        Op::Timeout(_, inner) => sends_on(inner, chan),
+        Op::Guarded(inner, on_drop) => sends_on(inner, chan) || sends_on(on_drop, chan),
+        _ => false,
+    }
+}
+
+/// Per channel, the index of the last operation of `ops` with a send on it.
+fn last_sends(ops: &[Op]) -> Vec<Option<usize>> {
+    let nchans = 64;
+    (0..nchans)
+        .map(|c| ops.iter().rposition(|op| sends_on(op, c)))
+        .collect()
+}
+
+/// Gives a deadline to every receive of `op` on `chan` that had none.
+fn defuse(op: &mut Op, chan: usize) {
+    match op {
+        Op::Recv(c) if *c == chan => *op = Op::RecvTimeout(chan, Duration::from_micros(50)),
+        Op::Select(ops, wait @ SelWait::Block)
+            if ops
+                .iter()
+                .any(|o| matches!(o, SelOp::Recv(c) if *c == chan)) =>
+        {
+            *wait = SelWait::Timeout(Duration::from_micros(50));
+        }
+        Op::Timeout(_, inner) => defuse(inner, chan),
+        Op::Guarded(inner, on_drop) => {
+            defuse(inner, chan);
+            defuse(on_drop, chan);
+        }
+        _ => {}
     }
 }
 
@@ -407,7 +472,13 @@ struct World {
     start: Instant,
     /// Kept until the final drain, so that no send sees a disconnection.
     rxs: Vec<Receiver<u64>>,
-    txs: StdMutex<Option<Vec<Sender<u64>>>>,
+    txs: StdMutex<Option<Vec<Option<Sender<u64>>>>>,
+    /// Per channel: ephemeral (see [`Program::eph`]).
+    eph: Vec<bool>,
+    /// A clock of receive starts and reported disconnections.
+    clock: AtomicU64,
+    /// Per channel, the earliest stamp of a reported disconnection.
+    disconnected_at: Vec<AtomicU64>,
     counter: Mutex<u64>,
     rw: RwLock<u64>,
     /// Actors inside `rw`, as readers and as writer.
@@ -440,12 +511,19 @@ impl World {
                 Flavour::Rendezvous => channel::channel(),
             };
             rxs.push(rx);
-            txs.push(tx);
+            txs.push(Some(tx));
         }
         World {
             start: Instant::now(),
             rxs,
             txs: StdMutex::new(Some(txs)),
+            eph: p.eph.clone(),
+            clock: AtomicU64::new(0),
+            disconnected_at: p
+                .flavours
+                .iter()
+                .map(|_| AtomicU64::new(u64::MAX))
+                .collect(),
             counter: Mutex::new(0),
             rw: RwLock::new(0),
             readers: AtomicUsize::new(0),
@@ -503,8 +581,35 @@ impl World {
             .push((who, chan));
     }
 
-    fn senders(&self) -> Vec<Sender<u64>> {
+    fn senders(&self) -> Vec<Option<Sender<u64>>> {
         lock(&self.txs).as_ref().expect("senders alive").clone()
+    }
+
+    fn stamp(&self) -> u64 {
+        self.clock.fetch_add(1, SeqCst)
+    }
+
+    /// A receive on `chan` reported a disconnection (just now).
+    fn saw_disconnected(&self, chan: usize) {
+        let at = self.stamp();
+        self.disconnected_at[chan].fetch_min(at, SeqCst);
+    }
+
+    /// Fails if `v`, received by `who` from `chan` in a receive that
+    /// started at `started`, came after a disconnection was reported.
+    fn check_after_disconnection(&self, chan: usize, v: u64, started: u64, who: &str) {
+        if let Some(at) = self.disconnected_before(chan, started) {
+            self.fail(format!(
+                "{who} received {v:#x} from {chan} in a receive that started after a \
+                 disconnection was reported (stamps {started} > {at})"
+            ));
+        }
+    }
+
+    /// The stamp of a disconnection of `chan` reported before `started`.
+    fn disconnected_before(&self, chan: usize, started: u64) -> Option<u64> {
+        let at = self.disconnected_at[chan].load(SeqCst);
+        (at < started).then_some(at)
     }
 }
 
@@ -597,7 +702,11 @@ struct Actor {
     me: usize,
     name: String,
     green: bool,
-    txs: Vec<Sender<u64>>,
+    /// A sender of each channel; of an ephemeral one only while the script
+    /// has sends on it to come.
+    txs: RefCell<Vec<Option<Sender<u64>>>>,
+    /// Per channel, the last operation of the script with a send on it.
+    last_send: Vec<Option<usize>>,
     rxs: Vec<Receiver<u64>>,
     seq: Cell<u64>,
     /// This actor's sends that have not returned yet.
@@ -606,8 +715,14 @@ struct Actor {
 
 impl Actor {
     fn run(self, ops: Vec<Op>, mut ending: Ending) {
-        for op in &ops {
+        for (i, op) in ops.iter().enumerate() {
             self.exec(op);
+            for (c, last) in self.last_send.iter().enumerate() {
+                if *last == Some(i) && self.world.eph[c] {
+                    // Its last send on an ephemeral channel: let it go.
+                    self.txs.borrow_mut()[c] = None;
+                }
+            }
         }
         ending.completed = true;
         self.world.log(&self.name, format_args!("done"));
@@ -660,8 +775,31 @@ impl Actor {
         self.world.log(&self.name, what);
     }
 
-    fn got(&self, chan: usize, v: u64) {
+    /// This actor received `v` from `chan` in a receive that started at
+    /// stamp `started`.
+    fn got(&self, chan: usize, v: u64, started: u64) {
         self.world.got(self.me, chan, v);
+        self.world
+            .check_after_disconnection(chan, v, started, &self.name);
+    }
+
+    /// A receive on `chan` reported a disconnection.
+    fn disconnected(&self, chan: usize, what: &str) {
+        if self.world.eph[chan] {
+            self.world.saw_disconnected(chan);
+            self.log(format_args!("{what} on {chan}: disconnected"));
+        } else {
+            self.fail(format_args!(
+                "{what} on {chan}: disconnected (senders alive)"
+            ));
+        }
+    }
+
+    /// The sender of `chan` (alive while the script has sends on it).
+    fn tx(&self, chan: usize) -> std::cell::Ref<'_, Sender<u64>> {
+        std::cell::Ref::map(self.txs.borrow(), |t| {
+            t[chan].as_ref().expect("a sender for a send")
+        })
     }
 
     fn hold(&self, hold: Hold) {
@@ -688,13 +826,14 @@ impl Actor {
 
     fn exec(&self, op: &Op) {
         let w = self.world.clone();
+        let t0 = w.stamp();
         self.log(format_args!("{op:?}"));
         match *op {
             Op::Send(c) => {
                 let v = self.value(c);
                 self.pending(v);
                 let waiting = self.block(state::on(state::SEND, c));
-                let r = self.txs[c].send(v);
+                let r = self.tx(c).send(v);
                 drop(waiting);
                 match r {
                     Ok(()) => self.outcome(v, Fate::Ok),
@@ -708,7 +847,7 @@ impl Actor {
             Op::TrySend(c) => {
                 let v = self.value(c);
                 self.pending(v);
-                let r = self.txs[c].try_send(v);
+                let r = self.tx(c).try_send(v);
                 match r {
                     Ok(()) => self.outcome(v, Fate::Ok),
                     Err(TrySendError::Full(back)) => {
@@ -727,7 +866,7 @@ impl Actor {
             Op::SendTimeout(c, d) => {
                 let v = self.value(c);
                 self.pending(v);
-                let r = self.txs[c].send_timeout(v, d);
+                let r = self.tx(c).send_timeout(v, d);
                 match r {
                     Ok(()) => self.outcome(v, Fate::Ok),
                     Err(SendTimeoutError::Timeout(back)) => {
@@ -748,30 +887,26 @@ impl Actor {
                 let r = self.rxs[c].recv();
                 drop(waiting);
                 match r {
-                    Ok(v) => self.got(c, v),
-                    Err(e) => self.fail(format_args!("recv on {c}: {e:?} (senders alive)")),
+                    Ok(v) => self.got(c, v, t0),
+                    Err(_) => self.disconnected(c, "recv"),
                 }
                 self.log(format_args!("recv: {r:x?}"));
             }
             Op::TryRecv(c) => {
                 let r = self.rxs[c].try_recv();
                 match r {
-                    Ok(v) => self.got(c, v),
+                    Ok(v) => self.got(c, v, t0),
                     Err(TryRecvError::Empty) => {}
-                    Err(TryRecvError::Disconnected) => {
-                        self.fail(format_args!("try_recv on {c}: disconnected"))
-                    }
+                    Err(TryRecvError::Disconnected) => self.disconnected(c, "try_recv"),
                 }
                 self.log(format_args!("try_recv: {r:x?}"));
             }
             Op::RecvTimeout(c, d) => {
                 let r = self.rxs[c].recv_timeout(d);
                 match r {
-                    Ok(v) => self.got(c, v),
+                    Ok(v) => self.got(c, v, t0),
                     Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => {
-                        self.fail(format_args!("recv_timeout on {c}: disconnected"))
-                    }
+                    Err(RecvTimeoutError::Disconnected) => self.disconnected(c, "recv_timeout"),
                 }
                 self.log(format_args!("recv_timeout: {r:x?}"));
             }
@@ -779,8 +914,9 @@ impl Actor {
             Op::TimeoutSend(c, d) => {
                 let v = self.value(c);
                 self.pending(v);
-                let tx = &self.txs[c];
+                let tx = self.tx(c);
                 let r = green::timeout(d, || tx.send(v));
+                drop(tx);
                 match r {
                     Ok(Ok(())) => self.outcome(v, Fate::Ok),
                     Ok(Err(_)) => {
@@ -795,8 +931,8 @@ impl Actor {
                 let rx = &self.rxs[c];
                 let r = green::timeout(d, || rx.recv());
                 match r {
-                    Ok(Ok(v)) => self.got(c, v),
-                    Ok(Err(_)) => self.fail(format_args!("recv in timeout on {c}: disconnected")),
+                    Ok(Ok(v)) => self.got(c, v, t0),
+                    Ok(Err(_)) => self.disconnected(c, "recv in timeout"),
                     Err(_) => {}
                 }
                 self.log(format_args!("timeout(recv): {r:x?}"));
@@ -891,13 +1027,11 @@ impl Actor {
                 for c in 0..self.rxs.len() {
                     match self.rxs[c].try_recv() {
                         Ok(v) => {
-                            self.got(c, v);
+                            self.got(c, v, t0);
                             self.log(format_args!("try_recv {c}: {v:#x}"));
                         }
                         Err(TryRecvError::Empty) => {}
-                        Err(TryRecvError::Disconnected) => {
-                            self.fail(format_args!("try_recv on {c}: disconnected"))
-                        }
+                        Err(TryRecvError::Disconnected) => self.disconnected(c, "try_recv"),
                     }
                 }
             }
@@ -986,6 +1120,8 @@ impl Actor {
 
     fn select(&self, ops: &[SelOp], wait: SelWait) {
         let w = self.world.clone();
+        let t0 = w.stamp();
+        let txs = self.txs.borrow();
         let values: Vec<Option<u64>> = ops
             .iter()
             .map(|o| match *o {
@@ -1011,7 +1147,8 @@ impl Actor {
                 SelOp::Send(c) => {
                     blocked |= (1 + ((c as u64) << 1 | 1)) << (8 * (i + 1));
                     let v = values[i].expect("a send's value");
-                    sel.send(&self.txs[c], v, move |r| match r {
+                    let tx = txs[c].as_ref().expect("a sender for a send");
+                    sel.send(tx, v, move |r| match r {
                         Ok(()) => SelRes::Sent(i),
                         Err(e) => SelRes::SendErr(i, e.0),
                     })
@@ -1032,11 +1169,14 @@ impl Actor {
                 let SelOp::Recv(c) = ops[i] else {
                     unreachable!()
                 };
-                self.got(c, v);
+                self.got(c, v, t0);
                 self.log(format_args!("select: recv #{i} {v:#x}"));
             }
-            SelRes::Recv(i, Err(e)) => {
-                self.fail(format_args!("select recv #{i}: {e:?} (senders alive)"));
+            SelRes::Recv(i, Err(_)) => {
+                let SelOp::Recv(c) = ops[i] else {
+                    unreachable!()
+                };
+                self.disconnected(c, "select recv");
             }
             SelRes::Sent(i) => {
                 sent = Some(i);
@@ -1086,14 +1226,21 @@ fn run_program(p: &Program) -> Arc<World> {
     let all_done = Arc::new(Event::new());
 
     let make_actor = |me: usize, green: bool| {
-        let txs = world.senders();
+        let last_send = last_sends(&p.actors[me].ops);
+        let mut txs = world.senders();
+        for (c, tx) in txs.iter_mut().enumerate() {
+            if world.eph[c] && last_send[c].is_none() {
+                *tx = None;
+            }
+        }
         let rxs = world.rxs.clone();
         let actor = Actor {
             world: world.clone(),
             me,
             name: format!("a{me}"),
             green,
-            txs,
+            txs: RefCell::new(txs),
+            last_send,
             rxs,
             seq: Cell::new(0),
             sending: RefCell::new(Vec::new()),
@@ -1136,6 +1283,17 @@ fn run_program(p: &Program) -> Arc<World> {
             .collect(),
     );
     let hubs = Arc::new(hubs);
+    // Only the actors hold senders of the ephemeral channels now.
+    for (c, tx) in lock(&world.txs)
+        .as_mut()
+        .expect("senders")
+        .iter_mut()
+        .enumerate()
+    {
+        if world.eph[c] {
+            *tx = None;
+        }
+    }
 
     let w = world.clone();
     let done = all_done.clone();
@@ -1208,10 +1366,12 @@ fn run_program(p: &Program) -> Arc<World> {
     drop(lock(&world.txs).take());
     for (c, rx) in world.rxs.iter().enumerate() {
         loop {
+            let started = world.stamp();
             match rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(v) => {
                     world.log("drain", format_args!("{c}: {v:#x}"));
                     world.got(DRAIN, c, v);
+                    world.check_after_disconnection(c, v, started, "the drain");
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
@@ -1251,6 +1411,11 @@ fn stalled(w: &World) -> Option<String> {
         let rx = &w.rxs[c];
         if !send && !rx.is_empty() {
             return Some(format!("a{a} waits to receive on {c}, which holds values"));
+        }
+        if !send && w.eph[c] && rx.is_disconnected() {
+            return Some(format!(
+                "a{a} waits to receive on {c}, whose senders are all gone"
+            ));
         }
         if send && !rx.is_full() {
             return Some(format!("a{a} waits to send on {c}, which has room"));
@@ -1345,15 +1510,18 @@ fn coordinate(w: &World) {
             break;
         }
         for (c, rx) in w.rxs.iter().enumerate() {
-            while let Ok(v) = rx.try_recv() {
+            loop {
+                let started = w.stamp();
+                let Ok(v) = rx.try_recv() else { break };
                 w.log("feed", format_args!("took {v:#x} from {c}"));
                 w.got(FEEDER, c, v);
+                w.check_after_disconnection(c, v, started, "the feeder");
             }
-            if rx.is_empty() {
+            if let (true, Some(tx)) = (rx.is_empty(), &txs[c]) {
                 fillers += 1;
                 let v = value(c, FILLER, fillers);
                 w.pending(FEEDER, v);
-                match txs[c].try_send(v) {
+                match tx.try_send(v) {
                     Ok(()) => {
                         w.log("feed", format_args!("gave {v:#x} to {c}"));
                         w.outcome(v, Fate::Ok)
