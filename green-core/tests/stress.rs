@@ -185,6 +185,9 @@ struct ActorSpec {
 enum Pause {
     Sleep(Duration),
     Yields(usize),
+    /// Until the target is blocked (its state says so) or done, at most
+    /// this many yields, then as many `Sleep`s of 20 µs.
+    UntilBlocked(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -241,10 +244,10 @@ impl Program {
                 continue;
             }
             for _ in 0..rng.below(mine / 2 + 2) {
-                let pause = if rng.percent(30) {
-                    Pause::Yields(rng.below(4))
-                } else {
-                    Pause::Sleep(rng.short())
+                let pause = match rng.below(10) {
+                    0..=2 => Pause::Yields(rng.below(4)),
+                    3..=5 => Pause::UntilBlocked(rng.range(1, 50)),
+                    _ => Pause::Sleep(rng.short()),
                 };
                 list.push((pause, rng.below(mine)));
             }
@@ -426,6 +429,14 @@ mod state {
     pub const LOCK: u64 = 5;
     pub const CV: u64 = 6;
     pub const EVENT: u64 = 7;
+    /// In an operation that waits with a deadline: as good as running for
+    /// quiescence, blocked for a kill that waits for one.
+    pub const TIMED: u64 = 8;
+
+    /// Running, or about to run again by itself.
+    pub fn busy(s: u64) -> bool {
+        s == RUNNING || s == TIMED
+    }
 
     pub fn on(kind: u64, chan: usize) -> u64 {
         kind | (chan as u64) << 8
@@ -827,6 +838,21 @@ impl Actor {
     fn exec(&self, op: &Op) {
         let w = self.world.clone();
         let t0 = w.stamp();
+        let timed = matches!(
+            *op,
+            Op::SendTimeout(..)
+                | Op::RecvTimeout(..)
+                | Op::TimeoutSend(..)
+                | Op::TimeoutRecv(..)
+                | Op::CvConsume(Some(_))
+                | Op::CvConsumeLoop(_)
+                | Op::EventWait(Some(_))
+                | Op::Sleep(_)
+                | Op::Timeout(..)
+                | Op::Increment(Hold::Sleep(_))
+                | Op::Select(_, SelWait::Timeout(_))
+        );
+        let _timed = timed.then(|| self.block(state::TIMED));
         self.log(format_args!("{op:?}"));
         match *op {
             Op::Send(c) => {
@@ -1319,6 +1345,19 @@ fn run_program(p: &Program) -> Arc<World> {
                     match pause {
                         Pause::Sleep(d) => green::sleep(d),
                         Pause::Yields(n) => (0..n).for_each(|_| green::yield_now()),
+                        Pause::UntilBlocked(n) => {
+                            let idle = || w.states[ids[target]].load(SeqCst) != state::RUNNING;
+                            for i in 0..2 * n {
+                                if idle() {
+                                    break;
+                                }
+                                if i < n {
+                                    green::yield_now();
+                                } else {
+                                    green::sleep(Duration::from_micros(20));
+                                }
+                            }
+                        }
                     }
                     let who = format!("kill{hub}");
                     w.log(&who, format_args!("kills a{}", ids[target]));
@@ -1458,7 +1497,7 @@ fn coordinate(w: &World) {
     let mut stall_since: Option<Instant> = None;
     loop {
         let quiet = w.controllers_done.load(SeqCst) == 2
-            && w.states.iter().all(|s| s.load(SeqCst) != state::RUNNING);
+            && w.states.iter().all(|s| !state::busy(s.load(SeqCst)));
         if quiet {
             match stalled(w) {
                 None => break,
@@ -1475,7 +1514,7 @@ fn coordinate(w: &World) {
         }
         if start.elapsed() > QUIESCE_LIMIT {
             let busy: Vec<usize> = (0..w.states.len())
-                .filter(|&a| w.states[a].load(SeqCst) == state::RUNNING)
+                .filter(|&a| state::busy(w.states[a].load(SeqCst)))
                 .collect();
             w.fail(format!(
                 "no quiescence after {QUIESCE_LIMIT:?}: running {busy:?}, controllers done {}",
