@@ -10,6 +10,8 @@
 //!
 //! Code that never waits cannot be interrupted (there is no preemption):
 //! a timeout fires at the next switch point.
+//! A greenlet that unwinds already is not interrupted either (see
+//! [`timeout`]).
 //!
 //! Nested timeouts behave as gevent documents: when the inner one fires,
 //! the inner [`timeout`] returns `Err`; when the outer one fires inside the
@@ -165,6 +167,15 @@ impl fmt::Debug for Timeout {
 
 /// Runs `f`, interrupting it with `Err(Elapsed)` if it is still waiting
 /// when `dur` has passed (gevent's `with Timeout(dur): …`).
+///
+/// No timeout interrupts a greenlet that unwinds already (a destructor that
+/// waits while a panic, a kill or a timeout unwinds it), not even one
+/// started inside the destructor, since an unwind out of a destructor would
+/// abort the process: its wait goes on until it ends by itself. A
+/// destructor that may run during an unwind bounds its waits with their
+/// own deadlines ([`Receiver::recv_timeout`](crate::channel::Receiver::recv_timeout),
+/// [`Sender::send_timeout`](crate::channel::Sender::send_timeout),
+/// [`Select::timeout`](crate::channel::Select::timeout)).
 ///
 /// # Errors
 ///
