@@ -212,13 +212,15 @@ impl Program {
         let fast = rng.percent(30);
         rng.1 = fast;
         let mut flavours = Vec::new();
-        for _ in 0..rng.range(1, 2) {
+        // Sometimes one channel of each flavour only, for more contention.
+        let most = if rng.percent(30) { 1 } else { 2 };
+        for _ in 0..rng.range(1, most) {
             flavours.push(Flavour::Unbounded);
         }
-        for _ in 0..rng.range(1, 2) {
+        for _ in 0..rng.range(1, most) {
             flavours.push(Flavour::Bounded(rng.range(1, 3)));
         }
-        for _ in 0..rng.range(1, 2) {
+        for _ in 0..rng.range(1, most) {
             flavours.push(Flavour::Rendezvous);
         }
         let nchans = flavours.len();
@@ -284,9 +286,12 @@ impl Program {
                 10 | 11 => Op::RecvTimeout(c, rng.short()),
                 12..=14 => {
                     let n = rng.range(2, 3);
+                    // Often all on one channel: a select meets its own
+                    // operations there.
+                    let one = rng.percent(30);
                     let ops = (0..n)
                         .map(|_| {
-                            let c = rng.below(nchans);
+                            let c = if one { c } else { rng.below(nchans) };
                             if rng.percent(50) {
                                 SelOp::Recv(c)
                             } else {
