@@ -294,6 +294,25 @@ fn half_close_gives_the_reader_eof_and_the_other_way_still_works() {
 }
 
 #[test]
+fn a_reader_waiting_wakes_with_eof_when_another_handle_shuts_the_read_side() {
+    // tokio's tcp_shutdown scenario, as std's threads see it: a read blocked
+    // on one handle returns Ok(0) once a clone shuts the reading side.
+    // Inside `run` the reader is parked by the time the clone's greenlet runs.
+    both(|spawn| {
+        for how in [Shutdown::Read, Shutdown::Both] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (_peer, _) = listener.accept().unwrap();
+            c.set_read_timeout(Some(T)).unwrap();
+            let other = c.try_clone().unwrap();
+            spawn(Box::new(move || other.shutdown(how).unwrap()));
+            let mut buf = [0; 16];
+            assert_eq!(c.read(&mut buf).unwrap(), 0, "{how:?}");
+        }
+    });
+}
+
+#[test]
 fn peer_reset_is_connection_reset() {
     both(|spawn| {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
