@@ -10,7 +10,12 @@
 //! - Use them in a retry loop: try the non-blocking operation; on
 //!   `WouldBlock`, wait; then try again. A wait may return spuriously.
 //! - Call [`deregister`] before closing an fd that was waited on, so that a
-//!   new fd that reuses the number starts clean.
+//!   new fd that reuses the number starts clean. The hub keeps one entry
+//!   per number, armed once: closed without `deregister`, the number's
+//!   entry stays, and a wait inside `run` on a new file that reuses it
+//!   finds the entry, does not arm the new file and may never return (a
+//!   `deregister` of the number, even after the close, clears it). Outside
+//!   `run`, `poll(2)` keeps no such state.
 //! - One greenlet may wait to read an fd while another waits to write it.
 
 use std::io;

@@ -365,6 +365,49 @@ fn an_fd_number_reused_after_a_deregister_elsewhere_is_watched() {
     );
 }
 
+/// What the child of `a_number_closed_without_deregister_stays_taken_until_deregistered`
+/// does: a socket waited on is closed without `deregister` (breaking the
+/// contract of `green::io`), and a new socket reuses its number. The hub's
+/// entry still stands for the old file, so a wait on the new one is not
+/// armed and times out, as the module docs say; a `deregister` of the
+/// number clears the entry, and the next wait sees the new socket.
+fn closed_without_deregister_scenario() {
+    green::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let old = a.as_raw_fd();
+        (&b).write_all(b"x").unwrap();
+        green::io::wait_readable(&a, patience()).unwrap(); // registers `old`
+        assert_eq!(read_some(&a).unwrap(), b"x");
+        drop(a); // closed without deregister
+        drop(b);
+
+        let (c, d) = UnixStream::pair().unwrap();
+        c.set_nonblocking(true).unwrap();
+        assert_eq!(c.as_raw_fd(), old, "the number is reused");
+        (&d).write_all(b"y").unwrap();
+        let soon = Instant::now() + Duration::from_millis(100);
+        let stale = green::io::wait_readable(&c, Some(soon));
+        eprintln!("stale: {:?}", stale.map_err(|e| e.kind()));
+        green::io::deregister(&c);
+        let fresh = green::io::wait_readable(&c, patience());
+        eprintln!("after deregister: {:?}", fresh.map_err(|e| e.kind()));
+        assert_eq!(read_some(&c).unwrap(), b"y");
+        green::io::deregister(&c);
+    });
+}
+
+#[test]
+fn a_number_closed_without_deregister_stays_taken_until_deregistered() {
+    let _w = util::watchdog();
+    // Alone in a child process, so that no other test takes the number.
+    util::in_child_ok(
+        "a_number_closed_without_deregister_stays_taken_until_deregistered",
+        closed_without_deregister_scenario,
+        &["stale: Err(TimedOut)", "after deregister: Ok(())"],
+    );
+}
+
 #[test]
 fn outside_run_a_wait_blocks_the_thread_in_poll() {
     let _w = util::watchdog();

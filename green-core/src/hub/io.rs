@@ -372,10 +372,12 @@ fn arm_or_always_ready(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<boo
 /// when it does not (the registration died with a closed file, or belongs to
 /// another file); each falls back on the other.
 ///
-/// Callers deregister an fd before closing it (the contract documented on
-/// `crate::io::wait_readable`); an fd closed without it is dropped from the
-/// epoll set by the kernel when its last duplicate closes, so a broken
-/// contract leaves at worst a stale table entry, which the next wait re-arms.
+/// Callers deregister an fd before closing it (the contract documented in
+/// `crate::io`). An fd closed without it is dropped from the epoll set by
+/// the kernel when its last duplicate closes, but its table entry stays and
+/// is taken for armed: a wait on a new file that reuses the number is never
+/// armed, until a `deregister` of the number (on any thread) clears it.
+/// Finding out at each wait would take a syscall per wait.
 fn arm(poller: &Epoll, fd: RawFd, known: bool) -> io::Result<()> {
     if known {
         match poller.modify(fd) {
