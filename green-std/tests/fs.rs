@@ -1124,6 +1124,33 @@ fn a_read_cut_short_hands_its_bytes_to_the_next_read() {
 }
 
 #[test]
+fn a_vectored_read_after_a_read_cut_short_fills_every_buffer_as_readv_does() {
+    // The bytes a read cut short took are handed to the next read; a
+    // vectored one gets them across its buffers in turn, as std's `readv`
+    // fills them, not only into the first.
+    within(|| {
+        let dir = TempDir::new("cut-readv");
+        let path = fifo(&dir, "fifo");
+        let (n, a, b) = green::run(|| -> io::Result<(usize, [u8; 2], [u8; 4])> {
+            let mut ours = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)?;
+            let file = File::open(&path)?;
+            let cut = green::timeout(CUT, || (&file).read(&mut [0; 16]));
+            assert!(cut.is_err(), "nothing was written yet");
+            ours.write_all(b"abcdef")?; // one pipe write: the read cut short takes all six
+            let (mut a, mut b) = ([0; 2], [0; 4]);
+            let n =
+                (&file).read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])?;
+            Ok((n, a, b))
+        })
+        .unwrap();
+        assert_eq!((n, &a, &b), (6, b"ab", b"cdef"));
+    });
+}
+
+#[test]
 fn a_write_after_a_read_cut_short_waits_for_its_job() {
     // A regular file has one cursor: on a std thread a read, then a write,
     // happen in that order, and a read the program never saw leaves the

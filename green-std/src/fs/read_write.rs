@@ -46,8 +46,20 @@ impl Read for &File {
     /// One pool job: one `readv`'s worth, scattered into `bufs` after;
     /// none when reads cut short left bytes: this returns those.
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        if let Some(n) = self.left_bytes(|bytes| bytes.read_vectored(bufs)) {
-            return n;
+        // Across the buffers in turn, as `readv` fills them (`VecDeque`'s
+        // own `read_vectored` fills only the first).
+        if let Some(n) = self.left_bytes(|bytes| {
+            let mut total = 0;
+            for buf in bufs.iter_mut() {
+                let n = buf.len().min(bytes.len());
+                for (to, from) in buf[..n].iter_mut().zip(bytes.drain(..n)) {
+                    *to = from;
+                }
+                total += n;
+            }
+            total
+        }) {
+            return Ok(n);
         }
         if !pool::green() {
             return self.std().read_vectored(bufs);
