@@ -182,6 +182,12 @@ impl<T> JoinHandle<T> {
     ///   during a panic or an earlier kill) is not unwound a second time,
     ///   which would abort the process: its wait returns early and it goes
     ///   on unwinding; `kill` still returns only once it has died.
+    /// - The unwind is a Rust panic's: a destructor that panics on the way
+    ///   aborts the process ("panic in a destructor during cleanup"), as
+    ///   it does during any panic. (tokio's `abort` drops a task's future
+    ///   instead, and reports such a panic through its `JoinError`.) The
+    ///   same holds for a [`timeout`](crate::timeout()) firing and for the
+    ///   kills at the end of [`run`](crate::run()).
     ///
     /// # Examples
     ///

@@ -9,7 +9,8 @@
 //! `Elapsed` and returns it as an error.
 //!
 //! Code that never waits cannot be interrupted (there is no preemption):
-//! a timeout fires at the next switch point.
+//! a timeout fires at the next switch point. As with a kill, a destructor
+//! that panics during that unwind aborts the process.
 //! A greenlet that unwinds already is not interrupted either (see
 //! [`timeout`]).
 //!

@@ -676,6 +676,48 @@ fn a_deadlock_while_main_unwinds_aborts_with_the_report() {
     );
 }
 
+/// What the child of `a_destructor_panicking_during_a_kill_aborts_the_process`
+/// does: a killed greenlet unwinds through a destructor that panics.
+fn panicking_destructor_scenario() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a destructor panics");
+        }
+    }
+    green::run(|| {
+        let victim = green::spawn(|| {
+            let _guard = PanicsOnDrop;
+            green::sleep(FOREVER);
+        });
+        green::yield_now();
+        victim.kill();
+        eprintln!("kill returned");
+    });
+}
+
+#[test]
+fn a_destructor_panicking_during_a_kill_aborts_the_process() {
+    // The kill unwinds as a panic does, and Rust aborts on a panic in a
+    // destructor while unwinding (tokio's abort, which drops the future
+    // instead, reports it as the task's panic): what `JoinHandle::kill`
+    // documents.
+    let _w = util::watchdog();
+    let out = util::in_child(
+        "a_destructor_panicking_during_a_kill_aborts_the_process",
+        &[],
+        panicking_destructor_scenario,
+    );
+    assert_eq!(out.signal(), Some(libc::SIGABRT), "{}", out.describe());
+    assert!(
+        out.stderr.contains("a destructor panics")
+            && out.stderr.contains("panic in a destructor during cleanup")
+            && !out.stderr.contains("kill returned"),
+        "{}",
+        out.describe()
+    );
+}
+
 /// gevent's `killall` kills each greenlet once, then waits: one that
 /// catches the kill and carries on (here, for one more nap) is not killed
 /// a second time while another of the list takes its time to die.
