@@ -337,6 +337,11 @@ pub(crate) struct Extras {
     pub(crate) joiners: Vec<(Rc<Core>, u64)>,
     /// Ids of its live [`Timeout`](crate::Timeout)s, innermost last.
     pub(crate) timeouts: Vec<u64>,
+    /// Timeouts that fired while another's interrupt was pending (in
+    /// `Core::interrupt`), in firing order: each takes the slot once it is
+    /// free, so that none is lost (an inner one raised and caught, an outer
+    /// one fired meanwhile).
+    pub(crate) fired: Vec<u64>,
     /// Its [`local!`](crate::local!) values, by key address.
     pub(crate) locals: Vec<(usize, Rc<dyn std::any::Any>)>,
     /// The keys whose values were dropped as it ended: a destructor may not
@@ -398,6 +403,22 @@ impl Core {
     /// Whether its timeout `id` is live (armed and not cancelled).
     pub(crate) fn has_timeout(&self, id: u64) -> bool {
         self.extras().is_some_and(|e| e.timeouts.contains(&id))
+    }
+
+    /// Puts the first timeout of [`Extras::fired`] still live into the
+    /// empty interrupt slot, to be raised at the next switch point.
+    pub(crate) fn next_interrupt(&self) {
+        let mut extras = self.extras.borrow_mut();
+        let Some(e) = extras.as_deref_mut() else {
+            return;
+        };
+        while !e.fired.is_empty() {
+            let id = e.fired.remove(0);
+            if e.timeouts.contains(&id) {
+                self.interrupt.set(Some(id));
+                return;
+            }
+        }
     }
 
     /// Takes its joiners (it finished), making no [`Extras`].

@@ -121,6 +121,33 @@ fn nested_outer_fires_through_the_inner() {
 }
 
 #[test]
+fn nested_both_fired_in_one_turn_the_inner_then_the_outer() {
+    // Both deadlines pass while another greenlet holds the thread, so both
+    // timeouts fire in the hub's next turn, the inner's first. The inner is
+    // raised and caught; the outer, which fired while the inner's interrupt
+    // was pending, must still be raised at the next switch point (as gevent
+    // raises each timer's exception in turn), not lost.
+    let log = RefCell::new(Vec::new());
+    green::run(|| {
+        let hog = green::spawn(|| {
+            let start = Instant::now();
+            while start.elapsed() < SHORT * 3 {
+                std::hint::spin_loop(); // holds the thread past both deadlines
+            }
+        });
+        let outer = green::timeout(SHORT, || {
+            let inner = green::timeout(SHORT / 2, || green::sleep(LONG));
+            log.borrow_mut().push(format!("inner {}", inner.is_err()));
+            green::sleep(Duration::from_secs(2)); // interrupted at once
+            "outer body done"
+        });
+        log.borrow_mut().push(format!("outer {}", outer.is_err()));
+        hog.join().unwrap();
+    });
+    assert_eq!(*log.borrow(), ["inner true", "outer true"]);
+}
+
+#[test]
 fn a_busy_greenlet_is_interrupted_at_its_next_wait() {
     green::run(|| {
         let steps = Cell::new(0);

@@ -624,10 +624,12 @@ impl Hub {
             let mut e = g.extras_mut();
             let before = e.timeouts.len();
             e.timeouts.retain(|&t| t != id);
+            e.fired.retain(|&t| t != id);
             e.timeouts.len() != before
         };
         if g.interrupt.get() == Some(id) {
             g.interrupt.set(None);
+            g.next_interrupt();
         }
         if removed {
             self.deadlines.borrow_mut().cancelled(is_live_timeout);
@@ -635,10 +637,13 @@ impl Hub {
     }
 
     /// A timeout fired: interrupt its greenlet at its wait, or at its next
-    /// one. An earlier interrupt still pending wins.
+    /// one. An earlier interrupt still pending goes first; this one waits in
+    /// `Extras::fired` for its turn.
     pub(super) fn fire_timeout(&self, g: &Rc<Core>, id: u64) {
-        if g.interrupt.get().is_none() {
-            g.interrupt.set(Some(id));
+        match g.interrupt.get() {
+            None => g.interrupt.set(Some(id)),
+            Some(pending) if pending != id => g.extras_mut().fired.push(id),
+            Some(_) => {}
         }
         if g.state.get() == State::Parked && g.started.get() {
             self.make_ready(g, Wake::Interrupted);

@@ -245,7 +245,9 @@ impl Hub {
         if self.unwinding(g) {
             return;
         }
-        if let Some(id) = g.interrupt.take() {
+        while let Some(id) = g.interrupt.take() {
+            // One fired meanwhile waits for the next switch point.
+            g.next_interrupt();
             if g.has_timeout(id) {
                 g.unwinding.set(true);
                 crate::timeout::raise_elapsed(id);
