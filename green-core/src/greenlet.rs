@@ -342,6 +342,15 @@ pub(crate) struct Extras {
     /// free, so that none is lost (an inner one raised and caught, an outer
     /// one fired meanwhile).
     pub(crate) fired: Vec<u64>,
+    /// Unwinds begun in it since these extras were made (panics, kills,
+    /// timeouts raised): see [`in_unwind`](Self::in_unwind).
+    pub(crate) unwinds: u64,
+    /// Timeouts started by `green::timeout` (which catches its own) while it
+    /// was unwinding already, in a destructor, with [`unwinds`](Self::unwinds)
+    /// then. Such a timeout may be raised while that unwind goes on, as long
+    /// as no other unwind began since: its catch is inside the destructor,
+    /// and no destructor of a later unwind lies between.
+    pub(crate) in_unwind: Vec<(u64, u64)>,
     /// Its [`local!`](crate::local!) values, by key address.
     pub(crate) locals: Vec<(usize, Rc<dyn std::any::Any>)>,
     /// The keys whose values were dropped as it ended: a destructor may not
@@ -403,6 +412,45 @@ impl Core {
     /// Whether its timeout `id` is live (armed and not cancelled).
     pub(crate) fn has_timeout(&self, id: u64) -> bool {
         self.extras().is_some_and(|e| e.timeouts.contains(&id))
+    }
+
+    /// Records that an unwind begins in it (a panic, a kill, a timeout
+    /// raised): sets `unwinding` and counts it in [`Extras::unwinds`], if
+    /// the extras exist (no timeout can have counted on them otherwise).
+    pub(crate) fn unwind_begins(&self) {
+        self.unwinding.set(true);
+        if let Ok(mut extras) = self.extras.try_borrow_mut() {
+            if let Some(e) = extras.as_deref_mut() {
+                e.unwinds += 1;
+            }
+        }
+    }
+
+    /// A fired timeout that may be raised although it unwinds (see
+    /// [`Extras::in_unwind`]), taken out of the interrupt slot or of
+    /// [`Extras::fired`].
+    pub(crate) fn take_interrupt_in_unwind(&self) -> Option<u64> {
+        let id = {
+            let mut extras = self.extras.borrow_mut();
+            let e = extras.as_deref_mut()?;
+            let raisable = |id: u64| {
+                e.in_unwind
+                    .iter()
+                    .any(|&(t, at)| t == id && at == e.unwinds)
+            };
+            match self.interrupt.get() {
+                Some(id) if raisable(id) => {
+                    self.interrupt.set(None);
+                    id
+                }
+                _ => {
+                    let i = e.fired.iter().position(|&id| raisable(id))?;
+                    return Some(e.fired.remove(i));
+                }
+            }
+        };
+        self.next_interrupt();
+        Some(id)
     }
 
     /// Puts the first timeout of [`Extras::fired`] still live into the

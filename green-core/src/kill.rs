@@ -46,7 +46,7 @@ fn hook(info: &PanicHookInfo<'_>, previous: &Hook) {
     let core = crate::hub::try_with(|hub| hub.current_core_opt()).flatten();
     if let Some(g) = &core {
         // This greenlet starts unwinding (see `Hub::unwinding`).
-        g.unwinding.set(true);
+        g.unwind_begins();
     }
     if crate::coroutine::is_quiet() || is_exit(info.payload()) {
         return;

@@ -18,6 +18,20 @@
 //! the inner [`timeout`] returns `Err`; when the outer one fires inside the
 //! inner, the unwinding passes through the inner (which does not catch what
 //! is not its own) to the outer.
+//!
+//! In a destructor that runs while its greenlet unwinds (for a panic, a
+//! kill or another timeout), nothing may unwind out of the destructor: the
+//! process would abort. So a timeout started before that unwind does not
+//! fire there (it waits for a switch point after it, if the greenlet lives
+//! on), nor does a bare [`Timeout`] guard; but a [`timeout`] or
+//! [`timeout_at`] the destructor runs itself fires as usual, since it
+//! catches its own `Elapsed` inside the destructor: a cleanup such as
+//! `timeout(d, || stream.write_all(b"bye"))` is bounded even when a kill
+//! runs it. (If another panic begins inside such a timeout's body and is
+//! caught there, the timeout no longer fires: green cannot tell whether a
+//! destructor of that panic lies in between. A panic begun with a bare
+//! `std::panic::resume_unwind` goes unseen: should a destructor of it wait
+//! past such a timeout's deadline, the process aborts.)
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -132,7 +146,14 @@ impl Timeout {
     /// ```
     #[track_caller]
     pub fn start_at(deadline: Instant) -> Timeout {
-        let (core, id) = hub::with(|hub| hub.start_timeout(deadline));
+        Timeout::arm(deadline, false)
+    }
+
+    /// Starts a timeout; `caught`: [`timeout`] runs it (see
+    /// `Extras::in_unwind`).
+    #[track_caller]
+    fn arm(deadline: Instant, caught: bool) -> Timeout {
+        let (core, id) = hub::with(|hub| hub.start_timeout(deadline, caught));
         Timeout { core, id }
     }
 
@@ -208,7 +229,7 @@ impl fmt::Debug for Timeout {
 /// ```
 #[track_caller]
 pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
-    let guard = Timeout::start(dur);
+    let guard = Timeout::arm(crate::sleep::deadline_after(dur), true);
     catching(guard, f)
 }
 
@@ -229,7 +250,7 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
 /// ```
 #[track_caller]
 pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
-    let guard = Timeout::start_at(deadline);
+    let guard = Timeout::arm(deadline, true);
     catching(guard, f)
 }
 

@@ -147,6 +147,137 @@ fn nested_both_fired_in_one_turn_the_inner_then_the_outer() {
     assert_eq!(*log.borrow(), ["inner true", "outer true"]);
 }
 
+/// A destructor that cleans up under its own timeouts, for the tests below:
+/// a sleep longer than its timeout, then a receive whose value comes late.
+struct BoundedCleanup {
+    log: Rc<RefCell<Vec<String>>>,
+    late: Option<channel::Receiver<u8>>,
+}
+
+impl Drop for BoundedCleanup {
+    fn drop(&mut self) {
+        let start = Instant::now();
+        let slept = green::timeout(SHORT, || green::sleep(SHORT * 20));
+        let early = start.elapsed() < SHORT * 20;
+        let rx = self.late.take().unwrap();
+        let got = green::timeout(SHORT, || rx.recv());
+        self.log
+            .borrow_mut()
+            .push(format!("sleep {slept:?} cut short {early}, recv {got:?}"));
+    }
+}
+
+/// A greenlet that sends on `tx` long after `BoundedCleanup`'s timeouts.
+fn late_sender(tx: channel::Sender<u8>) -> green::JoinHandle<()> {
+    green::spawn(move || {
+        green::sleep(SHORT * 20);
+        let _ = tx.send(1);
+    })
+}
+
+#[test]
+fn a_timeout_a_destructor_starts_fires_while_a_kill_unwinds() {
+    // A cleanup bounded by `green::timeout` is bounded under a kill too:
+    // its `Elapsed` is caught inside the destructor, so it may be raised
+    // there although the greenlet unwinds.
+    let log = Rc::new(RefCell::new(Vec::new()));
+    green::run(|| {
+        let (tx, rx) = channel::channel::<u8>();
+        let sender = late_sender(tx);
+        let cleanup = BoundedCleanup {
+            log: log.clone(),
+            late: Some(rx),
+        };
+        let victim = green::spawn(move || {
+            let _cleanup = cleanup;
+            green::sleep(LONG);
+        });
+        green::yield_now();
+        victim.kill();
+        assert!(victim.join().unwrap_err().is_killed());
+        sender.join().unwrap();
+    });
+    assert_eq!(
+        *log.borrow(),
+        ["sleep Err(Elapsed(..)) cut short true, recv Err(Elapsed(..))"]
+    );
+}
+
+#[test]
+fn a_timeout_a_destructor_starts_fires_while_a_panic_unwinds() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    green::run(|| {
+        let (tx, rx) = channel::channel::<u8>();
+        let sender = late_sender(tx);
+        let cleanup = BoundedCleanup {
+            log: log.clone(),
+            late: Some(rx),
+        };
+        let panicker = green::spawn(move || {
+            let _cleanup = cleanup;
+            panic!("the body panics");
+        });
+        assert!(panicker.join().unwrap_err().is_panic());
+        sender.join().unwrap();
+    });
+    assert_eq!(
+        *log.borrow(),
+        ["sleep Err(Elapsed(..)) cut short true, recv Err(Elapsed(..))"]
+    );
+}
+
+#[test]
+fn timeouts_that_could_unwind_out_of_a_destructor_do_not_fire_there() {
+    // Raised in these destructors, each would unwind out of one that runs
+    // for an unwind, and abort: a timeout started before the kill, a bare
+    // guard, and a destructor's timeout whose body caught a panic of its
+    // own (a destructor of that panic may lie in between). Each waits out
+    // its sleep instead.
+    struct Sleeps(Duration);
+    impl Drop for Sleeps {
+        fn drop(&mut self) {
+            green::sleep(self.0);
+        }
+    }
+    struct Cleanup(Rc<RefCell<Vec<String>>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let guarded = std::panic::catch_unwind(|| {
+                let _t = green::Timeout::start(SHORT);
+                green::sleep(SHORT * 3);
+            });
+            let after_panic = green::timeout(SHORT, || {
+                let caught = std::panic::catch_unwind(|| {
+                    let _sleeps = Sleeps(SHORT * 3);
+                    panic!("a panic of its own");
+                });
+                assert!(caught.is_err());
+                green::sleep(SHORT);
+            });
+            self.0.borrow_mut().push(format!(
+                "guard {}, after a panic {after_panic:?}",
+                guarded.is_ok()
+            ));
+        }
+    }
+    let log = Rc::new(RefCell::new(Vec::new()));
+    green::run(|| {
+        let l = log.clone();
+        let victim = green::spawn(move || {
+            let outer = green::timeout(SHORT, || {
+                let _sleeps = Sleeps(SHORT * 3); // the outer timeout fires in here
+                let _cleanup = Cleanup(l.clone());
+                green::sleep(LONG);
+            });
+            l.borrow_mut().push(format!("never: {outer:?}"));
+        });
+        green::yield_now();
+        victim.kill();
+        assert!(victim.join().unwrap_err().is_killed());
+    });
+    assert_eq!(*log.borrow(), ["guard true, after a panic Ok(())"]);
+}
+
 #[test]
 fn a_busy_greenlet_is_interrupted_at_its_next_wait() {
     green::run(|| {

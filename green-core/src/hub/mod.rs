@@ -608,12 +608,21 @@ impl Hub {
 
     // ----- timeouts --------------------------------------------------------------
 
-    /// Arms a timeout for the running greenlet; returns its id.
-    pub(crate) fn start_timeout(&self, at: Instant) -> (Rc<Core>, u64) {
+    /// Arms a timeout for the running greenlet; returns its id. `caught`:
+    /// `green::timeout` runs it, and catches its `Elapsed`.
+    pub(crate) fn start_timeout(&self, at: Instant, caught: bool) -> (Rc<Core>, u64) {
         let g = self.current_core();
         let id = self.next_timeout.get();
         self.next_timeout.set(id + 1);
-        g.extras_mut().timeouts.push(id);
+        let unwinding = caught && self.unwinding(&g);
+        {
+            let mut e = g.extras_mut();
+            e.timeouts.push(id);
+            if unwinding {
+                let at = e.unwinds;
+                e.in_unwind.push((id, at));
+            }
+        }
         self.deadlines.borrow_mut().insert(at, g.clone(), id);
         (g, id)
     }
@@ -625,6 +634,7 @@ impl Hub {
             let before = e.timeouts.len();
             e.timeouts.retain(|&t| t != id);
             e.fired.retain(|&t| t != id);
+            e.in_unwind.retain(|&(t, _)| t != id);
             e.timeouts.len() != before
         };
         if g.interrupt.get() == Some(id) {
@@ -672,7 +682,7 @@ impl Hub {
                 target.kill.set(true);
                 return;
             }
-            target.unwinding.set(true);
+            target.unwind_begins();
             raise_exit();
         }
         self.mark_killed(target);

@@ -14,6 +14,9 @@
 //! timeout waits for a later switch point; a deadlock, which no wait can
 //! outlast, aborts with its report. [`Hub::unwinding`] tells which greenlet
 //! unwinds, since `std::thread::panicking()` answers for the whole thread.
+//! The one exception is a timeout that `green::timeout` started in the
+//! destructor itself, with no other unwind begun since (`Extras::in_unwind`):
+//! its `Elapsed` is caught inside the destructor, so it is raised.
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -108,7 +111,7 @@ impl Hub {
                 std::process::abort()
             }
             Wake::Deadlock => {
-                g.unwinding.set(true);
+                g.unwind_begins();
                 panic!("{}", self.deadlock_report())
             }
             Wake::Interrupted => {
@@ -194,7 +197,7 @@ impl Hub {
     /// counted while the others run. So it is the greenlet's own answer only
     /// when no other suspended greenlet unwinds. Otherwise the greenlet's
     /// last known state decides: set when a panic or a kill starts in it
-    /// (`exit`, `raise_interrupt`, the panic hook), cleared whenever the
+    /// (`Core::unwind_begins`: `exit`, `raise_interrupt`, the panic hook), cleared whenever the
     /// thread is seen not panicking. That guess misses an unwind begun with a
     /// bare `resume_unwind` (a kill raised in its destructors then aborts,
     /// as it always did), and outlives an unwind the greenlet caught (its
@@ -243,13 +246,19 @@ impl Hub {
     #[cold]
     fn raise_interrupt_slow(&self, g: &Core) {
         if self.unwinding(g) {
+            // But one that `green::timeout` started in the destructor that
+            // runs now: it catches its own `Elapsed` there.
+            if let Some(id) = g.take_interrupt_in_unwind() {
+                g.unwind_begins();
+                crate::timeout::raise_elapsed(id);
+            }
             return;
         }
         while let Some(id) = g.interrupt.take() {
             // One fired meanwhile waits for the next switch point.
             g.next_interrupt();
             if g.has_timeout(id) {
-                g.unwinding.set(true);
+                g.unwind_begins();
                 crate::timeout::raise_elapsed(id);
             }
         }
@@ -258,6 +267,6 @@ impl Hub {
 
 /// Unwinds the running greenlet `g` with `GreenletExit`.
 fn exit(g: &Core) -> ! {
-    g.unwinding.set(true);
+    g.unwind_begins();
     raise_exit()
 }
