@@ -426,6 +426,21 @@ impl Core {
         }
     }
 
+    /// Whether a fired timeout may be raised although it unwinds (see
+    /// [`take_interrupt_in_unwind`](Self::take_interrupt_in_unwind)).
+    pub(crate) fn has_interrupt_in_unwind(&self) -> bool {
+        let extras = self.extras.borrow();
+        let Some(e) = extras.as_deref() else {
+            return false;
+        };
+        let raisable = |id: u64| {
+            e.in_unwind
+                .iter()
+                .any(|&(t, at)| t == id && at == e.unwinds)
+        };
+        self.interrupt.get().is_some_and(raisable) || e.fired.iter().any(|&id| raisable(id))
+    }
+
     /// A fired timeout that may be raised although it unwinds (see
     /// [`Extras::in_unwind`]), taken out of the interrupt slot or of
     /// [`Extras::fired`].

@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::greenlet::{Greenlet, WaitKind};
-use crate::hub;
+use crate::hub::{self, Cut};
 
 /// Blocks the calling greenlet until its token is made available by
 /// [`Greenlet::unpark`], exactly like [`std::thread::park`] does for threads.
@@ -185,6 +185,21 @@ impl FrameWaiter {
         }
     }
 
+    /// [`block`](Self::block), but a kill or a fired timeout that ends the
+    /// wait (or is due as it begins) is not raised: it says which, still
+    /// pending, so that the caller may look whether its operation completed
+    /// meanwhile; it must then return, or call [`raise_pending`]. A
+    /// thread's wait is never cut.
+    pub(crate) fn block_or_cut(&self, reason: &'static str, deadline: Option<Instant>) -> Cut {
+        match self {
+            FrameWaiter::Greenlet(_) => hub::with(|hub| hub.park_cut(reason, deadline)),
+            FrameWaiter::Thread(p) => {
+                p.park(deadline);
+                Cut::No
+            }
+        }
+    }
+
     /// [`Waiter::wake`]s it now if it is a greenlet of this thread's hub,
     /// which cannot run before this thread switches; otherwise returns a
     /// [`Waiter`] to wake it with, for a caller that must be done with the
@@ -222,6 +237,12 @@ impl FrameWaiter {
 /// `reason` names the wait in deadlock reports.
 fn park_greenlet(reason: &'static str, deadline: Option<Instant>) {
     hub::with(|hub| hub.park(WaitKind::Signal, reason, deadline));
+}
+
+/// Raises the running greenlet's kill or fired timeout that a
+/// [`FrameWaiter::block_or_cut`] left pending, if it is due.
+pub(crate) fn raise_pending() {
+    hub::with(|hub| hub.raise_pending());
 }
 
 /// This thread's [`Parker`], or, once [`PARKER`] is gone (a thread-local's

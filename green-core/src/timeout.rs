@@ -9,7 +9,11 @@
 //! `Elapsed` and returns it as an error.
 //!
 //! Code that never waits cannot be interrupted (there is no preemption):
-//! a timeout fires at the next switch point. As with a kill, a destructor
+//! a timeout fires at the next switch point. A wait that delivered
+//! something as the timeout fired keeps it, and the timeout waits for the
+//! next switch point: a value received is returned (or, if the unwind
+//! came first, goes back to its channel), and a channel send whose value
+//! a receiver took returns `Ok`. As with a kill, a destructor
 //! that panics during that unwind aborts the process.
 //! A greenlet that unwinds already is not interrupted either (see
 //! [`timeout`]).

@@ -330,3 +330,44 @@ fn a_value_received_as_the_timeout_fires_is_not_lost() {
         }
     });
 }
+
+#[test]
+fn a_send_taken_as_its_timeout_fires_reports_success() {
+    // The receiver's wake-up and the sender's timeout come in one hub turn
+    // (another greenlet holds the thread past both), the receiver's first:
+    // it takes the value from the waiting sender. The send happened, so it
+    // must return Ok (the timeout then waits for the next switch point),
+    // not report Elapsed for a value the receiver has.
+    green::run(|| {
+        for cap in [0, 1] {
+            let (tx, rx) = channel::bounded::<u32>(cap);
+            if cap == 1 {
+                tx.send(0).unwrap(); // full: the send below waits
+            }
+            let deadline = Instant::now() + SHORT;
+            let receiver = green::spawn(move || {
+                green::sleep_until(deadline - Duration::from_millis(1));
+                let got: Vec<u32> = rx.try_iter().collect();
+                (got, rx)
+            });
+            let sender = green::spawn(move || green::timeout_at(deadline, || tx.send(7)));
+            let hog = green::spawn(|| {
+                let start = Instant::now();
+                while start.elapsed() < SHORT * 3 {
+                    std::hint::spin_loop();
+                }
+            });
+            hog.join().unwrap();
+            let sent = sender.join().unwrap();
+            let (got, rx) = receiver.join().unwrap();
+            let got: Vec<u32> = got.into_iter().chain(rx.try_iter()).collect();
+            let delivered = got.contains(&7);
+            assert_eq!(
+                sent.is_ok(),
+                delivered,
+                "cap {cap}: send {sent:?}, receiver got {got:?}"
+            );
+            assert!(delivered, "cap {cap}: the receiver ran first and took it");
+        }
+    });
+}

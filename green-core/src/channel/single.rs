@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use super::chan::{Chan, Entry};
 use super::error::SendTimeoutError;
+use crate::hub::Cut;
 use crate::park::FrameWaiter;
 
 /// A blocked plain operation, in its owner's frame, linked into the
@@ -105,6 +106,8 @@ struct Waiting<'a, T> {
     chan: &'a Chan<T>,
     node: &'a Node<T>,
     recv: bool,
+    /// Taken out of its queue already (a wait cut short, `wait_done`).
+    withdrawn: bool,
 }
 
 impl<T> Drop for Waiting<'_, T> {
@@ -114,6 +117,9 @@ impl<T> Drop for Waiting<'_, T> {
     /// sees the channel without it in between; a send completed meanwhile
     /// was sent (or, disconnected, drops its value with the node).
     fn drop(&mut self) {
+        if self.withdrawn {
+            return;
+        }
         let mut inner = self.chan.lock();
         if !self.node.is_done() {
             inner.withdraw(self.node);
@@ -137,7 +143,12 @@ fn wait_done<T>(
     deadline: Option<Instant>,
     reason: &'static str,
 ) -> bool {
-    let waiting = Waiting { chan, node, recv };
+    let mut waiting = Waiting {
+        chan,
+        node,
+        recv,
+        withdrawn: false,
+    };
     let done = loop {
         if node.is_done() {
             break true;
@@ -150,7 +161,30 @@ fn wait_done<T>(
             inner.withdraw(node);
             break false;
         }
-        node.waiter.block(reason, deadline);
+        match node.waiter.block_or_cut(reason, deadline) {
+            Cut::No => {}
+            cut => {
+                if !recv && cut == Cut::Timeout {
+                    // A send whose timeout fired. Under the lock, so that
+                    // no receiver (of another thread) takes the value
+                    // between the look and the withdrawal.
+                    let mut inner = chan.lock();
+                    if node.is_done() {
+                        // A receiver took it first: it was sent, whatever
+                        // the timeout says; it is raised at the next switch
+                        // point, as after any wake that delivered.
+                        break true;
+                    }
+                    inner.withdraw(node);
+                    drop(inner);
+                    waiting.withdrawn = true;
+                }
+                // Otherwise `Waiting` withdraws the node as it unwinds, or
+                // gives a value handed to a receiver back to the channel.
+                crate::park::raise_pending();
+                unreachable!("a wait cut by a kill or a timeout raises it");
+            }
+        }
     };
     std::mem::forget(waiting);
     done

@@ -57,6 +57,7 @@ use crate::monitor::Watch;
 
 pub(crate) use self::io::Direction;
 use self::io::Io;
+pub(crate) use self::park::Cut;
 use self::ready::ReadyQueue;
 pub(crate) use self::remote::Remote;
 use self::timers::Timers;
@@ -770,7 +771,7 @@ impl Hub {
             if target.is_finished() {
                 return true;
             }
-            let wake = self.park_with(me, WaitKind::Local, reason, deadline, |me, seq| {
+            let wake = self.park_with(me, WaitKind::Local, reason, deadline, false, |me, seq| {
                 target.extras_mut().joiners.push((me.clone(), seq));
                 Ok::<_, std::convert::Infallible>(true)
             });
@@ -815,7 +816,7 @@ impl Hub {
                 !targets.iter().any(|t| Rc::ptr_eq(t, &me)),
                 "green: a greenlet cannot wait for itself to finish"
             );
-            let _ = self.park_with(&me, WaitKind::Local, "wait_any", None, |me, seq| {
+            let _ = self.park_with(&me, WaitKind::Local, "wait_any", None, false, |me, seq| {
                 for t in targets {
                     t.extras_mut().joiners.push((me.clone(), seq));
                 }

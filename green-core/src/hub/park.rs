@@ -6,7 +6,12 @@
 //! can be told from live ones), and suspends to the hub. Whoever wakes it
 //! sets the reason ([`Wake`]) and queues it. A pending kill is raised when a
 //! park begins and when the wake was a kill, never after a wake that
-//! delivered something, so no value handed to a greenlet is lost.
+//! delivered something, so no value handed to a greenlet is lost. A
+//! channel's send parks with [`Hub::park_cut`], so that a send the other
+//! side completed just as its timeout fired (the value taken by a receiver
+//! that ran first, or by another thread's) returns as sent, and the
+//! timeout waits for the next switch point: a value received cannot be
+//! given back, so reporting `Elapsed` would say it was not sent.
 //!
 //! Nothing is raised in a greenlet that is unwinding already (a destructor
 //! that waits during a panic or a kill): a panic out of such a destructor
@@ -25,6 +30,15 @@ use super::{Direction, Hub};
 use crate::greenlet::{Core, State, WaitKind, Wake};
 use crate::kill::raise_exit;
 
+/// What ended a [`Hub::park_cut`]: nothing to raise, or a kill or a fired
+/// timeout, still pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    No,
+    Kill,
+    Timeout,
+}
+
 impl Hub {
     /// Parks the running greenlet until it is woken (or `deadline` passes).
     /// It suspends even when `deadline` has passed: until the hub's next
@@ -42,13 +56,50 @@ impl Hub {
         deadline: Option<Instant>,
     ) -> Wake {
         let g = self.current_core();
-        let parked = self.park_with(&g, kind, reason, deadline, |_, _| {
+        let parked = self.park_with(&g, kind, reason, deadline, false, |_, _| {
             Ok::<_, std::convert::Infallible>(true)
         });
         match parked {
             Ok(wake) => wake,
             Err(never) => match never {},
         }
+    }
+
+    /// A `Signal` [`park`](Self::park) that does not raise a kill or a fired
+    /// timeout: it says which one cut it, still pending, instead, for a
+    /// caller whose operation may have completed meanwhile (a channel's
+    /// receiver took its value) to look first. Then it returns as
+    /// completed, and the kill or the timeout is raised at its next switch
+    /// point, as after any wake that delivered something; otherwise it
+    /// calls [`raise_pending`](Self::raise_pending).
+    pub(crate) fn park_cut(&self, reason: &'static str, deadline: Option<Instant>) -> Cut {
+        let g = self.current_core();
+        let parked = self.park_with(&g, WaitKind::Signal, reason, deadline, true, |_, _| {
+            Ok::<_, std::convert::Infallible>(true)
+        });
+        match parked {
+            Ok(Wake::Killed) => Cut::Kill,
+            Ok(Wake::Interrupted) => Cut::Timeout,
+            Ok(_) => Cut::No,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Raises the running greenlet's pending kill or fired timeout, if one
+    /// is due now (see [`park_cut`](Self::park_cut)).
+    pub(crate) fn raise_pending(&self) {
+        let g = self.current_core();
+        if g.kill.get() && !self.unwinding(&g) {
+            g.kill.set(false);
+            exit(&g);
+        }
+        self.raise_interrupt(&g);
+    }
+
+    /// Whether [`raise_interrupt`](Self::raise_interrupt) would raise a
+    /// timeout now (it may also just drop stale ones).
+    fn interrupt_due(&self, g: &Core) -> bool {
+        g.interrupt.get().is_some() && (!self.unwinding(g) || g.has_interrupt_in_unwind())
     }
 
     /// [`park`](Self::park) with a hook that registers the park elsewhere
@@ -60,11 +111,18 @@ impl Hub {
         kind: WaitKind,
         reason: &'static str,
         deadline: Option<Instant>,
+        defer: bool,
         register: impl FnOnce(&Rc<Core>, u64) -> Result<bool, E>,
     ) -> Result<Wake, E> {
         if g.kill.get() && !self.unwinding(g) {
+            if defer {
+                return Ok(Wake::Killed);
+            }
             g.kill.set(false);
             exit(g);
+        }
+        if defer && self.interrupt_due(g) {
+            return Ok(Wake::Interrupted);
         }
         self.raise_interrupt(g);
         if kind != WaitKind::Local && g.pending(kind).replace(false) {
@@ -96,6 +154,7 @@ impl Hub {
             // the wait returns early, as if woken spuriously; the greenlet
             // is on its way out anyway.
             Wake::Killed if self.unwinding(g) => Ok(Wake::Unparked),
+            Wake::Killed if defer => Ok(Wake::Killed),
             Wake::Killed => {
                 g.kill.set(false);
                 exit(g)
@@ -114,6 +173,7 @@ impl Hub {
                 g.unwind_begins();
                 panic!("{}", self.deadlock_report())
             }
+            Wake::Interrupted if defer && self.interrupt_due(g) => Ok(Wake::Interrupted),
             Wake::Interrupted => {
                 self.raise_interrupt(g);
                 Ok(Wake::Unparked) // its timeout was dropped meanwhile
@@ -157,7 +217,7 @@ impl Hub {
             }
         }
         let _unregister = Unregister(self, fd, dir, &g);
-        let wake = self.park_with(&g, WaitKind::Local, reason, deadline, |g, seq| {
+        let wake = self.park_with(&g, WaitKind::Local, reason, deadline, false, |g, seq| {
             self.io.borrow_mut().add_waiter(fd, dir, g, seq)
         })?;
         match wake {
