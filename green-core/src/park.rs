@@ -177,19 +177,12 @@ impl FrameWaiter {
     }
 
     /// [`Waiter::block`], for the waiter
-    /// [`wake_local_or_clone`](Self::wake_local_or_clone) wakes.
-    pub(crate) fn block(&self, reason: &'static str, deadline: Option<Instant>) {
-        match self {
-            FrameWaiter::Greenlet(_) => park_greenlet(reason, deadline),
-            FrameWaiter::Thread(p) => p.park(deadline),
-        }
-    }
-
-    /// [`block`](Self::block), but a kill or a fired timeout that ends the
-    /// wait (or is due as it begins) is not raised: it says which, still
-    /// pending, so that the caller may look whether its operation completed
-    /// meanwhile; it must then return, or call [`raise_pending`]. A
-    /// thread's wait is never cut.
+    /// [`wake_local_or_clone`](Self::wake_local_or_clone) wakes, except that
+    /// a kill or a fired timeout that ends the wait (or is due as it
+    /// begins) is not raised: it says which, still pending, so that the
+    /// caller may look whether its operation completed meanwhile; it must
+    /// then return, or call [`raise_pending`]. A thread's wait is never
+    /// cut.
     pub(crate) fn block_or_cut(&self, reason: &'static str, deadline: Option<Instant>) -> Cut {
         match self {
             FrameWaiter::Greenlet(_) => hub::with(|hub| hub.park_cut(reason, deadline)),
@@ -231,7 +224,7 @@ impl FrameWaiter {
 /// Parks the running greenlet until woken by [`Waiter::wake`] (a `Signal`
 /// wait, which leaves the park token alone) or until `deadline`, possibly
 /// spuriously: the caller re-checks its condition. The greenlet half of
-/// [`Waiter::block`] and [`FrameWaiter::block`]; a thread parks on the
+/// [`Waiter::block`] (and [`FrameWaiter::block_or_cut`]'s); a thread parks on the
 /// [`Parker`] its waiter holds.
 ///
 /// `reason` names the wait in deadlock reports.

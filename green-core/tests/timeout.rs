@@ -371,3 +371,38 @@ fn a_send_taken_as_its_timeout_fires_reports_success() {
         }
     });
 }
+
+#[test]
+fn a_select_send_taken_as_its_timeout_fires_reports_success() {
+    // As `a_send_taken_as_its_timeout_fires_reports_success`, through a
+    // select: the receiver ran first and took the value, so the select
+    // completes its send.
+    green::run(|| {
+        let (tx, rx) = channel::channel::<u32>();
+        let (other, _unread) = channel::channel::<u32>();
+        let deadline = Instant::now() + SHORT;
+        let receiver = green::spawn(move || {
+            green::sleep_until(deadline - Duration::from_millis(1));
+            rx.try_iter().collect::<Vec<u32>>()
+        });
+        let sender = green::spawn(move || {
+            green::timeout_at(deadline, || {
+                channel::Select::new()
+                    .send(&tx, 7, |r| r.is_ok())
+                    .send(&other, 8, |r| r.is_ok())
+                    .wait()
+            })
+        });
+        let hog = green::spawn(|| {
+            let start = Instant::now();
+            while start.elapsed() < SHORT * 3 {
+                std::hint::spin_loop();
+            }
+        });
+        hog.join().unwrap();
+        let sent = sender.join().unwrap();
+        let got = receiver.join().unwrap();
+        assert_eq!(got, [7], "the receiver ran first and took it");
+        assert_eq!(sent, Ok(true), "the send happened");
+    });
+}

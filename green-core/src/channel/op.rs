@@ -24,6 +24,7 @@ use std::time::Instant;
 use super::chan::Chan;
 use super::packet::Packet;
 use super::signal::{Outcome, Signal};
+use crate::hub::Cut;
 
 /// What [`Op::register`] did.
 pub(crate) enum Registration {
@@ -63,6 +64,9 @@ pub(crate) trait Op {
     /// a delivered value back to the channel, under one lock, so that it is
     /// not lost.
     fn give_back(&self);
+    /// A send: once selected, its value may be the other side's already,
+    /// so a timeout that fires then does not undo it (see `wait_any`).
+    fn is_send(&self) -> bool;
 }
 
 /// Waits until one of `ops` completes and returns its index, or returns
@@ -101,7 +105,24 @@ pub(crate) fn wait_any<O: Op + ?Sized>(
             }
         }
         let outcome = if waiting {
-            signal.wait(reason, deadline)
+            match signal.wait(reason, deadline) {
+                Ok(outcome) => outcome,
+                // A timeout fired: abort, unless a send was selected first
+                // (its value is the receiver's): then it completes, and the
+                // timeout waits for the next switch point. A receive
+                // selected first gives its value back as it unwinds.
+                Err(Cut::Timeout) => match signal.abort() {
+                    Outcome::Selected(i) if ops[i].is_send() => Outcome::Selected(i),
+                    _ => {
+                        crate::park::raise_pending();
+                        unreachable!("a wait cut by a timeout raises it");
+                    }
+                },
+                Err(_) => {
+                    crate::park::raise_pending();
+                    unreachable!("a wait cut by a kill raises it");
+                }
+            }
         } else {
             signal.outcome().expect("register stops only once selected")
         };
@@ -258,6 +279,10 @@ impl<T> Op for RecvOp<'_, T> {
             inner.give_back(value);
         }
     }
+
+    fn is_send(&self) -> bool {
+        false
+    }
 }
 
 /// A send of `value` on `chan`.
@@ -357,6 +382,10 @@ impl<T> Op for SendOp<'_, T> {
     }
 
     fn give_back(&self) {}
+
+    fn is_send(&self) -> bool {
+        true
+    }
 }
 
 /// Whether `cell` holds a value (a `Cell` of a non-`Copy` value is only

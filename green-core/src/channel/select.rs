@@ -311,6 +311,9 @@ macro_rules! forward_op {
             fn give_back(&self) {
                 self.op.give_back()
             }
+            fn is_send(&self) -> bool {
+                self.op.is_send()
+            }
         }
     };
 }

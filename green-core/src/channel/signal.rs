@@ -21,6 +21,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use crate::hub::Cut;
 use crate::park::FrameWaiter;
 
 /// Not selected yet.
@@ -110,16 +111,25 @@ impl Signal {
     /// Blocks the greenlet (or the thread outside `run`) until the operation
     /// is selected and done, or `deadline` passes; then the outcome (on a
     /// deadline, an operation selected meanwhile may not be done yet).
-    /// `reason` names the wait in deadlock reports.
-    pub(crate) fn wait(&self, reason: &'static str, deadline: Option<Instant>) -> Outcome {
+    /// `reason` names the wait in deadlock reports. A kill or a fired
+    /// timeout that ends the wait is returned, still pending, for the
+    /// caller to raise (see `FrameWaiter::block_or_cut`).
+    pub(crate) fn wait(
+        &self,
+        reason: &'static str,
+        deadline: Option<Instant>,
+    ) -> Result<Outcome, Cut> {
         loop {
             if self.is_done() {
-                return self.outcome().expect("a done signal is selected");
+                return Ok(self.outcome().expect("a done signal is selected"));
             }
             if deadline.is_some_and(|at| Instant::now() >= at) {
-                return self.abort();
+                return Ok(self.abort());
             }
-            self.waiter.block(reason, deadline);
+            match self.waiter.block_or_cut(reason, deadline) {
+                Cut::No => {}
+                cut => return Err(cut),
+            }
         }
     }
 }
