@@ -15,8 +15,6 @@
 //! came first, goes back to its channel), and a channel send whose value
 //! a receiver took returns `Ok`. As with a kill, a destructor
 //! that panics during that unwind aborts the process.
-//! A greenlet that unwinds already is not interrupted either (see
-//! [`timeout`]).
 //!
 //! Nested timeouts behave as gevent documents: when the inner one fires,
 //! the inner [`timeout`] returns `Err`; when the outer one fires inside the
@@ -194,14 +192,11 @@ impl fmt::Debug for Timeout {
 /// Runs `f`, interrupting it with `Err(Elapsed)` if it is still waiting
 /// when `dur` has passed (gevent's `with Timeout(dur): …`).
 ///
-/// No timeout interrupts a greenlet that unwinds already (a destructor that
-/// waits while a panic, a kill or a timeout unwinds it), not even one
-/// started inside the destructor, since an unwind out of a destructor would
-/// abort the process: its wait goes on until it ends by itself. A
-/// destructor that may run during an unwind bounds its waits with their
-/// own deadlines ([`Receiver::recv_timeout`](crate::channel::Receiver::recv_timeout),
-/// [`Sender::send_timeout`](crate::channel::Sender::send_timeout),
-/// [`Select::timeout`](crate::channel::Select::timeout)).
+/// In a destructor that runs while its greenlet unwinds (a panic, a kill,
+/// another timeout), a timeout started before that unwind does not fire,
+/// since an unwind out of the destructor would abort the process; one the
+/// destructor starts itself with `timeout` fires as usual, as its `Elapsed`
+/// is caught inside the destructor (the module docs have the details).
 ///
 /// # Errors
 ///
