@@ -42,6 +42,9 @@
 //!   task ran, all ten were asleep at once, and none woke early).
 //! - Timeouts: the tutorial's `with Timeout(5, TooLong)` is left uncaught
 //!   there (a traceback); here its error is matched and printed.
+//! - Subprocess: the child waits for a line that the cron sends after its
+//!   fifth print, instead of sleeping through five of them, so that the
+//!   count does not hang on how fast the machine starts a process.
 //! - Actors: the tutorial's actors ping-pong for ever; these stop after
 //!   six messages to the pinger.
 //! - ZeroMQ: no zmq here; green channels play the REQ/REP socket pair, with
@@ -62,7 +65,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -70,6 +73,7 @@ use green::event::{AsyncResult, Event};
 use green::lock::BoundedSemaphore;
 use green::pool::{Group, Pool};
 use green::queue::Queue;
+use green_std::process::Stdio;
 
 /// One second of the tutorial.
 const SECOND: Duration = Duration::from_millis(100);
@@ -432,18 +436,29 @@ fn thread_locals() {
 
 fn subprocess() {
     section("Subprocess");
-    let cron = green::spawn(|| loop {
-        println!("cron");
-        green::sleep(secs(1.0));
-    });
-    // The tutorial's child sleeps one second with a cron every 0.2; ours
-    // sleeps 4.5 tutorial seconds with a cron every one, so that no cron
-    // falls on the moment the child ends.
-    let out = green_std::process::Command::new("sh")
-        .args(["-c", "sleep 0.45; uname"])
-        .output()
+    // The tutorial's child sleeps one second with a cron every 0.2, so the
+    // cron prints five times while the parent waits for the child. Ours
+    // waits for a line on its stdin, which the cron sends after its fifth
+    // print, every tutorial second, and stops: the same five, whatever
+    // time the machine takes to start a process or to wake the hub, and
+    // the parent's wait can only end if the cron ran meanwhile.
+    let mut child = green_std::process::Command::new("sh")
+        .args(["-c", "read go; uname"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("run sh");
-    cron.kill();
+    let mut go = child.stdin.take().expect("piped stdin");
+    let cron = green::spawn(move || {
+        for _ in 0..4 {
+            println!("cron");
+            green::sleep(secs(1.0));
+        }
+        println!("cron");
+        go.write_all(b"go\n").expect("write to the child");
+    });
+    let out = child.wait_with_output().expect("wait for sh");
+    cron.join().unwrap();
     println!("{}", String::from_utf8_lossy(&out.stdout).trim_end());
 }
 
