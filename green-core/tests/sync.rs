@@ -548,11 +548,16 @@ fn a_notified_waiter_timed_out_while_it_relocks_passes_the_notification_on() {
         green::yield_now(); // both wait, victim first
         let mut g = pair.0.lock().unwrap();
         *g = true;
-        // To the victim, long before its deadline: it wakes and waits for
-        // the mutex main holds, and its timeout fires.
+        // To the victim, before its deadline: it wakes and waits for the
+        // mutex main holds, and its timeout fires. Main waits for that with
+        // the mutex held, however late the machine lets the hub run (a
+        // sleep until a time already past would not let it run at all).
         pair.1.notify_one();
-        green::sleep_until(deadline + Duration::from_millis(20));
-        assert!(victim.is_finished(), "unwound by its timeout");
+        assert!(
+            victim.wait_timeout(Duration::from_secs(10)),
+            "unwound by its timeout"
+        );
+        assert!(Instant::now() >= deadline, "not before its timeout");
         drop(g);
         assert!(victim.join().unwrap(), "it timed out");
         let joined = green::timeout(Duration::from_secs(10), || other.join());
