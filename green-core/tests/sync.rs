@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::{Arc, PoisonError};
+use std::sync::{mpsc, Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use green::sync::{Barrier, Condvar, Mutex, RwLock, RwLockWriteGuard};
@@ -461,11 +461,18 @@ fn wait_timeout_while_reports_the_timeout_with_the_poison() {
     let pair = Arc::new((Mutex::new(0), Condvar::new()));
     let p = pair.clone();
     let outside = timed_out_behind_poison(&pair, move || {
+        let (tid_tx, tid) = mpsc::channel();
         std::thread::spawn(move || {
+            tid_tx.send(util::thread_id()).unwrap();
             let _g = p.0.lock().unwrap();
             std::thread::sleep(Duration::from_millis(60)); // past the deadline
             panic!("poisoner");
         });
+        // Queued for the lock before the wait releases it, it gets the lock
+        // then (waiters are served in order), however late the machine
+        // runs it: not after the wait's deadline, when the waiter would
+        // take the lock back unpoisoned.
+        util::wait_until_asleep(tid.recv().unwrap());
     });
     assert!(outside, "outside run");
     let inside = green::run(|| {

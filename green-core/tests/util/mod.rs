@@ -303,6 +303,36 @@ pub fn set_nonblocking(fd: &impl AsRawFd) {
     assert_eq!(r, 0, "F_SETFL: {}", std::io::Error::last_os_error());
 }
 
+/// The kernel's id of the calling thread, for [`wait_until_asleep`].
+pub fn thread_id() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    u32::try_from(tid).expect("a thread id")
+}
+
+/// Waits until thread `tid` of this process sleeps in the kernel (state
+/// `S` in `/proc/self/task/<tid>/stat`): a thread that said it was about to
+/// block (on a lock the caller holds, say) has blocked, so a test can go on
+/// without guessing how long the machine takes to run it. Panics after
+/// [`TEST_LIMIT`].
+pub fn wait_until_asleep(tid: u32) {
+    let path = format!("/proc/self/task/{tid}/stat");
+    let start = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(&path).expect("read the thread's stat");
+        // The state follows the command name, which is in parentheses.
+        let state = stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
+        if state == Some("S") {
+            return;
+        }
+        assert!(
+            start.elapsed() < TEST_LIMIT,
+            "thread {tid} never slept: {stat}"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// The open file descriptors of this process, with what they point at
 /// (leaving out the one that lists them).
 pub fn open_fds() -> Vec<String> {
