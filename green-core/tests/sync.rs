@@ -581,14 +581,17 @@ fn a_condvar_serves_waiters_of_two_mutexes() {
     // Outside run, as std's on Linux: no panic, no poisoned mutex.
     let c = Arc::new(Condvar::new());
     let c1 = c.clone();
+    let (tid_tx, tid) = mpsc::channel();
     let first = std::thread::spawn(move || {
         let m1 = Mutex::new(());
-        let (_g, r) = c1
-            .wait_timeout(m1.lock().unwrap(), Duration::from_secs(10))
-            .unwrap();
+        let g = m1.lock().unwrap();
+        tid_tx.send(util::thread_id()).unwrap();
+        let (_g, r) = c1.wait_timeout(g, Duration::from_secs(10)).unwrap();
         !r.timed_out()
     });
-    std::thread::sleep(Duration::from_millis(50)); // it waits with m1
+    // It waits with m1 (asleep, however late the machine ran it: a
+    // notification before its wait would be lost).
+    util::wait_until_asleep(tid.recv().unwrap());
     let m2 = Mutex::new(());
     let r = c.wait_timeout(m2.lock().unwrap(), Duration::from_millis(10));
     assert!(r.is_ok() && !m2.is_poisoned());
