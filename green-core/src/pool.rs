@@ -221,19 +221,23 @@ impl Group {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
     /// green::run(|| {
     ///     let group = green::pool::Group::new();
-    ///     let start = std::time::Instant::now();
-    ///     let naps = group.map(
-    ///         |ms: u64| {
-    ///             green::sleep(Duration::from_millis(ms));
-    ///             ms
+    ///     let finished = Rc::new(RefCell::new(Vec::new()));
+    ///     let log = finished.clone();
+    ///     // Each call takes as many turns of the hub as it says.
+    ///     let turns = group.map(
+    ///         move |turns: u32| {
+    ///             (0..turns).for_each(|_| green::yield_now());
+    ///             log.borrow_mut().push(turns);
+    ///             turns
     ///         },
-    ///         [30, 10, 20],
+    ///         [3, 1, 2],
     ///     );
-    ///     assert_eq!(naps, [30, 10, 20]); // input order
-    ///     assert!(start.elapsed() < Duration::from_millis(60)); // together
+    ///     assert_eq!(turns, [3, 1, 2]); // input order
+    ///     assert_eq!(*finished.borrow(), [1, 2, 3]); // together
     /// });
     /// ```
     pub fn map<X, R, F, I>(&self, f: F, items: I) -> Vec<R>
