@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use green_std::thread;
 
@@ -28,34 +28,60 @@ fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     }
 }
 
-/// Inside `run`: how many 10 ms ticks a sibling greenlet counts while
-/// `wait` runs (none if `wait` blocks the hub).
-fn ticks_during(wait: impl FnOnce()) -> u32 {
-    let ticks = Rc::new(Cell::new(0));
-    let t = ticks.clone();
-    let ticker = green::spawn(move || loop {
-        green::sleep(Duration::from_millis(10));
-        t.set(t.get() + 1);
+/// Inside `run`: how many 10 ms ticks of a sibling greenlet's schedule
+/// passed while `wait` ran, and in how many runs of the sibling (none if
+/// `wait` blocks the hub; one run if it blocks it and yields at its end).
+/// The sibling ticks at fixed times, every 10 ms from its start, and
+/// catches up at once on the ticks it was run too late for, so a wait of
+/// 300 ms counts about 30 ticks however loaded the machine is, if the hub
+/// ran the sibling meanwhile.
+fn ticks_during(wait: impl FnOnce()) -> (u32, u32) {
+    let counts = Rc::new(Cell::new((0, 0)));
+    let c = counts.clone();
+    let ticker = green::spawn(move || {
+        let start = Instant::now();
+        loop {
+            let (ticks, runs) = c.get();
+            green::sleep_until(start + Duration::from_millis(10) * (ticks + 1));
+            let late = (start.elapsed().as_millis() / 10) as u32;
+            c.set((late.max(ticks + 1), runs + 1));
+        }
     });
     green::yield_now();
     wait();
-    let n = ticks.get();
+    let n = counts.get();
     ticker.kill();
     n
+}
+
+/// Whether the ticks of [`ticks_during`] say that the hub ran meanwhile.
+fn hub_ran((ticks, runs): (u32, u32)) -> bool {
+    ticks >= 10 && runs >= 2
 }
 
 #[test]
 fn joining_an_os_thread_inside_run_parks() {
     let (ticks, payload) = watchdog(|| {
-        let slow = thread::spawn(|| std::thread::sleep(Duration::from_millis(300)));
+        // Its 300 ms start once the ticker runs, not before run.
+        let (go, set_off) = mpsc::channel();
+        let slow = thread::spawn(move || {
+            set_off.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        });
         let failing = thread::spawn(|| panic!("os thread fails"));
         green::run(move || {
-            let ticks = ticks_during(|| slow.join().unwrap());
+            let ticks = ticks_during(|| {
+                go.send(()).unwrap();
+                slow.join().unwrap();
+            });
             let payload = failing.join().unwrap_err();
             (ticks, payload.downcast_ref::<&str>().copied())
         })
     });
-    assert!(ticks >= 10, "hub blocked: {ticks} ticks in 300 ms");
+    assert!(
+        hub_ran(ticks),
+        "hub blocked: {ticks:?} ticks (runs) in 300 ms"
+    );
     assert_eq!(payload, Some("os thread fails"), "std's panic payload");
 }
 
@@ -108,12 +134,12 @@ fn sleep_ms_and_park_timeout_ms_inside_run_park() {
         })
     });
     assert!(
-        slept >= 10,
-        "sleep_ms blocked the hub: {slept} ticks in 300 ms"
+        hub_ran(slept),
+        "sleep_ms blocked the hub: {slept:?} ticks (runs) in 300 ms"
     );
     assert!(
-        parked >= 10,
-        "park_timeout_ms blocked the hub: {parked} ticks in 300 ms"
+        hub_ran(parked),
+        "park_timeout_ms blocked the hub: {parked:?} ticks (runs) in 300 ms"
     );
 }
 
