@@ -709,20 +709,35 @@ fn reads_cut_short_leave_their_bytes_for_the_next_read() {
     // std's reads cannot be cut short: a read_exact gets the bytes in
     // order whenever they come. Green's, cut short, must leave those it
     // took to the next read, as green-std's File does.
-    let mut c = child(
-        "reads_cut_short_leave_their_bytes_for_the_next_read",
-        "read-cut",
-    );
-    let mut input = c.stdin.take().unwrap();
-    input.write_all(b"AAAA").unwrap();
-    std::thread::sleep(STALL);
-    input.write_all(b"BBBBCCCCli").unwrap();
-    std::thread::sleep(STALL);
-    input.write_all(b"ne\nta").unwrap();
-    std::thread::sleep(STALL);
-    input.write_all(b"il").unwrap();
-    drop(input);
-    let err = finish(c);
+    // Each part goes in once the child reports the read before it cut
+    // short (not after a fixed time: a loaded machine may start the child
+    // later than that, and the parts would all be in before its first read).
+    let err = within(|| {
+        let mut c = child(
+            "reads_cut_short_leave_their_bytes_for_the_next_read",
+            "read-cut",
+        );
+        let mut input = c.stdin.take().unwrap();
+        let mut report = std::io::BufReader::new(c.stderr.take().unwrap());
+        let mut err = String::new();
+        let mut after = |key: &str| {
+            while !err.lines().any(|l| l.starts_with(key)) {
+                let n = std::io::BufRead::read_line(&mut report, &mut err).unwrap();
+                assert!(n > 0, "the child ended before {key}:\n{err}");
+            }
+        };
+        input.write_all(b"AAAA").unwrap();
+        after("exact_cut=");
+        input.write_all(b"BBBBCCCCli").unwrap();
+        after("line_cut=");
+        input.write_all(b"ne\nta").unwrap();
+        after("rest_cut=");
+        input.write_all(b"il").unwrap();
+        drop(input);
+        report.read_to_string(&mut err).unwrap();
+        assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+        err
+    });
     for expected in [
         "exact_cut=true\n",
         "exact=AAAABBBB\n",
