@@ -55,6 +55,32 @@ fn finish(mut c: std::process::Child) -> String {
     err
 }
 
+/// Starts `test` in child mode `mode` as [`child`] does, and waits until it
+/// reports `ready=1` on stderr (set up, about to block): a pause of the
+/// parent's then runs from there, not from a start that a loaded machine
+/// may delay past the pause's end. Hand the stderr it returns to
+/// [`finish_ready`].
+fn ready_child(test: &str, mode: &str) -> (std::process::Child, impl std::io::BufRead) {
+    let mut c = child(test, mode);
+    let mut err = std::io::BufReader::new(c.stderr.take().unwrap());
+    let mut line = String::new();
+    while line != "ready=1\n" {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "the child ended before it was ready");
+    }
+    (c, err)
+}
+
+/// [`finish`] for a child that [`ready_child`] started: the rest of its
+/// stderr, once it has succeeded.
+fn finish_ready(mut c: std::process::Child, mut stderr: impl std::io::BufRead) -> String {
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert!(c.wait().unwrap().success(), "child failed:\n{err}");
+    err
+}
+
 /// Whether this process is a child that `child` started (it sets
 /// `STDIO_CHILD`): then it runs the scenario of its mode, if `modes` has
 /// it, and the test returns; a test's own checks run in the parent only.
@@ -100,6 +126,7 @@ fn stdout_child(mode: &str) {
     green::run(|| {
         let (ticks, stop) = ticker();
         green::yield_now(); // the ticker is asleep
+        eprintln!("ready=1");
         let data = vec![b'x'; PAYLOAD];
         if mode == "green" {
             green_std::io::Write::write_all(&mut green_std::io::stdout(), &data).unwrap();
@@ -130,11 +157,11 @@ fn stdout_pipe_full_parks_only_the_writer() {
         return;
     }
     let run = |mode: &str| {
-        let mut c = child("stdout_pipe_full_parks_only_the_writer", mode);
+        let (mut c, stderr) = ready_child("stdout_pipe_full_parks_only_the_writer", mode);
         std::thread::sleep(STALL);
         let mut out = Vec::new();
         c.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        let err = finish(c);
+        let err = finish_ready(c, stderr);
         (out, report(&err, "ticks"))
     };
     let (out, green_ticks) = run("green");
@@ -163,6 +190,7 @@ fn stdin_child() {
     green::run(|| {
         let (ticks, stop) = ticker();
         green::yield_now();
+        eprintln!("ready=1");
         let mut lines = Vec::new();
         for line in green_std::io::stdin().lines() {
             lines.push(line.unwrap());
@@ -186,7 +214,7 @@ fn stdin_read_parks_only_the_reader() {
     if std::env::var_os("STDIO_CHILD").is_some() {
         return;
     }
-    let mut c = child("stdin_read_parks_only_the_reader", "stdin");
+    let (mut c, stderr) = ready_child("stdin_read_parks_only_the_reader", "stdin");
     let mut input = c.stdin.take().unwrap();
     std::thread::sleep(STALL);
     input.write_all(b"one\ntwo\n").unwrap();
@@ -198,7 +226,7 @@ fn stdin_read_parks_only_the_reader() {
     drop(input);
     let mut out = String::new();
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let err = finish(c);
+    let err = finish_ready(c, stderr);
     assert!(
         out.contains(&format!("one,two,{long},last\n")),
         "lines lost or reordered: {:?}",
@@ -502,6 +530,7 @@ fn broken_pipe_child(green: bool) {
     green::run(|| {
         let (ticks, stop) = ticker();
         green::yield_now();
+        eprintln!("ready=1");
         let data = vec![b'x'; PAYLOAD];
         let (written, flushed) = if green {
             let mut out = green_std::io::stdout();
@@ -538,11 +567,12 @@ fn a_stdout_whose_reader_goes_away_fails_as_std_s_does() {
         return;
     }
     let run = |mode: &str| {
-        let mut c = child("a_stdout_whose_reader_goes_away_fails_as_std_s_does", mode);
+        let (mut c, stderr) =
+            ready_child("a_stdout_whose_reader_goes_away_fails_as_std_s_does", mode);
         // the writer waits on the full pipe; then its reader goes away
         std::thread::sleep(STALL);
         drop(c.stdout.take());
-        let err = finish(c);
+        let err = finish_ready(c, stderr);
         let results: Vec<String> = err
             .lines()
             .filter(|l| {
