@@ -541,7 +541,16 @@ fn a_timeout_fires_while_another_greenlet_unwinds() {
             green::park();
         });
         let killer = green::spawn(move || unwinding.kill());
-        green::sleep(Duration::from_millis(5)); // it is asleep in its destructor
+        // It comes to sleep in its destructor within a few turns of the hub
+        // (counted, not timed: on a loaded machine a sleep of 5 ms may be
+        // over before the hub first looks at its timers, and main then runs
+        // ahead of the greenlet that the kill makes ready after it).
+        for _ in 0..100 {
+            if !log.lines().is_empty() {
+                break;
+            }
+            green::yield_now();
+        }
         assert_eq!(log.lines(), ["slow drop starts"]);
         let start = Instant::now();
         let r = green::timeout(Duration::from_millis(20), || {
