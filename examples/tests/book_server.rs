@@ -12,10 +12,10 @@
 //! process id is the example's, not Cargo's.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
@@ -55,32 +55,9 @@ impl Server {
     /// Starts example `name` on a free loopback port with `args`; returns
     /// once it has printed its address.
     fn start(name: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(executable(name))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the example");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        // Drains stdout all along: the workers print a line per job.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(LIMIT).expect("the listening line");
         // "Listening on http://127.0.0.1:PORT/ with N workers"
-        let addr = first
-            .strip_prefix("Listening on http://")
-            .and_then(|rest| rest.split_once('/'))
-            .and_then(|(addr, _)| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        let util::Started { child, addr, lines } =
+            util::start_server(executable(name), args, "Listening on http://", LIMIT);
         Server { child, addr, lines }
     }
 

@@ -7,10 +7,10 @@
 //! How the example is run: built by Cargo and started directly (see
 //! `util::build_examples`), so that the signals reach the server itself.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
@@ -45,30 +45,12 @@ struct Server {
 impl Server {
     /// Starts it on a free loopback port; returns once it listens.
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(executable())
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start http_server");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines.recv_timeout(LIMIT).expect("the listening line");
-        let addr = first
-            .strip_prefix("http_server listening on http://")
-            .and_then(|rest| rest.split_once('/'))
-            .and_then(|(addr, _)| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        let util::Started { child, addr, lines } = util::start_server(
+            executable(),
+            args,
+            "http_server listening on http://",
+            LIMIT,
+        );
         Server { child, addr, lines }
     }
 

@@ -2,9 +2,11 @@
 //! uses only some of them).
 #![allow(dead_code)]
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// `cargo`, without the per-crate variables Cargo gave this test.
@@ -148,4 +150,45 @@ fn string_field(json: &str, field: &str) -> Option<String> {
     let key = format!(r#""{field}":""#);
     let rest = &json[json.find(&key)? + key.len()..];
     Some(rest[..rest.find('"')?].to_string())
+}
+
+/// A server example started by [`start_server`].
+pub struct Started {
+    pub child: Child,
+    /// The address its first line gave.
+    pub addr: SocketAddr,
+    /// The lines it prints after the first, as they come (stdout is
+    /// drained all along, so the server never blocks on it).
+    pub lines: mpsc::Receiver<String>,
+}
+
+/// Starts the example at `exe` on a free loopback port (`--addr
+/// 127.0.0.1:0`, then `args`) and returns once it has printed its first
+/// line, `{listening}{addr}/…`, within `limit`.
+pub fn start_server(exe: &Path, args: &[&str], listening: &str, limit: Duration) -> Started {
+    let mut child = Command::new(exe)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", exe.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = lines.recv_timeout(limit).expect("the listening line");
+    let addr = first
+        .strip_prefix(listening)
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(addr, _)| addr.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    Started { child, addr, lines }
 }
