@@ -732,3 +732,69 @@ fn conversions_keep_mode_and_timeouts() -> io::Result<()> {
     let _std: std::os::unix::net::UnixListener = l.into();
     Ok(())
 }
+
+/// A listener on `path` with a read timeout (`SO_RCVTIMEO`, which green
+/// keeps when it wraps a std listener) of `timeout`, so an accept that
+/// would wait forever on a bug ends instead.
+fn listener_with_timeout(path: &TempPath, timeout: Duration) -> io::Result<UnixListener> {
+    let std_listener = std::os::unix::net::UnixListener::bind(path)?;
+    socket2::SockRef::from(&std_listener).set_read_timeout(Some(timeout))?;
+    Ok(UnixListener::from(std_listener))
+}
+
+#[test]
+fn accept_on_a_listener_whose_receiving_side_is_shut_fails_like_std_s() -> io::Result<()> {
+    // Go's listener-close tests, with std's means: shutdown(2) of the
+    // listener's receiving side through another handle. The kernel's
+    // blocking accept of a Unix listener then fails with EINVAL, at once or
+    // when the shutdown comes, while its non-blocking accept keeps failing
+    // with EAGAIN though poll reports the listener readable: green's accept
+    // must not wait (or spin) on that until its timeout.
+    let path = TempPath::new("shut-listener-std");
+    let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    socket2::SockRef::from(&std_listener).shutdown(Shutdown::Read)?;
+    let std_err = std_listener.accept().unwrap_err();
+    assert_eq!(std_err.raw_os_error(), Some(libc::EINVAL));
+
+    let shut_first = || -> io::Result<()> {
+        let path = TempPath::new("shut-listener-first");
+        let listener = listener_with_timeout(&path, GUARD)?;
+        socket2::SockRef::from(&listener.try_clone()?).shutdown(Shutdown::Read)?;
+        let start = Instant::now();
+        let err = listener.accept().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        assert!(start.elapsed() < GUARD, "the accept waited for its timeout");
+        Ok(())
+    };
+    green::run(shut_first)?;
+    shut_first()?;
+
+    // Shut by another greenlet (a thread outside `run`) while the accept
+    // waits.
+    green::run(|| -> io::Result<()> {
+        let path = TempPath::new("shut-listener-parked");
+        let listener = listener_with_timeout(&path, GUARD)?;
+        let clone = listener.try_clone()?;
+        let shutter = green::spawn(move || {
+            green::sleep(Duration::from_millis(20));
+            socket2::SockRef::from(&clone).shutdown(Shutdown::Read)
+        });
+        let start = Instant::now();
+        let err = listener.accept().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        assert!(start.elapsed() < GUARD, "the accept waited for its timeout");
+        join(shutter)
+    })?;
+    let path = TempPath::new("shut-listener-thread");
+    let listener = listener_with_timeout(&path, GUARD)?;
+    let clone = listener.try_clone()?;
+    let shutter = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        socket2::SockRef::from(&clone).shutdown(Shutdown::Read)
+    });
+    let start = Instant::now();
+    let err = listener.accept().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+    assert!(start.elapsed() < GUARD, "the accept waited for its timeout");
+    shutter.join().expect("the shutting thread panicked")
+}

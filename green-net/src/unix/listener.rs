@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::source::Source;
@@ -143,7 +144,16 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self.source.accept_with(|l| l.accept())?;
+        let mut waited = false;
+        let (stream, addr) = self.source.accept_with(|l| match l.accept() {
+            Err(e) if waited && e.kind() == io::ErrorKind::WouldBlock && receive_shut(l) => {
+                Err(io::Error::from_raw_os_error(libc::EINVAL))
+            }
+            accepted => {
+                waited = true;
+                accepted
+            }
+        })?;
         Ok((UnixStream::from_std_fresh(stream), addr))
     }
 
@@ -351,3 +361,24 @@ crate::fd::fd_conversions!(
     std::os::unix::net::UnixListener,
     "Unix listening socket"
 );
+
+/// Whether the receiving side of listener `l` is shut (`shutdown(2)` through
+/// any handle). The kernel's blocking accept then fails with `EINVAL`, at
+/// once or when the shutdown comes, but its non-blocking accept, which
+/// green makes, keeps failing with `EAGAIN` while poll reports the listener
+/// readable (and hung up for `RDHUP`): so an accept that has waited and
+/// still finds nothing asks, and fails as std's would rather than wait again
+/// (inside `run`, for an edge that never comes; outside, in a spin). Only
+/// `shutdown` sets `RDHUP` on a listener (it has no peer). A listener in
+/// non-blocking mode never asks: the kernel's accept returns `EAGAIN` then.
+#[cold]
+fn receive_shut(l: &std::os::unix::net::UnixListener) -> bool {
+    let mut fd = libc::pollfd {
+        fd: l.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one valid pollfd for the call, which does not wait.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n == 1 && fd.revents & libc::POLLRDHUP != 0
+}
