@@ -101,6 +101,9 @@ struct Settings {
     /// made otherwise (a duplicated fd wrapped again, a conversion to std)
     /// does not see it.
     error: AtomicI32,
+    /// The socket's receiving side was found shut
+    /// ([`Source::receive_shut`]).
+    receive_shut: AtomicBool,
     /// A listener's entry in [`listeners`] (every green handle of the
     /// socket shares these settings, however it was made), removed when
     /// they are dropped; `None` for any other socket. A listener is
@@ -338,6 +341,56 @@ impl<T: Socket> Source<T> {
             green::io::note_drained(self.get_ref());
         }
         Ok(n)
+    }
+
+    /// [`read_with`](Self::read_with) for a datagram socket's receive,
+    /// ending with `shut()` where std's blocking receive returns at once
+    /// because the socket's receiving side is shut ([`receive_shut`]): the
+    /// kernel's non-blocking receive, which green makes, keeps failing with
+    /// `EAGAIN` there (while poll reports the socket readable), so a receive
+    /// that has waited and still finds nothing asks
+    /// ([`receive_shut`](Self::receive_shut)). A shutdown through any handle
+    /// counts, green's or not, before or during the wait.
+    pub(crate) fn receive_with<R>(
+        &self,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+        shut: impl Fn() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut waited = false;
+        self.read_with(|s| match op(s) {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && !self.is_nonblocking()
+                    && self.receive_shut(waited) =>
+            {
+                shut()
+            }
+            result => {
+                waited = true;
+                result
+            }
+        })
+    }
+
+    /// Whether the socket's receiving side is shut, for an operation that
+    /// just failed with `WouldBlock` where std's blocking one would return
+    /// at once ([`receive_with`](Self::receive_with), a Unix listener's
+    /// accept). Known for good once seen (a shutdown is never undone), so
+    /// that operation fails as std's at once from then on, though the
+    /// readiness edge that announced the shutdown was consumed; until then
+    /// asked of poll ([`poll_receive_shut`]) after a wait (`waited`) only,
+    /// so that a receive that waits pays nothing for it: the shutdown
+    /// itself is an edge, which ends the wait.
+    pub(crate) fn receive_shut(&self, waited: bool) -> bool {
+        let seen = &self.settings.receive_shut;
+        if seen.load(Ordering::Relaxed) {
+            return true;
+        }
+        if waited && poll_receive_shut(self.get_ref()) {
+            seen.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// A listener's `accept` through [`read_with`](Self::read_with); after
@@ -643,6 +696,26 @@ impl Recheck {
             (None, at) => at,
         }
     }
+}
+
+/// Whether the receiving side of socket `fd` is shut (`shutdown(2)`
+/// through any handle), as poll reports it (`POLLRDHUP`): where the
+/// kernel's blocking receive or accept then returns at once (a datagram
+/// socket's 0, a Unix listener's `EINVAL`), its non-blocking one keeps
+/// failing with `EAGAIN`. For sockets with no stream peer, whose `RDHUP`
+/// only `shutdown` sets; one poll that does not wait. See
+/// [`Source::receive_shut`].
+#[cold]
+fn poll_receive_shut(fd: impl AsFd) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_fd().as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: `pollfd` is one valid pollfd for the call, which does not
+    // wait.
+    let n = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    n == 1 && pollfd.revents & libc::POLLRDHUP != 0
 }
 
 /// The `WouldBlock` of a socket the user set non-blocking: the kernel's

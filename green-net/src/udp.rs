@@ -125,7 +125,7 @@ impl UdpSocket {
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source
-            .read_with(|s| crate::sys::recv_from(s, buf, 0))
+            .receive_with(|s| crate::sys::recv_from(s, buf, 0), || Err(no_address()))
             .and_then(inet)
     }
 
@@ -158,7 +158,10 @@ impl UdpSocket {
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source
-            .read_with(|s| crate::sys::recv_from(s, buf, libc::MSG_PEEK))
+            .receive_with(
+                |s| crate::sys::recv_from(s, buf, libc::MSG_PEEK),
+                || Err(no_address()),
+            )
             .and_then(inet)
     }
 
@@ -759,7 +762,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.read_with(|s| crate::sys::recv(s, buf, 0))
+        self.source
+            .receive_with(|s| crate::sys::recv(s, buf, 0), || Ok(0))
     }
 
     /// Receives a single datagram message on the socket from the remote
@@ -791,7 +795,7 @@ impl UdpSocket {
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.source
-            .read_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK))
+            .receive_with(|s| crate::sys::recv(s, buf, libc::MSG_PEEK), || Ok(0))
     }
 
     /// Moves this UDP socket into or out of nonblocking mode.
@@ -826,11 +830,14 @@ impl UdpSocket {
 fn inet((n, addr): (usize, SockAddr)) -> io::Result<(usize, SocketAddr)> {
     match addr.as_socket() {
         Some(addr) => Ok((n, addr)),
-        None => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "invalid argument",
-        )),
+        None => Err(no_address()),
     }
+}
+
+/// std's error for a receive that gave no address (a connected socket's,
+/// once its receiving side is shut): its `sockaddr_to_addr`'s.
+fn no_address() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "invalid argument")
 }
 
 /// Prints what std's socket prints for the same socket (its fields, its

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -381,5 +381,60 @@ fn multicast_on_loopback_delivers_to_members() -> io::Result<()> {
         assert_eq!(&buf[..n], b"to the group");
         member.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST)?;
         Ok(())
+    })
+}
+
+#[test]
+fn a_receive_on_a_socket_whose_receiving_side_is_shut_returns_as_std_s() -> io::Result<()> {
+    // Go's close-unblocks-read tests, with std's means: a connected
+    // socket's receiving side shut by shutdown(2) through a handle green
+    // did not make (std's UdpSocket has no shutdown). The kernel's blocking
+    // receive then returns 0 (no address: recv_from fails as std's does),
+    // at once or when the shutdown comes, while a non-blocking one keeps
+    // failing with EAGAIN: green's must not wait for its timeout.
+    let scenario = |shut_later: &dyn Fn(OwnedFd)| -> io::Result<()> {
+        let std_socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        std_socket.connect(peer.local_addr()?)?;
+        socket2::SockRef::from(&std_socket).shutdown(std::net::Shutdown::Read)?;
+        let std_err = std_socket.recv_from(&mut [0; 8]).unwrap_err();
+        assert_eq!(std_socket.recv(&mut [0; 8])?, 0);
+
+        let socket = bound()?;
+        socket.connect(peer.local_addr()?)?;
+        socket.set_read_timeout(Some(GUARD))?;
+        let start = Instant::now();
+        shut_later(socket.as_fd().try_clone_to_owned()?);
+        assert_eq!(socket.recv(&mut [0; 8])?, 0);
+        assert_eq!(socket.peek(&mut [0; 8])?, 0);
+        assert_eq!(socket.recv(&mut [0; 8])?, 0, "again");
+        let err = socket.recv_from(&mut [0; 8]).unwrap_err();
+        assert_eq!(err.kind(), std_err.kind());
+        assert_eq!(err.to_string(), std_err.to_string());
+        let err = socket.peek_from(&mut [0; 8]).unwrap_err();
+        assert_eq!(err.kind(), std_err.kind());
+        assert!(start.elapsed() < GUARD, "a receive waited for its timeout");
+        Ok(())
+    };
+    let shut = |fd: &OwnedFd| {
+        socket2::SockRef::from(fd)
+            .shutdown(std::net::Shutdown::Read)
+            .unwrap()
+    };
+    green::run(|| scenario(&|fd| shut(&fd)))?;
+    green::run(|| {
+        scenario(&|fd| {
+            green::spawn(move || {
+                green::sleep(Duration::from_millis(20));
+                shut(&fd);
+            });
+        })
+    })?;
+    scenario(&|fd| shut(&fd))?;
+    scenario(&|fd| {
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            shut(&fd);
+        });
     })
 }

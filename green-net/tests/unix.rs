@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -755,6 +755,9 @@ fn accept_on_a_listener_whose_receiving_side_is_shut_fails_like_std_s() -> io::R
     socket2::SockRef::from(&std_listener).shutdown(Shutdown::Read)?;
     let std_err = std_listener.accept().unwrap_err();
     assert_eq!(std_err.raw_os_error(), Some(libc::EINVAL));
+    std_listener.set_nonblocking(true)?;
+    let std_err = std_listener.accept().unwrap_err();
+    assert_eq!(std_err.kind(), ErrorKind::WouldBlock, "{std_err}");
 
     let shut_first = || -> io::Result<()> {
         let path = TempPath::new("shut-listener-first");
@@ -763,7 +766,14 @@ fn accept_on_a_listener_whose_receiving_side_is_shut_fails_like_std_s() -> io::R
         let start = Instant::now();
         let err = listener.accept().unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+        // Again, with the readiness edge of the shutdown consumed.
+        let err = listener.accept().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
         assert!(start.elapsed() < GUARD, "the accept waited for its timeout");
+        // The kernel's non-blocking accept: EAGAIN, as std's.
+        listener.set_nonblocking(true)?;
+        let err = listener.accept().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
         Ok(())
     };
     green::run(shut_first)?;
@@ -797,4 +807,41 @@ fn accept_on_a_listener_whose_receiving_side_is_shut_fails_like_std_s() -> io::R
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
     assert!(start.elapsed() < GUARD, "the accept waited for its timeout");
     shutter.join().expect("the shutting thread panicked")
+}
+
+#[test]
+fn a_datagram_receive_returns_0_once_any_handle_shuts_the_receiving_side() -> io::Result<()> {
+    // As std's blocking receive, when the shutdown comes through a handle
+    // green did not make (a raw fd here), before or while it waits: green's
+    // own `shutdown` was already seen, this one must not wait for the
+    // timeout.
+    let scenario = |shut_later: &dyn Fn(OwnedFd)| -> io::Result<()> {
+        let (a, _b) = UnixDatagram::pair()?;
+        a.set_read_timeout(Some(GUARD))?;
+        let start = Instant::now();
+        shut_later(a.as_fd().try_clone_to_owned()?);
+        assert_eq!(a.recv(&mut [0; 8])?, 0);
+        let (n, from) = a.recv_from(&mut [0; 8])?;
+        assert_eq!(n, 0);
+        assert!(from.is_unnamed());
+        assert!(start.elapsed() < GUARD, "a receive waited for its timeout");
+        Ok(())
+    };
+    let shut = |fd: &OwnedFd| socket2::SockRef::from(fd).shutdown(Shutdown::Read).unwrap();
+    green::run(|| scenario(&|fd| shut(&fd)))?;
+    green::run(|| {
+        scenario(&|fd| {
+            green::spawn(move || {
+                green::sleep(Duration::from_millis(20));
+                shut(&fd);
+            });
+        })
+    })?;
+    scenario(&|fd| shut(&fd))?;
+    scenario(&|fd| {
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            shut(&fd);
+        });
+    })
 }

@@ -193,21 +193,29 @@ impl UnixDatagram {
     }
 
     /// Receives through the source's retry loop, ending it with `eof()`
-    /// where std's blocking receive returns 0 after `shutdown(Read)`.
+    /// where std's blocking receive returns 0 after `shutdown(Read)`: at
+    /// once after this type's own `shutdown`, and after a wait for one
+    /// made through another handle (a duplicated fd, a raw `shutdown(2)`),
+    /// which only poll tells (`Source::receive_shut`).
     fn recv_with<R>(
         &self,
         mut op: impl FnMut(&std::os::unix::net::UnixDatagram) -> io::Result<R>,
         eof: impl Fn() -> R,
     ) -> io::Result<R> {
+        let mut waited = false;
         self.source.read_with(|s| match op(s) {
             Err(e)
                 if e.kind() == io::ErrorKind::WouldBlock
-                    && self.shared.read_shut.load(Ordering::Acquire)
-                    && !self.source.is_nonblocking() =>
+                    && !self.source.is_nonblocking()
+                    && (self.shared.read_shut.load(Ordering::Acquire)
+                        || self.source.receive_shut(waited)) =>
             {
                 Ok(eof())
             }
-            result => result,
+            result => {
+                waited = true;
+                result
+            }
         })
     }
 

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::io;
 use std::iter::FusedIterator;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::source::Source;
@@ -146,7 +145,11 @@ impl UnixListener {
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let mut waited = false;
         let (stream, addr) = self.source.accept_with(|l| match l.accept() {
-            Err(e) if waited && e.kind() == io::ErrorKind::WouldBlock && receive_shut(l) => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && !self.source.is_nonblocking()
+                    && self.source.receive_shut(waited) =>
+            {
                 Err(io::Error::from_raw_os_error(libc::EINVAL))
             }
             accepted => {
@@ -361,24 +364,3 @@ crate::fd::fd_conversions!(
     std::os::unix::net::UnixListener,
     "Unix listening socket"
 );
-
-/// Whether the receiving side of listener `l` is shut (`shutdown(2)` through
-/// any handle). The kernel's blocking accept then fails with `EINVAL`, at
-/// once or when the shutdown comes, but its non-blocking accept, which
-/// green makes, keeps failing with `EAGAIN` while poll reports the listener
-/// readable (and hung up for `RDHUP`): so an accept that has waited and
-/// still finds nothing asks, and fails as std's would rather than wait again
-/// (inside `run`, for an edge that never comes; outside, in a spin). Only
-/// `shutdown` sets `RDHUP` on a listener (it has no peer). A listener in
-/// non-blocking mode never asks: the kernel's accept returns `EAGAIN` then.
-#[cold]
-fn receive_shut(l: &std::os::unix::net::UnixListener) -> bool {
-    let mut fd = libc::pollfd {
-        fd: l.as_raw_fd(),
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: `fd` is one valid pollfd for the call, which does not wait.
-    let n = unsafe { libc::poll(&mut fd, 1, 0) };
-    n == 1 && fd.revents & libc::POLLRDHUP != 0
-}
