@@ -1760,3 +1760,869 @@ fn channels_and_locks_under_kills_and_timeouts() {
         }
     }
 }
+
+// ===========================================================================
+// The second program: gevent's queues, semaphores, the barrier, the
+// `AsyncResult` and the pools, under kills and timeouts.
+//
+// `GREEN_STRESS2_SEEDS=n` runs seeds `0..n` (default 150; with
+// `GREEN_STRESS2_FIRST=k`, seeds `k..k+n`), `GREEN_STRESS2_SEED=s` replays
+// seed `s` alone and prints its script and trace.
+//
+// Every wait of an actor has a deadline (a `_timeout` variant, or a
+// `green::timeout` around the waiting call), so that the program ends by
+// itself; kills hit anywhere. Checked:
+//
+// - the queue: a value whose put returned is got exactly once (by an actor
+//   or the final drain), one whose put failed is never got and came back in
+//   the error, one whose putter was unwound mid-put at most once; a bounded
+//   queue never holds more than its capacity; every item got is marked done
+//   (a getter's guard does it, even unwinding), so that the final `join`
+//   returns at once;
+// - the semaphores: never more holders than permits, and all permits free
+//   at the end (none lost with an acquirer killed while it waited or held
+//   one); the bounded one refuses a release past its count;
+// - the barrier: each release has one leader, and the waits that returned
+//   (not the leader) are at most `parties - 1` per release and at least
+//   that minus the waits unwound (a release stands for an unwound waiter it
+//   reached first); afterwards `parties` fresh waiters pass together with
+//   one leader (no arrival of a withdrawn waiter is left behind);
+// - the `AsyncResult`: set once; every outcome got is that value; a
+//   `try_get` or `get_timeout` that began after the set returned got it;
+// - the pools: `map` gives every result in order, `imap_unordered` each
+//   once; never more members inside than the pool's size; a group or pool
+//   killed is empty, its killed members report a kill; a `join_timeout`
+//   that says all finished leaves the group empty.
+
+use green::event::AsyncResult;
+use green::lock::{BoundedSemaphore, Semaphore};
+use green::pool::{Group, Pool};
+use green::queue::{Full, LifoQueue, PriorityQueue, Queue};
+use green::sync::Barrier;
+
+#[derive(Clone, Copy, Debug)]
+enum Wait2 {
+    Try,
+    Timed(Duration),
+    /// `green::timeout` around the blocking call (greenlets only).
+    Green(Duration),
+}
+
+#[derive(Clone, Debug)]
+enum Op2 {
+    Put(Wait2),
+    Get(Wait2, Hold),
+    Acquire {
+        bounded: bool,
+        wait: Wait2,
+        hold: Hold,
+        forget: bool,
+    },
+    BarrierWait(Duration),
+    ResultSet,
+    ResultGet(Wait2),
+    QueueJoin(Duration),
+    PoolMap {
+        size: usize,
+        items: usize,
+        unordered: bool,
+        hold: Hold,
+    },
+    GroupKill {
+        members: usize,
+        pool: Option<usize>,
+        kill_one: usize,
+        join: Duration,
+        hold: Hold,
+    },
+    Yield,
+    Sleep(Duration),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum QFlavour {
+    Fifo,
+    Lifo,
+    Priority,
+}
+
+#[derive(Clone, Debug)]
+struct Program2 {
+    flavour: QFlavour,
+    cap: Option<usize>,
+    permits: usize,
+    parties: usize,
+    actors: Vec<ActorSpec2>,
+    kills: [Vec<(Pause, usize)>; 2],
+}
+
+#[derive(Clone, Debug)]
+struct ActorSpec2 {
+    place: Place,
+    ops: Vec<Op2>,
+}
+
+impl Program2 {
+    fn generate(seed: u64) -> Program2 {
+        let mut rng = Rng(seed ^ 0x000A_110C_A7ED_5EED, false);
+        rng.1 = rng.percent(30);
+        let flavour = match rng.below(3) {
+            0 => QFlavour::Fifo,
+            1 => QFlavour::Lifo,
+            _ => QFlavour::Priority,
+        };
+        let cap = rng.percent(60).then(|| rng.range(1, 3));
+        let permits = rng.range(1, 3);
+        let parties = rng.range(2, 4);
+        let threads = rng.below(3);
+        let greenlets = rng.range(8, 40) - threads;
+        let mut actors = Vec::new();
+        for i in 0..greenlets + threads {
+            let place = if i < greenlets {
+                Place::Hub(rng.below(2))
+            } else {
+                Place::Thread
+            };
+            let len = rng.range(1, if rng.1 { 25 } else { 10 });
+            let ops = (0..len)
+                .map(|_| Self::op(&mut rng, place != Place::Thread))
+                .collect();
+            actors.push(ActorSpec2 { place, ops });
+        }
+        let mut kills: [Vec<(Pause, usize)>; 2] = Default::default();
+        for (hub, list) in kills.iter_mut().enumerate() {
+            let mine = actors.iter().filter(|a| a.place == Place::Hub(hub)).count();
+            if mine == 0 {
+                continue;
+            }
+            for _ in 0..rng.below(mine / 2 + 2) {
+                let pause = match rng.below(10) {
+                    0..=3 => Pause::Yields(rng.below(6)),
+                    _ => Pause::Sleep(rng.short()),
+                };
+                list.push((pause, rng.below(mine)));
+            }
+        }
+        Program2 {
+            flavour,
+            cap,
+            permits,
+            parties,
+            actors,
+            kills,
+        }
+    }
+
+    fn wait(rng: &mut Rng, greenlet: bool) -> Wait2 {
+        match rng.below(if greenlet { 3 } else { 2 }) {
+            0 => Wait2::Try,
+            1 => Wait2::Timed(rng.short()),
+            _ => Wait2::Green(rng.short()),
+        }
+    }
+
+    fn op(rng: &mut Rng, greenlet: bool) -> Op2 {
+        loop {
+            return match rng.below(20) {
+                0..=3 => Op2::Put(Self::wait(rng, greenlet)),
+                4..=6 => Op2::Get(Self::wait(rng, greenlet), Program::hold(rng)),
+                7..=9 => Op2::Acquire {
+                    bounded: rng.percent(50),
+                    wait: Self::wait(rng, greenlet),
+                    hold: Program::hold(rng),
+                    forget: rng.percent(20),
+                },
+                10 | 11 if greenlet => Op2::BarrierWait(rng.short()),
+                12 => Op2::ResultSet,
+                13 => Op2::ResultGet(Self::wait(rng, greenlet)),
+                14 if greenlet => Op2::QueueJoin(rng.short()),
+                15 if greenlet => Op2::PoolMap {
+                    size: rng.range(1, 3),
+                    items: rng.below(8),
+                    unordered: rng.percent(50),
+                    hold: Program::hold(rng),
+                },
+                16 if greenlet => Op2::GroupKill {
+                    members: rng.range(1, 5),
+                    pool: rng.percent(50).then(|| rng.range(1, 3)),
+                    kill_one: rng.below(6),
+                    join: rng.short(),
+                    hold: Program::hold(rng),
+                },
+                10 | 11 | 14..=16 => continue,
+                17 => Op2::Yield,
+                _ => Op2::Sleep(rng.short()),
+            };
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "queue {:?} cap {:?}, permits {}, parties {}\n",
+            self.flavour, self.cap, self.permits, self.parties
+        );
+        for (i, a) in self.actors.iter().enumerate() {
+            let _ = writeln!(s, "a{i} {:?}: {:?}", a.place, a.ops);
+        }
+        for (hub, kills) in self.kills.iter().enumerate() {
+            let _ = writeln!(s, "kills on hub {hub} (pause, local index): {kills:?}");
+        }
+        s
+    }
+}
+
+enum AnyQueue {
+    Fifo(Queue<u64>),
+    Lifo(LifoQueue<u64>),
+    Priority(PriorityQueue<u64>),
+}
+
+macro_rules! on_queue {
+    ($q:expr, $x:ident => $e:expr) => {
+        match $q {
+            AnyQueue::Fifo($x) => $e,
+            AnyQueue::Lifo($x) => $e,
+            AnyQueue::Priority($x) => $e,
+        }
+    };
+}
+
+const RESULT: u64 = 0xA5A5;
+
+#[derive(Default)]
+struct Book2 {
+    puts: HashMap<u64, Fate>,
+    gots: HashMap<u64, usize>,
+    /// Barrier: leaders, other waits returned, waits unwound.
+    leaders: usize,
+    followers: usize,
+    withdrawn: usize,
+}
+
+struct World2 {
+    start: Instant,
+    queue: AnyQueue,
+    cap: Option<usize>,
+    permits: usize,
+    sem: Semaphore,
+    bsem: BoundedSemaphore,
+    /// Holders of `sem` and `bsem`.
+    inside: [AtomicUsize; 2],
+    /// A permit forgotten and not yet given back when its actor unwound.
+    lost_permit: [AtomicBool; 2],
+    barrier: Barrier,
+    parties: usize,
+    result: AsyncResult<u64, u64>,
+    result_claimed: AtomicBool,
+    result_set: AtomicBool,
+    left: AtomicUsize,
+    seq: AtomicU64,
+    book: StdMutex<Book2>,
+    trace: StdMutex<Vec<String>>,
+    failures: StdMutex<Vec<String>>,
+}
+
+impl World2 {
+    fn log(&self, who: &str, what: std::fmt::Arguments<'_>) {
+        let t = self.start.elapsed().as_micros();
+        lock(&self.trace).push(format!("{t:>7} {who} {what}"));
+    }
+
+    fn fail(&self, what: String) {
+        self.log("FAIL", format_args!("{what}"));
+        lock(&self.failures).push(what);
+    }
+
+    fn got(&self, who: &str, v: u64) {
+        self.log(who, format_args!("got {v:#x}"));
+        *lock(&self.book).gots.entry(v).or_default() += 1;
+    }
+
+    fn check_len(&self) {
+        let len = on_queue!(&self.queue, q => q.len());
+        if let Some(cap) = self.cap {
+            if len > cap {
+                self.fail(format!("the queue holds {len} > its capacity {cap}"));
+            }
+        }
+    }
+}
+
+struct Actor2 {
+    w: Arc<World2>,
+    me: usize,
+    name: String,
+    green: bool,
+}
+
+/// Marks the end of an actor of the second program.
+struct Ending2(Arc<World2>, String);
+
+impl Drop for Ending2 {
+    fn drop(&mut self) {
+        self.0.log(&self.1, format_args!("ends"));
+        self.0.left.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Holds in a greenlet (`green`) or a plain thread.
+fn do_hold(hold: Hold, green: bool) {
+    match (hold, green) {
+        (Hold::No, _) => {}
+        (Hold::Yield, true) => green::yield_now(),
+        (Hold::Yield, false) => std::thread::yield_now(),
+        (Hold::Sleep(d), true) => green::sleep(d),
+        (Hold::Sleep(d), false) => std::thread::sleep(d),
+    }
+}
+
+impl Actor2 {
+    fn run(&self, ops: Vec<Op2>) {
+        let _end = Ending2(self.w.clone(), self.name.clone());
+        for (i, op) in ops.into_iter().enumerate() {
+            self.w.log(&self.name, format_args!("op {i}: {op:?}"));
+            self.op(op);
+            self.w.check_len();
+        }
+        self.w.log(&self.name, format_args!("completed"));
+    }
+
+    fn op(&self, op: Op2) {
+        let w = &*self.w;
+        match op {
+            Op2::Put(wait) => {
+                let v = (self.me as u64) << 32 | w.seq.fetch_add(1, SeqCst);
+                lock(&w.book).puts.insert(v, Fate::Pending);
+                let r: Result<Result<(), Full<u64>>, _> = match wait {
+                    Wait2::Try => Ok(on_queue!(&w.queue, q => q.try_put(v))),
+                    Wait2::Timed(d) => Ok(on_queue!(&w.queue, q => q.put_timeout(v, d))),
+                    Wait2::Green(d) => {
+                        green::timeout(d, || on_queue!(&w.queue, q => q.put(v))).map(Ok)
+                    }
+                };
+                let fate = match r {
+                    Ok(Ok(())) => Fate::Ok,
+                    Ok(Err(Full(back))) => {
+                        if back != v {
+                            w.fail(format!("put {v:#x} failed and gave back {back:#x}"));
+                        }
+                        Fate::Failed
+                    }
+                    Err(_) => Fate::Maybe,
+                };
+                w.log(&self.name, format_args!("put {v:#x}: {fate:?}"));
+                lock(&w.book).puts.insert(v, fate);
+            }
+            Op2::Get(wait, hold) => {
+                let r = match wait {
+                    Wait2::Try => on_queue!(&w.queue, q => q.try_get()).ok(),
+                    Wait2::Timed(d) => on_queue!(&w.queue, q => q.get_timeout(d)).ok(),
+                    Wait2::Green(d) => green::timeout(d, || on_queue!(&w.queue, q => q.get())).ok(),
+                };
+                if let Some(v) = r {
+                    w.got(&self.name, v);
+                    let _done = Defer(|| on_queue!(&w.queue, q => q.task_done()));
+                    do_hold(hold, self.green);
+                }
+            }
+            Op2::Acquire {
+                bounded,
+                wait,
+                hold,
+                forget,
+            } => self.acquire(bounded, wait, hold, forget),
+            Op2::BarrierWait(d) => {
+                let returned = Cell::new(false);
+                let _withdrawn = Defer(|| {
+                    if !returned.get() {
+                        lock(&w.book).withdrawn += 1;
+                    }
+                });
+                if let Ok(r) = green::timeout(d, || w.barrier.wait()) {
+                    returned.set(true);
+                    let mut b = lock(&w.book);
+                    if r.is_leader() {
+                        b.leaders += 1;
+                    } else {
+                        b.followers += 1;
+                    }
+                    drop(b);
+                    w.log(&self.name, format_args!("passed the barrier: {r:?}"));
+                }
+            }
+            Op2::ResultSet => {
+                if !w.result_claimed.swap(true, SeqCst) {
+                    w.result.set(Ok(RESULT));
+                    w.result_set.store(true, SeqCst);
+                    w.log(&self.name, format_args!("set the result"));
+                }
+            }
+            Op2::ResultGet(wait) => {
+                let before = w.result_set.load(SeqCst);
+                let r = match wait {
+                    Wait2::Try => w.result.try_get(),
+                    Wait2::Timed(d) => w.result.get_timeout(d),
+                    Wait2::Green(d) => green::timeout(d, || w.result.get()).ok(),
+                };
+                match r {
+                    Some(Ok(RESULT)) => {}
+                    None if !before || matches!(wait, Wait2::Green(_)) => {}
+                    r => w.fail(format!(
+                        "{}: {wait:?} on the result got {r:?} (set before: {before})",
+                        self.name
+                    )),
+                }
+            }
+            Op2::QueueJoin(d) => {
+                let r = green::timeout(d, || on_queue!(&w.queue, q => q.join()));
+                w.log(&self.name, format_args!("join: {}", r.is_ok()));
+            }
+            Op2::PoolMap {
+                size,
+                items,
+                unordered,
+                hold,
+            } => self.pool_map(size, items, unordered, hold),
+            Op2::GroupKill {
+                members,
+                pool,
+                kill_one,
+                join,
+                hold,
+            } => self.group_kill(members, pool, kill_one, join, hold),
+            Op2::Yield => do_hold(Hold::Yield, self.green),
+            Op2::Sleep(d) => do_hold(Hold::Sleep(d), self.green),
+        }
+    }
+
+    fn acquire(&self, bounded: bool, wait: Wait2, hold: Hold, forget: bool) {
+        let w = &*self.w;
+        let i = bounded as usize;
+        macro_rules! take {
+            ($s:expr) => {
+                match wait {
+                    Wait2::Try => $s.try_acquire(),
+                    Wait2::Timed(d) => $s.acquire_timeout(d),
+                    Wait2::Green(d) => green::timeout(d, || $s.acquire()).ok(),
+                }
+            };
+        }
+        let permit = if bounded { take!(w.bsem) } else { take!(w.sem) };
+        let Some(permit) = permit else { return };
+        let n = w.inside[i].fetch_add(1, SeqCst) + 1;
+        if n > w.permits {
+            w.fail(format!(
+                "{}: {n} holders of the {} semaphore of {} permits",
+                self.name,
+                if bounded { "bounded" } else { "plain" },
+                w.permits
+            ));
+        }
+        let _out = Defer(|| {
+            w.inside[i].fetch_sub(1, SeqCst);
+        });
+        do_hold(hold, self.green);
+        if forget {
+            let back = Cell::new(false);
+            let _lost = Defer(|| {
+                if !back.get() {
+                    w.lost_permit[i].store(true, SeqCst);
+                }
+            });
+            w.inside[i].fetch_sub(1, SeqCst);
+            std::mem::forget(_out);
+            permit.forget();
+            if bounded {
+                if let Err(e) = w.bsem.release() {
+                    w.fail(format!(
+                        "{}: release of a forgotten permit: {e:?}",
+                        self.name
+                    ));
+                }
+            } else {
+                w.sem.add_permits(1);
+            }
+            back.set(true);
+        }
+    }
+
+    fn pool_map(&self, size: usize, items: usize, unordered: bool, hold: Hold) {
+        let w = self.w.clone();
+        let running = Rc::new(Cell::new(0usize));
+        let pool = Pool::new(size);
+        let r = running.clone();
+        let name = self.name.clone();
+        let f = move |x: usize| {
+            r.set(r.get() + 1);
+            if r.get() > size {
+                w.fail(format!("{name}: {} calls inside a pool of {size}", r.get()));
+            }
+            let r2 = r.clone();
+            let _out = Defer(move || r2.set(r2.get() - 1));
+            do_hold(hold, true);
+            x * 2 + 1
+        };
+        let want: Vec<usize> = (0..items).map(|x| x * 2 + 1).collect();
+        let w = &*self.w;
+        if unordered {
+            let mut got: Vec<usize> = pool.imap_unordered(f, 0..items).collect();
+            got.sort_unstable();
+            if got != want {
+                w.fail(format!("{}: imap_unordered gave {got:?}", self.name));
+            }
+        } else {
+            let got = pool.map(f, 0..items);
+            if got != want {
+                w.fail(format!("{}: map gave {got:?}", self.name));
+            }
+        }
+        if running.get() != 0 || !pool.is_empty() || pool.free_count() != size {
+            w.fail(format!(
+                "{}: after the map, {} inside, {} members, {} free of {size}",
+                self.name,
+                running.get(),
+                pool.len(),
+                pool.free_count()
+            ));
+        }
+    }
+
+    fn group_kill(
+        &self,
+        members: usize,
+        pool: Option<usize>,
+        kill_one: usize,
+        join: Duration,
+        hold: Hold,
+    ) {
+        let w = &*self.w;
+        let running = Rc::new(Cell::new(0usize));
+        let group = Group::new();
+        let p = pool.map(Pool::new);
+        let mut handles = Vec::new();
+        for _ in 0..members {
+            let r = running.clone();
+            let ww = self.w.clone();
+            let name = self.name.clone();
+            let f = move || {
+                r.set(r.get() + 1);
+                if let Some(size) = pool {
+                    if r.get() > size {
+                        ww.fail(format!(
+                            "{name}: {} members inside a pool of {size}",
+                            r.get()
+                        ));
+                    }
+                }
+                let r2 = r.clone();
+                let _out = Defer(move || r2.set(r2.get() - 1));
+                do_hold(hold, true);
+                do_hold(hold, true);
+            };
+            handles.push(match &p {
+                Some(p) => p.spawn(f),
+                None => group.spawn(f),
+            });
+        }
+        if let Some(h) = handles.get(kill_one) {
+            h.kill();
+            if !h.is_finished() {
+                w.fail(format!("{}: a member killed is not finished", self.name));
+            }
+        }
+        match &p {
+            Some(p) => {
+                p.kill();
+                if !p.is_empty() || p.free_count() != pool.unwrap_or(0) {
+                    w.fail(format!(
+                        "{}: a pool killed has {} members, {} free",
+                        self.name,
+                        p.len(),
+                        p.free_count()
+                    ));
+                }
+            }
+            None => {
+                if group.join_timeout(join) && !group.is_empty() {
+                    w.fail(format!(
+                        "{}: join_timeout said all finished, {} left",
+                        self.name,
+                        group.len()
+                    ));
+                }
+                group.kill();
+                if !group.is_empty() {
+                    w.fail(format!(
+                        "{}: a group killed has {} members",
+                        self.name,
+                        group.len()
+                    ));
+                }
+            }
+        }
+        if running.get() != 0 {
+            w.fail(format!(
+                "{}: {} members inside after the kill",
+                self.name,
+                running.get()
+            ));
+        }
+        for (k, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(()) => {}
+                Err(e) if e.is_killed() => {}
+                Err(_) => w.fail(format!("{}: member {k} panicked", self.name)),
+            }
+        }
+    }
+}
+
+fn run_program2(p: &Program2) -> Arc<World2> {
+    let queue = match (p.flavour, p.cap) {
+        (QFlavour::Fifo, None) => AnyQueue::Fifo(Queue::unbounded()),
+        (QFlavour::Fifo, Some(c)) => AnyQueue::Fifo(Queue::bounded(c)),
+        (QFlavour::Lifo, None) => AnyQueue::Lifo(LifoQueue::unbounded()),
+        (QFlavour::Lifo, Some(c)) => AnyQueue::Lifo(LifoQueue::bounded(c)),
+        (QFlavour::Priority, None) => AnyQueue::Priority(PriorityQueue::unbounded()),
+        (QFlavour::Priority, Some(c)) => AnyQueue::Priority(PriorityQueue::bounded(c)),
+    };
+    let world = Arc::new(World2 {
+        start: Instant::now(),
+        queue,
+        cap: p.cap,
+        permits: p.permits,
+        sem: Semaphore::new(p.permits),
+        bsem: BoundedSemaphore::new(p.permits),
+        inside: Default::default(),
+        lost_permit: Default::default(),
+        barrier: Barrier::new(p.parties),
+        parties: p.parties,
+        result: AsyncResult::new(),
+        result_claimed: AtomicBool::new(false),
+        result_set: AtomicBool::new(false),
+        left: AtomicUsize::new(p.actors.len()),
+        seq: AtomicU64::new(0),
+        book: StdMutex::new(Book2::default()),
+        trace: StdMutex::new(Vec::new()),
+        failures: StdMutex::new(Vec::new()),
+    });
+    let actor = |me: usize, green: bool| Actor2 {
+        w: world.clone(),
+        me,
+        name: format!("a{me}"),
+        green,
+    };
+    let mut threads = Vec::new();
+    for (me, a) in p.actors.iter().enumerate() {
+        if a.place == Place::Thread {
+            let (act, ops) = (actor(me, false), a.ops.clone());
+            threads.push(std::thread::spawn(move || act.run(ops)));
+        }
+    }
+    let mut per_hub: [Vec<(usize, Actor2, Vec<Op2>)>; 2] = Default::default();
+    for (me, a) in p.actors.iter().enumerate() {
+        if let Place::Hub(h) = a.place {
+            per_hub[h].push((me, actor(me, true), a.ops.clone()));
+        }
+    }
+    let hubs: Arc<StdMutex<Vec<_>>> = Arc::new(StdMutex::new(
+        per_hub
+            .into_iter()
+            .zip(p.kills.clone())
+            .map(|(a, k)| Some((a, k)))
+            .collect(),
+    ));
+    let w = world.clone();
+    green::Runtime::new().hubs(2).run(move |hub| {
+        let (actors, kills) = lock(&hubs)[hub].take().expect("this hub's actors");
+        let w = w.clone();
+        let mut ids = Vec::new();
+        let mut handles = Vec::new();
+        for (me, act, ops) in actors {
+            ids.push(me);
+            handles.push(green::spawn(move || act.run(ops)));
+        }
+        let handles = Rc::new(handles);
+        let controller = {
+            let (handles, w) = (handles.clone(), w.clone());
+            green::spawn(move || {
+                for (pause, target) in kills {
+                    match pause {
+                        Pause::Sleep(d) => green::sleep(d),
+                        Pause::Yields(n) | Pause::UntilBlocked(n) => {
+                            (0..n).for_each(|_| green::yield_now())
+                        }
+                    }
+                    w.log(
+                        &format!("kill{hub}"),
+                        format_args!("kills a{}", ids[target]),
+                    );
+                    handles[target].kill();
+                }
+            })
+        };
+        let _ = controller.join();
+        let start = Instant::now();
+        while w.left.load(SeqCst) != 0 {
+            if start.elapsed() > Duration::from_secs(20) {
+                w.fail(format!(
+                    "hub {hub}: {} actors not ended after 20 s",
+                    w.left.load(SeqCst)
+                ));
+                handles.iter().for_each(|h| h.kill());
+                break;
+            }
+            green::sleep(Duration::from_micros(200));
+        }
+        let handles = Rc::try_unwrap(handles).unwrap_or_else(|_| panic!("the handles are ours"));
+        for h in handles {
+            if let Err(e) = h.join() {
+                if !e.is_killed() {
+                    w.fail(format!(
+                        "an actor on hub {hub} panicked: {}",
+                        util::panic_message(&*e.into_panic())
+                    ));
+                }
+            }
+        }
+        if hub == 0 {
+            finish2(&w);
+        }
+    });
+    for t in threads {
+        if let Err(e) = t.join() {
+            world.fail(format!(
+                "a thread actor panicked: {}",
+                util::panic_message(&*e)
+            ));
+        }
+    }
+    world
+}
+
+/// Hub 0, once every actor has ended: drains the queue, tries the
+/// barrier with fresh waiters, sets the result if nobody did.
+fn finish2(w: &Arc<World2>) {
+    while let Ok(v) = on_queue!(&w.queue, q => q.try_get()) {
+        w.got("drain", v);
+        on_queue!(&w.queue, q => q.task_done());
+    }
+    if green::timeout(
+        Duration::from_secs(2),
+        || on_queue!(&w.queue, q => q.join()),
+    )
+    .is_err()
+    {
+        w.fail("the queue's join waits with every item got and done".into());
+    }
+    let waiters: Vec<_> = (0..w.parties)
+        .map(|_| {
+            let w = w.clone();
+            green::spawn(move || {
+                green::timeout(Duration::from_secs(2), || w.barrier.wait().is_leader())
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = green::joinall(waiters)
+        .into_iter()
+        .map(|r| r.expect("a fresh barrier waiter").ok())
+        .collect();
+    let leaders = outcomes.iter().filter(|o| **o == Some(true)).count();
+    if outcomes.iter().any(Option::is_none) || leaders != 1 {
+        w.fail(format!(
+            "{} fresh waiters of the barrier: {outcomes:?} (Some(leader), None: timed out)",
+            w.parties
+        ));
+    }
+    if !w.result.ready() {
+        w.result.set(Ok(RESULT));
+    }
+    if w.result.get() != Ok(RESULT) {
+        w.fail("the result changed".into());
+    }
+}
+
+fn check2(w: &World2) {
+    let book = lock(&w.book);
+    for (&v, &n) in &book.gots {
+        let ok = match book.puts.get(&v) {
+            None => false,
+            Some(Fate::Ok) => n == 1,
+            Some(Fate::Failed) => false,
+            Some(Fate::Pending | Fate::Maybe) => n <= 1,
+        };
+        if !ok {
+            w.fail(format!("{v:#x} ({:?}) got {n} times", book.puts.get(&v)));
+        }
+    }
+    for (&v, &fate) in &book.puts {
+        if fate == Fate::Ok && !book.gots.contains_key(&v) {
+            w.fail(format!("{v:#x} put and never got"));
+        }
+    }
+    let per = book.leaders * (w.parties - 1);
+    if book.followers > per || book.followers + book.withdrawn < per {
+        w.fail(format!(
+            "barrier of {}: {} leaders, {} others passed, {} unwound",
+            w.parties, book.leaders, book.followers, book.withdrawn
+        ));
+    }
+    for (i, name) in ["plain", "bounded"].iter().enumerate() {
+        let free = if i == 0 {
+            w.sem.available_permits()
+        } else {
+            w.bsem.available_permits()
+        };
+        let lost = w.lost_permit[i].load(SeqCst);
+        if free != w.permits && !(lost && free < w.permits) {
+            w.fail(format!(
+                "the {name} semaphore has {free} free permits of {} at the end",
+                w.permits
+            ));
+        }
+    }
+    if w.bsem.available_permits() == w.permits && w.bsem.release().is_ok() {
+        w.fail("the bounded semaphore took a release past its count".into());
+    }
+}
+
+fn run_seed2(seed: u64, verbose: bool) {
+    let p = Program2::generate(seed);
+    if verbose {
+        eprintln!("seed {seed}:\n{}", p.describe());
+    }
+    let w = run_program2(&p);
+    check2(&w);
+    let failures = lock(&w.failures).clone();
+    if verbose || !failures.is_empty() {
+        let trace = lock(&w.trace).join("\n");
+        let msg = format!(
+            "seed {seed}: {} failures (replay: GREEN_STRESS2_SEED={seed})\n{}\n--- program ---\n{}--- trace ---\n{trace}",
+            failures.len(),
+            failures.join("\n"),
+            p.describe()
+        );
+        assert!(failures.is_empty(), "{msg}");
+        eprintln!("{msg}");
+    }
+}
+
+#[test]
+fn queues_semaphores_barrier_result_and_pools_under_kills_and_timeouts() {
+    let watch = SeedWatch::start(Duration::from_secs(45));
+    if let Some(seed) = env_u64("GREEN_STRESS2_SEED") {
+        watch.begin(seed);
+        run_seed2(seed, true);
+        return;
+    }
+    let first = env_u64("GREEN_STRESS2_FIRST").unwrap_or(0);
+    let count = env_u64("GREEN_STRESS2_SEEDS").unwrap_or(150);
+    let verbose = std::env::var_os("GREEN_STRESS_VERBOSE").is_some();
+    for seed in first..first + count {
+        watch.begin(seed);
+        run_seed2(seed, false);
+        if verbose && seed % 100 == 0 {
+            eprintln!("stress2: seed {seed} passed");
+        }
+    }
+}
