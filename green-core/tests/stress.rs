@@ -2016,6 +2016,8 @@ struct World2 {
     result_claimed: AtomicBool,
     result_set: AtomicBool,
     left: AtomicUsize,
+    /// `task_done` calls unwound (by a kill) before they returned.
+    task_done_cut: AtomicUsize,
     seq: AtomicU64,
     book: StdMutex<Book2>,
     trace: StdMutex<Vec<String>>,
@@ -2077,8 +2079,9 @@ fn do_hold(hold: Hold, green: bool) {
 }
 
 impl Actor2 {
-    fn run(&self, ops: Vec<Op2>) {
-        let _end = Ending2(self.w.clone(), self.name.clone());
+    /// Runs the script; `_end` is made before the greenlet is spawned, so
+    /// that one killed before it started ends too.
+    fn run(&self, ops: Vec<Op2>, _end: Ending2) {
         for (i, op) in ops.into_iter().enumerate() {
             self.w.log(&self.name, format_args!("op {i}: {op:?}"));
             self.op(op);
@@ -2121,7 +2124,21 @@ impl Actor2 {
                 };
                 if let Some(v) = r {
                     w.got(&self.name, v);
-                    let _done = Defer(|| on_queue!(&w.queue, q => q.task_done()));
+                    // A kill that comes while `task_done` waits for the
+                    // queue's lock (this guard dropped at the end of the
+                    // block, not unwinding) unwinds out of it, undone:
+                    // the end does it instead.
+                    let _done = Defer(|| {
+                        let done = Cell::new(false);
+                        let _cut = Defer(|| {
+                            if !done.get() {
+                                w.log(&self.name, format_args!("task_done {v:#x} cut short"));
+                                w.task_done_cut.fetch_add(1, SeqCst);
+                            }
+                        });
+                        on_queue!(&w.queue, q => q.task_done());
+                        done.set(true);
+                    });
                     do_hold(hold, self.green);
                 }
             }
@@ -2401,6 +2418,7 @@ fn run_program2(p: &Program2) -> Arc<World2> {
         result_claimed: AtomicBool::new(false),
         result_set: AtomicBool::new(false),
         left: AtomicUsize::new(p.actors.len()),
+        task_done_cut: AtomicUsize::new(0),
         seq: AtomicU64::new(0),
         book: StdMutex::new(Book2::default()),
         trace: StdMutex::new(Vec::new()),
@@ -2416,7 +2434,8 @@ fn run_program2(p: &Program2) -> Arc<World2> {
     for (me, a) in p.actors.iter().enumerate() {
         if a.place == Place::Thread {
             let (act, ops) = (actor(me, false), a.ops.clone());
-            threads.push(std::thread::spawn(move || act.run(ops)));
+            let end = Ending2(world.clone(), format!("a{me}"));
+            threads.push(std::thread::spawn(move || act.run(ops, end)));
         }
     }
     let mut per_hub: [Vec<(usize, Actor2, Vec<Op2>)>; 2] = Default::default();
@@ -2440,7 +2459,8 @@ fn run_program2(p: &Program2) -> Arc<World2> {
         let mut handles = Vec::new();
         for (me, act, ops) in actors {
             ids.push(me);
-            handles.push(green::spawn(move || act.run(ops)));
+            let end = Ending2(w.clone(), format!("a{me}"));
+            handles.push(green::spawn(move || act.run(ops, end)));
         }
         let handles = Rc::new(handles);
         let controller = {
@@ -2505,6 +2525,9 @@ fn run_program2(p: &Program2) -> Arc<World2> {
 fn finish2(w: &Arc<World2>) {
     while let Ok(v) = on_queue!(&w.queue, q => q.try_get()) {
         w.got("drain", v);
+        on_queue!(&w.queue, q => q.task_done());
+    }
+    for _ in 0..w.task_done_cut.load(SeqCst) {
         on_queue!(&w.queue, q => q.task_done());
     }
     if green::timeout(
