@@ -1806,6 +1806,10 @@ enum Wait2 {
     Timed(Duration),
     /// `green::timeout` around the blocking call (greenlets only).
     Green(Duration),
+    /// The blocking call (greenlets only): once every actor is done or
+    /// blocked, the program is checked for stalls, then the blocked ones
+    /// are killed.
+    Block,
 }
 
 #[derive(Clone, Debug)]
@@ -1818,7 +1822,8 @@ enum Op2 {
         hold: Hold,
         forget: bool,
     },
-    BarrierWait(Duration),
+    /// `None`: without a deadline.
+    BarrierWait(Option<Duration>),
     ResultSet,
     ResultGet(Wait2),
     QueueJoin(Duration),
@@ -1914,10 +1919,11 @@ impl Program2 {
     }
 
     fn wait(rng: &mut Rng, greenlet: bool) -> Wait2 {
-        match rng.below(if greenlet { 3 } else { 2 }) {
+        match rng.below(if greenlet { 4 } else { 2 }) {
             0 => Wait2::Try,
             1 => Wait2::Timed(rng.short()),
-            _ => Wait2::Green(rng.short()),
+            2 => Wait2::Green(rng.short()),
+            _ => Wait2::Block,
         }
     }
 
@@ -1932,7 +1938,7 @@ impl Program2 {
                     hold: Program::hold(rng),
                     forget: rng.percent(20),
                 },
-                10 | 11 if greenlet => Op2::BarrierWait(rng.short()),
+                10 | 11 if greenlet => Op2::BarrierWait(rng.percent(70).then(|| rng.short())),
                 12 => Op2::ResultSet,
                 13 => Op2::ResultGet(Self::wait(rng, greenlet)),
                 14 if greenlet => Op2::QueueJoin(rng.short()),
@@ -2016,6 +2022,11 @@ struct World2 {
     result_claimed: AtomicBool,
     result_set: AtomicBool,
     left: AtomicUsize,
+    /// Per actor: a `st2` state.
+    states: Vec<AtomicU64>,
+    /// Set by hub 0 once the program is quiet: each hub kills its actors.
+    closing: AtomicBool,
+    controllers_done: AtomicUsize,
     /// `task_done` calls unwound (by a kill) before they returned.
     task_done_cut: AtomicUsize,
     seq: AtomicU64,
@@ -2050,6 +2061,18 @@ impl World2 {
     }
 }
 
+/// What an actor of the second program is doing.
+mod st2 {
+    pub const RUNNING: u64 = 0;
+    pub const DONE: u64 = 1;
+    pub const GET: u64 = 2;
+    pub const PUT: u64 = 3;
+    /// 4 + bounded.
+    pub const ACQUIRE: u64 = 4;
+    pub const RESULT: u64 = 6;
+    pub const BARRIER: u64 = 7;
+}
+
 struct Actor2 {
     w: Arc<World2>,
     me: usize,
@@ -2058,13 +2081,22 @@ struct Actor2 {
 }
 
 /// Marks the end of an actor of the second program.
-struct Ending2(Arc<World2>, String);
+struct Ending2(Arc<World2>, String, usize);
 
 impl Drop for Ending2 {
     fn drop(&mut self) {
         self.0.log(&self.1, format_args!("ends"));
+        self.0.states[self.2].store(st2::DONE, SeqCst);
         self.0.left.fetch_sub(1, SeqCst);
     }
+}
+
+/// Runs `f` with the actor's state at `state`, then `RUNNING` again.
+fn blocked<R>(w: &World2, me: usize, state: u64, f: impl FnOnce() -> R) -> R {
+    w.states[me].store(state, SeqCst);
+    let r = f();
+    w.states[me].store(st2::RUNNING, SeqCst);
+    r
 }
 
 /// Holds in a greenlet (`green`) or a plain thread.
@@ -2102,6 +2134,12 @@ impl Actor2 {
                     Wait2::Green(d) => {
                         green::timeout(d, || on_queue!(&w.queue, q => q.put(v))).map(Ok)
                     }
+                    Wait2::Block => Ok(Ok(blocked(
+                        w,
+                        self.me,
+                        st2::PUT,
+                        || on_queue!(&w.queue, q => q.put(v)),
+                    ))),
                 };
                 let fate = match r {
                     Ok(Ok(())) => Fate::Ok,
@@ -2121,6 +2159,12 @@ impl Actor2 {
                     Wait2::Try => on_queue!(&w.queue, q => q.try_get()).ok(),
                     Wait2::Timed(d) => on_queue!(&w.queue, q => q.get_timeout(d)).ok(),
                     Wait2::Green(d) => green::timeout(d, || on_queue!(&w.queue, q => q.get())).ok(),
+                    Wait2::Block => Some(blocked(
+                        w,
+                        self.me,
+                        st2::GET,
+                        || on_queue!(&w.queue, q => q.get()),
+                    )),
                 };
                 if let Some(v) = r {
                     w.got(&self.name, v);
@@ -2155,7 +2199,11 @@ impl Actor2 {
                         lock(&w.book).withdrawn += 1;
                     }
                 });
-                if let Ok(r) = green::timeout(d, || w.barrier.wait()) {
+                let r = match d {
+                    Some(d) => green::timeout(d, || w.barrier.wait()).ok(),
+                    None => Some(blocked(w, self.me, st2::BARRIER, || w.barrier.wait())),
+                };
+                if let Some(r) = r {
                     returned.set(true);
                     let mut b = lock(&w.book);
                     if r.is_leader() {
@@ -2180,6 +2228,7 @@ impl Actor2 {
                     Wait2::Try => w.result.try_get(),
                     Wait2::Timed(d) => w.result.get_timeout(d),
                     Wait2::Green(d) => green::timeout(d, || w.result.get()).ok(),
+                    Wait2::Block => Some(blocked(w, self.me, st2::RESULT, || w.result.get())),
                 };
                 match r {
                     Some(Ok(RESULT)) => {}
@@ -2221,6 +2270,9 @@ impl Actor2 {
                     Wait2::Try => $s.try_acquire(),
                     Wait2::Timed(d) => $s.acquire_timeout(d),
                     Wait2::Green(d) => green::timeout(d, || $s.acquire()).ok(),
+                    Wait2::Block => Some(blocked(w, self.me, st2::ACQUIRE + i as u64, || {
+                        $s.acquire()
+                    })),
                 }
             };
         }
@@ -2419,6 +2471,13 @@ fn run_program2(p: &Program2) -> Arc<World2> {
         result_set: AtomicBool::new(false),
         left: AtomicUsize::new(p.actors.len()),
         task_done_cut: AtomicUsize::new(0),
+        states: p
+            .actors
+            .iter()
+            .map(|_| AtomicU64::new(st2::RUNNING))
+            .collect(),
+        closing: AtomicBool::new(false),
+        controllers_done: AtomicUsize::new(0),
         seq: AtomicU64::new(0),
         book: StdMutex::new(Book2::default()),
         trace: StdMutex::new(Vec::new()),
@@ -2434,7 +2493,7 @@ fn run_program2(p: &Program2) -> Arc<World2> {
     for (me, a) in p.actors.iter().enumerate() {
         if a.place == Place::Thread {
             let (act, ops) = (actor(me, false), a.ops.clone());
-            let end = Ending2(world.clone(), format!("a{me}"));
+            let end = Ending2(world.clone(), format!("a{me}"), me);
             threads.push(std::thread::spawn(move || act.run(ops, end)));
         }
     }
@@ -2459,7 +2518,7 @@ fn run_program2(p: &Program2) -> Arc<World2> {
         let mut handles = Vec::new();
         for (me, act, ops) in actors {
             ids.push(me);
-            let end = Ending2(w.clone(), format!("a{me}"));
+            let end = Ending2(w.clone(), format!("a{me}"), me);
             handles.push(green::spawn(move || act.run(ops, end)));
         }
         let handles = Rc::new(handles);
@@ -2479,9 +2538,23 @@ fn run_program2(p: &Program2) -> Arc<World2> {
                     );
                     handles[target].kill();
                 }
+                w.controllers_done.fetch_add(1, SeqCst);
             })
         };
         let _ = controller.join();
+        if hub == 0 {
+            quiesce2(&w);
+        }
+        let start = Instant::now();
+        while !w.closing.load(SeqCst) {
+            if start.elapsed() > Duration::from_secs(30) {
+                w.fail(format!("hub {hub}: not closed after 30 s"));
+                break;
+            }
+            green::sleep(Duration::from_micros(200));
+        }
+        // Every actor left is blocked (or the program failed already).
+        handles.iter().for_each(|h| h.kill());
         let start = Instant::now();
         while w.left.load(SeqCst) != 0 {
             if start.elapsed() > Duration::from_secs(20) {
@@ -2518,6 +2591,60 @@ fn run_program2(p: &Program2) -> Arc<World2> {
         }
     }
     world
+}
+
+/// An actor blocked although it could go on, if any.
+fn stalled2(w: &World2) -> Option<String> {
+    let mut at_barrier = Vec::new();
+    for (a, s) in w.states.iter().enumerate() {
+        let why = match s.load(SeqCst) {
+            st2::GET if !on_queue!(&w.queue, q => q.is_empty()) => "gets from a queue with items",
+            st2::PUT if !on_queue!(&w.queue, q => q.is_full()) => "puts to a queue with room",
+            st2::ACQUIRE if w.sem.available_permits() > 0 => "waits for a free permit",
+            5 if w.bsem.available_permits() > 0 => "waits for a free bounded permit",
+            st2::RESULT if w.result.ready() => "waits for a result that is set",
+            st2::BARRIER => {
+                at_barrier.push(a);
+                continue;
+            }
+            _ => continue,
+        };
+        return Some(format!("a{a} {why}"));
+    }
+    (at_barrier.len() >= w.parties)
+        .then(|| format!("{at_barrier:?} wait at a barrier of {}", w.parties))
+}
+
+/// Hub 0: waits until every actor is done or blocked, checks for stalls,
+/// and closes the program.
+fn quiesce2(w: &World2) {
+    let start = Instant::now();
+    let mut stall_since: Option<Instant> = None;
+    loop {
+        let quiet = w.controllers_done.load(SeqCst) == 2
+            && w.states.iter().all(|s| s.load(SeqCst) != st2::RUNNING);
+        if quiet {
+            match stalled2(w) {
+                None => break,
+                Some(why) => {
+                    let since = *stall_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > STALL_LIMIT {
+                        w.fail(format!("stalled for {STALL_LIMIT:?}: {why}"));
+                        break;
+                    }
+                }
+            }
+        } else {
+            stall_since = None;
+        }
+        if start.elapsed() > QUIESCE_LIMIT {
+            w.fail(format!("no quiescence after {QUIESCE_LIMIT:?}"));
+            break;
+        }
+        green::sleep(Duration::from_micros(200));
+    }
+    w.log("coord", format_args!("closing"));
+    w.closing.store(true, SeqCst);
 }
 
 /// Hub 0, once every actor has ended: drains the queue, tries the
