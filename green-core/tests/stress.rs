@@ -2134,12 +2134,10 @@ impl Actor2 {
                     Wait2::Green(d) => {
                         green::timeout(d, || on_queue!(&w.queue, q => q.put(v))).map(Ok)
                     }
-                    Wait2::Block => Ok(Ok(blocked(
-                        w,
-                        self.me,
-                        st2::PUT,
-                        || on_queue!(&w.queue, q => q.put(v)),
-                    ))),
+                    Wait2::Block => {
+                        blocked(w, self.me, st2::PUT, || on_queue!(&w.queue, q => q.put(v)));
+                        Ok(Ok(()))
+                    }
                 };
                 let fate = match r {
                     Ok(Ok(())) => Fate::Ok,
