@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -610,6 +610,15 @@ where
 
 /// [`Pool::imap_unordered`] and [`Group::imap_unordered`]: results as the
 /// calls finish.
+///
+/// Each call's closure owns a [`Finished`] that reports the call's index
+/// when it is dropped: at the call's end, unwinding or not, and also when a
+/// kill drops the closure before it ran. The iterator then joins that call
+/// and takes its result as [`imap`](imap_on) does: its value, its panic
+/// continued, or a panic saying it was killed. (A call that caught its
+/// own unwind to send it, as before, handed a kill's unwind on to the
+/// consumer, which then unwound as if killed itself; and a call killed
+/// before it started never sent, so the consumer waited for ever.)
 fn imap_unordered_on<'a, S, X, R, F, I>(on: &'a S, f: F, items: I) -> impl Iterator<Item = R> + 'a
 where
     S: Spawner,
@@ -621,25 +630,37 @@ where
 {
     let f = Rc::new(f);
     let mut items = items.into_iter();
-    let (tx, rx) = channel::unbounded::<std::thread::Result<R>>();
-    let mut in_flight = 0usize;
+    let (tx, rx) = channel::unbounded::<usize>();
+    let mut in_flight: Vec<Option<JoinHandle<R>>> = Vec::new();
+    let mut running = 0usize;
     std::iter::from_fn(move || {
-        while in_flight < on.in_flight_max() {
+        while running < on.in_flight_max() {
             let Some(x) = items.next() else { break };
-            let (f, tx) = (f.clone(), tx.clone());
-            on.spawn_call(move || {
-                let r = panic::catch_unwind(AssertUnwindSafe(|| f(x)));
-                let _ = tx.send(r);
-            });
-            in_flight += 1;
+            let f = f.clone();
+            let finished = Finished(tx.clone(), in_flight.len());
+            in_flight.push(Some(on.spawn_call(move || {
+                let _finished = finished;
+                f(x)
+            })));
+            running += 1;
         }
-        if in_flight == 0 {
+        if running == 0 {
             return None;
         }
-        in_flight -= 1;
-        let r = rx.recv().expect("the iterator keeps a sender");
-        Some(r.unwrap_or_else(|payload| panic::resume_unwind(payload)))
+        running -= 1;
+        let i = rx.recv().expect("the iterator keeps a sender");
+        let call = in_flight[i].take().expect("each call reports once");
+        Some(take(call.join()))
     })
+}
+
+/// Sends its call's index when dropped (see [`imap_unordered_on`]).
+struct Finished(channel::Sender<usize>, usize);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let _ = self.0.send(self.1);
+    }
 }
 
 /// A call's value, or its panic continued.

@@ -655,6 +655,58 @@ fn group_maps_every_call_at_once() {
     });
 }
 
+/// A call of `imap_unordered` killed (its group killed under the
+/// iterator), before it started or while it ran, comes out of the iterator
+/// as one of `imap` does: a panic saying a call was killed. It hung for
+/// ever when the call had not started (its closure, dropped unrun, never
+/// reported), and it unwound the consumer as if it had been killed itself
+/// when the call was running (the call caught its kill and handed it on).
+#[test]
+fn imap_unordered_reports_a_killed_call_as_imap_does() {
+    let _w = util::watchdog();
+    for started in [false, true] {
+        for ordered in [true, false] {
+            green::run(|| {
+                let group = Rc::new(Group::new());
+                let g = group.clone();
+                let consumer = green::spawn(move || {
+                    let f = |ms: u64| {
+                        green::sleep(Duration::from_millis(ms));
+                        ms
+                    };
+                    if ordered {
+                        g.imap(f, [LONG.as_millis() as u64; 2]).count()
+                    } else {
+                        g.imap_unordered(f, [LONG.as_millis() as u64; 2]).count()
+                    }
+                });
+                green::yield_now(); // the consumer spawns the calls
+                if started {
+                    green::yield_now(); // and they start sleeping
+                }
+                group.kill();
+                let end = green::timeout(Duration::from_secs(5), || {
+                    while !consumer.is_finished() {
+                        green::yield_now();
+                    }
+                });
+                if end.is_err() {
+                    consumer.kill();
+                }
+                let what = format!("ordered {ordered}, started {started}");
+                assert!(end.is_ok(), "{what}: the consumer waits for ever");
+                let err = consumer.join().expect_err("a call was killed");
+                assert!(
+                    !err.is_killed(),
+                    "{what}: the consumer unwound as if killed"
+                );
+                let msg = util::panic_message(&*err.into_panic());
+                assert!(msg.contains("a call was killed"), "{what}: {msg}");
+            });
+        }
+    }
+}
+
 #[test]
 fn pool_map_propagates_a_panic() {
     green::run(|| {
