@@ -1827,11 +1827,14 @@ enum Op2 {
     ResultSet,
     ResultGet(Wait2),
     QueueJoin(Duration),
+    /// `map`, `imap` or `imap_unordered` (`mode` 0, 1, 2) by a greenlet
+    /// of its own, the pool killed by another after `kill` yields.
     PoolMap {
         size: usize,
         items: usize,
-        unordered: bool,
+        mode: usize,
         hold: Hold,
+        kill: Option<usize>,
     },
     GroupKill {
         members: usize,
@@ -1945,8 +1948,9 @@ impl Program2 {
                 15 if greenlet => Op2::PoolMap {
                     size: rng.range(1, 3),
                     items: rng.below(8),
-                    unordered: rng.percent(50),
+                    mode: rng.below(3),
                     hold: Program::hold(rng),
+                    kill: rng.percent(40).then(|| rng.below(4)),
                 },
                 16 if greenlet => Op2::GroupKill {
                     members: rng.range(1, 5),
@@ -2244,9 +2248,10 @@ impl Actor2 {
             Op2::PoolMap {
                 size,
                 items,
-                unordered,
+                mode,
                 hold,
-            } => self.pool_map(size, items, unordered, hold),
+                kill,
+            } => self.pool_map(size, items, mode, hold, kill),
             Op2::GroupKill {
                 members,
                 pool,
@@ -2313,10 +2318,10 @@ impl Actor2 {
         }
     }
 
-    fn pool_map(&self, size: usize, items: usize, unordered: bool, hold: Hold) {
+    fn pool_map(&self, size: usize, items: usize, mode: usize, hold: Hold, kill: Option<usize>) {
         let w = self.w.clone();
         let running = Rc::new(Cell::new(0usize));
-        let pool = Pool::new(size);
+        let pool = Rc::new(Pool::new(size));
         let r = running.clone();
         let name = self.name.clone();
         let f = move |x: usize| {
@@ -2331,21 +2336,47 @@ impl Actor2 {
         };
         let want: Vec<usize> = (0..items).map(|x| x * 2 + 1).collect();
         let w = &*self.w;
-        if unordered {
-            let mut got: Vec<usize> = pool.imap_unordered(f, 0..items).collect();
-            got.sort_unstable();
-            if got != want {
-                w.fail(format!("{}: imap_unordered gave {got:?}", self.name));
+        let p = pool.clone();
+        let consumer = green::spawn(move || match mode {
+            0 => p.map(f, 0..items),
+            1 => p.imap(f, 0..items).collect(),
+            _ => {
+                let mut got: Vec<usize> = p.imap_unordered(f, 0..items).collect();
+                got.sort_unstable();
+                got
             }
-        } else {
-            let got = pool.map(f, 0..items);
-            if got != want {
-                w.fail(format!("{}: map gave {got:?}", self.name));
+        });
+        let killer = kill.map(|n| {
+            let p = pool.clone();
+            green::spawn(move || {
+                (0..n).for_each(|_| green::yield_now());
+                p.kill();
+            })
+        });
+        let what = ["map", "imap", "imap_unordered"][mode];
+        match consumer.join() {
+            Ok(got) if got == want => {}
+            Ok(got) => w.fail(format!("{}: {what} gave {got:?}", self.name)),
+            Err(e) if e.is_killed() => w.fail(format!(
+                "{}: the greenlet of {what} unwound as if killed",
+                self.name
+            )),
+            Err(e) => {
+                let msg = util::panic_message(&*e.into_panic());
+                if kill.is_none() || !msg.contains("a call was killed") {
+                    w.fail(format!("{}: {what} panicked: {msg}", self.name));
+                }
             }
+        }
+        if let Some(k) = killer {
+            let _ = k.join();
+            // Calls that the consumer spawned after the kill, and those
+            // in flight when a killed one's panic came out, run on.
+            pool.kill();
         }
         if running.get() != 0 || !pool.is_empty() || pool.free_count() != size {
             w.fail(format!(
-                "{}: after the map, {} inside, {} members, {} free of {size}",
+                "{}: after the {what}, {} inside, {} members, {} free of {size}",
                 self.name,
                 running.get(),
                 pool.len(),
