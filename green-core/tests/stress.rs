@@ -36,6 +36,11 @@
 //! - every actor ended (no hang) and no actor panicked (a kill is not a
 //!   panic).
 //!
+//! A second test (see its section below) does the same for gevent's
+//! queues, semaphores, the barrier, `AsyncResult` and the pools, with its
+//! own variables (`GREEN_STRESS2_SEEDS`, `GREEN_STRESS2_FIRST`,
+//! `GREEN_STRESS2_SEED`).
+//!
 //! `GREEN_STRESS_SEEDS=n` runs seeds `0..n` (default 200; with
 //! `GREEN_STRESS_FIRST=k`, seeds `k..k+n`), `GREEN_STRESS_SEED=s` replays
 //! seed `s` alone and prints its script and trace. A failing seed panics
@@ -1769,9 +1774,13 @@ fn channels_and_locks_under_kills_and_timeouts() {
 // `GREEN_STRESS2_FIRST=k`, seeds `k..k+n`), `GREEN_STRESS2_SEED=s` replays
 // seed `s` alone and prints its script and trace.
 //
-// Every wait of an actor has a deadline (a `_timeout` variant, or a
-// `green::timeout` around the waiting call), so that the program ends by
-// itself; kills hit anywhere. Checked:
+// An actor's waits have a deadline (a `_timeout` variant, or a
+// `green::timeout` around the waiting call) or none (greenlets only); kills
+// hit anywhere. Once every actor is done or blocked without a deadline, the
+// program is checked for stalls (a getter blocked on a queue with items, a
+// putter on one with room, an acquirer while permits are free, a getter of
+// a set result, `parties` waiters at the barrier), then each hub kills its
+// actors left. Checked:
 //
 // - the queue: a value whose put returned is got exactly once (by an actor
 //   or the final drain), one whose put failed is never got and came back in
@@ -1789,10 +1798,13 @@ fn channels_and_locks_under_kills_and_timeouts() {
 //   one leader (no arrival of a withdrawn waiter is left behind);
 // - the `AsyncResult`: set once; every outcome got is that value; a
 //   `try_get` or `get_timeout` that began after the set returned got it;
-// - the pools: `map` gives every result in order, `imap_unordered` each
-//   once; never more members inside than the pool's size; a group or pool
-//   killed is empty, its killed members report a kill; a `join_timeout`
-//   that says all finished leaves the group empty.
+// - the pools: `map` and `imap` give every result in order,
+//   `imap_unordered` each once, unless another greenlet kills the pool
+//   under them: then they panic saying a call was killed (the greenlet
+//   that iterates neither hangs nor unwinds as if killed itself); never
+//   more calls inside than the pool's size; a group or pool killed is
+//   empty with every slot free; a member killed is finished; a
+//   `join_timeout` that says all finished leaves the group empty.
 
 use green::event::AsyncResult;
 use green::lock::{BoundedSemaphore, Semaphore};
