@@ -345,7 +345,7 @@ impl<T: Socket> Source<T> {
 
     /// [`read_with`](Self::read_with) for a datagram socket's receive,
     /// ending with `shut()` where std's blocking receive returns at once
-    /// because the socket's receiving side is shut ([`receive_shut`]): the
+    /// because the socket's receiving side is shut: the
     /// kernel's non-blocking receive, which green makes, keeps failing with
     /// `EAGAIN` there (while poll reports the socket readable), so a receive
     /// that has waited and still finds nothing asks
