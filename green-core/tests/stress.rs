@@ -51,7 +51,6 @@ mod util;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
@@ -1665,17 +1664,59 @@ fn run_seed(seed: u64, verbose: bool) {
     }
     let w = run_program(&p);
     check(&w);
-    let failures = lock(&w.failures).clone();
+    report(
+        seed,
+        "GREEN_STRESS",
+        &w.failures,
+        &w.trace,
+        &p.describe(),
+        verbose,
+    );
+}
+
+/// Panics with seed `seed`'s failures, its program and its trace, if it
+/// failed; prints them all the same when `verbose`. `prefix` names the
+/// program's variables (the replay's).
+fn report(
+    seed: u64,
+    prefix: &str,
+    failures: &StdMutex<Vec<String>>,
+    trace: &StdMutex<Vec<String>>,
+    program: &str,
+    verbose: bool,
+) {
+    let failures = lock(failures).clone();
     if verbose || !failures.is_empty() {
-        let trace = lock(&w.trace).join("\n");
+        let trace = lock(trace).join("\n");
         let msg = format!(
-            "seed {seed}: {} failures (replay: GREEN_STRESS_SEED={seed})\n{}\n--- program ---\n{}--- trace ---\n{trace}",
+            "seed {seed}: {} failures (replay: {prefix}_SEED={seed})\n{}\n--- program ---\n{program}--- trace ---\n{trace}",
             failures.len(),
             failures.join("\n"),
-            p.describe()
         );
         assert!(failures.is_empty(), "{msg}");
         eprintln!("{msg}");
+    }
+}
+
+/// Runs the seeds a program's variables ask for, each under a
+/// [`SeedWatch`]: `{prefix}_SEED` replays one, verbose; otherwise
+/// `{prefix}_SEEDS` (or `default`) from `{prefix}_FIRST` (or 0).
+fn drive(prefix: &str, default: u64, run: fn(u64, bool)) {
+    let watch = SeedWatch::start(Duration::from_secs(45), prefix);
+    if let Some(seed) = env_u64(&format!("{prefix}_SEED")) {
+        watch.begin(seed);
+        run(seed, true);
+        return;
+    }
+    let first = env_u64(&format!("{prefix}_FIRST")).unwrap_or(0);
+    let count = env_u64(&format!("{prefix}_SEEDS")).unwrap_or(default);
+    let verbose = std::env::var_os("GREEN_STRESS_VERBOSE").is_some();
+    for seed in first..first + count {
+        watch.begin(seed);
+        run(seed, false);
+        if verbose && seed % 100 == 0 {
+            eprintln!("{prefix}: seed {seed} passed");
+        }
     }
 }
 
@@ -1696,7 +1737,8 @@ struct SeedWatch {
 }
 
 impl SeedWatch {
-    fn start(limit: Duration) -> SeedWatch {
+    fn start(limit: Duration, prefix: &str) -> SeedWatch {
+        let replay = format!("{prefix}_SEED");
         let seed = Arc::new(AtomicU64::new(u64::MAX));
         let since = Arc::new(StdMutex::new(Instant::now()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -1708,7 +1750,7 @@ impl SeedWatch {
             }
             if lock(&t).elapsed() > limit {
                 eprintln!(
-                    "stress: seed {} ran for more than {limit:?}: aborting (replay: GREEN_STRESS_SEED={})",
+                    "stress: seed {} ran for more than {limit:?}: aborting (replay: {replay}={})",
                     s.load(SeqCst),
                     s.load(SeqCst)
                 );
@@ -1745,25 +1787,7 @@ impl SeedWatch {
 
 #[test]
 fn channels_and_locks_under_kills_and_timeouts() {
-    let watch = SeedWatch::start(Duration::from_secs(45));
-    if let Some(seed) = env_u64("GREEN_STRESS_SEED") {
-        watch.begin(seed);
-        run_seed(seed, true);
-        return;
-    }
-    let first = env_u64("GREEN_STRESS_FIRST").unwrap_or(0);
-    let count = env_u64("GREEN_STRESS_SEEDS").unwrap_or(200);
-    let verbose = std::env::var_os("GREEN_STRESS_VERBOSE").is_some();
-    for seed in first..first + count {
-        watch.begin(seed);
-        let r = std::panic::catch_unwind(AssertUnwindSafe(|| run_seed(seed, false)));
-        if let Err(e) = r {
-            std::panic::resume_unwind(e);
-        }
-        if verbose && seed % 100 == 0 {
-            eprintln!("stress: seed {seed} passed");
-        }
-    }
+    drive("GREEN_STRESS", 200, run_seed);
 }
 
 // ===========================================================================
@@ -2784,36 +2808,17 @@ fn run_seed2(seed: u64, verbose: bool) {
     }
     let w = run_program2(&p);
     check2(&w);
-    let failures = lock(&w.failures).clone();
-    if verbose || !failures.is_empty() {
-        let trace = lock(&w.trace).join("\n");
-        let msg = format!(
-            "seed {seed}: {} failures (replay: GREEN_STRESS2_SEED={seed})\n{}\n--- program ---\n{}--- trace ---\n{trace}",
-            failures.len(),
-            failures.join("\n"),
-            p.describe()
-        );
-        assert!(failures.is_empty(), "{msg}");
-        eprintln!("{msg}");
-    }
+    report(
+        seed,
+        "GREEN_STRESS2",
+        &w.failures,
+        &w.trace,
+        &p.describe(),
+        verbose,
+    );
 }
 
 #[test]
 fn queues_semaphores_barrier_result_and_pools_under_kills_and_timeouts() {
-    let watch = SeedWatch::start(Duration::from_secs(45));
-    if let Some(seed) = env_u64("GREEN_STRESS2_SEED") {
-        watch.begin(seed);
-        run_seed2(seed, true);
-        return;
-    }
-    let first = env_u64("GREEN_STRESS2_FIRST").unwrap_or(0);
-    let count = env_u64("GREEN_STRESS2_SEEDS").unwrap_or(150);
-    let verbose = std::env::var_os("GREEN_STRESS_VERBOSE").is_some();
-    for seed in first..first + count {
-        watch.begin(seed);
-        run_seed2(seed, false);
-        if verbose && seed % 100 == 0 {
-            eprintln!("stress2: seed {seed} passed");
-        }
-    }
+    drive("GREEN_STRESS2", 150, run_seed2);
 }
