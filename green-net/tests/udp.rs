@@ -3,6 +3,8 @@
 //! Loopback only. Every receive that could hang on a bug has a read timeout,
 //! and timing is asserted only as a lower bound.
 
+mod common;
+
 use std::cell::Cell;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -392,7 +394,7 @@ fn a_receive_on_a_socket_whose_receiving_side_is_shut_returns_as_std_s() -> io::
     // receive then returns 0 (no address: recv_from fails as std's does),
     // at once or when the shutdown comes, while a non-blocking one keeps
     // failing with EAGAIN: green's must not wait for its timeout.
-    let scenario = |shut_later: &dyn Fn(OwnedFd)| -> io::Result<()> {
+    common::with_receiving_side_shut(|shut_later: &dyn Fn(OwnedFd)| {
         let std_socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
         let peer = std::net::UdpSocket::bind("127.0.0.1:0")?;
         std_socket.connect(peer.local_addr()?)?;
@@ -415,26 +417,5 @@ fn a_receive_on_a_socket_whose_receiving_side_is_shut_returns_as_std_s() -> io::
         assert_eq!(err.kind(), std_err.kind());
         assert!(start.elapsed() < GUARD, "a receive waited for its timeout");
         Ok(())
-    };
-    let shut = |fd: &OwnedFd| {
-        socket2::SockRef::from(fd)
-            .shutdown(std::net::Shutdown::Read)
-            .unwrap()
-    };
-    green::run(|| scenario(&|fd| shut(&fd)))?;
-    green::run(|| {
-        scenario(&|fd| {
-            green::spawn(move || {
-                green::sleep(Duration::from_millis(20));
-                shut(&fd);
-            });
-        })
-    })?;
-    scenario(&|fd| shut(&fd))?;
-    scenario(&|fd| {
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            shut(&fd);
-        });
     })
 }

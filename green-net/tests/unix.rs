@@ -5,6 +5,8 @@
 //! a guard. Every wait that could hang on a bug has a timeout, and timing is
 //! asserted only as a lower bound.
 
+mod common;
+
 use std::cell::Cell;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
@@ -815,7 +817,7 @@ fn a_datagram_receive_returns_0_once_any_handle_shuts_the_receiving_side() -> io
     // green did not make (a raw fd here), before or while it waits: green's
     // own `shutdown` was already seen, this one must not wait for the
     // timeout.
-    let scenario = |shut_later: &dyn Fn(OwnedFd)| -> io::Result<()> {
+    common::with_receiving_side_shut(|shut_later: &dyn Fn(OwnedFd)| {
         let (a, _b) = UnixDatagram::pair()?;
         a.set_read_timeout(Some(GUARD))?;
         let start = Instant::now();
@@ -826,22 +828,5 @@ fn a_datagram_receive_returns_0_once_any_handle_shuts_the_receiving_side() -> io
         assert!(from.is_unnamed());
         assert!(start.elapsed() < GUARD, "a receive waited for its timeout");
         Ok(())
-    };
-    let shut = |fd: &OwnedFd| socket2::SockRef::from(fd).shutdown(Shutdown::Read).unwrap();
-    green::run(|| scenario(&|fd| shut(&fd)))?;
-    green::run(|| {
-        scenario(&|fd| {
-            green::spawn(move || {
-                green::sleep(Duration::from_millis(20));
-                shut(&fd);
-            });
-        })
-    })?;
-    scenario(&|fd| shut(&fd))?;
-    scenario(&|fd| {
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            shut(&fd);
-        });
     })
 }
