@@ -2,25 +2,15 @@
 //! switches greenlets (it sleeps, reads a file) while others of its hub
 //! reach the same cell; std's types block the hub's thread there for ever.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use green_std::sync::{LazyLock, Once, OnceLock};
 use green_std::{fs, thread};
 
-/// Runs `f` on a thread of its own and returns its value; a hang fails the
-/// test after 20 s instead of hanging it (the hung thread is left behind).
-fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(payload)) => std::panic::resume_unwind(payload),
-        Err(_) => panic!("the test did not finish within 20 s: the hub deadlocked"),
-    }
-}
+// green-core's test helpers (the watchdog: a hang aborts the test binary
+// after its limit, naming the test, instead of hanging CI).
+#[path = "../../green-core/tests/util/mod.rs"]
+mod core_util;
 
 /// A file for the initializers to read, through `green_std::fs` (so
 /// through `green::unblock`: the reading greenlet parks).
@@ -39,14 +29,13 @@ fn a_lazy_lock_whose_initializer_reads_a_file_serves_two_greenlets() {
         text.trim().to_string()
     });
     PATH.set(config_file("lazy")).unwrap();
-    let got = watchdog(|| {
-        green::run(|| {
-            let handlers: Vec<_> = (0..2).map(|_| thread::spawn(|| CONFIG.clone())).collect();
-            handlers
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .collect::<Vec<_>>()
-        })
+    let _w = core_util::watchdog();
+    let got = green::run(|| {
+        let handlers: Vec<_> = (0..2).map(|_| thread::spawn(|| CONFIG.clone())).collect();
+        handlers
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
     });
     assert_eq!(got, ["port=80", "port=80"]);
     let _ = std::fs::remove_file(PATH.get().unwrap());
@@ -55,18 +44,17 @@ fn a_lazy_lock_whose_initializer_reads_a_file_serves_two_greenlets() {
 #[test]
 fn a_once_lock_whose_initializer_sleeps_serves_two_greenlets() {
     static CELL: OnceLock<u32> = OnceLock::new();
-    let got = watchdog(|| {
-        green::run(|| {
-            let init = || {
-                *CELL.get_or_init(|| {
-                    thread::sleep(Duration::from_millis(20));
-                    7
-                })
-            };
-            let a = thread::spawn(init);
-            let b = thread::spawn(init);
-            (a.join().unwrap(), b.join().unwrap())
-        })
+    let _w = core_util::watchdog();
+    let got = green::run(|| {
+        let init = || {
+            *CELL.get_or_init(|| {
+                thread::sleep(Duration::from_millis(20));
+                7
+            })
+        };
+        let a = thread::spawn(init);
+        let b = thread::spawn(init);
+        (a.join().unwrap(), b.join().unwrap())
     });
     assert_eq!(got, (7, 7));
 }
@@ -74,13 +62,12 @@ fn a_once_lock_whose_initializer_sleeps_serves_two_greenlets() {
 #[test]
 fn a_once_whose_closure_yields_serves_two_greenlets() {
     static INIT: Once = Once::new();
-    watchdog(|| {
-        green::run(|| {
-            let a = thread::spawn(|| INIT.call_once(thread::yield_now));
-            let b = thread::spawn(|| INIT.call_once(|| unreachable!("a runs it")));
-            a.join().unwrap();
-            b.join().unwrap();
-        })
+    let _w = core_util::watchdog();
+    green::run(|| {
+        let a = thread::spawn(|| INIT.call_once(thread::yield_now));
+        let b = thread::spawn(|| INIT.call_once(|| unreachable!("a runs it")));
+        a.join().unwrap();
+        b.join().unwrap();
     });
     assert!(INIT.is_completed());
 }
