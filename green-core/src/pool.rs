@@ -631,17 +631,27 @@ where
     let f = Rc::new(f);
     let mut items = items.into_iter();
     let (tx, rx) = channel::unbounded::<usize>();
+    // Slots of calls whose result was taken are reused (`free`), so the
+    // table stays as long as the most calls ever in flight at once, not as
+    // long as the input.
     let mut in_flight: Vec<Option<JoinHandle<R>>> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
     let mut running = 0usize;
     std::iter::from_fn(move || {
         while running < on.in_flight_max() {
             let Some(x) = items.next() else { break };
             let f = f.clone();
-            let finished = Finished(tx.clone(), in_flight.len());
-            in_flight.push(Some(on.spawn_call(move || {
+            let slot = free.pop().unwrap_or(in_flight.len());
+            let finished = Finished(tx.clone(), slot);
+            let call = Some(on.spawn_call(move || {
                 let _finished = finished;
                 f(x)
-            })));
+            }));
+            if slot == in_flight.len() {
+                in_flight.push(call);
+            } else {
+                in_flight[slot] = call;
+            }
             running += 1;
         }
         if running == 0 {
@@ -650,6 +660,7 @@ where
         running -= 1;
         let i = rx.recv().expect("the iterator keeps a sender");
         let call = in_flight[i].take().expect("each call reports once");
+        free.push(i);
         Some(take(call.join()))
     })
 }
