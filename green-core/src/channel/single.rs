@@ -106,8 +106,6 @@ struct Waiting<'a, T> {
     chan: &'a Chan<T>,
     node: &'a Node<T>,
     recv: bool,
-    /// Taken out of its queue already (a wait cut short, `wait_done`).
-    withdrawn: bool,
 }
 
 impl<T> Drop for Waiting<'_, T> {
@@ -117,9 +115,6 @@ impl<T> Drop for Waiting<'_, T> {
     /// sees the channel without it in between; a send completed meanwhile
     /// was sent (or, disconnected, drops its value with the node).
     fn drop(&mut self) {
-        if self.withdrawn {
-            return;
-        }
         let mut inner = self.chan.lock();
         if !self.node.is_done() {
             inner.withdraw(self.node);
@@ -143,12 +138,7 @@ fn wait_done<T>(
     deadline: Option<Instant>,
     reason: &'static str,
 ) -> bool {
-    let mut waiting = Waiting {
-        chan,
-        node,
-        recv,
-        withdrawn: false,
-    };
+    let waiting = Waiting { chan, node, recv };
     let done = loop {
         if node.is_done() {
             break true;
@@ -177,7 +167,8 @@ fn wait_done<T>(
                     }
                     inner.withdraw(node);
                     drop(inner);
-                    waiting.withdrawn = true;
+                    // Withdrawn already: nothing left for `Waiting`.
+                    std::mem::forget(waiting);
                 }
                 // Otherwise `Waiting` withdraws the node as it unwinds, or
                 // gives a value handed to a receiver back to the channel.
