@@ -148,15 +148,16 @@ impl Timeout {
     /// ```
     #[track_caller]
     pub fn start_at(deadline: Instant) -> Timeout {
-        Timeout::arm(deadline, false)
+        Timeout::arm(deadline, false).0
     }
 
     /// Starts a timeout; `caught`: [`timeout`] runs it (see
-    /// `Extras::in_unwind`).
+    /// `Extras::in_unwind`), and wants to know whether the greenlet unwinds
+    /// already (always false when not `caught`).
     #[track_caller]
-    fn arm(deadline: Instant, caught: bool) -> Timeout {
-        let (core, id) = hub::with(|hub| hub.start_timeout(deadline, caught));
-        Timeout { core, id }
+    fn arm(deadline: Instant, caught: bool) -> (Timeout, bool) {
+        let (core, id, unwinding) = hub::with(|hub| hub.start_timeout(deadline, caught));
+        (Timeout { core, id }, unwinding)
     }
 
     /// Stops the timeout (as dropping it does).
@@ -228,8 +229,8 @@ impl fmt::Debug for Timeout {
 /// ```
 #[track_caller]
 pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
-    let guard = Timeout::arm(crate::sleep::deadline_after(dur), true);
-    catching(guard, f)
+    let (guard, unwinding) = Timeout::arm(crate::sleep::deadline_after(dur), true);
+    catching(guard, unwinding, f)
 }
 
 /// [`timeout`] with a deadline.
@@ -249,17 +250,17 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
 /// ```
 #[track_caller]
 pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
-    let guard = Timeout::arm(deadline, true);
-    catching(guard, f)
+    let (guard, unwinding) = Timeout::arm(deadline, true);
+    catching(guard, unwinding, f)
 }
 
-fn catching<T>(guard: Timeout, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+/// Runs `f` under `guard`; `unwinding`: whether the greenlet unwinds
+/// already (a destructor that runs this during a panic or a kill), as
+/// `Timeout::arm` found it: once its own `Elapsed` is caught, it is back
+/// to that.
+fn catching<T>(guard: Timeout, unwinding: bool, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     let mine = guard.id;
     let core = guard.core.clone();
-    // Whether the greenlet unwinds already (a destructor that runs this
-    // during a panic or a kill): once its own `Elapsed` is caught, it is
-    // back to that.
-    let unwinding = hub::with(|hub| hub.running_unwinds());
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     drop(guard);
     match result {

@@ -610,8 +610,9 @@ impl Hub {
     // ----- timeouts --------------------------------------------------------------
 
     /// Arms a timeout for the running greenlet; returns its id. `caught`:
-    /// `green::timeout` runs it, and catches its `Elapsed`.
-    pub(crate) fn start_timeout(&self, at: Instant, caught: bool) -> (Rc<Core>, u64) {
+    /// `green::timeout` runs it, and catches its `Elapsed`; then also
+    /// whether the greenlet unwinds already (false when not `caught`).
+    pub(crate) fn start_timeout(&self, at: Instant, caught: bool) -> (Rc<Core>, u64, bool) {
         let g = self.current_core();
         let id = self.next_timeout.get();
         self.next_timeout.set(id + 1);
@@ -625,7 +626,7 @@ impl Hub {
             }
         }
         self.deadlines.borrow_mut().insert(at, g.clone(), id);
-        (g, id)
+        (g, id, unwinding)
     }
 
     /// Disarms timeout `id` of `g`, and forgets it if it fired unraised.
