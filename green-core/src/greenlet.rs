@@ -358,6 +358,17 @@ pub(crate) struct Extras {
     pub(crate) destroyed: Vec<usize>,
 }
 
+impl Extras {
+    /// Whether the fired timeout `id` may be raised while the greenlet
+    /// unwinds: `green::timeout` started it in that unwind, and no other
+    /// unwind began since (see [`in_unwind`](Self::in_unwind)).
+    fn raisable_in_unwind(&self, id: u64) -> bool {
+        self.in_unwind
+            .iter()
+            .any(|&(t, at)| t == id && at == self.unwinds)
+    }
+}
+
 impl Core {
     /// The flag that remembers a wake-up of `kind` that came while the
     /// greenlet was not in such a wait.
@@ -433,12 +444,10 @@ impl Core {
         let Some(e) = extras.as_deref() else {
             return false;
         };
-        let raisable = |id: u64| {
-            e.in_unwind
-                .iter()
-                .any(|&(t, at)| t == id && at == e.unwinds)
-        };
-        self.interrupt.get().is_some_and(raisable) || e.fired.iter().any(|&id| raisable(id))
+        self.interrupt
+            .get()
+            .is_some_and(|id| e.raisable_in_unwind(id))
+            || e.fired.iter().any(|&id| e.raisable_in_unwind(id))
     }
 
     /// A fired timeout that may be raised although it unwinds (see
@@ -448,18 +457,13 @@ impl Core {
         let id = {
             let mut extras = self.extras.borrow_mut();
             let e = extras.as_deref_mut()?;
-            let raisable = |id: u64| {
-                e.in_unwind
-                    .iter()
-                    .any(|&(t, at)| t == id && at == e.unwinds)
-            };
             match self.interrupt.get() {
-                Some(id) if raisable(id) => {
+                Some(id) if e.raisable_in_unwind(id) => {
                     self.interrupt.set(None);
                     id
                 }
                 _ => {
-                    let i = e.fired.iter().position(|&id| raisable(id))?;
+                    let i = e.fired.iter().position(|&id| e.raisable_in_unwind(id))?;
                     return Some(e.fired.remove(i));
                 }
             }
