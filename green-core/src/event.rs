@@ -437,7 +437,7 @@ impl<S> Waitable<S> {
     ) -> (MutexGuard<'_, State<S>>, bool) {
         let mut state = self.lock();
         if ready(&state.value) {
-            if state.woken > 0 && crate::is_running() && !std::thread::panicking() {
+            if state.woken > 0 && crate::is_running() && !crate::sync::poison::panicking() {
                 drop(state);
                 crate::yield_now();
                 state = self.lock();

@@ -46,7 +46,7 @@ mod lazy_lock;
 mod mutex;
 mod once;
 mod once_lock;
-mod poison;
+pub(crate) mod poison;
 mod rwlock;
 pub(crate) mod sem;
 
