@@ -102,7 +102,8 @@ struct Settings {
     /// does not see it.
     error: AtomicI32,
     /// The socket's receiving side was found shut
-    /// ([`Source::receive_shut`]).
+    /// ([`Source::receive_shut`]), or shut by a handle of ours
+    /// ([`Source::note_receive_shut`]).
     receive_shut: AtomicBool,
     /// A listener's entry in [`listeners`] (every green handle of the
     /// socket shares these settings, however it was made), removed when
@@ -383,7 +384,7 @@ impl<T: Socket> Source<T> {
     /// itself is an edge, which ends the wait.
     pub(crate) fn receive_shut(&self, waited: bool) -> bool {
         let seen = &self.settings.receive_shut;
-        if seen.load(Ordering::Relaxed) {
+        if seen.load(Ordering::Acquire) {
             return true;
         }
         if waited && poll_receive_shut(self.get_ref()) {
@@ -391,6 +392,14 @@ impl<T: Socket> Source<T> {
             return true;
         }
         false
+    }
+
+    /// Notes that a `shutdown` through this socket's own handles is about
+    /// to shut its receiving side: from then on
+    /// [`receive_shut`](Self::receive_shut) says so at once, without a
+    /// poll. Called before the syscall, so that a receiver it wakes sees it.
+    pub(crate) fn note_receive_shut(&self) {
+        self.settings.receive_shut.store(true, Ordering::Release);
     }
 
     /// A listener's `accept` through [`read_with`](Self::read_with); after

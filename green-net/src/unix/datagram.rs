@@ -5,8 +5,6 @@ use std::fmt;
 use std::io;
 use std::net::Shutdown;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::source::Source;
@@ -53,18 +51,6 @@ use crate::unix::{from_sockaddr, to_sockaddr, unnamed, Backoff, SocketAddr};
 /// ```
 pub struct UnixDatagram {
     source: Source<std::os::unix::net::UnixDatagram>,
-    /// Shared by `try_clone`s, as the socket's own state is.
-    shared: Arc<Shared>,
-}
-
-/// What the source's settings do not say and two paths need.
-#[derive(Debug, Default)]
-struct Shared {
-    /// `shutdown(Read | Both)` was called through one of the handles. Then
-    /// a blocking `recv` on an empty queue returns 0 at once in std, where
-    /// a receive with `MSG_DONTWAIT` reports `EAGAIN` (and, the edge being
-    /// consumed, no readiness ever comes).
-    read_shut: AtomicBool,
 }
 
 impl UnixDatagram {
@@ -152,7 +138,6 @@ impl UnixDatagram {
     fn from_std_fresh(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
             source: Source::fresh(socket),
-            shared: Arc::default(),
         })
     }
 
@@ -190,33 +175,6 @@ impl UnixDatagram {
             }
             backoff.pause_until(deadline);
         }
-    }
-
-    /// Receives through the source's retry loop, ending it with `eof()`
-    /// where std's blocking receive returns 0 after `shutdown(Read)`: at
-    /// once after this type's own `shutdown`, and after a wait for one
-    /// made through another handle (a duplicated fd, a raw `shutdown(2)`),
-    /// which only poll tells (`Source::receive_shut`).
-    fn recv_with<R>(
-        &self,
-        mut op: impl FnMut(&std::os::unix::net::UnixDatagram) -> io::Result<R>,
-        eof: impl Fn() -> R,
-    ) -> io::Result<R> {
-        let mut waited = false;
-        self.source.read_with(|s| match op(s) {
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    && !self.source.is_nonblocking()
-                    && (self.shared.read_shut.load(Ordering::Acquire)
-                        || self.source.receive_shut(waited)) =>
-            {
-                Ok(eof())
-            }
-            result => {
-                waited = true;
-                result
-            }
-        })
     }
 
     /// Connects the socket to the specified path.
@@ -297,7 +255,6 @@ impl UnixDatagram {
         let dup = self.source.get_ref().try_clone()?;
         Ok(UnixDatagram {
             source: self.source.sibling(dup),
-            shared: self.shared.clone(),
         })
     }
 
@@ -374,9 +331,9 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let (n, from) = self.recv_with(
+        let (n, from) = self.source.receive_with(
             |s| crate::sys::recv_from(s, buf, 0).map(|(n, from)| (n, Some(from))),
-            || (0, None),
+            || Ok((0, None)),
         )?;
         let from = match from {
             Some(from) => from_sockaddr(&from),
@@ -407,7 +364,8 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.recv_with(|s| crate::sys::recv(s, buf, 0), || 0)
+        self.source
+            .receive_with(|s| crate::sys::recv(s, buf, 0), || Ok(0))
     }
 
     /// Sends data on the socket to the specified path.
@@ -686,7 +644,7 @@ impl UnixDatagram {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         if how != Shutdown::Write {
             // Before the syscall: a receiver it wakes must see the flag.
-            self.shared.read_shut.store(true, Ordering::Release);
+            self.source.note_receive_shut();
         }
         self.source.get_ref().shutdown(how)
     }
@@ -713,10 +671,7 @@ impl From<std::os::unix::net::UnixDatagram> for UnixDatagram {
     fn from(socket: std::os::unix::net::UnixDatagram) -> UnixDatagram {
         let source = Source::new(socket)
             .unwrap_or_else(|e| panic!("green_net: cannot read a socket's blocking mode: {e}"));
-        UnixDatagram {
-            source,
-            shared: Arc::default(),
-        }
+        UnixDatagram { source }
     }
 }
 
