@@ -354,11 +354,23 @@ impl<T: Socket> Source<T> {
     /// counts, green's or not, before or during the wait.
     pub(crate) fn receive_with<R>(
         &self,
-        mut op: impl FnMut(&T) -> io::Result<R>,
+        op: impl FnMut(&T) -> io::Result<R>,
         shut: impl Fn() -> io::Result<R>,
     ) -> io::Result<R> {
+        self.read_with(self.until_receive_shut(op, shut))
+    }
+
+    /// `op` for a retry loop ([`read_with`](Self::read_with),
+    /// [`accept_with`](Self::accept_with)), but for a blocking socket's
+    /// `WouldBlock` once [`receive_shut`](Self::receive_shut) says the
+    /// receiving side is shut: then `shut()`, std's outcome there.
+    pub(crate) fn until_receive_shut<'a, R>(
+        &'a self,
+        mut op: impl FnMut(&T) -> io::Result<R> + 'a,
+        shut: impl Fn() -> io::Result<R> + 'a,
+    ) -> impl FnMut(&T) -> io::Result<R> + 'a {
         let mut waited = false;
-        self.read_with(|s| match op(s) {
+        move |s| match op(s) {
             Err(e)
                 if e.kind() == io::ErrorKind::WouldBlock
                     && !self.is_nonblocking()
@@ -370,7 +382,7 @@ impl<T: Socket> Source<T> {
                 waited = true;
                 result
             }
-        })
+        }
     }
 
     /// Whether the socket's receiving side is shut, for an operation that

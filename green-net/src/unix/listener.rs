@@ -143,20 +143,11 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let mut waited = false;
-        let (stream, addr) = self.source.accept_with(|l| match l.accept() {
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    && !self.source.is_nonblocking()
-                    && self.source.receive_shut(waited) =>
-            {
-                Err(io::Error::from_raw_os_error(libc::EINVAL))
-            }
-            accepted => {
-                waited = true;
-                accepted
-            }
-        })?;
+        // Shut, std's blocking accept fails with EINVAL at once.
+        let (stream, addr) = self.source.accept_with(self.source.until_receive_shut(
+            |l| l.accept(),
+            || Err(io::Error::from_raw_os_error(libc::EINVAL)),
+        ))?;
         Ok((UnixStream::from_std_fresh(stream), addr))
     }
 
