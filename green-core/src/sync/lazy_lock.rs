@@ -11,7 +11,7 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
-use super::once::{Kind, Once, Settled};
+use super::once::{poisoned, Kind, Once, Settled};
 
 /// The function before, the value after; which one, the `Once` says.
 union Data<T, F> {
@@ -126,7 +126,7 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
     pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
         match this.once.settled() {
             Settled::Complete => {}
-            Settled::Poisoned => poisoned(),
+            Settled::Poisoned => poisoned(Kind::LazyLock),
             Settled::Incomplete => {
                 let data = this.data.get_mut();
                 // SAFETY: incomplete, so `f` is initialized (the
@@ -340,12 +340,6 @@ impl<T: fmt::Debug, F> fmt::Debug for LazyLock<T, F> {
         };
         d.finish()
     }
-}
-
-#[cold]
-#[track_caller]
-fn poisoned() -> ! {
-    panic!("LazyLock instance has previously been poisoned")
 }
 
 // SAFETY: sharing the lock shares `&T` (so `T: Sync`) and lets any sharer

@@ -575,7 +575,7 @@ impl Drop for Listed<'_> {
 
 #[cold]
 #[track_caller]
-fn poisoned(kind: Kind) -> ! {
+pub(crate) fn poisoned(kind: Kind) -> ! {
     // Literals, so that the payload is a `&str` as std's.
     match kind {
         Kind::Once | Kind::OnceLock => panic!("Once instance has previously been poisoned"),
