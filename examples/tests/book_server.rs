@@ -15,9 +15,8 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Barrier, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 mod util;
@@ -43,43 +42,11 @@ fn executable(name: &str) -> &'static Path {
     path
 }
 
-/// A running example: killed when dropped, unless it has exited.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// The lines it prints after the first, as they come.
-    lines: mpsc::Receiver<String>,
-}
-
-impl Server {
-    /// Starts example `name` on a free loopback port with `args`; returns
-    /// once it has printed its address.
-    fn start(name: &str, args: &[&str]) -> Server {
-        // "Listening on http://127.0.0.1:PORT/ with N workers"
-        let util::Started { child, addr, lines } =
-            util::start_server(executable(name), args, "Listening on http://", LIMIT);
-        Server { child, addr, lines }
-    }
-
-    /// Waits (bounded) for the process to exit; returns whether it
-    /// succeeded and everything it printed after the first line.
-    fn wait(mut self) -> (bool, Vec<String>) {
-        let status = util::wait_within(&mut self.child, LIMIT, "the server");
-        let mut printed = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            printed.push(line);
-        }
-        (status.success(), printed)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts example `name` on a free loopback port with `args`; returns
+/// once it has printed its address.
+fn start(name: &str, args: &[&str]) -> util::Server {
+    // "Listening on http://127.0.0.1:PORT/ with N workers"
+    util::start_server(executable(name), args, "Listening on http://", LIMIT)
 }
 
 /// One request on its own connection; everything the server sent back
@@ -118,15 +85,15 @@ fn std_and_green_answer_byte_exact_and_shut_down_gracefully() {
     let not_found = expected("HTTP/1.1 404 NOT FOUND", "404.html");
     for name in ["book_server_std", "book_server"] {
         // Four requests, then the book's graceful shutdown.
-        let server = Server::start(name, &["--sleep-ms", "1", "--requests", "4"]);
+        let server = start(name, &["--sleep-ms", "1", "--requests", "4"]);
         let addr = server.addr;
         assert_bytes(&get(addr, "/"), &hello, name);
         assert_bytes(&get(addr, "/sleep"), &hello, name);
         assert_bytes(&get(addr, "/nope"), &not_found, name);
         assert_bytes(&get(addr, "/index.html"), &not_found, name);
 
-        let (success, printed) = server.wait();
-        assert!(success, "{name} failed: {printed:#?}");
+        let (status, printed) = server.wait(LIMIT);
+        assert!(status.success(), "{name} failed: {printed:#?}");
         let jobs = printed
             .iter()
             .filter(|l| l.ends_with("got a job; executing."));
@@ -258,7 +225,7 @@ fn threads(pid: u32) -> Vec<(u32, String)> {
 fn a_hundred_sleeps_on_one_os_thread_take_about_one_sleep() {
     const CLIENTS: usize = 100;
     let sleep = Duration::from_millis(200);
-    let server = Server::start(
+    let server = start(
         "book_server",
         &[
             "--workers",

@@ -10,8 +10,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, ExitStatus};
-use std::sync::{mpsc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 mod util;
@@ -34,53 +33,22 @@ fn executable() -> &'static PathBuf {
     })
 }
 
-/// The example running, killed when dropped unless it has exited.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// The lines it prints after the first.
-    lines: mpsc::Receiver<String>,
+/// Starts the example on a free loopback port; returns once it listens.
+fn start(args: &[&str]) -> util::Server {
+    util::start_server(
+        executable(),
+        args,
+        "http_server listening on http://",
+        LIMIT,
+    )
 }
 
-impl Server {
-    /// Starts it on a free loopback port; returns once it listens.
-    fn start(args: &[&str]) -> Server {
-        let util::Started { child, addr, lines } = util::start_server(
-            executable(),
-            args,
-            "http_server listening on http://",
-            LIMIT,
-        );
-        Server { child, addr, lines }
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
-        // SAFETY: kill(2) takes no pointers; the pid is our child's, not
-        // waited for yet, so it cannot have been reused.
-        let sent = unsafe { libc::kill(pid, signal) };
-        assert_eq!(sent, 0, "kill({pid}, {signal})");
-    }
-
-    /// Waits (bounded) for the exit; its status and the lines printed
-    /// after the first.
-    fn wait(mut self) -> (ExitStatus, Vec<String>) {
-        let status = util::wait_within(&mut self.child, LIMIT, "http_server");
-        let mut printed = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            printed.push(line);
-        }
-        (status, printed)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+fn send_signal(server: &util::Server, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(server.child.id()).expect("a pid");
+    // SAFETY: kill(2) takes no pointers; the pid is our child's, not
+    // waited for yet, so it cannot have been reused.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill({pid}, {signal})");
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -120,11 +88,11 @@ fn rest(mut c: TcpStream) -> Vec<u8> {
 }
 
 fn drains_on(signal: libc::c_int) {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let addr = server.addr;
     let idle = idle_connection(addr);
     let (slow, mut got) = slow_request_in_flight(addr);
-    server.signal(signal);
+    send_signal(&server, signal);
     // The idle connection is closed, after the listener: nothing more
     // gets in.
     assert_eq!(rest(idle), b"");
@@ -136,7 +104,7 @@ fn drains_on(signal: libc::c_int) {
     // The request in flight gets its whole response, then the close.
     got.extend(rest(slow));
     assert_eq!(String::from_utf8_lossy(&got), SLOW);
-    let (status, printed) = server.wait();
+    let (status, printed) = server.wait(LIMIT);
     assert_eq!(
         printed,
         ["http_server: shut down: drained 1 of 1 request(s) in flight, closed 1 idle connection(s)"]
@@ -157,13 +125,13 @@ fn sigint_drains_the_request_in_flight_and_exits_0() {
 #[test]
 fn past_the_grace_period_a_request_is_killed() {
     // 100 ms of grace for a response of 800 ms more.
-    let server = Server::start(&["--grace-ms", "100"]);
+    let server = start(&["--grace-ms", "100"]);
     let (slow, mut got) = slow_request_in_flight(server.addr);
-    server.signal(libc::SIGTERM);
+    send_signal(&server, libc::SIGTERM);
     got.extend(rest(slow));
     let got = String::from_utf8_lossy(&got);
     assert!(SLOW.starts_with(&*got) && got.len() < SLOW.len(), "{got:?}");
-    let (status, printed) = server.wait();
+    let (status, printed) = server.wait(LIMIT);
     assert_eq!(
         printed,
         ["http_server: shut down: drained 0 of 1 request(s) in flight, closed 0 idle connection(s)"]
@@ -173,11 +141,11 @@ fn past_the_grace_period_a_request_is_killed() {
 
 #[test]
 fn a_second_signal_exits_at_once_with_status_1() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let (slow, _) = slow_request_in_flight(server.addr);
-    server.signal(libc::SIGTERM);
-    server.signal(libc::SIGINT);
-    let (status, printed) = server.wait();
+    send_signal(&server, libc::SIGTERM);
+    send_signal(&server, libc::SIGINT);
+    let (status, printed) = server.wait(LIMIT);
     assert_eq!(status.code(), Some(1), "{status}");
     assert_eq!(printed, Vec::<String>::new());
     drop(slow);

@@ -152,8 +152,9 @@ fn string_field(json: &str, field: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
-/// A server example started by [`start_server`].
-pub struct Started {
+/// A server example started by [`start_server`]: killed when dropped,
+/// unless it has exited.
+pub struct Server {
     pub child: Child,
     /// The address its first line gave.
     pub addr: SocketAddr,
@@ -165,7 +166,7 @@ pub struct Started {
 /// Starts the example at `exe` on a free loopback port (`--addr
 /// 127.0.0.1:0`, then `args`) and returns once it has printed its first
 /// line, `{listening}{addr}/…`, within `limit`.
-pub fn start_server(exe: &Path, args: &[&str], listening: &str, limit: Duration) -> Started {
+pub fn start_server(exe: &Path, args: &[&str], listening: &str, limit: Duration) -> Server {
     let mut child = Command::new(exe)
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
@@ -190,5 +191,27 @@ pub fn start_server(exe: &Path, args: &[&str], listening: &str, limit: Duration)
         .and_then(|rest| rest.split_once('/'))
         .and_then(|(addr, _)| addr.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    Started { child, addr, lines }
+    Server { child, addr, lines }
+}
+
+impl Server {
+    /// Waits (within `limit`) for the process to exit; returns its status
+    /// and everything it printed after the first line.
+    pub fn wait(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+        let status = wait_within(&mut self.child, limit, "the server");
+        let mut printed = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(limit) {
+            printed.push(line);
+        }
+        (status, printed)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
