@@ -36,12 +36,12 @@ fn main() {
     let mut grace = Duration::from_secs(5);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
-            ("--addr", Some(a)) => addr = a,
-            ("--static", Some(dir)) => root = PathBuf::from(dir),
-            ("--grace-ms", Some(ms)) if ms.parse::<u64>().is_ok() => {
-                grace = Duration::from_millis(ms.parse().unwrap());
-            }
+        let value = args.next();
+        let ms = value.as_deref().and_then(|v| v.parse::<u64>().ok());
+        match (flag.as_str(), value, ms) {
+            ("--addr", Some(a), _) => addr = a,
+            ("--static", Some(dir), _) => root = PathBuf::from(dir),
+            ("--grace-ms", _, Some(ms)) => grace = Duration::from_millis(ms),
             _ => {
                 eprintln!("usage: http_server [--addr HOST:PORT] [--static DIR] [--grace-ms MS]");
                 std::process::exit(2);

@@ -255,8 +255,10 @@ impl<T> KillOnDrop<T> {
     fn join(mut self) -> T {
         let handle = self.0.as_ref().expect("joined once");
         // Borrowed for the wait, so that an unwind out of it still finds
-        // the handle in the guard.
-        while !handle.wait_timeout(Duration::MAX) {}
+        // the handle in the guard; a timeout too large for an `Instant`
+        // waits until the greenlet finishes.
+        let finished = handle.wait_timeout(Duration::MAX);
+        debug_assert!(finished);
         let handle = self.0.take().expect("joined once");
         handle
             .join()
